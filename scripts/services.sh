@@ -4,7 +4,8 @@
 # - up is idempotent: a service that already answers is used as it is, and one is started only when needed.
 # - When ES_URL / REDIS_URL are set, those services are used and nothing is started (a user's docker compose,
 #   a cloud cluster). Otherwise Elasticsearch listens on 127.0.0.1:${ES_PORT:-9200}, Redis on 127.0.0.1:${REDIS_PORT:-6379}.
-# - down stops only what up started (it keeps a marker per service under .cache/services/).
+# - down stops only what up started (it keeps a marker per service under .cache/services/), optionally only the
+#   services named: `services.sh down redis`.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -29,19 +30,19 @@ jdk_major() {
   echo "${v:-0}"
 }
 
-# The JDK Elasticsearch runs on: ES_JAVA_HOME when set, else the newest JDK >= 21 under /usr/lib/jvm.
+# The JDK Elasticsearch runs on: ES_JAVA_HOME when set, else the newest JDK >= 21 under /usr/lib/jvm (JVM_DIR).
 pick_java() {
   if [ -n "${ES_JAVA_HOME:-}" ]; then
     [ "$(jdk_major "$ES_JAVA_HOME")" -ge 21 ] || die "ES_JAVA_HOME=$ES_JAVA_HOME is not a JDK 21 or newer (Elasticsearch $ES_VERSION needs Java 21+)"
     echo "$ES_JAVA_HOME"; return
   fi
   local best="" best_v=0 dir v
-  for dir in /usr/lib/jvm/*/; do
+  for dir in "${JVM_DIR:-/usr/lib/jvm}"/*/; do
     dir="${dir%/}"; [ -L "$dir" ] && continue; [ -x "$dir/bin/java" ] || continue
     v=$(jdk_major "$dir")
     if [ "$v" -ge 21 ] && [ "$v" -gt "$best_v" ]; then best="$dir"; best_v="$v"; fi
   done
-  [ -n "$best" ] || die "no JDK 21 or newer found under /usr/lib/jvm (Elasticsearch $ES_VERSION needs Java 21+); install one or set ES_JAVA_HOME"
+  [ -n "$best" ] || die "no JDK 21 or newer found under ${JVM_DIR:-/usr/lib/jvm} (Elasticsearch $ES_VERSION needs Java 21+); install one or set ES_JAVA_HOME"
   echo "$best"
 }
 
@@ -109,6 +110,8 @@ path.data: $base/data
 path.logs: $base/logs
 xpack.security.enabled: false
 action.destructive_requires_name: false
+# A write to a missing index fails instead of creating one without the catalog mapping.
+action.auto_create_index: false
 cluster.routing.allocation.disk.threshold_enabled: false
 YML
   printf -- '-Xms%s\n-Xmx%s\n' "$ES_HEAP" "$ES_HEAP" > "$conf/jvm.options.d/heap.options"
@@ -184,9 +187,22 @@ status() {
   if redis-cli -h 127.0.0.1 -p "$REDIS_PORT" ping 2>/dev/null | grep -q PONG; then echo "redis: up"; else echo "redis: down"; fi
 }
 
+# `down` stops both, or only the services named after it (`down elasticsearch redis`).
+stop_named() {
+  [ $# -eq 0 ] && set -- elasticsearch redis
+  local name
+  for name in "$@"; do
+    case "$name" in
+      elasticsearch) es_down ;;
+      redis) redis_down ;;
+      *) die "unknown service $name (elasticsearch, redis)" ;;
+    esac
+  done
+}
+
 case "${1:-}" in
   up) ensure_debian_packages curl unzip; es_up; redis_up ;;
-  down) es_down; redis_down ;;
+  down) shift; stop_named "$@" ;;
   status) status ;;
-  *) echo "usage: $0 up|down|status" >&2; exit 2 ;;
+  *) echo "usage: $0 up | down [elasticsearch] [redis] | status" >&2; exit 2 ;;
 esac

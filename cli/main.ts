@@ -1,0 +1,23 @@
+import { runMain } from '../core/main';
+import { ValidationError } from '../core/errors';
+import { indexCommand, indexUsage } from './commands/index.command';
+
+const usage = `usage:
+${indexUsage}`;
+
+type Command = (args: string[]) => Promise<number>;
+
+const commands: Record<string, Command> = {
+  index: indexCommand,
+};
+
+runMain('lookalike', async () => {
+  const [name, ...args] = process.argv.slice(2);
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write(`${usage}\n`);
+    return name ? 0 : 2;
+  }
+  const command = commands[name];
+  if (!command) throw new ValidationError(`unknown command "${name}"\n${usage}`, { code: 'usage' });
+  return command(args);
+});

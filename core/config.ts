@@ -1,0 +1,153 @@
+import { z } from 'zod';
+import { StartupError } from './errors';
+
+/**
+ * The one place that reads configuration. `loadConfig(process.env)` validates every variable once, reports every bad
+ * key in a single error, and returns a typed, nested object. Every setting has a default that works on a developer
+ * machine (the services that `npm run services:up` starts). The README's configuration table lists them all.
+ */
+
+export const VECTOR_INDEX_TYPES = ['int8_hnsw', 'int4_hnsw', 'bbq_hnsw', 'hnsw', 'flat', 'int8_flat', 'bbq_flat'] as const;
+export type VectorIndexType = (typeof VECTOR_INDEX_TYPES)[number];
+
+/** How one model's `dense_vector` field is indexed. */
+export interface VectorIndexOptions {
+  type: VectorIndexType;
+  /** HNSW graph degree (ignored by flat types). Default 16. */
+  m: number;
+  /** HNSW candidates while building (ignored by flat types). Default 100. */
+  efConstruction: number;
+  /** Quantized types only: rescore `oversample × k` candidates with the raw vectors; 0 turns rescoring off. */
+  oversample: number;
+}
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+const positiveInt = z.coerce.number().int().positive();
+const nonNegativeInt = z.coerce.number().int().nonnegative();
+const bool = z.stringbool({ truthy: ['true', '1', 'yes', 'on'], falsy: ['false', '0', 'no', 'off'] });
+const indexName = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9_-]{0,100}$/, 'lower-case letters, digits, "-" and "_", starting with a letter or digit');
+
+const vectorOverride = z
+  .object({
+    type: z.enum(VECTOR_INDEX_TYPES).optional(),
+    m: positiveInt.optional(),
+    efConstruction: positiveInt.optional(),
+    oversample: z.coerce.number().min(0).max(20).optional(),
+  })
+  .strict();
+
+const jsonRecord = z.string().transform((text, ctx) => {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    ctx.addIssue({ code: 'custom', message: 'must be JSON' });
+    return z.NEVER;
+  }
+});
+
+const envSchema = z.object({
+  LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
+
+  ES_URL: z.url({ protocol: /^https?$/ }).default('http://127.0.0.1:9200'),
+  ES_USERNAME: z.string().min(1).optional(),
+  ES_PASSWORD: z.string().min(1).optional(),
+  ES_API_KEY: z.string().min(1).optional(),
+  ES_REQUEST_TIMEOUT_MS: positiveInt.default(30_000),
+  ES_MAX_RETRIES: nonNegativeInt.max(10).default(3),
+  ES_COMPRESSION: bool.default(true),
+
+  REDIS_URL: z.url({ protocol: /^rediss?$/ }).default('redis://127.0.0.1:6379'),
+  QUEUE_PREFIX: z.string().regex(/^[a-zA-Z0-9_-]{1,64}$/, 'letters, digits, "-" and "_"').default('lookalike'),
+
+  INDEX_ALIAS: indexName.default('products'),
+  INDEX_SHARDS: positiveInt.max(64).default(1),
+  INDEX_REPLICAS: nonNegativeInt.max(8).default(0),
+  INDEX_REFRESH_INTERVAL: z.string().regex(/^(-1|\d+(ms|s|m))$/, 'like 1s, 500ms or -1').default('1s'),
+
+  VECTOR_INDEX_TYPE: z.enum(VECTOR_INDEX_TYPES).default('int8_hnsw'),
+  VECTOR_HNSW_M: positiveInt.max(512).default(16),
+  VECTOR_HNSW_EF_CONSTRUCTION: positiveInt.max(4096).default(100),
+  VECTOR_RESCORE_OVERSAMPLE: z.coerce.number().min(0).max(20).default(3),
+  VECTOR_INDEX_OVERRIDES: jsonRecord.pipe(z.record(z.string(), vectorOverride)).default({}),
+
+  MODELS: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9_-]*(,[a-z0-9][a-z0-9_-]*)*$/, 'comma-separated model ids')
+    .default('efficientnet-lite0,colour-texture'),
+  MODEL_DIR: z.string().min(1).optional(),
+});
+
+export type Env = Record<string, string | undefined>;
+
+export interface Config {
+  log: { level: (typeof LOG_LEVELS)[number] };
+  elasticsearch: {
+    url: string;
+    auth?: { username: string; password: string } | { apiKey: string };
+    requestTimeoutMs: number;
+    maxRetries: number;
+    compression: boolean;
+  };
+  redis: { url: string; queuePrefix: string };
+  index: { alias: string; shards: number; replicas: number; refreshInterval: string };
+  vectors: { defaults: VectorIndexOptions; overrides: Record<string, Partial<VectorIndexOptions>> };
+  /** Embedding models to load, by manifest id; `dir` holds manifests of models you bring. */
+  models: { ids: string[]; dir?: string };
+}
+
+/** Validates `env` and returns the typed configuration, or throws one StartupError naming every bad key. */
+export function loadConfig(env: Env = process.env): Config {
+  // Empty strings mean "not set", as in most .env files and compose files.
+  const present = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== undefined && value !== ''));
+  const parsed = envSchema.safeParse(present);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`);
+    throw new StartupError('invalid_config', `invalid configuration: ${problems.join('; ')}`);
+  }
+  const e = parsed.data;
+  if ((e.ES_USERNAME === undefined) !== (e.ES_PASSWORD === undefined)) {
+    throw new StartupError('invalid_config', 'invalid configuration: ES_USERNAME and ES_PASSWORD go together');
+  }
+  let auth: Config['elasticsearch']['auth'];
+  if (e.ES_API_KEY) auth = { apiKey: e.ES_API_KEY };
+  else if (e.ES_USERNAME && e.ES_PASSWORD) auth = { username: e.ES_USERNAME, password: e.ES_PASSWORD };
+
+  return {
+    log: { level: e.LOG_LEVEL },
+    elasticsearch: {
+      url: e.ES_URL.replace(/\/+$/, ''),
+      ...(auth ? { auth } : {}),
+      requestTimeoutMs: e.ES_REQUEST_TIMEOUT_MS,
+      maxRetries: e.ES_MAX_RETRIES,
+      compression: e.ES_COMPRESSION,
+    },
+    redis: { url: e.REDIS_URL, queuePrefix: e.QUEUE_PREFIX },
+    index: {
+      alias: e.INDEX_ALIAS,
+      shards: e.INDEX_SHARDS,
+      replicas: e.INDEX_REPLICAS,
+      refreshInterval: e.INDEX_REFRESH_INTERVAL,
+    },
+    vectors: {
+      defaults: {
+        type: e.VECTOR_INDEX_TYPE,
+        m: e.VECTOR_HNSW_M,
+        efConstruction: e.VECTOR_HNSW_EF_CONSTRUCTION,
+        oversample: e.VECTOR_RESCORE_OVERSAMPLE,
+      },
+      overrides: e.VECTOR_INDEX_OVERRIDES,
+    },
+    models: { ids: [...new Set(e.MODELS.split(','))], ...(e.MODEL_DIR ? { dir: e.MODEL_DIR } : {}) },
+  };
+}
+
+/**
+ * The index options for one model: the configured defaults, then what the model's manifest asks for, then the
+ * model's entry in VECTOR_INDEX_OVERRIDES.
+ */
+export function vectorOptionsFor(config: Config, modelId: string, fromManifest: Partial<VectorIndexOptions> = {}): VectorIndexOptions {
+  return { ...config.vectors.defaults, ...fromManifest, ...config.vectors.overrides[modelId] };
+}

@@ -1,0 +1,120 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { z } from 'zod';
+import { VECTOR_INDEX_TYPES, vectorOptionsFor, type Config } from '../config';
+import type { VectorFieldSpec } from '../search/catalog-mapping';
+import { StartupError } from '../errors';
+
+/**
+ * A model manifest: everything needed to turn an image into the vector a model expects, and to map its field.
+ * Built-in manifests live in models/builtin/, presets for models you bring in models/presets/, and your own in the
+ * directory MODEL_DIR. The same manifest drives the indexer and the API, so both preprocess identically.
+ */
+export const manifestSchema = z
+  .object({
+    id: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,63}$/),
+    version: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/),
+    description: z.string().max(500).optional(),
+    /** ONNX file, relative to the manifest's directory (or absolute). */
+    file: z.string().min(1),
+    /** sha256 of the ONNX file; checked when the model loads. */
+    sha256: z.string().regex(/^[0-9a-f]{64}$/).optional(),
+    input: z
+      .object({
+        name: z.string().min(1),
+        width: z.number().int().min(8).max(2048),
+        height: z.number().int().min(8).max(2048),
+        layout: z.enum(['NCHW', 'NHWC']).default('NCHW'),
+        colorOrder: z.enum(['RGB', 'BGR']).default('RGB'),
+        /** `crop`: resize the short side to `resizeShortSide` then centre-crop; `letterbox`: fit and pad; `stretch`. */
+        resize: z.enum(['crop', 'letterbox', 'stretch']).default('crop'),
+        resizeShortSide: z.number().int().min(8).max(4096).optional(),
+        /** Pixel value v in 0..255 becomes (v * scale - mean[c]) / std[c]. */
+        scale: z.number().positive().default(1 / 255),
+        mean: z.tuple([z.number(), z.number(), z.number()]).default([0, 0, 0]),
+        std: z.tuple([z.number().positive(), z.number().positive(), z.number().positive()]).default([1, 1, 1]),
+        padColor: z.tuple([z.number(), z.number(), z.number()]).default([255, 255, 255]),
+      })
+      .strict(),
+    output: z
+      .object({
+        name: z.string().min(1),
+        /** `mean`: global average pooling of NCHW feature maps; `cls`: first token of [N, T, D]; `none`: already [N, D]. */
+        pooling: z.enum(['none', 'mean', 'cls']).default('none'),
+      })
+      .strict(),
+    dims: z.number().int().min(1).max(4096),
+    /** The crop applied before preprocessing: `trim` uniform borders, `attention` (saliency), or `none`. */
+    autocrop: z.enum(['trim', 'attention', 'none']).default('trim'),
+    maxBatch: z.number().int().min(1).max(256).default(32),
+    /** How the vector field is indexed, when not set by VECTOR_INDEX_OVERRIDES. */
+    index: z
+      .object({
+        type: z.enum(VECTOR_INDEX_TYPES).optional(),
+        m: z.number().int().positive().optional(),
+        efConstruction: z.number().int().positive().optional(),
+        oversample: z.number().min(0).max(20).optional(),
+      })
+      .strict()
+      .optional(),
+    /** How to obtain the ONNX file when it is missing: a built-in builder, or a hint for models you bring. */
+    build: z.string().optional(),
+  })
+  .strict();
+
+export type ModelManifest = z.infer<typeof manifestSchema> & { /** Absolute path of the ONNX file. */ modelPath: string };
+
+export const REPO_ROOT = path.resolve(__dirname, '..', '..', ...(path.basename(path.resolve(__dirname, '..', '..')) === 'dist' ? ['..'] : []));
+export const BUILTIN_MODEL_DIR = path.join(REPO_ROOT, 'models', 'builtin');
+export const PRESET_MODEL_DIR = path.join(REPO_ROOT, 'models', 'presets');
+
+/** Reads and validates one manifest file. */
+export function readManifest(file: string): ModelManifest {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(fs.readFileSync(file, 'utf8'));
+  } catch (error) {
+    throw new StartupError('invalid_model_manifest', `cannot read model manifest ${file}: ${(error as Error).message}`);
+  }
+  const parsed = manifestSchema.safeParse(raw);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`).join('; ');
+    throw new StartupError('invalid_model_manifest', `model manifest ${file} is invalid: ${problems}`);
+  }
+  const manifest = parsed.data;
+  return { ...manifest, modelPath: path.resolve(path.dirname(file), manifest.file) };
+}
+
+/** All manifests in the given directories, by id; a later directory overrides an earlier one. */
+export function discoverManifests(directories: string[]): Map<string, ModelManifest> {
+  const found = new Map<string, ModelManifest>();
+  for (const directory of directories) {
+    if (!fs.existsSync(directory)) continue;
+    for (const name of fs.readdirSync(directory).sort()) {
+      if (name.endsWith('.json')) {
+        const manifest = readManifest(path.join(directory, name));
+        found.set(manifest.id, manifest);
+      }
+    }
+  }
+  return found;
+}
+
+/** The manifests of the configured model ids, in order; a StartupError naming any id that has no manifest. */
+export function resolveManifests(ids: string[], extraDirectory?: string): ModelManifest[] {
+  const all = discoverManifests([BUILTIN_MODEL_DIR, PRESET_MODEL_DIR, ...(extraDirectory ? [extraDirectory] : [])]);
+  const missing = ids.filter((id) => !all.has(id));
+  if (missing.length > 0) {
+    throw new StartupError('unknown_model', `no manifest for model(s) ${missing.join(', ')}; known: ${[...all.keys()].join(', ')}`);
+  }
+  return ids.map((id) => all.get(id)!);
+}
+
+/** The vector field each model needs, with index options resolved from the config and the manifest. */
+export function vectorFieldSpecs(config: Config, manifests: ModelManifest[]): VectorFieldSpec[] {
+  return manifests.map((manifest) => ({
+    modelId: manifest.id,
+    dims: manifest.dims,
+    index: vectorOptionsFor(config, manifest.id, manifest.index ?? {}),
+  }));
+}

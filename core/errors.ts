@@ -1,0 +1,71 @@
+/**
+ * The error model shared by both processes. Every error a client can see has a stable `code` (snake_case, part of
+ * the API contract) and an HTTP `status`; the API's error middleware turns them into `{ error: { code, message } }`.
+ */
+export class AppError extends Error {
+  readonly code: string;
+  readonly status: number;
+  /** Extra, machine-readable detail (the field that failed validation, say). Safe to show to clients. */
+  readonly details?: Record<string, unknown>;
+
+  constructor(code: string, message: string, status = 500, options: { cause?: unknown; details?: Record<string, unknown> } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+    this.code = code;
+    this.status = status;
+    if (options.details) this.details = options.details;
+  }
+}
+
+/** 400: the request or the data is malformed. */
+export class ValidationError extends AppError {
+  constructor(message: string, options: { code?: string; cause?: unknown; details?: Record<string, unknown> } = {}) {
+    super(options.code ?? 'validation_failed', message, 400, options);
+  }
+}
+
+/** 404: the thing asked for does not exist. */
+export class NotFoundError extends AppError {
+  constructor(message: string, code = 'not_found') {
+    super(code, message, 404);
+  }
+}
+
+/** 413: the payload is larger than allowed. */
+export class PayloadTooLargeError extends AppError {
+  constructor(message: string, code = 'payload_too_large') {
+    super(code, message, 413);
+  }
+}
+
+/** 415: the image cannot or may not be decoded. */
+export class UnsupportedImageError extends AppError {
+  constructor(message: string, code = 'unsupported_image', cause?: unknown) {
+    super(code, message, 415, { cause });
+  }
+}
+
+/** 503: a service we depend on (Elasticsearch, Redis, a model) is not available right now; worth retrying. */
+export class DependencyUnavailableError extends AppError {
+  constructor(code: string, message: string, cause?: unknown) {
+    super(code, message, 503, { cause });
+  }
+}
+
+/** The process cannot start: bad configuration, a mapping that disagrees with a model, an unreachable service. */
+export class StartupError extends AppError {
+  constructor(code: string, message: string, cause?: unknown) {
+    super(code, message, 500, { cause });
+  }
+}
+
+export function isAppError(error: unknown): error is AppError {
+  return error instanceof AppError;
+}
+
+/** A one-line description of any thrown value, for logs and for the one-line start-up failures. */
+export function describeError(error: unknown): string {
+  if (error instanceof AppError) return `${error.code}: ${error.message}`;
+  if (error instanceof Error) return error.message.split('\n')[0] ?? error.name;
+  return String(error);
+}

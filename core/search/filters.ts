@@ -1,0 +1,87 @@
+import { z } from 'zod';
+
+/**
+ * Search filters: validated here, then turned into Elasticsearch filter clauses that are passed *inside* each kNN
+ * clause (pre-filters: HNSW search only visits matching documents, so k results come back whenever k match) and
+ * into the `script_score` query of exact mode. Values only ever reach `term`/`terms`/`range` as data, never as query
+ * syntax, so there is nothing to inject.
+ */
+
+const keyword = z.string().min(1).max(256);
+const keywordList = z.array(keyword).min(1).max(100);
+
+export const filtersSchema = z
+  .object({
+    price: z
+      .object({ gte: z.number().finite().min(0).optional(), lte: z.number().finite().min(0).optional() })
+      .strict()
+      .refine((range) => range.gte === undefined || range.lte === undefined || range.gte <= range.lte, {
+        message: 'price.gte must not exceed price.lte',
+      })
+      .optional(),
+    sizes: keywordList.optional(),
+    available: z.boolean().optional(),
+    brand: keywordList.optional(),
+    category: keywordList.optional(),
+    color: keywordList.optional(),
+  })
+  .strict();
+
+export type SearchFilters = z.infer<typeof filtersSchema>;
+
+export type FilterClause = Record<string, unknown>;
+
+/** The filter clauses for `filters` (an empty list when there are none). */
+export function buildFilterClauses(filters: SearchFilters | undefined): FilterClause[] {
+  if (!filters) return [];
+  const clauses: FilterClause[] = [];
+  if (filters.price && (filters.price.gte !== undefined || filters.price.lte !== undefined)) {
+    const range: Record<string, number> = {};
+    if (filters.price.gte !== undefined) range.gte = filters.price.gte;
+    if (filters.price.lte !== undefined) range.lte = filters.price.lte;
+    clauses.push({ range: { price: range } });
+  }
+  if (filters.available !== undefined) clauses.push({ term: { available: filters.available } });
+  for (const field of ['sizes', 'brand', 'category', 'color'] as const) {
+    const values = filters[field];
+    if (values && values.length > 0) clauses.push({ terms: { [field]: [...new Set(values)] } });
+  }
+  return clauses;
+}
+
+/** Whether a stored product satisfies `filters`: the same semantics as the clauses, used by tests and checks. */
+export function matchesFilters(product: { price?: number; sizes?: string[]; available?: boolean; brand?: string; category?: string; color?: string }, filters: SearchFilters): boolean {
+  const { price } = filters;
+  if (price?.gte !== undefined && !(product.price !== undefined && product.price >= price.gte)) return false;
+  if (price?.lte !== undefined && !(product.price !== undefined && product.price <= price.lte)) return false;
+  if (filters.available !== undefined && product.available !== filters.available) return false;
+  if (filters.sizes && !filters.sizes.some((size) => product.sizes?.includes(size))) return false;
+  for (const field of ['brand', 'category', 'color'] as const) {
+    const values = filters[field];
+    if (values && !(product[field] !== undefined && values.includes(product[field]))) return false;
+  }
+  return true;
+}
+
+export interface KnnClauseOptions {
+  field: string;
+  vector: number[];
+  k: number;
+  numCandidates: number;
+  filters: FilterClause[];
+  boost?: number;
+  similarity?: number;
+}
+
+/** One kNN clause with its pre-filter. Several of them (one per model, each with a boost) make a hybrid query. */
+export function knnClause(options: KnnClauseOptions): Record<string, unknown> {
+  return {
+    field: options.field,
+    query_vector: options.vector,
+    k: options.k,
+    num_candidates: Math.max(options.numCandidates, options.k),
+    ...(options.filters.length > 0 ? { filter: options.filters } : {}),
+    ...(options.boost !== undefined ? { boost: options.boost } : {}),
+    ...(options.similarity !== undefined ? { similarity: options.similarity } : {}),
+  };
+}

@@ -1,0 +1,27 @@
+/**
+ * Two projects: `unit` (fakes allowed, no services) and `integration` (real Elasticsearch, Redis and ONNX Runtime,
+ * started by `npm run services:up`). Type checking is `npm run typecheck`; tests transpile only, for speed.
+ */
+const transform = { '^.+\\.ts$': ['ts-jest', { diagnostics: false }] };
+
+/** @type {import('jest').Config} */
+module.exports = {
+  projects: [
+    {
+      displayName: 'unit',
+      testEnvironment: 'node',
+      roots: ['<rootDir>/tests/unit'],
+      testMatch: ['**/*.test.ts'],
+      transform,
+    },
+    {
+      displayName: 'integration',
+      testEnvironment: 'node',
+      roots: ['<rootDir>/tests/integration'],
+      testMatch: ['**/*.test.ts'],
+      transform,
+      testTimeout: 120000,
+      slowTestThreshold: 30,
+    },
+  ],
+};

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Installs what the project needs on a fresh machine, idempotently: Debian packages, node_modules, the compiled code,
+# and (from the embedding engine on) the built-in models. Reused by `npm test`, `npm run demo` and .ci/run.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cd "$ROOT_DIR"
+
+ensure_debian_packages curl unzip redis-server
+
+# node_modules: `npm ci` when missing or older than the lock file.
+if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  log "installing node modules (npm ci)"
+  npm ci --no-audit --no-fund --loglevel=error >&2 || die "npm ci failed"
+fi
+
+log "compiling TypeScript"
+npm run -s build >&2 || die "TypeScript build failed"
+
+if [ -x scripts/build-models.sh ]; then
+  bash scripts/build-models.sh
+fi

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# `npm test`: set-up, services, type check, lint, unit tests, then integration tests against the real Elasticsearch,
+# Redis and ONNX Runtime. Services this script starts are stopped at the end; ones already running are left alone.
+# Extra arguments go to jest (e.g. `npm test -- tests/unit/core`).
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cd "$ROOT_DIR"
+
+bash scripts/setup.sh
+
+# The services that are down now are the ones this run starts, and stops again (unless KEEP_SERVICES is set).
+was_down=$(bash scripts/services.sh status 2>/dev/null | sed -n 's/^\([a-z]*\): down$/\1/p' | tr '\n' ' ')
+bash scripts/services.sh up
+if [ -n "$was_down" ] && [ -z "${KEEP_SERVICES:-}" ]; then
+  # shellcheck disable=SC2086
+  trap "bash scripts/services.sh down $was_down" EXIT
+fi
+
+log "type check"
+npm run -s typecheck
+log "lint"
+npm run -s lint
+results="$CACHE_DIR/test-results"; mkdir -p "$results"; rm -f "$results"/*.json
+log "unit tests"
+npx jest --selectProjects unit --json --outputFile="$results/unit.json" "$@"
+log "integration tests"
+npx jest --selectProjects integration --runInBand --json --outputFile="$results/integration.json" "$@"
+
+# One closing line for both projects.
+node -e '
+  const fs = require("node:fs");
+  let passed = 0, failed = 0, skipped = 0;
+  for (const file of process.argv.slice(1)) {
+    const r = JSON.parse(fs.readFileSync(file, "utf8"));
+    passed += r.numPassedTests; failed += r.numFailedTests; skipped += r.numPendingTests + r.numTodoTests;
+  }
+  console.log(`tests: ${passed} passed, ${failed} failed, ${skipped} skipped`);
+' "$results/unit.json" "$results/integration.json"

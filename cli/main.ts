@@ -1,13 +1,16 @@
 import { runMain } from '../core/main';
 import { ValidationError } from '../core/errors';
+import { embedCommand, embedUsage } from './commands/embed.command';
 import { indexCommand, indexUsage } from './commands/index.command';
 
 const usage = `usage:
+${embedUsage}
 ${indexUsage}`;
 
 type Command = (args: string[]) => Promise<number>;
 
 const commands: Record<string, Command> = {
+  embed: embedCommand,
   index: indexCommand,
 };
 

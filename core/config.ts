@@ -78,6 +78,15 @@ const envSchema = z.object({
     .regex(/^[a-z0-9][a-z0-9_-]*(,[a-z0-9][a-z0-9_-]*)*$/, 'comma-separated model ids')
     .default('efficientnet-lite0,colour-texture'),
   MODEL_DIR: z.string().min(1).optional(),
+
+  ONNX_EXECUTION_PROVIDER: z.enum(['auto', 'cpu', 'cuda']).default('auto'),
+  ONNX_INTRA_OP_THREADS: nonNegativeInt.max(256).default(0),
+  ONNX_INTER_OP_THREADS: nonNegativeInt.max(64).default(1),
+  EMBED_MAX_BATCH: positiveInt.max(256).default(32),
+  IMAGE_MAX_BYTES: positiveInt.max(200 * 1024 * 1024).default(20 * 1024 * 1024),
+  IMAGE_MAX_PIXELS: positiveInt.max(1_000_000_000).default(50_000_000),
+  IMAGE_WORKING_SIZE: positiveInt.min(224).max(4096).default(512),
+  AUTOCROP: z.enum(['model', 'trim', 'attention', 'none']).default('model'),
 });
 
 export type Env = Record<string, string | undefined>;
@@ -96,6 +105,23 @@ export interface Config {
   vectors: { defaults: VectorIndexOptions; overrides: Record<string, Partial<VectorIndexOptions>> };
   /** Embedding models to load, by manifest id; `dir` holds manifests of models you bring. */
   models: { ids: string[]; dir?: string };
+  onnx: {
+    /** `auto`: CUDA when its provider library loads, else CPU. */
+    provider: 'auto' | 'cpu' | 'cuda';
+    /** 0 = ONNX Runtime's default (one per core). */
+    intraOpThreads: number;
+    interOpThreads: number;
+    /** Largest batch per run (a model's manifest may lower it). */
+    maxBatch: number;
+  };
+  image: {
+    maxBytes: number;
+    maxPixels: number;
+    /** Long side of the decoded working image every model's preprocessing starts from. */
+    workingSize: number;
+    /** `model`: each model's manifest decides; otherwise one mode for all. */
+    autocrop: 'model' | 'trim' | 'attention' | 'none';
+  };
 }
 
 /** Validates `env` and returns the typed configuration, or throws one StartupError naming every bad key. */
@@ -141,6 +167,13 @@ export function loadConfig(env: Env = process.env): Config {
       overrides: e.VECTOR_INDEX_OVERRIDES,
     },
     models: { ids: [...new Set(e.MODELS.split(','))], ...(e.MODEL_DIR ? { dir: e.MODEL_DIR } : {}) },
+    onnx: {
+      provider: e.ONNX_EXECUTION_PROVIDER,
+      intraOpThreads: e.ONNX_INTRA_OP_THREADS,
+      interOpThreads: e.ONNX_INTER_OP_THREADS,
+      maxBatch: e.EMBED_MAX_BATCH,
+    },
+    image: { maxBytes: e.IMAGE_MAX_BYTES, maxPixels: e.IMAGE_MAX_PIXELS, workingSize: e.IMAGE_WORKING_SIZE, autocrop: e.AUTOCROP },
   };
 }
 

@@ -1,0 +1,171 @@
+import { performance } from 'node:perf_hooks';
+import type { Config } from '../config';
+import { AppError, ValidationError } from '../errors';
+import type { Logger } from '../logger';
+import { findCrop, scaleBox, type AutocropMode, type CropBox } from '../image/autocrop';
+import { decodeImage, type DecodedImage, type DecodeLimits } from '../image/decode';
+import { resizeForModel, writeTensor } from '../image/preprocess';
+import { resolveManifests } from './manifest';
+import { EmbeddingModel } from './onnx-model';
+
+/**
+ * The one embedding engine, used by the indexer and the API alike, so catalog and query images are prepared the same
+ * way: decode once → crop once per autocrop mode → per model: preprocess into one batch tensor → one batched run.
+ */
+
+export interface EmbedOptions {
+  /** Model ids to run; default all loaded models. */
+  models?: string[];
+  /** `auto`: each model's autocrop (or AUTOCROP); `none`: the whole image. */
+  crop?: 'auto' | 'none';
+}
+
+export interface ModelEmbedding {
+  model: string;
+  version: string;
+  vector: Float32Array;
+  /** The crop used, in the original image's pixels (after EXIF orientation); null for the whole image. */
+  crop: CropBox | null;
+}
+
+export interface EmbeddedImage {
+  contentHash: string;
+  format: DecodedImage['format'];
+  width: number;
+  height: number;
+  embeddings: ModelEmbedding[];
+  /** Per image; batch stages are shared out evenly over the batch. */
+  timings: { decode: number; crop: number; preprocess: number; embed: number; total: number };
+}
+
+export type EmbedOutcome = { ok: true; image: EmbeddedImage } | { ok: false; error: AppError };
+
+const round = (ms: number): number => Math.round(ms * 100) / 100;
+
+export class Embedder {
+  private readonly byId: Map<string, EmbeddingModel>;
+
+  constructor(
+    readonly models: EmbeddingModel[],
+    private readonly image: Config['image'],
+  ) {
+    this.byId = new Map(models.map((model) => [model.id, model]));
+  }
+
+  get(id: string): EmbeddingModel | undefined {
+    return this.byId.get(id);
+  }
+
+  private limits(): DecodeLimits {
+    return { maxBytes: this.image.maxBytes, maxPixels: this.image.maxPixels, workingSize: this.image.workingSize };
+  }
+
+  private select(ids: string[] | undefined): EmbeddingModel[] {
+    if (!ids) return this.models;
+    return ids.map((id) => {
+      const model = this.byId.get(id);
+      if (!model) throw new ValidationError(`unknown model "${id}"; loaded: ${[...this.byId.keys()].join(', ')}`, { code: 'unknown_model' });
+      return model;
+    });
+  }
+
+  private cropMode(model: EmbeddingModel, options: EmbedOptions): AutocropMode {
+    if (options.crop === 'none') return 'none';
+    return this.image.autocrop === 'model' ? model.manifest.autocrop : this.image.autocrop;
+  }
+
+  /** Embeds one image; throws its AppError when it is refused. */
+  async embed(bytes: Buffer, options: EmbedOptions = {}): Promise<EmbeddedImage> {
+    const [outcome] = await this.embedMany([bytes], options);
+    if (!outcome!.ok) throw outcome!.error;
+    return outcome!.image;
+  }
+
+  /** Embeds a batch; each image succeeds or fails on its own (a refused image never fails the others). */
+  async embedMany(items: Buffer[], options: EmbedOptions = {}): Promise<EmbedOutcome[]> {
+    const models = this.select(options.models);
+    const started = performance.now();
+    const decoded = await Promise.all(
+      items.map(async (bytes) => {
+        const t0 = performance.now();
+        try {
+          const image = await decodeImage(bytes, this.limits());
+          const t1 = performance.now();
+          const crops = new Map<AutocropMode, CropBox | null>();
+          for (const model of models) {
+            const mode = this.cropMode(model, options);
+            if (!crops.has(mode)) crops.set(mode, await findCrop(image, mode));
+          }
+          return { ok: true as const, image, crops, decode: t1 - t0, crop: performance.now() - t1 };
+        } catch (error) {
+          return { ok: false as const, error: error instanceof AppError ? error : new AppError('corrupt_image', 'the image cannot be decoded', 422, { cause: error }) };
+        }
+      }),
+    );
+    const good = decoded.flatMap((entry, position) => (entry.ok ? [{ ...entry, position }] : []));
+    const embeddings = new Map<number, ModelEmbedding[]>(good.map((entry) => [entry.position, []]));
+    let preprocessMs = 0;
+    let embedMs = 0;
+    if (good.length > 0) {
+      for (const model of models) {
+        const mode = this.cropMode(model, options);
+        const t0 = performance.now();
+        const batch = new Float32Array(good.length * model.inputSize);
+        await Promise.all(
+          good.map(async (entry, slot) => {
+            const pixels = await resizeForModel(entry.image, entry.crops.get(mode) ?? null, model.manifest.input);
+            writeTensor(pixels, model.manifest.input, batch, slot);
+          }),
+        );
+        const t1 = performance.now();
+        const vectors = await model.embed(batch, good.length);
+        embedMs += performance.now() - t1;
+        preprocessMs += t1 - t0;
+        good.forEach((entry, slot) => {
+          const crop = entry.crops.get(mode) ?? null;
+          const original = { width: entry.image.originalWidth, height: entry.image.originalHeight };
+          embeddings.get(entry.position)!.push({
+            model: model.id,
+            version: model.version,
+            vector: vectors[slot]!,
+            crop: crop ? scaleBox(crop, entry.image, original) : null,
+          });
+        });
+      }
+    }
+    const total = performance.now() - started;
+    return decoded.map((entry, position): EmbedOutcome => {
+      if (!entry.ok) return entry;
+      const share = good.length;
+      return {
+        ok: true,
+        image: {
+          contentHash: entry.image.contentHash,
+          format: entry.image.format,
+          width: entry.image.originalWidth,
+          height: entry.image.originalHeight,
+          embeddings: embeddings.get(position)!,
+          timings: {
+            decode: round(entry.decode),
+            crop: round(entry.crop),
+            preprocess: round(preprocessMs / share),
+            embed: round(embedMs / share),
+            total: round(total / share),
+          },
+        },
+      };
+    });
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.models.map((model) => model.close()));
+  }
+}
+
+/** Loads the configured models (or `ids`), each once, and returns the engine. */
+export async function createEmbedder(config: Config, logger: Logger, ids: string[] = config.models.ids): Promise<Embedder> {
+  const manifests = resolveManifests(ids, config.models.dir);
+  const models: EmbeddingModel[] = [];
+  for (const manifest of manifests) models.push(await EmbeddingModel.load(manifest, config.onnx, logger.child({ component: 'embedding' })));
+  return new Embedder(models, config.image);
+}

@@ -1,0 +1,200 @@
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import * as ort from 'onnxruntime-node';
+import type { Config } from '../config';
+import { AppError, StartupError } from '../errors';
+import type { Logger } from '../logger';
+import type { ModelManifest } from './manifest';
+
+/**
+ * One ONNX Runtime session per model, created once and warmed up. The same code runs on CPU and GPU: the execution
+ * provider is `cpu`, `cuda`, or `auto` (CUDA when its provider library loads, else CPU, said in one log line).
+ */
+export type ExecutionProvider = 'cpu' | 'cuda';
+
+export class EmbeddingModel {
+  private constructor(
+    readonly manifest: ModelManifest,
+    readonly provider: ExecutionProvider,
+    private readonly session: ort.InferenceSession,
+    readonly maxBatch: number,
+  ) {}
+
+  get id(): string {
+    return this.manifest.id;
+  }
+
+  get version(): string {
+    return this.manifest.version;
+  }
+
+  get dims(): number {
+    return this.manifest.dims;
+  }
+
+  /** Floats per image in the input tensor. */
+  get inputSize(): number {
+    return 3 * this.manifest.input.width * this.manifest.input.height;
+  }
+
+  static async load(manifest: ModelManifest, onnx: Config['onnx'], logger: Logger): Promise<EmbeddingModel> {
+    if (!fs.existsSync(manifest.modelPath)) {
+      const hint = manifest.build ? 'run `npm run setup` to build it' : 'see the model manifest';
+      throw new StartupError('model_missing', `model ${manifest.id}: ${manifest.modelPath} does not exist (${hint})`);
+    }
+    const bytes = fs.readFileSync(manifest.modelPath);
+    if (manifest.sha256) {
+      const actual = createHash('sha256').update(bytes).digest('hex');
+      if (actual !== manifest.sha256) {
+        throw new StartupError('model_checksum_mismatch', `model ${manifest.id}: ${manifest.modelPath} has sha256 ${actual}, the manifest pins ${manifest.sha256}`);
+      }
+    }
+    const options: ort.InferenceSession.SessionOptions = {
+      graphOptimizationLevel: 'all',
+      executionMode: 'sequential',
+      ...(onnx.intraOpThreads > 0 ? { intraOpNumThreads: onnx.intraOpThreads } : {}),
+      ...(onnx.interOpThreads > 0 ? { interOpNumThreads: onnx.interOpThreads } : {}),
+    };
+    const { session, provider } = await createSession(bytes, options, onnx.provider, manifest.id, logger);
+    const model = new EmbeddingModel(manifest, provider, session, Math.min(onnx.maxBatch, manifest.maxBatch));
+    model.checkSignature();
+    await model.warmUp();
+    return model;
+  }
+
+  private checkSignature(): void {
+    const { input, output, id } = this.manifest;
+    if (!this.session.inputNames.includes(input.name)) {
+      throw new StartupError('model_signature_mismatch', `model ${id}: no input "${input.name}" (it has ${this.session.inputNames.join(', ')})`);
+    }
+    if (!this.session.outputNames.includes(output.name)) {
+      throw new StartupError('model_signature_mismatch', `model ${id}: no output "${output.name}" (it has ${this.session.outputNames.join(', ')})`);
+    }
+  }
+
+  /** One run on a blank image: pays the first-run cost now and checks the output size against the manifest. */
+  private async warmUp(): Promise<void> {
+    const vectors = await this.runRaw(new Float32Array(this.inputSize), 1);
+    const length = vectors[0]?.length ?? 0;
+    if (length !== this.dims) {
+      throw new StartupError('model_dims_mismatch', `model ${this.id}: outputs ${length} values per image after pooling, the manifest says ${this.dims}`);
+    }
+  }
+
+  /**
+   * Embeds `count` preprocessed images laid out back to back in `batch`, in runs of at most maxBatch, and returns one
+   * L2-normalised vector per image. A NaN, all-zero or wrong-length vector is an error, never a stored vector.
+   */
+  async embed(batch: Float32Array, count: number): Promise<Float32Array[]> {
+    const vectors: Float32Array[] = [];
+    for (let start = 0; start < count; start += this.maxBatch) {
+      const n = Math.min(this.maxBatch, count - start);
+      const slice = batch.subarray(start * this.inputSize, (start + n) * this.inputSize);
+      for (const vector of await this.runRaw(slice, n)) vectors.push(normalise(vector, this.id, this.dims));
+    }
+    return vectors;
+  }
+
+  private async runRaw(data: Float32Array, n: number): Promise<Float32Array[]> {
+    const { input, output } = this.manifest;
+    const shape = input.layout === 'NCHW' ? [n, 3, input.height, input.width] : [n, input.height, input.width, 3];
+    const results = await this.session.run({ [input.name]: new ort.Tensor('float32', data, shape) }, [output.name]);
+    const tensor = results[output.name]!;
+    try {
+      return pool(tensor.data as Float32Array, tensor.dims, n, output.pooling, this.id);
+    } finally {
+      tensor.dispose?.();
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.session.release();
+  }
+}
+
+/**
+ * Whether onnxruntime-node's CUDA provider library is installed beside its binding (the CUDA build; see the README).
+ * Checked first so that `auto` on a CPU-only install says one line, not ONNX Runtime's load error as well.
+ */
+export function cudaProviderInstalled(): boolean {
+  try {
+    const binding = path.join(path.dirname(require.resolve('onnxruntime-node')), '..', 'bin', 'napi-v6', process.platform, process.arch);
+    return fs.existsSync(path.join(binding, 'libonnxruntime_providers_cuda.so'));
+  } catch {
+    return false;
+  }
+}
+
+async function createSession(
+  bytes: Uint8Array,
+  options: ort.InferenceSession.SessionOptions,
+  wanted: Config['onnx']['provider'],
+  id: string,
+  logger: Logger,
+): Promise<{ session: ort.InferenceSession; provider: ExecutionProvider }> {
+  if (wanted === 'auto' && !cudaProviderInstalled()) {
+    logger.info({ model: id, provider: 'cpu' }, `model ${id}: execution provider cpu (the CUDA provider is not installed)`);
+  } else if (wanted !== 'cpu') {
+    try {
+      const session = await ort.InferenceSession.create(bytes, { ...options, executionProviders: ['cuda'] });
+      logger.info({ model: id, provider: 'cuda' }, `model ${id}: execution provider cuda`);
+      return { session, provider: 'cuda' };
+    } catch (error) {
+      if (wanted === 'cuda') {
+        throw new StartupError('cuda_unavailable', `model ${id}: the CUDA execution provider does not load (${(error as Error).message.split('\n')[0]}); see the README's GPU section`);
+      }
+      logger.info({ model: id, provider: 'cpu', reason: (error as Error).message.split('\n')[0] }, `model ${id}: execution provider cpu (CUDA not available)`);
+    }
+  } else {
+    logger.info({ model: id, provider: 'cpu' }, `model ${id}: execution provider cpu`);
+  }
+  const session = await ort.InferenceSession.create(bytes, { ...options, executionProviders: ['cpu'] });
+  return { session, provider: 'cpu' };
+}
+
+/** Reduces the model's output to one vector per image: as is ([N,D]), mean over maps/tokens, or the first token. */
+export function pool(data: Float32Array, dims: readonly number[], n: number, pooling: 'none' | 'mean' | 'cls', id: string): Float32Array[] {
+  if (dims[0] !== n) throw new AppError('embedding_invalid', `model ${id}: output batch ${dims[0]} ≠ input batch ${n}`, 500);
+  const perItem = data.length / n;
+  const vectors: Float32Array[] = [];
+  if (pooling === 'none' || dims.length === 2) {
+    for (let i = 0; i < n; i++) vectors.push(data.slice(i * perItem, (i + 1) * perItem));
+    return vectors;
+  }
+  if (pooling === 'cls') {
+    if (dims.length !== 3) throw new AppError('embedding_invalid', `model ${id}: cls pooling needs [N,T,D] output, got [${dims.join(',')}]`, 500);
+    const d = dims[2]!;
+    for (let i = 0; i < n; i++) vectors.push(data.slice(i * perItem, i * perItem + d));
+    return vectors;
+  }
+  // mean: [N,C,H,W] feature maps → average over H·W; [N,T,D] tokens → average over T.
+  const channelsFirst = dims.length === 4;
+  const d = channelsFirst ? dims[1]! : dims[dims.length - 1]!;
+  const positions = perItem / d;
+  for (let i = 0; i < n; i++) {
+    const vector = new Float32Array(d);
+    const base = i * perItem;
+    for (let c = 0; c < d; c++) {
+      let sum = 0;
+      for (let p = 0; p < positions; p++) sum += channelsFirst ? data[base + c * positions + p]! : data[base + p * d + c]!;
+      vector[c] = sum / positions;
+    }
+    vectors.push(vector);
+  }
+  return vectors;
+}
+
+/** L2-normalises in place; throws on NaN/Inf, an all-zero vector or the wrong length. */
+export function normalise(vector: Float32Array, id: string, dims: number): Float32Array {
+  if (vector.length !== dims) throw new AppError('embedding_invalid', `model ${id}: vector has ${vector.length} values, expected ${dims}`, 500);
+  let sum = 0;
+  for (const value of vector) {
+    if (!Number.isFinite(value)) throw new AppError('embedding_invalid', `model ${id}: the vector holds NaN or infinity`, 500);
+    sum += value * value;
+  }
+  const norm = Math.sqrt(sum);
+  if (norm < 1e-12) throw new AppError('embedding_invalid', `model ${id}: the vector is all zeros`, 500);
+  for (let i = 0; i < vector.length; i++) vector[i]! /= norm;
+  return vector;
+}

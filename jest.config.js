@@ -9,14 +9,14 @@ module.exports = {
   projects: [
     {
       displayName: 'unit',
-      testEnvironment: 'node',
+      testEnvironment: '<rootDir>/tests/jest-environment.js',
       roots: ['<rootDir>/tests/unit'],
       testMatch: ['**/*.test.ts'],
       transform,
     },
     {
       displayName: 'integration',
-      testEnvironment: 'node',
+      testEnvironment: '<rootDir>/tests/jest-environment.js',
       roots: ['<rootDir>/tests/integration'],
       testMatch: ['**/*.test.ts'],
       transform,

@@ -5,7 +5,8 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$ROOT_DIR"
 
-ensure_debian_packages curl unzip redis-server
+# openclipart-png: public-domain drawings for the dev set, the demo catalog and tests with real images.
+ensure_debian_packages curl unzip redis-server openclipart-png
 
 # node_modules: `npm ci` when missing or older than the lock file.
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then

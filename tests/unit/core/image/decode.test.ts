@@ -1,4 +1,4 @@
-import sharp from 'sharp';
+import sharp, { type Sharp } from 'sharp';
 import { decodeImage, DEFAULT_DECODE_LIMITS, type DecodedImage } from '../../../../core/image/decode';
 import { sniffFormat } from '../../../../core/image/formats';
 import { markerImage, pixelFloodPng, PDF, SVG, TEXT } from '../../../fixtures/images';
@@ -20,7 +20,7 @@ function quadrantRed(image: DecodedImage, quadrant: number): number {
 }
 
 describe('decodeImage: accepted formats', () => {
-  const cases: Array<[string, (s: sharp.Sharp) => sharp.Sharp]> = [
+  const cases: Array<[string, (s: Sharp) => Sharp]> = [
     ['jpeg', (s) => s.jpeg()],
     ['png', (s) => s.png()],
     ['webp', (s) => s.webp()],

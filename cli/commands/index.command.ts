@@ -4,7 +4,7 @@ import { createLogger } from '../../core/logger';
 import { resolveManifests, vectorFieldSpecs } from '../../core/embedding/manifest';
 import { waitForElasticsearch } from '../../core/search/elasticsearch';
 import { ValidationError } from '../../core/errors';
-import { createProgress } from '../progress';
+import { createProgress } from '../../core/progress';
 
 export const indexUsage = `lookalike index ensure     create the catalog index or check it against the configured models
 lookalike index status     print the alias, its index version and the document count

@@ -87,6 +87,31 @@ const envSchema = z.object({
   IMAGE_MAX_PIXELS: positiveInt.max(1_000_000_000).default(50_000_000),
   IMAGE_WORKING_SIZE: positiveInt.min(224).max(4096).default(512),
   AUTOCROP: z.enum(['model', 'trim', 'attention', 'none']).default('model'),
+
+  WEBHOOK_SECRETS: z.string().optional(),
+  WEBHOOK_TOLERANCE_S: positiveInt.max(86_400).default(300),
+  WEBHOOK_MAX_BYTES: positiveInt.max(64 * 1024 * 1024).default(5 * 1024 * 1024),
+  EVENT_DEDUP_TTL_S: positiveInt.default(7 * 86_400),
+
+  FETCH_ALLOWED_HOSTS: z.string().default(''),
+  FETCH_TIMEOUT_MS: positiveInt.max(300_000).default(15_000),
+  FETCH_MAX_REDIRECTS: nonNegativeInt.max(10).default(3),
+
+  WORKER_CONCURRENCY: positiveInt.max(1024).default(64),
+  BATCH_MAX_ITEMS: positiveInt.max(512).default(16),
+  BATCH_MAX_WAIT_MS: nonNegativeInt.max(10_000).default(50),
+  JOB_ATTEMPTS: positiveInt.max(100).default(8),
+  JOB_BACKOFF_MS: positiveInt.max(600_000).default(1_000),
+  JOB_LOCK_MS: positiveInt.min(1_000).max(600_000).default(30_000),
+  JOB_HISTORY: nonNegativeInt.max(1_000_000).default(1_000),
+  TOMBSTONE_TTL_S: positiveInt.default(7 * 86_400),
+  WRITE_REFRESH: z.enum(['wait_for', 'false']).default('wait_for'),
+  SHUTDOWN_TIMEOUT_MS: positiveInt.max(600_000).default(20_000),
+  INDEXER_PORT: nonNegativeInt.max(65_535).default(9464),
+  INDEXER_HOST: z.string().min(1).default('127.0.0.1'),
+
+  API_PORT: nonNegativeInt.max(65_535).default(8080),
+  API_HOST: z.string().min(1).default('0.0.0.0'),
 });
 
 export type Env = Record<string, string | undefined>;
@@ -122,7 +147,30 @@ export interface Config {
     /** `model`: each model's manifest decides; otherwise one mode for all. */
     autocrop: 'model' | 'trim' | 'attention' | 'none';
   };
+  webhook: { secrets: string[]; toleranceSeconds: number; maxBytes: number; dedupTtlSeconds: number };
+  fetch: { allowedHosts: string[]; timeoutMs: number; maxRedirects: number };
+  worker: {
+    concurrency: number;
+    /** A batch closes at this many items or after maxWaitMs, whichever comes first. */
+    batchMaxItems: number;
+    batchMaxWaitMs: number;
+    attempts: number;
+    backoffMs: number;
+    lockMs: number;
+    /** Completed and failed jobs kept per queue. */
+    history: number;
+    tombstoneTtlSeconds: number;
+    /** `wait_for`: a write returns once searchable (freshness is measured to that point). */
+    refresh: 'wait_for' | 'false';
+    shutdownTimeoutMs: number;
+    /** Health and metrics port of the indexer (0 = off). */
+    port: number;
+    host: string;
+  };
+  api: { port: number; host: string };
 }
+
+const list = (value: string): string[] => value.split(',').map((item) => item.trim()).filter(Boolean);
 
 /** Validates `env` and returns the typed configuration, or throws one StartupError naming every bad key. */
 export function loadConfig(env: Env = process.env): Config {
@@ -174,6 +222,28 @@ export function loadConfig(env: Env = process.env): Config {
       maxBatch: e.EMBED_MAX_BATCH,
     },
     image: { maxBytes: e.IMAGE_MAX_BYTES, maxPixels: e.IMAGE_MAX_PIXELS, workingSize: e.IMAGE_WORKING_SIZE, autocrop: e.AUTOCROP },
+    webhook: {
+      secrets: list(e.WEBHOOK_SECRETS ?? ''),
+      toleranceSeconds: e.WEBHOOK_TOLERANCE_S,
+      maxBytes: e.WEBHOOK_MAX_BYTES,
+      dedupTtlSeconds: e.EVENT_DEDUP_TTL_S,
+    },
+    fetch: { allowedHosts: list(e.FETCH_ALLOWED_HOSTS), timeoutMs: e.FETCH_TIMEOUT_MS, maxRedirects: e.FETCH_MAX_REDIRECTS },
+    worker: {
+      concurrency: e.WORKER_CONCURRENCY,
+      batchMaxItems: e.BATCH_MAX_ITEMS,
+      batchMaxWaitMs: e.BATCH_MAX_WAIT_MS,
+      attempts: e.JOB_ATTEMPTS,
+      backoffMs: e.JOB_BACKOFF_MS,
+      lockMs: e.JOB_LOCK_MS,
+      history: e.JOB_HISTORY,
+      tombstoneTtlSeconds: e.TOMBSTONE_TTL_S,
+      refresh: e.WRITE_REFRESH,
+      shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+      port: e.INDEXER_PORT,
+      host: e.INDEXER_HOST,
+    },
+    api: { port: e.API_PORT, host: e.API_HOST },
   };
 }
 

@@ -1,8 +1,8 @@
 """Builds colour-texture.onnx: a deterministic colour-and-pattern descriptor, the field's "colour/pattern model beside a
 semantic one". No learned weights; every constant is written here.
 
-Input `image` [N,3,128,128], RGB in 0..1. Output `features` [N,288]:
-- colour (160): soft histograms over 32 CIELAB centroids (4 greys, 4 muted and 24 saturated colours at 3 lightness
+Input `image` [N,3,128,128], RGB in 0..1 (sRGB levels k/255; linearised by a 256-entry lookup). Output `features` [N,288]:
+- colour (160): soft histograms (on 2x2-averaged colours) over 32 CIELAB centroids (4 greys, 4 muted and 24 saturated colours at 3 lightness
   levels), softmax of -d^2 / (2 sigma^2) with sigma = 14 Lab units, averaged over the whole image and a 2x2 grid;
 - texture (80): oriented gradient energy (|directional derivative| of lightness at 8 orientations, Sobel-based) at
   full and half resolution, averaged over the whole image and a 2x2 grid, divided by (total energy + 0.02) so the
@@ -37,27 +37,45 @@ def centroids():
     return np.array(points, dtype=np.float64)
 
 
-def rgb_to_lab(g, x):
-    """sRGB (0..1) to CIELAB (D65), as [N,3,H,W] with L in 0..100."""
-    low = g.op("Div", [x, g.const(12.92)])
-    high = g.op("Pow", [g.op("Div", [g.op("Add", [x, g.const(0.055)]), g.const(1.055)]), g.const(2.4)])
-    linear = g.op("Where", [g.op("LessOrEqual", [x, g.const(0.04045)]), low, high])
-    m = np.array([[0.4124564, 0.3575761, 0.1804375], [0.2126729, 0.7151522, 0.0721750], [0.0193339, 0.1191920, 0.9503041]])
-    white = np.array([0.95047, 1.0, 1.08883])
-    m = m / white[:, None]
-    xyz = g.op("Conv", [linear, g.const(m.reshape(3, 3, 1, 1))], kernel_shape=[1, 1])
+def srgb_table():
+    """Linear-light value of each 8-bit sRGB level (the input holds k/255, so a lookup is exact and cheap)."""
+    v = np.arange(256, dtype=np.float64) / 255.0
+    return np.where(v <= 0.04045, v / 12.92, ((v + 0.055) / 1.055) ** 2.4)
+
+
+def linearise(g, x):
+    """sRGB (0..1) to linear light, [N,3,H,W]."""
+    level = g.op("Cast", [g.op("Round", [g.op("Mul", [g.op("Clip", [x, g.const(0.0), g.const(1.0)]), g.const(255.0)])])], to=7)  # int64
+    return g.op("Gather", [g.const(srgb_table()), level], axis=0)
+
+
+XYZ = np.array([[0.4124564, 0.3575761, 0.1804375], [0.2126729, 0.7151522, 0.0721750], [0.0193339, 0.1191920, 0.9503041]]) / np.array([0.95047, 1.0, 1.08883])[:, None]
+
+
+def lab_f(g, t):
     delta = 6.0 / 29.0
-    cube = g.op("Pow", [g.op("Max", [xyz, g.const(1e-6)]), g.const(1.0 / 3.0)])
-    lin = g.op("Add", [g.op("Div", [xyz, g.const(3 * delta * delta)]), g.const(4.0 / 29.0)])
-    f = g.op("Where", [g.op("Greater", [xyz, g.const(delta**3)]), cube, lin])
+    cube = g.op("Pow", [g.op("Max", [t, g.const(1e-6)]), g.const(1.0 / 3.0)])
+    lin = g.op("Add", [g.op("Div", [t, g.const(3 * delta * delta)]), g.const(4.0 / 29.0)])
+    return g.op("Where", [g.op("Greater", [t, g.const(delta**3)]), cube, lin])
+
+
+def linear_to_lab(g, linear):
+    """Linear RGB to CIELAB (D65), [N,3,H,W] with L in 0..100."""
+    f = lab_f(g, g.op("Conv", [linear, g.const(XYZ.reshape(3, 3, 1, 1))], kernel_shape=[1, 1]))
     # L = 116 fy - 16, a = 500 (fx - fy), b = 200 (fy - fz)
     lab_m = np.array([[0, 116, 0], [500, -500, 0], [0, 200, -200]], dtype=np.float64)
     return g.op("Conv", [f, g.const(lab_m.reshape(3, 3, 1, 1)), g.const([-16.0, 0.0, 0.0])], kernel_shape=[1, 1])
 
 
-def grid_means(g, x, cells):
-    """Means over a `cells` x `cells` grid of x ([N,C,SIZE,SIZE]), flattened to [N, C*cells*cells]."""
-    k = SIZE // cells
+def linear_to_lightness(g, linear):
+    """CIELAB L / 100 only, [N,1,H,W]: what the texture block needs at full resolution."""
+    f = lab_f(g, g.op("Conv", [linear, g.const(XYZ[1].reshape(1, 3, 1, 1))], kernel_shape=[1, 1]))
+    return g.op("Add", [g.op("Mul", [f, g.const(1.16)]), g.const(-0.16)])
+
+
+def grid_means(g, x, cells, size):
+    """Means over a `cells` x `cells` grid of x ([N,C,size,size]), flattened to [N, C*cells*cells]."""
+    k = size // cells
     return g.op("Flatten", [g.op("AveragePool", [x], kernel_shape=[k, k], strides=[k, k])], axis=1)
 
 
@@ -70,13 +88,14 @@ def pooled_grid(g, x, size):
 
 
 def colour_block(g, lab):
+    """Soft histograms of the half-resolution Lab image (a quarter of the softmax work; the grid means barely move)."""
     mu = centroids()
     w = (mu / SIGMA**2).reshape(len(mu), 3, 1, 1)
     b = -(mu**2).sum(axis=1) / (2 * SIGMA**2)
     # logits_k = -(|c|^2 - 2 c.mu_k + |mu_k|^2) / (2 sigma^2); |c|^2 is the same for every k and cancels in softmax.
     logits = g.op("Conv", [lab, g.const(w), g.const(b)], kernel_shape=[1, 1])
     soft = g.op("Softmax", [logits], axis=1)
-    return pooled_grid(g, soft, SIZE)
+    return pooled_grid(g, soft, SIZE // 2)
 
 
 def oriented_energy(g, lightness, size):
@@ -91,8 +110,7 @@ def oriented_energy(g, lightness, size):
     return g.op("Flatten", [normalised], axis=1)
 
 
-def texture_block(g, lab):
-    lightness = g.op("Div", [g.op("Slice", [lab, g.const([0], dtype=np.int64), g.const([1], dtype=np.int64), g.const([1], dtype=np.int64)]), g.const(100.0)])
+def texture_block(g, lightness):
     full = oriented_energy(g, lightness, SIZE)
     half = g.op("AveragePool", [lightness], kernel_shape=[2, 2], strides=[2, 2])
     return g.op("Concat", [full, oriented_energy(g, half, SIZE // 2)], axis=1)
@@ -101,7 +119,7 @@ def texture_block(g, lab):
 def layout_block(g, lab):
     scaled = g.op("Mul", [lab, g.const(np.array([1 / 50.0, 1 / 60.0, 1 / 60.0]).reshape(1, 3, 1, 1))])
     centred = g.op("Sub", [scaled, g.const(np.array([1.0, 0.0, 0.0]).reshape(1, 3, 1, 1))])
-    return grid_means(g, centred, 4)
+    return grid_means(g, centred, 4, SIZE // 2)
 
 
 def normalise(g, x, weight):
@@ -112,11 +130,13 @@ def normalise(g, x, weight):
 
 def build():
     g = Graph("colour-texture")
-    lab = rgb_to_lab(g, "image")
+    linear = linearise(g, "image")
+    # Colour and layout from the half-resolution image (averaged in linear light), texture from full-resolution L.
+    lab_half = linear_to_lab(g, g.op("AveragePool", [linear], kernel_shape=[2, 2], strides=[2, 2]))
     blocks = [
-        normalise(g, colour_block(g, lab), WEIGHTS["colour"]),
-        normalise(g, texture_block(g, lab), WEIGHTS["texture"]),
-        normalise(g, layout_block(g, lab), WEIGHTS["layout"]),
+        normalise(g, colour_block(g, lab_half), WEIGHTS["colour"]),
+        normalise(g, texture_block(g, linear_to_lightness(g, linear)), WEIGHTS["texture"]),
+        normalise(g, layout_block(g, lab_half), WEIGHTS["layout"]),
     ]
     features = g.op("Concat", blocks, axis=1)
     norm = g.op("ReduceL2", [features], axes=[1], keepdims=1)

@@ -107,31 +107,38 @@ export class Embedder {
     let preprocessMs = 0;
     let embedMs = 0;
     if (good.length > 0) {
-      for (const model of models) {
-        const mode = this.cropMode(model, options);
-        const t0 = performance.now();
-        const batch = new Float32Array(good.length * model.inputSize);
-        await Promise.all(
-          good.map(async (entry, slot) => {
-            const pixels = await resizeForModel(entry.image, entry.crops.get(mode) ?? null, model.manifest.input);
-            writeTensor(pixels, model.manifest.input, batch, slot);
-          }),
-        );
-        const t1 = performance.now();
-        const vectors = await model.embed(batch, good.length);
-        embedMs += performance.now() - t1;
-        preprocessMs += t1 - t0;
+      // Preprocessing for every model and image at once (sharp runs on libuv's threads), then every model's batch
+      // at once (each ONNX Runtime session on its own threads): both stages use all cores.
+      const t0 = performance.now();
+      const batches = await Promise.all(
+        models.map(async (model) => {
+          const mode = this.cropMode(model, options);
+          const batch = new Float32Array(good.length * model.inputSize);
+          await Promise.all(
+            good.map(async (entry, slot) => {
+              const pixels = await resizeForModel(entry.image, entry.crops.get(mode) ?? null, model.manifest.input);
+              writeTensor(pixels, model.manifest.input, batch, slot);
+            }),
+          );
+          return { model, mode, batch };
+        }),
+      );
+      const t1 = performance.now();
+      const vectorsPerModel = await Promise.all(batches.map(({ model, batch }) => model.embed(batch, good.length)));
+      preprocessMs = t1 - t0;
+      embedMs = performance.now() - t1;
+      batches.forEach(({ model, mode }, m) => {
         good.forEach((entry, slot) => {
           const crop = entry.crops.get(mode) ?? null;
           const original = { width: entry.image.originalWidth, height: entry.image.originalHeight };
           embeddings.get(entry.position)!.push({
             model: model.id,
             version: model.version,
-            vector: vectors[slot]!,
+            vector: vectorsPerModel[m]![slot]!,
             crop: crop ? scaleBox(crop, entry.image, original) : null,
           });
         });
-      }
+      });
     }
     const total = performance.now() - started;
     return decoded.map((entry, position): EmbedOutcome => {

@@ -47,6 +47,8 @@ export const manifestSchema = z
     /** The crop applied before preprocessing: `trim` uniform borders, `attention` (saliency), or `none`. */
     autocrop: z.enum(['trim', 'attention', 'none']).default('trim'),
     maxBatch: z.number().int().min(1).max(256).default(32),
+    /** ONNX Runtime intra-op threads for this model, overriding ONNX_INTRA_OP_THREADS (a small model needs one). */
+    threads: z.number().int().min(1).max(256).optional(),
     /** How the vector field is indexed, when not set by VECTOR_INDEX_OVERRIDES. */
     index: z
       .object({

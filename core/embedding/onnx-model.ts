@@ -50,11 +50,14 @@ export class EmbeddingModel {
         throw new StartupError('model_checksum_mismatch', `model ${manifest.id}: ${manifest.modelPath} has sha256 ${actual}, the manifest pins ${manifest.sha256}`);
       }
     }
+    const intraOp = manifest.threads ?? onnx.intraOpThreads;
     const options: ort.InferenceSession.SessionOptions = {
       graphOptimizationLevel: 'all',
       executionMode: 'sequential',
-      ...(onnx.intraOpThreads > 0 ? { intraOpNumThreads: onnx.intraOpThreads } : {}),
+      ...(intraOp > 0 ? { intraOpNumThreads: intraOp } : {}),
       ...(onnx.interOpThreads > 0 ? { interOpNumThreads: onnx.interOpThreads } : {}),
+      // Several sessions share the cores (models run side by side): idle threads sleep instead of spinning.
+      extra: { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } },
     };
     const { session, provider } = await createSession(bytes, options, onnx.provider, manifest.id, logger);
     const model = new EmbeddingModel(manifest, provider, session, Math.min(onnx.maxBatch, manifest.maxBatch));

@@ -68,10 +68,13 @@ export function trimBox(image: RgbImage, options: TrimOptions = DEFAULT_TRIM): C
   for (const p of ring) if (isBackground(p)) uniform++;
   if (uniform < ring.length * options.borderUniformity) return null;
 
+  // Count non-background pixels per row and column on a sampling grid (every `step`-th pixel on larger images):
+  // the box is then exact to `step` px, well inside the margin, for a fraction of the work.
+  const step = Math.max(1, Math.floor(Math.min(width, height) / 160));
   const rows = new Uint32Array(height);
   const cols = new Uint32Array(width);
-  for (let y = 0; y < height; y++) {
-    for (let x = 0; x < width; x++) {
+  for (let y = 0; y < height; y += step) {
+    for (let x = 0; x < width; x += step) {
       if (!isBackground(y * width + x)) {
         rows[y]!++;
         cols[x]!++;
@@ -80,19 +83,20 @@ export function trimBox(image: RgbImage, options: TrimOptions = DEFAULT_TRIM): C
   }
   const first = (counts: Uint32Array, min: number): number => counts.findIndex((n) => n >= min);
   const last = (counts: Uint32Array, min: number): number => counts.length - 1 - [...counts].reverse().findIndex((n) => n >= min);
-  const rowMin = Math.max(1, Math.ceil(width * options.lineThreshold));
-  const colMin = Math.max(1, Math.ceil(height * options.lineThreshold));
+  const rowMin = Math.max(1, Math.ceil((width / step) * options.lineThreshold));
+  const colMin = Math.max(1, Math.ceil((height / step) * options.lineThreshold));
   const top = first(rows, rowMin);
   const left = first(cols, colMin);
   if (top < 0 || left < 0) return null;
-  const bottom = last(rows, rowMin);
-  const right = last(cols, colMin);
+  const bottom = Math.min(height - 1, last(rows, rowMin) + step - 1);
+  const right = Math.min(width - 1, last(cols, colMin) + step - 1);
   const boxWidth = right - left + 1;
   const boxHeight = bottom - top + 1;
   if (boxWidth < 8 || boxHeight < 8 || boxWidth * boxHeight < width * height * options.minAreaRatio) return null;
   const mx = Math.round(boxWidth * options.margin);
   const my = Math.round(boxHeight * options.margin);
   const box = {
+    // The sampled bounds may sit up to step − 1 px inside the true ones: widen by that on the far sides.
     left: Math.max(0, left - mx),
     top: Math.max(0, top - my),
     width: Math.min(width, right + mx + 1) - Math.max(0, left - mx),

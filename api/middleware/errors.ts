@@ -1,0 +1,41 @@
+import type { NextFunction, Request, Response } from 'express';
+import { AppError } from '../../core/errors';
+import type { Logger } from '../../core/logger';
+
+/** Body-parser and multer errors carry a `type` / `code`; mapped to stable codes. */
+function fromFramework(error: { type?: string; status?: number; code?: string; message?: string }): AppError | null {
+  if (error.type === 'entity.too.large') return new AppError('payload_too_large', 'the request body is larger than allowed', 413);
+  if (error.type === 'entity.parse.failed') return new AppError('invalid_json', 'the request body is not valid JSON', 400);
+  if (error.type === 'encoding.unsupported' || error.type === 'charset.unsupported') return new AppError('unsupported_encoding', error.message ?? 'unsupported encoding', 415);
+  if (error.type === 'request.aborted') return new AppError('request_aborted', 'the request was aborted', 400);
+  if (error.code === 'LIMIT_FILE_SIZE') return new AppError('image_too_large', 'the uploaded image is larger than allowed', 413);
+  if (error.code?.startsWith('LIMIT_')) return new AppError('upload_limit', `upload limit exceeded (${error.code.toLowerCase()})`, 413);
+  return null;
+}
+
+/**
+ * Every error answers `{ error: { code, message }, request_id }` with the error's status. Unknown errors are a
+ * generic 500 and logged with the request id; nothing internal leaks to the client.
+ */
+export function errorHandler(logger: Logger) {
+  return (error: unknown, _request: Request, response: Response, _next: NextFunction): void => {
+    const requestId = response.locals.requestId as string | undefined;
+    const known = error instanceof AppError ? error : fromFramework(error as object);
+    if (!known) {
+      logger.error({ requestId, err: error instanceof Error ? { message: error.message, stack: error.stack } : String(error) }, 'unhandled error');
+    } else if (known.status >= 500) {
+      logger.warn({ requestId, code: known.code, message: known.message }, 'request failed');
+    }
+    const status = known?.status ?? 500;
+    const body = {
+      error: { code: known?.code ?? 'internal_error', message: known?.message ?? 'internal error', ...(known?.details ? { details: known.details } : {}) },
+      request_id: requestId,
+    };
+    if (response.headersSent) return;
+    response.status(status).json(body);
+  };
+}
+
+export function notFound(request: Request, response: Response): void {
+  response.status(404).json({ error: { code: 'route_not_found', message: `no route for ${request.method} ${request.path}` }, request_id: response.locals.requestId });
+}

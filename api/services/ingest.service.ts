@@ -1,0 +1,71 @@
+import { createHash } from 'node:crypto';
+import type { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { productIdOf, type CatalogEvent } from '../../core/catalog';
+import { DependencyUnavailableError } from '../../core/errors';
+import { eventJobId, eventToJob } from '../../core/jobs';
+import type { StatusStore } from '../../core/status-store';
+
+/**
+ * Accepts catalog events: drops the ones whose event id was seen before, enqueues the rest with deterministic job ids
+ * (one round trip for the batch), then remembers their ids and marks the products queued. The order matters: an
+ * event is remembered only after it is enqueued, so a failure in between can cause a second enqueue (harmless: jobs
+ * are idempotent and versioned), never a lost event. Redis unavailable → DependencyUnavailableError (503) at once.
+ */
+export interface IngestResult {
+  accepted: number;
+  duplicates: number;
+}
+
+export class IngestService {
+  constructor(
+    private readonly redis: Redis,
+    private readonly queue: Queue,
+    private readonly status: StatusStore,
+    private readonly prefix: string,
+    private readonly dedupTtlSeconds: number,
+    private readonly timeoutMs = 3_000,
+  ) {}
+
+  private seenKey(eventId: string): string {
+    return `${this.prefix}:event:${createHash('sha256').update(eventId).digest('hex').slice(0, 40)}`;
+  }
+
+  async ingest(events: CatalogEvent[], receivedAt = Date.now()): Promise<IngestResult> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`no answer from Redis in ${this.timeoutMs} ms`)), this.timeoutMs);
+    });
+    try {
+      return await Promise.race([this.enqueue(events, receivedAt), timeout]);
+    } catch (error) {
+      throw new DependencyUnavailableError('queue_unavailable', `the queue is unavailable, retry later (${(error as Error).message})`, error);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private async enqueue(events: CatalogEvent[], receivedAt: number): Promise<IngestResult> {
+    const seen = await this.redis.mget(...events.map((e) => this.seenKey(e.id)));
+    const fresh: CatalogEvent[] = [];
+    const inRequest = new Set<string>();
+    events.forEach((event, i) => {
+      if (seen[i] !== null || inRequest.has(event.id)) return;
+      inRequest.add(event.id);
+      fresh.push(event);
+    });
+    if (fresh.length > 0) {
+      await this.queue.addBulk(
+        fresh.map((event) => {
+          const job = eventToJob(event, receivedAt);
+          return { name: job.name, data: job.data, opts: { jobId: eventJobId(event.id) } };
+        }),
+      );
+      const pipeline = this.redis.pipeline();
+      for (const event of fresh) pipeline.set(this.seenKey(event.id), '1', 'EX', this.dedupTtlSeconds);
+      await pipeline.exec();
+      await this.status.setMany(fresh.map((event) => ({ productId: productIdOf(event), state: 'queued' as const, version: event.version })));
+    }
+    return { accepted: fresh.length, duplicates: events.length - fresh.length };
+  }
+}

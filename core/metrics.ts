@@ -1,0 +1,51 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/** Prometheus metrics, one registry per process (the API and the indexer each expose their own /metrics). */
+export function createRegistry(processName: string): Registry {
+  const registry = new Registry();
+  registry.setDefaultLabels({ process: processName });
+  collectDefaultMetrics({ register: registry });
+  return registry;
+}
+
+export interface IndexerMetrics {
+  freshness: Histogram<'kind'>;
+  events: Counter<'kind' | 'outcome'>;
+  batchSize: Histogram;
+  stage: Histogram<'stage'>;
+  bulkFailures: Counter<'type'>;
+}
+
+export function createIndexerMetrics(registry: Registry): IndexerMetrics {
+  return {
+    freshness: new Histogram({
+      name: 'lookalike_freshness_seconds',
+      help: 'From the event received (webhook or import) to the change being searchable',
+      labelNames: ['kind'],
+      buckets: [0.05, 0.1, 0.25, 0.5, 1, 1.5, 2, 3, 5, 10, 30, 60, 300, 1800],
+      registers: [registry],
+    }),
+    events: new Counter({ name: 'lookalike_indexer_events_total', help: 'Catalog jobs handled, by kind and outcome', labelNames: ['kind', 'outcome'], registers: [registry] }),
+    batchSize: new Histogram({ name: 'lookalike_indexer_batch_size', help: 'Items per batch', buckets: [1, 2, 4, 8, 16, 32, 64, 128], registers: [registry] }),
+    stage: new Histogram({
+      name: 'lookalike_indexer_stage_seconds',
+      help: 'Time per batch stage (read, fetch, embed, write)',
+      labelNames: ['stage'],
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers: [registry],
+    }),
+    bulkFailures: new Counter({ name: 'lookalike_indexer_bulk_item_failures_total', help: 'Bulk items Elasticsearch refused, by error type', labelNames: ['type'], registers: [registry] }),
+  };
+}
+
+export function createQueueDepthGauge(registry: Registry, collect: () => Promise<Array<{ queue: string; state: string; count: number }>>): Gauge<'queue' | 'state'> {
+  return new Gauge({
+    name: 'lookalike_queue_jobs',
+    help: 'Jobs per queue and state',
+    labelNames: ['queue', 'state'],
+    registers: [registry],
+    async collect() {
+      for (const { queue, state, count } of await collect().catch(() => [])) this.set({ queue, state }, count);
+    },
+  });
+}

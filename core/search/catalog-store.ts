@@ -1,0 +1,148 @@
+import type { Client } from '@elastic/elasticsearch';
+import type { Product } from '../catalog';
+import { bulkWrite, type BulkAction, type BulkResult } from './bulk';
+
+/**
+ * Reads and writes catalog documents through the alias, with optimistic concurrency: every write is conditional on
+ * the sequence number read (or a create when there was nothing), so a concurrent writer makes it fail with 409 and
+ * it is decided again on fresh data. Deletes leave a tombstone document (`deleted: true` and its version, no vector)
+ * so that a late, older upsert can never bring a product back; the indexer sweeps tombstones after TOMBSTONE_TTL_S.
+ */
+
+export interface StoredEmbedding {
+  model_id: string;
+  model_version: string;
+  image_hash: string;
+  embedded_at: string;
+}
+
+export interface StoredProduct {
+  id: string;
+  seqNo: number;
+  primaryTerm: number;
+  version: number;
+  deleted: boolean;
+  imageUrl?: string;
+  imageHash?: string;
+  embeddings: Record<string, StoredEmbedding>;
+}
+
+const READ_FIELDS = ['source_version', 'deleted', 'image_url', 'image_hash', 'embeddings'];
+
+/** The product attributes as stored; absent optional fields are written as null so an upsert replaces them. */
+export function productFields(product: Product): Record<string, unknown> {
+  return {
+    id: product.id,
+    title: product.title ?? null,
+    brand: product.brand ?? null,
+    category: product.category ?? null,
+    color: product.color ?? null,
+    sizes: product.sizes ?? null,
+    price: product.price ?? null,
+    currency: product.currency ?? null,
+    available: product.available ?? null,
+    image_url: product.image_url,
+  };
+}
+
+export class CatalogStore {
+  constructor(
+    private readonly es: Client,
+    readonly alias: string,
+    private readonly refresh: 'wait_for' | 'false',
+  ) {}
+
+  /** The stored state of each product (null when it has never been written, or was swept). */
+  async read(ids: string[]): Promise<Map<string, StoredProduct | null>> {
+    const result = new Map<string, StoredProduct | null>();
+    if (ids.length === 0) return result;
+    const unique = [...new Set(ids)];
+    const response = await this.es.mget<Record<string, unknown>>({ index: this.alias, ids: unique, _source_includes: READ_FIELDS });
+    response.docs.forEach((doc, position) => {
+      const id = unique[position]!;
+      const found = doc as { found?: boolean; _seq_no?: number; _primary_term?: number; _source?: Record<string, unknown>; error?: unknown };
+      if ('error' in found && found.error) throw new Error(`mget ${id}: ${JSON.stringify(found.error)}`);
+      if (!found.found || !found._source) {
+        result.set(id, null);
+        return;
+      }
+      const source = found._source;
+      result.set(id, {
+        id,
+        seqNo: found._seq_no!,
+        primaryTerm: found._primary_term!,
+        version: Number(source.source_version ?? -1),
+        deleted: source.deleted === true,
+        ...(typeof source.image_url === 'string' ? { imageUrl: source.image_url } : {}),
+        ...(typeof source.image_hash === 'string' ? { imageHash: source.image_hash } : {}),
+        embeddings: (source.embeddings as Record<string, StoredEmbedding> | undefined) ?? {},
+      });
+    });
+    return result;
+  }
+
+  /**
+   * Vectors already computed for an image (same content hash and model version), from any product: two products
+   * that share a photo are embedded once, and a re-import embeds nothing.
+   */
+  async findVectors(imageHash: string, models: Array<{ id: string; version: string }>): Promise<Record<string, number[]>> {
+    const found: Record<string, number[]> = {};
+    for (const model of models) {
+      const response = await this.es.search<{ vectors?: Record<string, number[]> }>({
+        index: this.alias,
+        size: 1,
+        query: { bool: { filter: [{ term: { [`embeddings.${model.id}.image_hash`]: imageHash } }, { term: { [`embeddings.${model.id}.model_version`]: model.version } }] } },
+        _source: { includes: [`vectors.${model.id}`], exclude_vectors: false } as never,
+      });
+      const vector = response.hits.hits[0]?._source?.vectors?.[model.id];
+      if (Array.isArray(vector)) found[model.id] = vector;
+    }
+    return found;
+  }
+
+  /** Writes the actions (each conditional on what was read) in one bulk request. */
+  async write(actions: BulkAction[]): Promise<BulkResult> {
+    return bulkWrite(this.es, actions, this.refresh === 'wait_for' ? { refresh: 'wait_for' } : {});
+  }
+
+  /** A write of `document` for `id`: conditional on `stored`, or a create when nothing was stored. */
+  put(id: string, document: Record<string, unknown>, stored: StoredProduct | null): BulkAction {
+    return stored
+      ? { op: 'index', index: this.alias, id, document, ifSeqNo: stored.seqNo, ifPrimaryTerm: stored.primaryTerm }
+      : { op: 'create', index: this.alias, id, document };
+  }
+
+  /** A partial update of `id`, conditional on `stored`. */
+  patch(id: string, partial: Record<string, unknown>, stored: StoredProduct): BulkAction {
+    return { op: 'update', index: this.alias, id, partial, ifSeqNo: stored.seqNo, ifPrimaryTerm: stored.primaryTerm };
+  }
+
+  tombstone(id: string, version: number, stored: StoredProduct | null): BulkAction {
+    const now = new Date().toISOString();
+    return this.put(id, { id, deleted: true, deleted_at: now, source_version: version, updated_at: now, indexed_at: now }, stored);
+  }
+
+  /** Deletes tombstones older than `ttlSeconds`, a page at a time (there is no _delete_by_query on every cluster). */
+  async sweepTombstones(ttlSeconds: number, pageSize = 500): Promise<number> {
+    const before = new Date(Date.now() - ttlSeconds * 1000).toISOString();
+    let removed = 0;
+    for (;;) {
+      const response = await this.es.search({
+        index: this.alias,
+        size: pageSize,
+        seq_no_primary_term: true,
+        _source: false,
+        query: { bool: { filter: [{ term: { deleted: true } }, { range: { deleted_at: { lt: before } } }] } },
+      });
+      const hits = response.hits.hits;
+      if (hits.length === 0) return removed;
+      const result = await bulkWrite(
+        this.es,
+        hits.map((hit) => ({ op: 'delete' as const, index: hit._index, id: hit._id!, ifSeqNo: hit._seq_no!, ifPrimaryTerm: hit._primary_term! })),
+        { refresh: true },
+      );
+      removed += result.succeeded;
+      if (hits.length < pageSize) return removed;
+    }
+  }
+}

@@ -1,0 +1,84 @@
+import http from 'node:http';
+import { loadConfig } from '../core/config';
+import { createDeps } from '../core/deps';
+import { createEmbedder } from '../core/embedding/embedder';
+import { resolveManifests, vectorFieldSpecs } from '../core/embedding/manifest';
+import { createIndexerMetrics, createRegistry } from '../core/metrics';
+import { runMain } from '../core/main';
+import { ImageFetcher } from '../core/net/image-fetcher';
+import { connectRedis, createRedisConnection } from '../core/redis';
+import { CatalogStore } from '../core/search/catalog-store';
+import { waitForElasticsearch } from '../core/search/elasticsearch';
+import { StatusStore } from '../core/status-store';
+import { createIndexerWorker } from './worker';
+
+/**
+ * `npm run indexer`: the indexing process. Checks Elasticsearch, Redis, the index mapping and the models at start
+ * (one line and exit 1 when any is wrong), then works the queues until SIGTERM / SIGINT, when it finishes or hands
+ * back the batch in hand within SHUTDOWN_TIMEOUT_MS. GET /healthz (liveness) and /metrics on INDEXER_PORT.
+ */
+runMain('indexer', async () => {
+  const config = loadConfig(process.env);
+  const deps = createDeps(config, { role: 'worker' });
+  const log = deps.logger.child({ component: 'indexer' });
+  await waitForElasticsearch(deps.es, config.elasticsearch.url);
+  await connectRedis(deps.redis, config.redis.url);
+  const embedder = await createEmbedder(config, deps.logger);
+  await deps.indexManager.ensure(vectorFieldSpecs(config, resolveManifests(config.models.ids, config.models.dir)));
+
+  const registry = createRegistry('indexer');
+  const metrics = createIndexerMetrics(registry);
+  const workerConnection = createRedisConnection(config.redis.url, 'worker');
+  await connectRedis(workerConnection, config.redis.url);
+  const store = new CatalogStore(deps.es, config.index.alias, config.worker.refresh);
+  const worker = createIndexerWorker({
+    config,
+    logger: deps.logger,
+    connection: workerConnection,
+    store,
+    embedder,
+    fetcher: new ImageFetcher({ allowedHosts: config.fetch.allowedHosts, maxBytes: config.image.maxBytes, timeoutMs: config.fetch.timeoutMs, maxRedirects: config.fetch.maxRedirects }),
+    status: new StatusStore(deps.redis, config.redis.queuePrefix),
+    metrics,
+  });
+  worker.start();
+
+  const sweep = setInterval(() => {
+    store.sweepTombstones(config.worker.tombstoneTtlSeconds).then(
+      (removed) => removed > 0 && log.info({ removed }, 'swept expired tombstones'),
+      (error: unknown) => log.warn({ err: String(error) }, 'tombstone sweep failed'),
+    );
+  }, 10 * 60_000);
+  sweep.unref();
+
+  const server = http.createServer((request, response) => {
+    if (request.url === '/healthz') {
+      const alive = worker.isAlive();
+      response.writeHead(alive ? 200 : 503, { 'content-type': 'application/json' }).end(JSON.stringify({ status: alive ? 'ok' : 'down' }));
+    } else if (request.url === '/metrics') {
+      registry.metrics().then(
+        (text) => response.writeHead(200, { 'content-type': registry.contentType }).end(text),
+        () => response.writeHead(500).end(),
+      );
+    } else response.writeHead(404).end();
+  });
+  if (config.worker.port > 0) server.listen(config.worker.port, config.worker.host);
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'shutting down');
+    clearInterval(sweep);
+    await worker.close();
+    server.close();
+    workerConnection.disconnect();
+    await embedder.close();
+    await deps.close();
+    log.info('stopped');
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
+  log.info({ models: embedder.models.map((m) => `${m.id}@${m.version}:${m.provider}`), alias: config.index.alias }, 'indexer ready');
+});

@@ -94,7 +94,13 @@ export class IndexManager {
       }
       const latest = (await this.versions())[0] ?? 0;
       const index = this.versionName(latest + 1);
-      await this.createIndex(index, models, { alias: true });
+      try {
+        await this.createIndex(index, models, { alias: true });
+      } catch (error) {
+        // Another process (the API and the indexer start together) created it first: check it like any other.
+        if (error instanceof errors.ResponseError && error.body?.error?.type === 'resource_already_exists_exception') return this.ensure(models);
+        throw error;
+      }
       this.logger.info({ index, alias: this.alias, models: models.map((m) => m.modelId) }, 'created catalog index');
       return { index, created: true, addedModels: [] };
     }

@@ -1,0 +1,43 @@
+import express, { type Express } from 'express';
+import type { Client } from '@elastic/elasticsearch';
+import type { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { Registry } from 'prom-client';
+import type { Config } from '../core/config';
+import type { Embedder } from '../core/embedding/embedder';
+import type { Logger } from '../core/logger';
+import type { StatusStore } from '../core/status-store';
+import { errorHandler, notFound } from './middleware/errors';
+import { requestId } from './middleware/request-id';
+import { healthRouter } from './routes/health.route';
+import { statusRouter } from './routes/status.route';
+import { webhookRouter } from './routes/webhook.route';
+import { IngestService } from './services/ingest.service';
+
+/** Everything the API needs, built by api/main.ts (or by a test). createApp neither listens nor connects. */
+export interface ApiDeps {
+  config: Config;
+  logger: Logger;
+  es: Client;
+  /** The producer connection: fails fast while Redis is down. */
+  redis: Redis;
+  catalogQueue: Queue;
+  status: StatusStore;
+  embedder: Embedder | null;
+  registry: Registry;
+}
+
+export function createApp(deps: ApiDeps): Express {
+  const { config } = deps;
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', false);
+  app.use(requestId);
+  const ingest = new IngestService(deps.redis, deps.catalogQueue, deps.status, config.redis.queuePrefix, config.webhook.dedupTtlSeconds);
+  app.use(healthRouter({ es: deps.es, esUrl: config.elasticsearch.url, redis: deps.redis, embedder: deps.embedder, registry: deps.registry }));
+  app.use(webhookRouter(config, ingest));
+  app.use(statusRouter(deps.es, config.index.alias, deps.status));
+  app.use(notFound);
+  app.use(errorHandler(deps.logger.child({ component: 'http' })));
+  return app;
+}

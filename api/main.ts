@@ -1,0 +1,59 @@
+import { loadConfig } from '../core/config';
+import { createDeps } from '../core/deps';
+import { createEmbedder } from '../core/embedding/embedder';
+import { resolveManifests, vectorFieldSpecs } from '../core/embedding/manifest';
+import { QUEUES, createQueue } from '../core/jobs';
+import { runMain } from '../core/main';
+import { createRegistry } from '../core/metrics';
+import { connectRedis } from '../core/redis';
+import { waitForElasticsearch } from '../core/search/elasticsearch';
+import { StatusStore } from '../core/status-store';
+import { createApp } from './app';
+
+/**
+ * `npm run api`: the HTTP API. Checks Elasticsearch, Redis, the index mapping and the models at start (one line and
+ * exit 1 when any is wrong); stops taking connections on SIGTERM and lets requests in flight finish.
+ */
+runMain('api', async () => {
+  const config = loadConfig(process.env);
+  const deps = createDeps(config, { role: 'producer' });
+  const log = deps.logger.child({ component: 'api' });
+  await waitForElasticsearch(deps.es, config.elasticsearch.url);
+  await connectRedis(deps.redis, config.redis.url);
+  const embedder = await createEmbedder(config, deps.logger);
+  await deps.indexManager.ensure(vectorFieldSpecs(config, resolveManifests(config.models.ids, config.models.dir)));
+  const catalogQueue = createQueue(QUEUES.catalog, deps.redis, config);
+  const app = createApp({
+    config,
+    logger: deps.logger,
+    es: deps.es,
+    redis: deps.redis,
+    catalogQueue,
+    status: new StatusStore(deps.redis, config.redis.queuePrefix),
+    embedder,
+    registry: createRegistry('api'),
+  });
+  const server = app.listen(config.api.port, config.api.host);
+  await new Promise<void>((resolve, reject) => {
+    server.once('listening', resolve);
+    server.once('error', reject);
+  });
+  log.info({ url: `http://${config.api.host}:${config.api.port}` }, 'api listening');
+
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'shutting down');
+    const deadline = setTimeout(() => process.exit(0), config.worker.shutdownTimeoutMs).unref();
+    server.close(() => {
+      void Promise.all([catalogQueue.close(), embedder.close(), deps.close()]).finally(() => {
+        clearTimeout(deadline);
+        process.exit(0);
+      });
+    });
+    server.closeIdleConnections();
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+});

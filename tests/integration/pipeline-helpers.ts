@@ -1,0 +1,143 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Queue } from 'bullmq';
+import type { Config, Env } from '../../core/config';
+import { createEmbedder, type Embedder } from '../../core/embedding/embedder';
+import { QUEUES, createQueue } from '../../core/jobs';
+import { createIndexerMetrics, createRegistry } from '../../core/metrics';
+import { ImageFetcher } from '../../core/net/image-fetcher';
+import { connectRedis, createRedisConnection, type Redis } from '../../core/redis';
+import { CatalogStore } from '../../core/search/catalog-store';
+import { StatusStore } from '../../core/status-store';
+import { signatureHeader } from '../../core/webhook-signature';
+import { createApp } from '../../api/app';
+import { createIndexerWorker, type IndexerWorker } from '../../indexer/worker';
+import { testConfig, testDeps } from './helpers';
+import type { Deps } from '../../core/deps';
+import sharp from 'sharp';
+
+export const SECRET = 'test-secret';
+
+/** Serves generated images on loopback: /img/<n>.jpg is a distinct picture per n; /missing → 404; /corrupt.jpg. */
+export async function startImageServer(): Promise<{ url: string; requests: string[]; close(): Promise<void> }> {
+  const requests: string[] = [];
+  const cache = new Map<string, Buffer>();
+  const server = http.createServer(async (request, response) => {
+    requests.push(request.url ?? '');
+    const match = /^\/img\/(\d+)\.jpg(\?.*)?$/.exec(request.url ?? '');
+    if (request.url === '/corrupt.jpg') return void response.writeHead(200, { 'content-type': 'image/jpeg' }).end(Buffer.concat([Buffer.from([0xff, 0xd8, 0xff, 0xe0]), Buffer.alloc(300, 7)]));
+    if (!match) return void response.writeHead(404).end();
+    const n = Number(match[1]);
+    let body = cache.get(request.url!.split('?')[0]!);
+    if (!body) {
+      const hue = (n * 47) % 360;
+      const colour = { r: Math.round(128 + 120 * Math.cos((hue * Math.PI) / 180)), g: Math.round(128 + 120 * Math.cos(((hue - 120) * Math.PI) / 180)), b: Math.round(128 + 120 * Math.cos(((hue + 120) * Math.PI) / 180)) };
+      const shape = await sharp({ create: { width: 60 + (n % 5) * 30, height: 200 - (n % 7) * 20, channels: 3, background: colour } }).png().toBuffer();
+      body = await sharp({ create: { width: 320, height: 320, channels: 3, background: '#ffffff' } }).composite([{ input: shape, left: 20 + (n % 11) * 10, top: 40 }]).jpeg().toBuffer();
+      cache.set(request.url!.split('?')[0]!, body);
+    }
+    response.writeHead(200, { 'content-type': 'image/jpeg' }).end(body);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return {
+    url,
+    requests,
+    close: async () => {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
+}
+
+export interface Pipeline {
+  config: Config;
+  deps: Deps;
+  embedder: Embedder;
+  worker: IndexerWorker;
+  workerConnection: Redis;
+  queue: Queue;
+  apiUrl: string;
+  status: StatusStore;
+  store: CatalogStore;
+  metrics: ReturnType<typeof createIndexerMetrics>;
+  registry: ReturnType<typeof createRegistry>;
+  post(body: unknown, options?: { secret?: string; timestamp?: number; header?: string }): Promise<{ status: number; body: any }>;
+  get(path: string): Promise<{ status: number; body: any }>;
+  waitFor(check: () => Promise<boolean>, timeoutMs?: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+let sharedEmbedder: Promise<Embedder> | undefined;
+/** The built-in models, loaded once per test file. */
+export function builtinEmbedder(config: Config): Promise<Embedder> {
+  sharedEmbedder ??= createEmbedder(config, testDeps(config).logger);
+  return sharedEmbedder;
+}
+
+/** API + indexer in-process against the real services, with this test's own index, queues and keys. */
+export async function startPipeline(overrides: Env = {}, options: { startWorker?: boolean } = {}): Promise<Pipeline> {
+  const config = testConfig({ WEBHOOK_SECRETS: SECRET, FETCH_ALLOWED_HOSTS: '127.0.0.1', BATCH_MAX_WAIT_MS: '20', JOB_BACKOFF_MS: '200', ...overrides });
+  const deps = testDeps(config);
+  await connectRedis(deps.redis, config.redis.url);
+  const embedder = await builtinEmbedder(config);
+  await deps.indexManager.ensure(embedder.models.map((m) => ({ modelId: m.id, dims: m.dims, index: config.vectors.defaults })));
+  const registry = createRegistry('test');
+  const metrics = createIndexerMetrics(registry);
+  const status = new StatusStore(deps.redis, config.redis.queuePrefix);
+  const store = new CatalogStore(deps.es, config.index.alias, config.worker.refresh);
+  const queue = createQueue(QUEUES.catalog, deps.redis, config);
+  const workerConnection = createRedisConnection(config.redis.url, 'worker');
+  await connectRedis(workerConnection, config.redis.url);
+  const worker = createIndexerWorker({
+    config, logger: deps.logger, connection: workerConnection, store, embedder, status, metrics,
+    fetcher: new ImageFetcher({ allowedHosts: config.fetch.allowedHosts, maxBytes: config.image.maxBytes, timeoutMs: config.fetch.timeoutMs, maxRedirects: config.fetch.maxRedirects }),
+  });
+  if (options.startWorker !== false) worker.start();
+  const app = createApp({ config, logger: deps.logger, es: deps.es, redis: deps.redis, catalogQueue: queue, status, embedder, registry });
+  const server = app.listen(0, '127.0.0.1');
+  await new Promise((resolve) => server.once('listening', resolve));
+  const apiUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const pipeline: Pipeline = {
+    config, deps, embedder, worker, workerConnection, queue, apiUrl, status, store, metrics, registry,
+    async post(body, opts = {}) {
+      const raw = typeof body === 'string' ? body : JSON.stringify(body);
+      const header = opts.header ?? signatureHeader([opts.secret ?? SECRET], raw, opts.timestamp);
+      const response = await fetch(`${apiUrl}/v1/webhooks/catalog`, { method: 'POST', headers: { 'content-type': 'application/json', 'lookalike-signature': header }, body: raw });
+      return { status: response.status, body: await response.json() };
+    },
+    async get(path) {
+      const response = await fetch(`${apiUrl}${path}`);
+      return { status: response.status, body: await response.json().catch(() => null) };
+    },
+    async waitFor(check, timeoutMs = 30_000) {
+      const until = Date.now() + timeoutMs;
+      while (!(await check())) {
+        if (Date.now() > until) throw new Error('timed out waiting');
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    },
+    async close() {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+      await worker.close(5_000);
+      await queue.obliterate({ force: true }).catch(() => undefined);
+      await new Queue(QUEUES.reembed, { connection: deps.redis, prefix: config.redis.queuePrefix }).obliterate({ force: true }).catch(() => undefined);
+      await queue.close();
+      const keys = await deps.redis.keys(`${config.redis.queuePrefix}:*`);
+      if (keys.length > 0) await deps.redis.del(...keys);
+      workerConnection.disconnect();
+      await deps.indexManager.dropAll();
+      await deps.close();
+    },
+  };
+  return pipeline;
+}
+
+export function upsert(id: string, version: number, image: string, extra: Record<string, unknown> = {}, eventId = `e-${id}-${version}`): Record<string, unknown> {
+  return { id: eventId, type: 'product.upsert', version, product: { id, title: `Product ${id}`, brand: 'acme', category: 'toys', sizes: ['M'], price: 10, currency: 'EUR', available: true, image_url: image, ...extra } };
+}
+
+export function remove(id: string, version: number, eventId = `d-${id}-${version}`): Record<string, unknown> {
+  return { id: eventId, type: 'product.delete', version, product_id: id };
+}

@@ -8,10 +8,12 @@ import type { Config } from './config';
  * deterministic, so a replayed event or a re-run import does not enqueue twice while the first job is remembered.
  *
  * - `catalog` queue: `upsert` and `delete` jobs, one per catalog event.
- * - `reembed` queue: one job per product and model to (re)compute, kept apart so that a large re-embed never
- *   delays fresh catalog changes.
+ * - `reembed-<model id>` queues: one job per product to (re)compute with that model. One pipeline per model: only
+ *   indexers that load the model listen to its queue (an indexer of an older release, during a rolling deploy,
+ *   leaves the jobs alone), and a large re-embed never delays fresh catalog changes.
  */
-export const QUEUES = { catalog: 'catalog', reembed: 'reembed' } as const;
+export const QUEUES = { catalog: 'catalog' } as const;
+export const reembedQueueName = (modelId: string): string => `reembed-${modelId}`;
 export const JOBS = { upsert: 'upsert', delete: 'delete', reembed: 'reembed' } as const;
 
 export interface UpsertJob {
@@ -59,6 +61,6 @@ export function defaultJobOptions(worker: Config['worker']): DefaultJobOptions {
   };
 }
 
-export function createQueue(name: (typeof QUEUES)[keyof typeof QUEUES], connection: ConnectionOptions, config: Config): Queue {
+export function createQueue(name: string, connection: ConnectionOptions, config: Config): Queue {
   return new Queue(name, { connection, prefix: config.redis.queuePrefix, defaultJobOptions: defaultJobOptions(config.worker) });
 }

@@ -3,7 +3,7 @@ import type { Redis } from 'ioredis';
 import type { Config } from '../core/config';
 import type { Embedder } from '../core/embedding/embedder';
 import type { DeleteJob, ReembedJob, UpsertJob } from '../core/jobs';
-import { QUEUES } from '../core/jobs';
+import { QUEUES, reembedQueueName } from '../core/jobs';
 import type { Logger } from '../core/logger';
 import type { IndexerMetrics } from '../core/metrics';
 import type { ImageFetcher } from '../core/net/image-fetcher';
@@ -70,9 +70,16 @@ export function createIndexerWorker(deps: IndexerWorkerDeps): IndexerWorker {
   };
 
   const reembedProcessor = async (job: Job<ReembedJob>): Promise<ReembedOutcome> => {
-    const outcome = await reembedBatcher.submit(job.data);
-    metrics.events.inc({ kind: 'reembed', outcome });
-    return outcome;
+    try {
+      const outcome = await reembedBatcher.submit(job.data);
+      metrics.events.inc({ kind: 'reembed', outcome });
+      return outcome;
+    } catch (error) {
+      const final = isFinalFailure(job, error);
+      metrics.events.inc({ kind: 'reembed', outcome: final ? 'failed' : 'retry' });
+      log.warn({ jobId: job.id, productId: job.data.productId, model: job.data.model, final, reason: error instanceof Error ? error.message : String(error) }, 'reembed job failed');
+      throw error;
+    }
   };
 
   const workerOptions = {
@@ -84,9 +91,10 @@ export function createIndexerWorker(deps: IndexerWorkerDeps): IndexerWorker {
     maxStalledCount: 5,
     autorun: false,
   };
+  const reembedConcurrency = Math.max(1, Math.floor(config.worker.concurrency / 2));
   const workers = [
     new Worker(QUEUES.catalog, catalogProcessor, workerOptions),
-    new Worker(QUEUES.reembed, reembedProcessor, { ...workerOptions, concurrency: Math.max(1, Math.floor(config.worker.concurrency / 2)) }),
+    ...deps.embedder.models.map((model) => new Worker(reembedQueueName(model.id), reembedProcessor, { ...workerOptions, concurrency: reembedConcurrency })),
   ];
   for (const worker of workers) {
     // Connection problems are reported here; BullMQ reconnects by itself.

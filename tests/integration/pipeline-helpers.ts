@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { Queue } from 'bullmq';
 import type { Config, Env } from '../../core/config';
 import { createEmbedder, type Embedder } from '../../core/embedding/embedder';
-import { QUEUES, createQueue } from '../../core/jobs';
+import { QUEUES, createQueue, reembedQueueName } from '../../core/jobs';
 import { createIndexerMetrics, createRegistry } from '../../core/metrics';
 import { ImageFetcher } from '../../core/net/image-fetcher';
 import { connectRedis, createRedisConnection, type Redis } from '../../core/redis';
@@ -65,14 +65,16 @@ export interface Pipeline {
   post(body: unknown, options?: { secret?: string; timestamp?: number; header?: string }): Promise<{ status: number; body: any }>;
   get(path: string): Promise<{ status: number; body: any }>;
   waitFor(check: () => Promise<boolean>, timeoutMs?: number): Promise<void>;
-  close(): Promise<void>;
+  /** Stops everything; `keepData` leaves the index, queues and keys (another pipeline shares them). */
+  close(options?: { keepData?: boolean }): Promise<void>;
 }
 
-let sharedEmbedder: Promise<Embedder> | undefined;
-/** The built-in models, loaded once per test file. */
+const sharedEmbedders = new Map<string, Promise<Embedder>>();
+/** The configured built-in models, loaded once per test file and model list. */
 export function builtinEmbedder(config: Config): Promise<Embedder> {
-  sharedEmbedder ??= createEmbedder(config, testDeps(config).logger);
-  return sharedEmbedder;
+  const key = config.models.ids.join(',');
+  if (!sharedEmbedders.has(key)) sharedEmbedders.set(key, createEmbedder(config, testDeps(config).logger));
+  return sharedEmbedders.get(key)!;
 }
 
 /** API + indexer in-process against the real services, with this test's own index, queues and keys. */
@@ -117,12 +119,22 @@ export async function startPipeline(overrides: Env = {}, options: { startWorker?
         await new Promise((resolve) => setTimeout(resolve, 100));
       }
     },
-    async close() {
+    async close(closeOptions = {}) {
       server.closeAllConnections();
       await new Promise((resolve) => server.close(resolve));
       await worker.close(5_000);
+      if (closeOptions.keepData) {
+        await queue.close();
+        workerConnection.disconnect();
+        await deps.close();
+        return;
+      }
       await queue.obliterate({ force: true }).catch(() => undefined);
-      await new Queue(QUEUES.reembed, { connection: deps.redis, prefix: config.redis.queuePrefix }).obliterate({ force: true }).catch(() => undefined);
+      for (const model of embedder.models) {
+        const reembed = new Queue(reembedQueueName(model.id), { connection: deps.redis, prefix: config.redis.queuePrefix });
+        await reembed.obliterate({ force: true }).catch(() => undefined);
+        await reembed.close();
+      }
       await queue.close();
       const keys = await deps.redis.keys(`${config.redis.queuePrefix}:*`);
       if (keys.length > 0) await deps.redis.del(...keys);

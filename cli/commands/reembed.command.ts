@@ -1,0 +1,137 @@
+import { loadConfig } from '../../core/config';
+import { createDeps } from '../../core/deps';
+import { createEmbedder } from '../../core/embedding/embedder';
+import { resolveManifests, vectorFieldSpecs } from '../../core/embedding/manifest';
+import { ValidationError } from '../../core/errors';
+import { hashImage } from '../../core/image/decode';
+import { createQueue, reembedJobId, reembedQueueName } from '../../core/jobs';
+import { createLogger } from '../../core/logger';
+import { ImageFetcher } from '../../core/net/image-fetcher';
+import { createProgress } from '../../core/progress';
+import { connectRedis } from '../../core/redis';
+import { compareMapping } from '../../core/search/catalog-mapping';
+import { waitForElasticsearch } from '../../core/search/elasticsearch';
+import type { CatalogDocument } from '../../core/search/index-manager';
+
+export const reembedUsage = 'lookalike reembed --model <id> [--new-index]   (re)compute one model\'s vectors for the whole catalog';
+
+/**
+ * `lookalike reembed --model <id>` (the model must be in MODELS):
+ * - when the index can hold the model's vectors (its field is absent, or has the same dims), the field is added if
+ *   needed and one `reembed` job per product whose vector is missing or from another model version is enqueued; the
+ *   indexers work them in the background and search keeps answering with the old vectors meanwhile;
+ * - when the dims changed (or with --new-index), a new index version is built: every document is copied with this
+ *   model's vector recomputed here, then the alias is swapped; search answers from the old version until then.
+ */
+export async function reembedCommand(args: string[]): Promise<number> {
+  let modelId: string | undefined;
+  let newIndex = false;
+  for (let i = 0; i < args.length; i++) {
+    if (args[i] === '--model') modelId = args[++i];
+    else if (args[i]?.startsWith('--model=')) modelId = args[i]!.slice(8);
+    else if (args[i] === '--new-index') newIndex = true;
+    else throw new ValidationError(`unexpected argument ${args[i]}\n${reembedUsage}`, { code: 'usage' });
+  }
+  if (!modelId) throw new ValidationError(`--model is required\n${reembedUsage}`, { code: 'usage' });
+  const config = loadConfig(process.env);
+  if (!config.models.ids.includes(modelId)) throw new ValidationError(`model ${modelId} is not in MODELS (${config.models.ids.join(', ')}); add it there first`, { code: 'unknown_model' });
+  const deps = createDeps(config, { role: 'worker', logger: createLogger(config, 'lookalike', 2) });
+  try {
+    await waitForElasticsearch(deps.es, config.elasticsearch.url, 10_000);
+    await connectRedis(deps.redis, config.redis.url);
+    const manifests = resolveManifests(config.models.ids, config.models.dir);
+    const specs = vectorFieldSpecs(config, manifests);
+    const manifest = manifests.find((m) => m.id === modelId)!;
+    const current = await deps.indexManager.currentIndex();
+    if (!current) throw new ValidationError(`the index ${config.index.alias} does not exist yet; nothing to re-embed`, { code: 'index_missing' });
+    const live = Object.values(await deps.es.indices.getMapping({ index: current }))[0]!.mappings as Record<string, unknown>;
+    const check = compareMapping(live, specs.filter((s) => s.modelId === modelId));
+    const dimsChanged = check.problems.length > 0;
+    if (!dimsChanged && !newIndex) {
+      if (check.missingModels.length > 0) await deps.indexManager.addModel(check.missingModels[0]!, current);
+      const queue = createQueue(reembedQueueName(modelId), deps.redis, config);
+      const progress = createProgress(`reembed ${modelId}: enqueue`);
+      let enqueued = 0;
+      let scanned = 0;
+      const total = (await deps.es.count({ index: current, query: { bool: { must_not: { term: { deleted: true } } } } })).count;
+      let searchAfter: unknown[] | undefined;
+      const pit = await deps.es.openPointInTime({ index: current, keep_alive: '2m' });
+      try {
+        for (;;) {
+          const page = await deps.es.search<{ embeddings?: Record<string, { model_version?: string }> }>({
+            pit: { id: pit.id, keep_alive: '2m' }, size: 1000, sort: [{ _shard_doc: 'asc' }], _source: [`embeddings.${modelId}`],
+            query: { bool: { must_not: { term: { deleted: true } } } }, ...(searchAfter ? { search_after: searchAfter as never } : {}),
+          });
+          const hits = page.hits.hits;
+          if (hits.length === 0) break;
+          const stale = hits.filter((hit) => hit._source?.embeddings?.[modelId]?.model_version !== manifest.version);
+          if (stale.length > 0) {
+            await queue.addBulk(stale.map((hit) => ({
+              name: 'reembed',
+              data: { productId: hit._id!, model: modelId, modelVersion: manifest.version, requestedAt: Date.now() },
+              opts: { jobId: reembedJobId(hit._id!, modelId, manifest.version) },
+            })));
+          }
+          enqueued += stale.length;
+          scanned += hits.length;
+          progress.update(scanned, total, `${enqueued} enqueued`);
+          searchAfter = hits[hits.length - 1]!.sort as unknown[];
+        }
+      } finally {
+        await deps.es.closePointInTime({ id: pit.id }).catch(() => undefined);
+        await queue.close();
+      }
+      progress.done(`${enqueued} enqueued`);
+      console.log(JSON.stringify({ model: modelId, version: manifest.version, mode: 'in_place', scanned, enqueued }));
+      return 0;
+    }
+    // A new index version, with this model's vectors computed here on the way.
+    const embedder = await createEmbedder(config, deps.logger, [modelId]);
+    const fetcher = new ImageFetcher({ allowedHosts: config.fetch.allowedHosts, maxBytes: config.image.maxBytes, timeoutMs: config.fetch.timeoutMs, maxRedirects: config.fetch.maxRedirects });
+    const progress = createProgress(`reembed ${modelId}: new index`);
+    let failed = 0;
+    try {
+      const result = await deps.indexManager.migrate({
+        models: specs,
+        batchSize: 64,
+        onProgress: (done, total) => progress.update(done, total, failed ? `${failed} without an image` : ''),
+        transform: async (documents) => {
+          const images = await Promise.all(documents.map(async ({ source }) => {
+            if (source.deleted === true || typeof source.image_url !== 'string') return null;
+            return fetcher.fetch(source.image_url).then(
+              (f) => f.bytes,
+              (error: unknown) => {
+                deps.logger.warn({ id: source.id, url: source.image_url, reason: (error as Error).message }, 'reembed: image unavailable, the document keeps no vector for this model');
+                return null;
+              },
+            );
+          }));
+          const present = images.flatMap((bytes, i) => (bytes ? [{ i, bytes }] : []));
+          const outcomes = await embedder.embedMany(present.map((p) => p.bytes));
+          const out: Array<CatalogDocument | null> = documents.map(({ source }) => {
+            const copy = structuredClone(source) as CatalogDocument & { vectors?: Record<string, unknown>; embeddings?: Record<string, unknown> };
+            if (copy.vectors) delete copy.vectors[modelId];
+            if (copy.embeddings) delete copy.embeddings[modelId];
+            return copy;
+          });
+          present.forEach(({ i, bytes }, k) => {
+            const outcome = outcomes[k]!;
+            const doc = out[i] as CatalogDocument & { vectors?: Record<string, unknown>; embeddings?: Record<string, unknown> };
+            if (!outcome.ok) return void failed++;
+            doc.vectors = { ...doc.vectors, [modelId]: Array.from(outcome.image.embeddings[0]!.vector) };
+            doc.embeddings = { ...doc.embeddings, [modelId]: { model_id: modelId, model_version: manifest.version, image_hash: hashImage(bytes), embedded_at: new Date().toISOString() } };
+          });
+          failed += images.filter((bytes, i) => !bytes && documents[i]!.source.deleted !== true).length;
+          return out;
+        },
+      });
+      progress.done();
+      console.log(JSON.stringify({ model: modelId, version: manifest.version, mode: 'new_index', ...result, without_vector: failed }));
+    } finally {
+      await embedder.close();
+    }
+    return 0;
+  } finally {
+    await deps.close();
+  }
+}

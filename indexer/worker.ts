@@ -55,8 +55,8 @@ export function createIndexerWorker(deps: IndexerWorkerDeps): IndexerWorker {
       const outcome = await catalogBatcher.submit(item);
       metrics.events.inc({ kind: item.kind, outcome });
       if (outcome !== 'stale') {
-        metrics.freshness.observe({ kind: outcome === 'updated' ? 'update' : item.kind }, (Date.now() - item.data.receivedAt) / 1000);
-        await status.set(productId, outcome === 'deleted' ? 'deleted' : 'indexed', item.data.version);
+        if (outcome !== 'applied') metrics.freshness.observe({ kind: outcome === 'updated' ? 'update' : item.kind }, (Date.now() - item.data.receivedAt) / 1000);
+        await status.set(productId, item.kind === 'delete' ? 'deleted' : 'indexed', item.data.version);
       }
       return outcome;
     } catch (error) {

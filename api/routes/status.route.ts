@@ -24,7 +24,8 @@ export function statusRouter(es: Client, alias: string, status: StatusStore): Ro
     const storedVersion = stored?.source_version ?? null;
     let state = record?.state ?? 'unknown';
     let version = record?.version ?? null;
-    if (stored && (version === null || (storedVersion !== null && storedVersion > version))) {
+    // The index is the truth for what was written: it wins over an older record, or over `queued` for the version it holds.
+    if (stored && (version === null || (storedVersion !== null && (storedVersion > version || (storedVersion === version && state === 'queued'))))) {
       state = stored.deleted ? 'deleted' : 'indexed';
       version = storedVersion;
     }

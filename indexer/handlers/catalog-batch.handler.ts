@@ -25,7 +25,8 @@ import type { StatusStore } from '../../core/status-store';
  */
 
 export type CatalogItem = { kind: 'upsert'; data: UpsertJob } | { kind: 'delete'; data: DeleteJob };
-export type ItemOutcome = 'indexed' | 'updated' | 'deleted' | 'stale';
+/** `applied`: the index already holds this version (a retry after a crash between the write and the job's end). */
+export type ItemOutcome = 'indexed' | 'updated' | 'deleted' | 'applied' | 'stale';
 type Result = { ok: true; value: ItemOutcome } | { ok: false; error: unknown };
 
 export interface CatalogBatchDeps {
@@ -85,7 +86,7 @@ async function processRound(deps: CatalogBatchDeps, items: CatalogItem[]): Promi
   items.forEach((item, position) => {
     const current = stored.get(productIdOf(item)) ?? null;
     if (current && current.version >= item.data.version) {
-      results[position] = { ok: true, value: 'stale' };
+      results[position] = { ok: true, value: current.version === item.data.version ? 'applied' : 'stale' };
       return;
     }
     if (item.kind === 'delete') {

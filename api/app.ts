@@ -7,6 +7,7 @@ import type { Config } from '../core/config';
 import type { Embedder } from '../core/embedding/embedder';
 import type { Logger } from '../core/logger';
 import type { StatusStore } from '../core/status-store';
+import openapi from './openapi.json';
 import { errorHandler, notFound } from './middleware/errors';
 import { requestId } from './middleware/request-id';
 import { healthRouter } from './routes/health.route';
@@ -34,6 +35,9 @@ export function createApp(deps: ApiDeps): Express {
   app.set('trust proxy', false);
   app.use(requestId);
   const ingest = new IngestService(deps.redis, deps.catalogQueue, deps.status, config.redis.queuePrefix, config.webhook.dedupTtlSeconds);
+  app.get('/openapi.json', (_request, response) => {
+    response.json(openapi);
+  });
   app.use(healthRouter({ es: deps.es, esUrl: config.elasticsearch.url, redis: deps.redis, embedder: deps.embedder, registry: deps.registry }));
   app.use(webhookRouter(config, ingest));
   app.use(statusRouter(deps.es, config.index.alias, deps.status));

@@ -1,12 +1,8 @@
 import { loadConfig } from '../core/config';
-import { createDeps } from '../core/deps';
-import { createEmbedder } from '../core/embedding/embedder';
-import { resolveManifests, vectorFieldSpecs } from '../core/embedding/manifest';
 import { QUEUES, createQueue } from '../core/jobs';
 import { runMain } from '../core/main';
 import { createRegistry } from '../core/metrics';
-import { connectRedis } from '../core/redis';
-import { waitForElasticsearch } from '../core/search/elasticsearch';
+import { startCore } from '../core/startup';
 import { StatusStore } from '../core/status-store';
 import { createApp } from './app';
 
@@ -16,13 +12,11 @@ import { createApp } from './app';
  */
 runMain('api', async () => {
   const config = loadConfig(process.env);
-  const deps = createDeps(config, { role: 'producer' });
+  const { deps, embedder } = await startCore(config, 'producer');
   const log = deps.logger.child({ component: 'api' });
-  await waitForElasticsearch(deps.es, config.elasticsearch.url);
-  await connectRedis(deps.redis, config.redis.url);
-  const embedder = await createEmbedder(config, deps.logger);
-  await deps.indexManager.ensure(vectorFieldSpecs(config, resolveManifests(config.models.ids, config.models.dir)));
   const catalogQueue = createQueue(QUEUES.catalog, deps.redis, config);
+  // Connection errors while Redis is away: webhooks answer 503 meanwhile, and the connection comes back by itself.
+  catalogQueue.on('error', (error) => log.warn({ err: error.message }, 'queue connection error'));
   const app = createApp({
     config,
     logger: deps.logger,

@@ -97,9 +97,10 @@ const envSchema = z.object({
   FETCH_TIMEOUT_MS: positiveInt.max(300_000).default(15_000),
   FETCH_MAX_REDIRECTS: nonNegativeInt.max(10).default(3),
 
-  WORKER_CONCURRENCY: positiveInt.max(1024).default(64),
-  BATCH_MAX_ITEMS: positiveInt.max(512).default(16),
+  WORKER_CONCURRENCY: positiveInt.max(16384).default(2048),
+  BATCH_MAX_ITEMS: positiveInt.max(1024).default(64),
   BATCH_MAX_WAIT_MS: nonNegativeInt.max(10_000).default(50),
+  EMBED_CONCURRENCY: positiveInt.max(64).default(1),
   JOB_ATTEMPTS: positiveInt.max(100).default(8),
   JOB_BACKOFF_MS: positiveInt.max(600_000).default(1_000),
   JOB_LOCK_MS: positiveInt.min(1_000).max(600_000).default(30_000),
@@ -154,6 +155,8 @@ export interface Config {
     /** A batch closes at this many items or after maxWaitMs, whichever comes first. */
     batchMaxItems: number;
     batchMaxWaitMs: number;
+    /** Batches embedding at once in one indexer (embedding already uses every core). */
+    embedConcurrency: number;
     attempts: number;
     backoffMs: number;
     lockMs: number;
@@ -233,6 +236,7 @@ export function loadConfig(env: Env = process.env): Config {
       concurrency: e.WORKER_CONCURRENCY,
       batchMaxItems: e.BATCH_MAX_ITEMS,
       batchMaxWaitMs: e.BATCH_MAX_WAIT_MS,
+      embedConcurrency: e.EMBED_CONCURRENCY,
       attempts: e.JOB_ATTEMPTS,
       backoffMs: e.JOB_BACKOFF_MS,
       lockMs: e.JOB_LOCK_MS,

@@ -1,14 +1,11 @@
 import http from 'node:http';
 import { loadConfig } from '../core/config';
-import { createDeps } from '../core/deps';
-import { createEmbedder } from '../core/embedding/embedder';
-import { resolveManifests, vectorFieldSpecs } from '../core/embedding/manifest';
 import { createIndexerMetrics, createRegistry } from '../core/metrics';
 import { runMain } from '../core/main';
 import { ImageFetcher } from '../core/net/image-fetcher';
 import { connectRedis, createRedisConnection } from '../core/redis';
 import { CatalogStore } from '../core/search/catalog-store';
-import { waitForElasticsearch } from '../core/search/elasticsearch';
+import { startCore } from '../core/startup';
 import { StatusStore } from '../core/status-store';
 import { createIndexerWorker } from './worker';
 
@@ -19,12 +16,8 @@ import { createIndexerWorker } from './worker';
  */
 runMain('indexer', async () => {
   const config = loadConfig(process.env);
-  const deps = createDeps(config, { role: 'worker' });
+  const { deps, embedder } = await startCore(config, 'worker');
   const log = deps.logger.child({ component: 'indexer' });
-  await waitForElasticsearch(deps.es, config.elasticsearch.url);
-  await connectRedis(deps.redis, config.redis.url);
-  const embedder = await createEmbedder(config, deps.logger);
-  await deps.indexManager.ensure(vectorFieldSpecs(config, resolveManifests(config.models.ids, config.models.dir)));
 
   const registry = createRegistry('indexer');
   const metrics = createIndexerMetrics(registry);

@@ -10,6 +10,7 @@ import type { ImageFetcher } from '../core/net/image-fetcher';
 import type { CatalogStore } from '../core/search/catalog-store';
 import type { StatusStore } from '../core/status-store';
 import { MicroBatcher } from './batcher';
+import { Gate } from './gate';
 import { processCatalogBatch, type CatalogItem, type ItemOutcome } from './handlers/catalog-batch.handler';
 import { processReembedBatch, type ReembedOutcome } from './handlers/reembed-batch.handler';
 
@@ -45,8 +46,9 @@ function isFinalFailure(job: Job, error: unknown): boolean {
 export function createIndexerWorker(deps: IndexerWorkerDeps): IndexerWorker {
   const { config, logger, metrics, status } = deps;
   const log = logger.child({ component: 'worker' });
-  const catalogBatcher = new MicroBatcher<CatalogItem, ItemOutcome>((items) => processCatalogBatch(deps, items), config.worker.batchMaxItems, config.worker.batchMaxWaitMs);
-  const reembedBatcher = new MicroBatcher<ReembedJob, ReembedOutcome>((items) => processReembedBatch(deps, items), config.worker.batchMaxItems, config.worker.batchMaxWaitMs);
+  const handlerDeps = { ...deps, embedGate: new Gate(config.worker.embedConcurrency), imageGate: new Gate(config.worker.embedConcurrency + 1) };
+  const catalogBatcher = new MicroBatcher<CatalogItem, ItemOutcome>((items) => processCatalogBatch(handlerDeps, items), config.worker.batchMaxItems, config.worker.batchMaxWaitMs);
+  const reembedBatcher = new MicroBatcher<ReembedJob, ReembedOutcome>((items) => processReembedBatch(handlerDeps, items), config.worker.batchMaxItems, config.worker.batchMaxWaitMs);
 
   const catalogProcessor = async (job: Job<UpsertJob | DeleteJob>): Promise<ItemOutcome> => {
     const item = { kind: job.name, data: job.data } as CatalogItem;

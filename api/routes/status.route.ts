@@ -24,8 +24,9 @@ export function statusRouter(es: Client, alias: string, status: StatusStore): Ro
     const storedVersion = stored?.source_version ?? null;
     let state = record?.state ?? 'unknown';
     let version = record?.version ?? null;
-    // The index is the truth for what was written: it wins over an older record, or over `queued` for the version it holds.
-    if (stored && (version === null || (storedVersion !== null && (storedVersion > version || (storedVersion === version && state === 'queued'))))) {
+    // A newer version in the index wins over the record (written by another path, or the record expired). The same
+    // version does not: `indexed` is recorded only once the write is searchable (refresh=wait_for).
+    if (stored && (version === null || (storedVersion !== null && storedVersion > version))) {
       state = stored.deleted ? 'deleted' : 'indexed';
       version = storedVersion;
     }

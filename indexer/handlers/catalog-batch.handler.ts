@@ -10,6 +10,7 @@ import { FetchError, type ImageFetcher } from '../../core/net/image-fetcher';
 import type { BulkAction } from '../../core/search/bulk';
 import { productFields, type CatalogStore, type StoredProduct } from '../../core/search/catalog-store';
 import type { StatusStore } from '../../core/status-store';
+import type { Gate } from '../gate';
 
 /**
  * Applies a batch of catalog jobs: one read of every product, then per item the least work that brings the index to
@@ -32,6 +33,13 @@ type Result = { ok: true; value: ItemOutcome } | { ok: false; error: unknown };
 export interface CatalogBatchDeps {
   store: CatalogStore;
   embedder: Embedder;
+  /** Bounds how many batches embed at once (EMBED_CONCURRENCY). */
+  embedGate: Gate;
+  /**
+   * Bounds how many batches hold fetched images at once (EMBED_CONCURRENCY + 1: one fetches while one embeds), so
+   * thousands of jobs in flight never hold thousands of images in memory. Partial updates and deletes skip it.
+   */
+  imageGate: Gate;
   fetcher: ImageFetcher;
   status: StatusStore;
   metrics: IndexerMetrics;
@@ -74,7 +82,7 @@ export async function processCatalogBatch(deps: CatalogBatchDeps, items: Catalog
 
 async function processRound(deps: CatalogBatchDeps, items: CatalogItem[]): Promise<Result[]> {
   const { store, embedder, metrics } = deps;
-  let t = performance.now();
+  const t = performance.now();
   const stored = await store.read(items.map(productIdOf));
   metrics.stage.observe({ stage: 'read' }, (performance.now() - t) / 1000);
 
@@ -102,71 +110,92 @@ async function processRound(deps: CatalogBatchDeps, items: CatalogItem[]): Promi
     needImage.push(position);
   });
 
-  if (needImage.length > 0) {
-    t = performance.now();
-    const fetched = await Promise.all(
-      needImage.map((position) =>
-        deps.fetcher.fetch((items[position] as { data: UpsertJob }).data.product.image_url).then(
-          (image) => ({ ok: true as const, bytes: image.bytes }),
-          (error: unknown) => ({ ok: false as const, error }),
-        ),
-      ),
-    );
-    metrics.stage.observe({ stage: 'fetch' }, (performance.now() - t) / 1000);
-    const toEmbed: Array<{ position: number; bytes: Buffer; hash: string; reused: Record<string, number[]> }> = [];
-    await Promise.all(
-      needImage.map(async (position, i) => {
-        const result = fetched[i]!;
-        if (!result.ok) {
-          results[position] = { ok: false, error: toJobError(result.error) };
-          return;
-        }
-        const { product, version } = (items[position] as { data: UpsertJob }).data;
-        const current = stored.get(product.id) ?? null;
-        const hash = hashImage(result.bytes);
-        if (current && !current.deleted && current.imageHash === hash && embeddingsCurrent(current, embedder, hash)) {
-          const partial = { ...productFields(product), source_version: version, updated_at: now(), indexed_at: now() };
-          actions.push({ position, action: store.patch(product.id, partial, current), outcome: 'updated' });
-          return;
-        }
-        const reused = await store.findVectors(hash, embedder.models.map((m) => ({ id: m.id, version: m.version })));
-        toEmbed.push({ position, bytes: result.bytes, hash, reused });
-      }),
-    );
-    const needModels = toEmbed.filter((e) => embedder.models.some((m) => !e.reused[m.id]));
-    t = performance.now();
-    const outcomes = needModels.length > 0 ? await embedder.embedMany(needModels.map((e) => e.bytes)) : [];
-    metrics.stage.observe({ stage: 'embed' }, (performance.now() - t) / 1000);
-    const embedded = new Map(needModels.map((entry, i) => [entry.position, outcomes[i]!]));
-    for (const entry of toEmbed) {
-      const outcome = embedded.get(entry.position);
-      if (outcome && !outcome.ok) {
-        results[entry.position] = { ok: false, error: permanent(outcome.error.code, outcome.error.message) };
-        continue;
-      }
-      const { product, version } = (items[entry.position] as { data: UpsertJob }).data;
-      const vectors: Record<string, number[]> = {};
-      const meta: Record<string, unknown> = {};
-      for (const model of embedder.models) {
-        const fresh = outcome?.ok ? outcome.image.embeddings.find((e) => e.model === model.id) : undefined;
-        vectors[model.id] = entry.reused[model.id] ?? Array.from(fresh!.vector);
-        meta[model.id] = { model_id: model.id, model_version: model.version, image_hash: entry.hash, embedded_at: now() };
-      }
-      const document = {
-        ...productFields(product),
-        image_hash: entry.hash,
-        source_version: version,
-        updated_at: now(),
-        indexed_at: now(),
-        vectors,
-        embeddings: meta,
-      };
-      actions.push({ position: entry.position, action: store.put(product.id, document, stored.get(product.id) ?? null), outcome: 'indexed' });
-    }
-  }
+  if (needImage.length > 0) await deps.imageGate.run(() => fetchAndEmbed(deps, items, stored, needImage, results, actions));
+  return writeActions(deps, actions, results);
+}
 
+/** Fetches the images of `needImage`, reuses or computes their vectors, and adds the writes to `actions`. */
+async function fetchAndEmbed(
+  deps: CatalogBatchDeps,
+  items: CatalogItem[],
+  stored: Map<string, StoredProduct | null>,
+  needImage: number[],
+  results: Array<Result | undefined>,
+  actions: Array<{ position: number; action: BulkAction; outcome: ItemOutcome }>,
+): Promise<void> {
+  const { store, embedder, metrics } = deps;
+  const now = () => new Date().toISOString();
+  let t = performance.now();
+  const fetched = await Promise.all(
+    needImage.map((position) =>
+      deps.fetcher.fetch((items[position] as { data: UpsertJob }).data.product.image_url).then(
+        (image) => ({ ok: true as const, bytes: image.bytes }),
+        (error: unknown) => ({ ok: false as const, error }),
+      ),
+    ),
+  );
+  metrics.stage.observe({ stage: 'fetch' }, (performance.now() - t) / 1000);
+  const toEmbed: Array<{ position: number; bytes: Buffer; hash: string; reused: Record<string, number[]> }> = [];
+  await Promise.all(
+    needImage.map(async (position, i) => {
+      const result = fetched[i]!;
+      if (!result.ok) {
+        results[position] = { ok: false, error: toJobError(result.error) };
+        return;
+      }
+      const { product, version } = (items[position] as { data: UpsertJob }).data;
+      const current = stored.get(product.id) ?? null;
+      const hash = hashImage(result.bytes);
+      if (current && !current.deleted && current.imageHash === hash && embeddingsCurrent(current, embedder, hash)) {
+        const partial = { ...productFields(product), source_version: version, updated_at: now(), indexed_at: now() };
+        actions.push({ position, action: store.patch(product.id, partial, current), outcome: 'updated' });
+        return;
+      }
+      const reused = await store.findVectors(hash, embedder.models.map((m) => ({ id: m.id, version: m.version })));
+      toEmbed.push({ position, bytes: result.bytes, hash, reused });
+    }),
+  );
+  const needModels = toEmbed.filter((e) => embedder.models.some((m) => !e.reused[m.id]));
+  t = performance.now();
+  const outcomes = needModels.length > 0 ? await deps.embedGate.run(() => embedder.embedMany(needModels.map((e) => e.bytes))) : [];
+  metrics.stage.observe({ stage: 'embed' }, (performance.now() - t) / 1000);
+  const embedded = new Map(needModels.map((entry, i) => [entry.position, outcomes[i]!]));
+  for (const entry of toEmbed) {
+    const outcome = embedded.get(entry.position);
+    if (outcome && !outcome.ok) {
+      results[entry.position] = { ok: false, error: permanent(outcome.error.code, outcome.error.message) };
+      continue;
+    }
+    const { product, version } = (items[entry.position] as { data: UpsertJob }).data;
+    const vectors: Record<string, number[]> = {};
+    const meta: Record<string, unknown> = {};
+    for (const model of embedder.models) {
+      const fresh = outcome?.ok ? outcome.image.embeddings.find((e) => e.model === model.id) : undefined;
+      vectors[model.id] = entry.reused[model.id] ?? Array.from(fresh!.vector);
+      meta[model.id] = { model_id: model.id, model_version: model.version, image_hash: entry.hash, embedded_at: now() };
+    }
+    const document = {
+      ...productFields(product),
+      image_hash: entry.hash,
+      source_version: version,
+      updated_at: now(),
+      indexed_at: now(),
+      vectors,
+      embeddings: meta,
+    };
+    actions.push({ position: entry.position, action: store.put(product.id, document, stored.get(product.id) ?? null), outcome: 'indexed' });
+  }
+}
+
+/** One conditional bulk request for the round's writes; each item's outcome mapped on its own. */
+async function writeActions(
+  deps: CatalogBatchDeps,
+  actions: Array<{ position: number; action: BulkAction; outcome: ItemOutcome }>,
+  results: Array<Result | undefined>,
+): Promise<Result[]> {
+  const { store, metrics } = deps;
   if (actions.length > 0) {
-    t = performance.now();
+    const t = performance.now();
     let bulk;
     try {
       bulk = await store.write(actions.map((a) => a.action));

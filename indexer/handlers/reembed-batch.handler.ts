@@ -14,6 +14,10 @@ export type ReembedOutcome = 'reembedded' | 'current' | 'gone';
 type Result = { ok: true; value: ReembedOutcome } | { ok: false; error: unknown };
 
 export async function processReembedBatch(deps: Omit<CatalogBatchDeps, 'status'>, items: ReembedJob[]): Promise<Result[]> {
+  return deps.imageGate.run(() => reembed(deps, items));
+}
+
+async function reembed(deps: Omit<CatalogBatchDeps, 'status'>, items: ReembedJob[]): Promise<Result[]> {
   const { store, embedder } = deps;
   const stored = await store.read(items.map((item) => item.productId));
   const results: Result[] = new Array(items.length);
@@ -42,7 +46,7 @@ export async function processReembedBatch(deps: Omit<CatalogBatchDeps, 'status'>
   const actions: Array<{ position: number; action: BulkAction }> = [];
   for (const [modelId, entries] of byModel) {
     const model = embedder.get(modelId)!;
-    const outcomes = await embedder.embedMany(entries.map((e) => e.bytes), { models: [modelId] });
+    const outcomes = await deps.embedGate.run(() => embedder.embedMany(entries.map((e) => e.bytes), { models: [modelId] }));
     entries.forEach((entry, i) => {
       const outcome = outcomes[i]!;
       if (!outcome.ok) {

@@ -14,17 +14,7 @@ export function testDeps(config: Config = testConfig()): Deps {
   return createDeps(config, { logger: createLogger(config) });
 }
 
-/** A deterministic pseudo-random generator, so a failing property test can be replayed from its seed. */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { seededRandom } from '../../core/random';
 
 export function randomUnitVector(random: () => number, dims: number): number[] {
   const vector = Array.from({ length: dims }, () => random() * 2 - 1);

@@ -89,6 +89,7 @@ export async function startPipeline(overrides: Env = {}, options: { startWorker?
   const status = new StatusStore(deps.redis, config.redis.queuePrefix);
   const store = new CatalogStore(deps.es, config.index.alias, config.worker.refresh);
   const queue = createQueue(QUEUES.catalog, deps.redis, config);
+  queue.on('error', () => undefined); // the Redis restart test takes Redis away on purpose
   const workerConnection = createRedisConnection(config.redis.url, 'worker');
   await connectRedis(workerConnection, config.redis.url);
   const worker = createIndexerWorker({

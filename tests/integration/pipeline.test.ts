@@ -226,3 +226,27 @@ describe('webhook security and validation', () => {
     }
   });
 });
+
+describe('the OpenAPI document', () => {
+  it('describes the routes the API serves, and the webhook error codes it answers', async () => {
+    const p = await startPipeline({}, { startWorker: false });
+    try {
+      const { status, body: spec } = await p.get('/openapi.json');
+      expect(status).toBe(200);
+      expect(spec.openapi).toBe('3.1.0');
+      for (const route of Object.keys(spec.paths)) {
+        const path = route.replace('{id}', 'sku-1');
+        const method = Object.keys(spec.paths[route])[0];
+        if (method !== 'get') continue;
+        expect((await p.get(path)).status).not.toBe(404);
+      }
+      const described = JSON.stringify(spec.paths['/v1/webhooks/catalog'].post.responses);
+      for (const code of ['signature_missing', 'signature_malformed', 'signature_expired', 'signature_mismatch', 'invalid_event', 'too_many_events', 'queue_unavailable', 'payload_too_large']) {
+        expect(described).toContain(code);
+      }
+      expect(Object.keys(spec.components.schemas.Product.properties)).toEqual(['id', 'title', 'brand', 'category', 'color', 'sizes', 'price', 'currency', 'available', 'image_url']);
+    } finally {
+      await p.close();
+    }
+  });
+});

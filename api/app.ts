@@ -14,6 +14,9 @@ import { healthRouter } from './routes/health.route';
 import { statusRouter } from './routes/status.route';
 import { webhookRouter } from './routes/webhook.route';
 import { IngestService } from './services/ingest.service';
+import { SearchService } from './services/search.service';
+import { searchRouter } from './routes/search.route';
+import type { ImageFetcher } from '../core/net/image-fetcher';
 
 /** Everything the API needs, built by api/main.ts (or by a test). createApp neither listens nor connects. */
 export interface ApiDeps {
@@ -26,6 +29,10 @@ export interface ApiDeps {
   status: StatusStore;
   embedder: Embedder | null;
   registry: Registry;
+  /** Fetches query images given by URL (SSRF-safe). */
+  fetcher: ImageFetcher;
+  /** Whether `mode: "exact"` can run (painless present; probed once at start). */
+  exactSearch: boolean;
 }
 
 export function createApp(deps: ApiDeps): Express {
@@ -41,6 +48,10 @@ export function createApp(deps: ApiDeps): Express {
   app.use(healthRouter({ es: deps.es, esUrl: config.elasticsearch.url, redis: deps.redis, embedder: deps.embedder, registry: deps.registry }));
   app.use(webhookRouter(config, ingest));
   app.use(statusRouter(deps.es, config.index.alias, deps.status));
+  if (deps.embedder) {
+    const search = new SearchService(deps.es, config.index.alias, deps.embedder, deps.fetcher, config.search.weights, deps.exactSearch);
+    app.use(searchRouter(config, search));
+  }
   app.use(notFound);
   app.use(errorHandler(deps.logger.child({ component: 'http' })));
   return app;

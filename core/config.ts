@@ -111,6 +111,10 @@ const envSchema = z.object({
   INDEXER_PORT: nonNegativeInt.max(65_535).default(9464),
   INDEXER_HOST: z.string().min(1).default('127.0.0.1'),
 
+  SEARCH_MODEL_WEIGHTS: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9_-]*:\d+(\.\d+)?(,[a-z0-9][a-z0-9_-]*:\d+(\.\d+)?)*$/, 'like efficientnet-lite0:0.6,colour-texture:0.4')
+    .default('efficientnet-lite0:0.6,colour-texture:0.4'),
   API_PORT: nonNegativeInt.max(65_535).default(8080),
   API_HOST: z.string().min(1).default('0.0.0.0'),
 });
@@ -171,6 +175,8 @@ export interface Config {
     host: string;
   };
   api: { port: number; host: string };
+  /** Default hybrid weights per model (measured on the dev set: benchmarks/results/embedding-quality.md). */
+  search: { weights: Record<string, number> };
 }
 
 const list = (value: string): string[] => value.split(',').map((item) => item.trim()).filter(Boolean);
@@ -248,6 +254,7 @@ export function loadConfig(env: Env = process.env): Config {
       host: e.INDEXER_HOST,
     },
     api: { port: e.API_PORT, host: e.API_HOST },
+    search: { weights: Object.fromEntries(e.SEARCH_MODEL_WEIGHTS.split(',').map((pair) => [pair.split(':')[0]!, Number(pair.split(':')[1])])) },
   };
 }
 

@@ -64,3 +64,13 @@ export async function waitForElasticsearch(es: Client, url: string, deadlineMs =
     }
   }
 }
+
+/** Whether the cluster runs painless scripts (the official image does; the test distribution has no such module). */
+export async function probePainless(es: Client): Promise<boolean> {
+  try {
+    await es.scriptsPainlessExecute({ script: { source: '1' } });
+    return true;
+  } catch {
+    return false;
+  }
+}

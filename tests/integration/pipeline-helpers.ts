@@ -63,6 +63,7 @@ export interface Pipeline {
   metrics: ReturnType<typeof createIndexerMetrics>;
   registry: ReturnType<typeof createRegistry>;
   post(body: unknown, options?: { secret?: string; timestamp?: number; header?: string }): Promise<{ status: number; body: any }>;
+  search(body: unknown): Promise<{ status: number; body: any }>;
   get(path: string): Promise<{ status: number; body: any }>;
   waitFor(check: () => Promise<boolean>, timeoutMs?: number): Promise<void>;
   /** Stops everything; `keepData` leaves the index, queues and keys (another pipeline shares them). */
@@ -97,7 +98,8 @@ export async function startPipeline(overrides: Env = {}, options: { startWorker?
     fetcher: new ImageFetcher({ allowedHosts: config.fetch.allowedHosts, maxBytes: config.image.maxBytes, timeoutMs: config.fetch.timeoutMs, maxRedirects: config.fetch.maxRedirects }),
   });
   if (options.startWorker !== false) worker.start();
-  const app = createApp({ config, logger: deps.logger, es: deps.es, redis: deps.redis, catalogQueue: queue, status, embedder, registry });
+  const fetcher = new ImageFetcher({ allowedHosts: config.fetch.allowedHosts, maxBytes: config.image.maxBytes, timeoutMs: config.fetch.timeoutMs, maxRedirects: config.fetch.maxRedirects });
+  const app = createApp({ config, logger: deps.logger, es: deps.es, redis: deps.redis, catalogQueue: queue, status, embedder, registry, fetcher, exactSearch: false });
   const server = app.listen(0, '127.0.0.1');
   await new Promise((resolve) => server.once('listening', resolve));
   const apiUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -108,6 +110,10 @@ export async function startPipeline(overrides: Env = {}, options: { startWorker?
       const header = opts.header ?? signatureHeader([opts.secret ?? SECRET], raw, opts.timestamp);
       const response = await fetch(`${apiUrl}/v1/webhooks/catalog`, { method: 'POST', headers: { 'content-type': 'application/json', 'lookalike-signature': header }, body: raw });
       return { status: response.status, body: await response.json() };
+    },
+    async search(body) {
+      const response = await fetch(`${apiUrl}/v1/search`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: typeof body === 'string' ? body : JSON.stringify(body) });
+      return { status: response.status, body: await response.json().catch(() => null) };
     },
     async get(path) {
       const response = await fetch(`${apiUrl}${path}`);

@@ -2,6 +2,7 @@ import type { AddressInfo } from 'node:net';
 import { createApp } from '../../api/app';
 import { QUEUES, createQueue } from '../../core/jobs';
 import { createRedisConnection } from '../../core/redis';
+import { ImageFetcher } from '../../core/net/image-fetcher';
 import { StatusStore } from '../../core/status-store';
 import { signatureHeader } from '../../core/webhook-signature';
 import { remove, startImageServer, startPipeline, upsert, SECRET, type Pipeline } from './pipeline-helpers';
@@ -21,7 +22,10 @@ async function stored(p: Pipeline, id: string): Promise<any> {
   return (doc as { _source?: unknown } | null)?._source ?? null;
 }
 
-const appDeps = (p: Pipeline) => ({ config: p.config, logger: p.deps.logger, es: p.deps.es, redis: p.deps.redis, catalogQueue: p.queue, status: p.status, embedder: p.embedder, registry: p.registry });
+const appDeps = (p: Pipeline) => ({
+  config: p.config, logger: p.deps.logger, es: p.deps.es, redis: p.deps.redis, catalogQueue: p.queue, status: p.status, embedder: p.embedder, registry: p.registry,
+  fetcher: new ImageFetcher({ allowedHosts: [], maxBytes: 1_000_000, timeoutMs: 1_000, maxRedirects: 0 }), exactSearch: false,
+});
 
 const pending = (p: Pipeline): Promise<number> => p.queue.getJobCountByTypes('waiting', 'active', 'delayed', 'prioritized');
 

@@ -1,0 +1,65 @@
+import { z } from 'zod';
+import { describeIssues } from '../catalog';
+import { ValidationError } from '../errors';
+import { filtersSchema } from './filters';
+
+/**
+ * A search request, validated before anything reaches Elasticsearch: the options, plus exactly one query source
+ * (`image_base64`, `image_url`, `product_id` or `vector`). Unknown fields and wrong types are a 400.
+ */
+export const MAX_K = 100;
+export const MAX_NUM_CANDIDATES = 10_000;
+
+export const searchOptionsSchema = z
+  .object({
+    filters: filtersSchema.optional(),
+    k: z.number().int().min(1).max(MAX_K).default(10),
+    /** Clamped to [k, 10000]; default max(100, 10·k). */
+    num_candidates: z.number().int().min(1).optional(),
+    mode: z.enum(['knn', 'exact']).default('knn'),
+    /** Weight per model for the hybrid score; default: the configured weights. */
+    models: z.record(z.string().regex(/^[a-z0-9][a-z0-9_-]{0,63}$/), z.number().min(0).max(100)).optional(),
+    min_score: z.number().min(0).max(1).optional(),
+    facets: z.boolean().default(false),
+    crop: z.enum(['auto', 'none']).default('auto'),
+  })
+  .strict();
+
+export const searchBodySchema = searchOptionsSchema
+  .extend({
+    image_base64: z.string().min(1).optional(),
+    image_url: z.string().min(1).max(2048).optional(),
+    product_id: z.string().min(1).max(256).optional(),
+    vector: z.array(z.number().finite()).min(1).max(4096).optional(),
+  })
+  .strict();
+
+export type SearchOptions = z.infer<typeof searchOptionsSchema>;
+export type SearchBody = z.infer<typeof searchBodySchema>;
+export type QuerySource =
+  | { kind: 'image'; bytes: Buffer }
+  | { kind: 'image_url'; url: string }
+  | { kind: 'product_id'; id: string }
+  | { kind: 'vector'; vector: number[] };
+
+/** Parses a JSON search body into its options and its one query source. */
+export function parseSearchBody(body: unknown, maxImageBytes: number): { options: SearchOptions; source: QuerySource } {
+  const parsed = searchBodySchema.safeParse(body);
+  if (!parsed.success) throw new ValidationError(`invalid search request: ${describeIssues(parsed.error.issues).join('; ')}`, { code: 'invalid_request' });
+  const { image_base64, image_url, product_id, vector, ...options } = parsed.data;
+  const given = [image_base64, image_url, product_id, vector].filter((v) => v !== undefined).length;
+  if (given !== 1) {
+    throw new ValidationError('give exactly one of image_base64, image_url, product_id, vector', { code: 'invalid_query_source' });
+  }
+  let source: QuerySource;
+  if (image_base64 !== undefined) {
+    // base64 is 4/3 of the bytes; refuse before decoding a huge string.
+    if (image_base64.length > Math.ceil((maxImageBytes * 4) / 3) + 4) throw new ValidationError('the image is larger than allowed', { code: 'image_too_large' });
+    const cleaned = image_base64.replace(/^data:[^;,]+;base64,/, '');
+    if (!/^[A-Za-z0-9+/=\s]+$/.test(cleaned)) throw new ValidationError('image_base64 is not base64', { code: 'invalid_base64' });
+    source = { kind: 'image', bytes: Buffer.from(cleaned, 'base64') };
+  } else if (image_url !== undefined) source = { kind: 'image_url', url: image_url };
+  else if (product_id !== undefined) source = { kind: 'product_id', id: product_id };
+  else source = { kind: 'vector', vector: vector! };
+  return { options, source };
+}

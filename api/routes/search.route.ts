@@ -1,15 +1,52 @@
-import express, { Router } from 'express';
+import express, { Router, type Request } from 'express';
+import multer from 'multer';
 import type { Config } from '../../core/config';
-import { parseSearchBody } from '../../core/search/search-request';
+import { AppError, ValidationError } from '../../core/errors';
+import { optionsFromQuery, parseSearchBody, parseSearchOptions } from '../../core/search/search-request';
 import type { SearchService } from '../services/search.service';
 
-/** POST /v1/search (JSON: the options plus exactly one of image_base64, image_url, product_id, vector). */
+/**
+ * POST /v1/search — either `multipart/form-data` with a file part `image` and an optional text part `query` (the
+ * options as JSON), or JSON with the options plus exactly one of image_base64, image_url, product_id, vector.
+ * GET /v1/products/:id/similar — the same options as query parameters (`filters` and `models` as JSON).
+ */
 export function searchRouter(config: Config, search: SearchService): Router {
   const router = Router();
   const json = express.json({ limit: Math.ceil((config.image.maxBytes * 4) / 3) + 64 * 1024, strict: true });
-  router.post('/v1/search', json, async (request, response) => {
-    const { options, source } = parseSearchBody(request.body, config.image.maxBytes);
-    const result = await search.search(source, options);
+  const upload = multer({
+    storage: multer.memoryStorage(),
+    limits: { fileSize: config.image.maxBytes, files: 1, fields: 1, parts: 2, fieldSize: 64 * 1024, fieldNameSize: 32, headerPairs: 50 },
+  }).single('image');
+
+  router.post('/v1/search', (request, response, next) => {
+    if (request.is('multipart/form-data')) upload(request, response, next);
+    else json(request, response, next);
+  }, async (request: Request, response) => {
+    let result;
+    if (request.is('multipart/form-data')) {
+      if (!request.file) throw new ValidationError('the multipart request has no file part named "image"', { code: 'invalid_query_source' });
+      let options: unknown = {};
+      const query = (request.body as Record<string, unknown> | undefined)?.query;
+      if (query !== undefined) {
+        try {
+          options = JSON.parse(String(query));
+        } catch {
+          throw new ValidationError('the "query" part must be a JSON object of search options', { code: 'invalid_request' });
+        }
+      }
+      result = await search.search({ kind: 'image', bytes: request.file.buffer }, parseSearchOptions(options));
+    } else if (request.is('application/json')) {
+      const { options, source } = parseSearchBody(request.body, config.image.maxBytes);
+      result = await search.search(source, options);
+    } else {
+      throw new AppError('unsupported_media_type', 'send application/json or multipart/form-data', 415);
+    }
+    response.json({ ...result, request_id: response.locals.requestId });
+  });
+
+  router.get('/v1/products/:id/similar', async (request, response) => {
+    const options = optionsFromQuery(request.query as Record<string, unknown>);
+    const result = await search.search({ kind: 'product_id', id: request.params.id! }, options);
     response.json({ ...result, request_id: response.locals.requestId });
   });
   return router;

@@ -63,3 +63,28 @@ export function parseSearchBody(body: unknown, maxImageBytes: number): { options
   else source = { kind: 'vector', vector: vector! };
   return { options, source };
 }
+
+/** Options given as a JSON text part (multipart uploads) or as query parameters (GET …/similar). */
+export function parseSearchOptions(raw: unknown): SearchOptions {
+  const parsed = searchOptionsSchema.safeParse(raw ?? {});
+  if (!parsed.success) throw new ValidationError(`invalid search options: ${describeIssues(parsed.error.issues).join('; ')}`, { code: 'invalid_request' });
+  return parsed.data;
+}
+
+/** Query parameters as options: numbers and booleans from their text; `filters` and `models` as JSON. */
+export function optionsFromQuery(query: Record<string, unknown>): SearchOptions {
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(query)) {
+    if (typeof value !== 'string') throw new ValidationError(`query parameter ${key} must appear once`, { code: 'invalid_request' });
+    if (key === 'filters' || key === 'models') {
+      try {
+        out[key] = JSON.parse(value);
+      } catch {
+        throw new ValidationError(`query parameter ${key} must be JSON`, { code: 'invalid_request' });
+      }
+    } else if (key === 'k' || key === 'num_candidates' || key === 'min_score') out[key] = /^-?\d+(\.\d+)?$/.test(value) ? Number(value) : value;
+    else if (key === 'facets') out[key] = value === 'true' ? true : value === 'false' ? false : value;
+    else out[key] = value;
+  }
+  return parseSearchOptions(out);
+}

@@ -131,4 +131,46 @@ describe('POST /v1/search against real Elasticsearch with the built-in models', 
     expect(ok.status).toBe(200);
     expect(ok.body.query.models).toEqual(['efficientnet-lite0']);
   });
+
+  it('multipart upload: a file part "image" and an optional JSON part "query"', async () => {
+    const item = items[1]!;
+    const query = await distort(item.file, photos.get(item.id)!, 'jpeg40', seededRandom(8));
+    const form = new FormData();
+    form.append('image', new Blob([query], { type: 'image/jpeg' }), 'photo.jpg');
+    form.append('query', JSON.stringify({ k: 3, crop: 'auto' }));
+    const response = await fetch(`${p.apiUrl}/v1/search`, { method: 'POST', body: form });
+    const body: any = await response.json();
+    expect(response.status).toBe(200);
+    expect(body.results[0].id).toBe(item.id);
+    expect(body.results).toHaveLength(3);
+
+    const big = new FormData();
+    big.append('image', new Blob([Buffer.alloc(p.config.image.maxBytes + 10)]), 'big.jpg');
+    const tooBig = await fetch(`${p.apiUrl}/v1/search`, { method: 'POST', body: big });
+    expect(tooBig.status).toBe(413);
+    expect(((await tooBig.json()) as any).error.code).toBe('image_too_large');
+
+    const noImage = new FormData();
+    noImage.append('query', '{}');
+    expect(((await (await fetch(`${p.apiUrl}/v1/search`, { method: 'POST', body: noImage })).json()) as any).error.code).toBe('invalid_query_source');
+    const badQuery = new FormData();
+    badQuery.append('image', new Blob([query]), 'q.jpg');
+    badQuery.append('query', '{"k": 0}');
+    expect(((await (await fetch(`${p.apiUrl}/v1/search`, { method: 'POST', body: badQuery })).json()) as any).error.code).toBe('invalid_request');
+    const text = await fetch(`${p.apiUrl}/v1/search`, { method: 'POST', headers: { 'content-type': 'text/plain' }, body: 'hello' });
+    expect(text.status).toBe(415);
+  });
+
+  it('GET /v1/products/:id/similar takes the same options as query parameters', async () => {
+    const id = items[2]!.id;
+    const filters = encodeURIComponent(JSON.stringify({ available: true }));
+    const response = await p.get(`/v1/products/${encodeURIComponent(id)}/similar?k=4&facets=true&filters=${filters}`);
+    expect(response.status).toBe(200);
+    expect(response.body.results.length).toBeLessThanOrEqual(4);
+    for (const result of response.body.results) expect(products.get(result.id)!.available).toBe(true);
+    expect(response.body.facets).toHaveProperty('price');
+    expect((await p.get(`/v1/products/${encodeURIComponent(id)}/similar?k=many`)).body.error.code).toBe('invalid_request');
+    expect((await p.get(`/v1/products/${encodeURIComponent(id)}/similar?filters=notjson`)).body.error.code).toBe('invalid_request');
+    expect((await p.get('/v1/products/nope/similar')).status).toBe(404);
+  });
 });

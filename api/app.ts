@@ -10,6 +10,10 @@ import type { StatusStore } from '../core/status-store';
 import openapi from './openapi.json';
 import { errorHandler, notFound } from './middleware/errors';
 import { requestId } from './middleware/request-id';
+import { parseApiKeys, requireScope } from './middleware/api-keys';
+import { httpMetrics, searchStageMetrics } from './middleware/metrics';
+import { createQueueDepthGauge } from '../core/metrics';
+import { rateLimit } from './middleware/rate-limit';
 import { healthRouter } from './routes/health.route';
 import { statusRouter } from './routes/status.route';
 import { webhookRouter } from './routes/webhook.route';
@@ -41,6 +45,19 @@ export function createApp(deps: ApiDeps): Express {
   app.disable('x-powered-by');
   app.set('trust proxy', false);
   app.use(requestId);
+  const metrics = httpMetrics(deps.registry);
+  createQueueDepthGauge(deps.registry, async () => {
+    const counts = await deps.catalogQueue.getJobCounts('waiting', 'active', 'delayed', 'failed');
+    return Object.entries(counts).map(([state, count]) => ({ queue: deps.catalogQueue.name, state, count }));
+  });
+  app.use(metrics.middleware);
+  const keys = parseApiKeys(config.api.keys);
+  const limit = rateLimit(config.api.rateLimitPerSecond, config.api.rateLimitBurst);
+  app.use('/v1/webhooks', requireScope(keys, 'webhook'));
+  app.use('/v1/products/:id/status', requireScope(keys, 'webhook'));
+  app.use('/v1/search', requireScope(keys, 'search'), limit);
+  app.use('/v1/products/:id/similar', requireScope(keys, 'search'), limit);
+  app.use('/metrics', requireScope(keys, 'admin'));
   const ingest = new IngestService(deps.redis, deps.catalogQueue, deps.status, config.redis.queuePrefix, config.webhook.dedupTtlSeconds);
   app.get('/openapi.json', (_request, response) => {
     response.json(openapi);
@@ -50,9 +67,9 @@ export function createApp(deps: ApiDeps): Express {
   app.use(statusRouter(deps.es, config.index.alias, deps.status));
   if (deps.embedder) {
     const search = new SearchService(deps.es, config.index.alias, deps.embedder, deps.fetcher, config.search.weights, deps.exactSearch);
-    app.use(searchRouter(config, search));
+    app.use(searchRouter(config, search, searchStageMetrics(deps.registry)));
   }
   app.use(notFound);
-  app.use(errorHandler(deps.logger.child({ component: 'http' })));
+  app.use(errorHandler(deps.logger.child({ component: 'http' }), (code, status) => metrics.errors.inc({ code, status: String(status) })));
   return app;
 }

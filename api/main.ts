@@ -32,6 +32,10 @@ runMain('api', async () => {
     exactSearch: await probePainless(deps.es),
   });
   const server = app.listen(config.api.port, config.api.host);
+  // Slow clients: the whole request and its headers have deadlines; idle keep-alive connections close.
+  server.requestTimeout = config.api.requestTimeoutMs;
+  server.headersTimeout = config.api.headersTimeoutMs;
+  server.keepAliveTimeout = 5_000;
   await new Promise<void>((resolve, reject) => {
     server.once('listening', resolve);
     server.once('error', reject);

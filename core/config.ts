@@ -115,6 +115,14 @@ const envSchema = z.object({
     .string()
     .regex(/^[a-z0-9][a-z0-9_-]*:\d+(\.\d+)?(,[a-z0-9][a-z0-9_-]*:\d+(\.\d+)?)*$/, 'like efficientnet-lite0:0.6,colour-texture:0.4')
     .default('efficientnet-lite0:0.6,colour-texture:0.4'),
+  API_KEYS: z
+    .string()
+    .regex(/^[\x21-\x2b\x2d-\x7e]{16,}:(search|webhook|admin)(\+(search|webhook|admin))*(,[\x21-\x2b\x2d-\x7e]{16,}:(search|webhook|admin)(\+(search|webhook|admin))*)*$/, 'comma-separated <key of 16+ characters>:<scope>[+<scope>] with scopes search, webhook, admin')
+    .optional(),
+  RATE_LIMIT_PER_S: nonNegativeInt.max(100_000).default(50),
+  RATE_LIMIT_BURST: positiveInt.max(1_000_000).default(100),
+  REQUEST_TIMEOUT_MS: positiveInt.max(600_000).default(30_000),
+  HEADERS_TIMEOUT_MS: positiveInt.max(600_000).default(10_000),
   API_PORT: nonNegativeInt.max(65_535).default(8080),
   API_HOST: z.string().min(1).default('0.0.0.0'),
 });
@@ -174,7 +182,18 @@ export interface Config {
     port: number;
     host: string;
   };
-  api: { port: number; host: string };
+  api: {
+    port: number;
+    host: string;
+    /** `<key>:<scope>[+<scope>]` entries; empty: search and status public, webhooks by signature alone. */
+    keys: string[];
+    /** Search requests a second per client (0: no limit), and the burst allowed. */
+    rateLimitPerSecond: number;
+    rateLimitBurst: number;
+    /** Whole-request and header deadlines against slow clients. */
+    requestTimeoutMs: number;
+    headersTimeoutMs: number;
+  };
   /** Default hybrid weights per model (measured on the dev set: benchmarks/results/embedding-quality.md). */
   search: { weights: Record<string, number> };
 }
@@ -253,7 +272,15 @@ export function loadConfig(env: Env = process.env): Config {
       port: e.INDEXER_PORT,
       host: e.INDEXER_HOST,
     },
-    api: { port: e.API_PORT, host: e.API_HOST },
+    api: {
+      port: e.API_PORT,
+      host: e.API_HOST,
+      keys: list(e.API_KEYS ?? ''),
+      rateLimitPerSecond: e.RATE_LIMIT_PER_S,
+      rateLimitBurst: e.RATE_LIMIT_BURST,
+      requestTimeoutMs: e.REQUEST_TIMEOUT_MS,
+      headersTimeoutMs: e.HEADERS_TIMEOUT_MS,
+    },
     search: { weights: Object.fromEntries(e.SEARCH_MODEL_WEIGHTS.split(',').map((pair) => [pair.split(':')[0]!, Number(pair.split(':')[1])])) },
   };
 }

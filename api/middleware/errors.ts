@@ -17,7 +17,7 @@ function fromFramework(error: { type?: string; status?: number; code?: string; m
  * Every error answers `{ error: { code, message }, request_id }` with the error's status. Unknown errors are a
  * generic 500 and logged with the request id; nothing internal leaks to the client.
  */
-export function errorHandler(logger: Logger) {
+export function errorHandler(logger: Logger, onError: (code: string, status: number) => void = () => undefined) {
   return (error: unknown, _request: Request, response: Response, _next: NextFunction): void => {
     const requestId = response.locals.requestId as string | undefined;
     const known = error instanceof AppError ? error : fromFramework(error as object);
@@ -31,6 +31,7 @@ export function errorHandler(logger: Logger) {
       error: { code: known?.code ?? 'internal_error', message: known?.message ?? 'internal error', ...(known?.details ? { details: known.details } : {}) },
       request_id: requestId,
     };
+    onError(body.error.code, status);
     if (response.headersSent) return;
     response.status(status).json(body);
   };

@@ -3,6 +3,7 @@ import multer from 'multer';
 import type { Config } from '../../core/config';
 import { AppError, ValidationError } from '../../core/errors';
 import { optionsFromQuery, parseSearchBody, parseSearchOptions } from '../../core/search/search-request';
+import type { Histogram } from 'prom-client';
 import type { SearchService } from '../services/search.service';
 
 /**
@@ -10,7 +11,10 @@ import type { SearchService } from '../services/search.service';
  * options as JSON), or JSON with the options plus exactly one of image_base64, image_url, product_id, vector.
  * GET /v1/products/:id/similar — the same options as query parameters (`filters` and `models` as JSON).
  */
-export function searchRouter(config: Config, search: SearchService): Router {
+export function searchRouter(config: Config, search: SearchService, stages: Histogram<'stage'>): Router {
+  const observe = (timings: Record<string, number>) => {
+    for (const [stage, ms] of Object.entries(timings)) stages.observe({ stage }, ms / 1000);
+  };
   const router = Router();
   const json = express.json({ limit: Math.ceil((config.image.maxBytes * 4) / 3) + 64 * 1024, strict: true });
   const upload = multer({
@@ -41,12 +45,14 @@ export function searchRouter(config: Config, search: SearchService): Router {
     } else {
       throw new AppError('unsupported_media_type', 'send application/json or multipart/form-data', 415);
     }
+    observe(result.timings_ms);
     response.json({ ...result, request_id: response.locals.requestId });
   });
 
   router.get('/v1/products/:id/similar', async (request, response) => {
     const options = optionsFromQuery(request.query as Record<string, unknown>);
     const result = await search.search({ kind: 'product_id', id: request.params.id! }, options);
+    observe(result.timings_ms);
     response.json({ ...result, request_id: response.locals.requestId });
   });
   return router;

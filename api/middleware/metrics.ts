@@ -1,0 +1,35 @@
+import type { NextFunction, Request, Response } from 'express';
+import { Counter, Histogram, type Registry } from 'prom-client';
+
+/** Latency per route, method and status, and errors by code; the route is the pattern, never the raw path. */
+export function httpMetrics(registry: Registry) {
+  const duration = new Histogram({
+    name: 'lookalike_http_request_duration_seconds',
+    help: 'HTTP request latency by route, method and status',
+    labelNames: ['route', 'method', 'status'],
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [registry],
+  });
+  const errors = new Counter({ name: 'lookalike_http_errors_total', help: 'Error responses by stable error code', labelNames: ['code', 'status'], registers: [registry] });
+  return {
+    errors,
+    middleware(request: Request, response: Response, next: NextFunction): void {
+      const end = duration.startTimer();
+      response.on('finish', () => {
+        const route = (request.route?.path as string | undefined) ?? (response.statusCode === 404 ? 'unmatched' : request.path);
+        end({ route, method: request.method, status: String(response.statusCode) });
+      });
+      next();
+    },
+  };
+}
+
+export function searchStageMetrics(registry: Registry): Histogram<'stage'> {
+  return new Histogram({
+    name: 'lookalike_search_stage_seconds',
+    help: 'Search time per stage: decode (and fetch), embed, search (Elasticsearch), total',
+    labelNames: ['stage'],
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.25, 0.5, 1],
+    registers: [registry],
+  });
+}

@@ -33,6 +33,7 @@ COPY --from=build /app/dist dist
 COPY bin bin
 COPY mappings mappings
 COPY models models
+COPY api/public api/public
 COPY --from=models /app/.cache/models .cache/models
 USER lookalike
 EXPOSE 8080
@@ -53,6 +54,7 @@ COPY --from=build-gpu /app/dist dist
 COPY bin bin
 COPY mappings mappings
 COPY models models
+COPY api/public api/public
 COPY --from=models /app/.cache/models .cache/models
 USER lookalike
 CMD ["node", "dist/indexer/main.js"]

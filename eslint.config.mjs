@@ -38,7 +38,16 @@ export default tseslint.config(
     rules: { '@typescript-eslint/no-explicit-any': 'off' },
   },
   {
+    // The page's script runs in browsers.
+    files: ['api/public/**/*.js'],
+    languageOptions: {
+      sourceType: 'script',
+      globals: Object.fromEntries(['window', 'document', 'fetch', 'FormData', 'URL', 'URLSearchParams', 'Image', 'Blob', 'Headers', 'console'].map((name) => [name, 'readonly'])),
+    },
+  },
+  {
     files: ['**/*.js', '**/*.cjs'],
+    ignores: ['api/public/**'],
     languageOptions: { sourceType: 'commonjs', globals: { require: 'readonly', module: 'writable', process: 'readonly', __dirname: 'readonly', console: 'readonly' } },
     rules: { '@typescript-eslint/no-require-imports': 'off' },
   },

@@ -1,4 +1,6 @@
+import path from 'node:path';
 import express, { type Express } from 'express';
+import { REPO_ROOT } from '../core/embedding/manifest';
 import type { Client } from '@elastic/elasticsearch';
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
@@ -69,6 +71,16 @@ export function createApp(deps: ApiDeps): Express {
     const search = new SearchService(deps.es, config.index.alias, deps.embedder, deps.fetcher, config.search.weights, deps.exactSearch);
     app.use(searchRouter(config, search, searchStageMetrics(deps.registry)));
   }
+  // The page: static files with a strict policy (no inline script; product images may come from any https host).
+  app.use(
+    express.static(path.join(REPO_ROOT, 'api', 'public'), {
+      index: 'index.html',
+      setHeaders: (response) => {
+        response.setHeader('Content-Security-Policy', "default-src 'self'; img-src 'self' data: blob: https: http:; style-src 'self'; script-src 'self'; connect-src 'self'; frame-ancestors 'none'");
+        response.setHeader('X-Content-Type-Options', 'nosniff');
+      },
+    }),
+  );
   app.use(notFound);
   app.use(errorHandler(deps.logger.child({ component: 'http' }), (code, status) => metrics.errors.inc({ code, status: String(status) })));
   return app;

@@ -6,7 +6,8 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$ROOT_DIR"
 
 # openclipart-png: public-domain drawings for the dev set, the demo catalog and tests with real images.
-ensure_debian_packages curl unzip redis-server openclipart-png
+# chromium: the page test drives it headless (playwright-core, no browser download).
+ensure_debian_packages curl unzip redis-server openclipart-png chromium
 
 # node_modules: `npm ci` when missing or older than the lock file.
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then

@@ -72,6 +72,10 @@ export function createApp(deps: ApiDeps): Express {
     app.use(searchRouter(config, search, searchStageMetrics(deps.registry)));
   }
   // The page: static files with a strict policy (no inline script; product images may come from any https host).
+  app.get('/docs', (_request, response, next) => {
+    response.setHeader('Content-Security-Policy', "default-src 'self'; style-src 'self'; script-src 'self'; frame-ancestors 'none'");
+    response.sendFile(path.join(REPO_ROOT, 'api', 'public', 'docs.html'), (error) => error && next(error));
+  });
   app.use(
     express.static(path.join(REPO_ROOT, 'api', 'public'), {
       index: 'index.html',

@@ -39,6 +39,8 @@ export function createIndexerMetrics(registry: Registry): IndexerMetrics {
 }
 
 export function createQueueDepthGauge(registry: Registry, collect: () => Promise<Array<{ queue: string; state: string; count: number }>>): Gauge<'queue' | 'state'> {
+  const existing = registry.getSingleMetric('lookalike_queue_jobs') as Gauge<'queue' | 'state'> | undefined;
+  if (existing) return existing;
   return new Gauge({
     name: 'lookalike_queue_jobs',
     help: 'Jobs per queue and state',

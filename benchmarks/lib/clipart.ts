@@ -4,6 +4,9 @@ import path from 'node:path';
 import sharp from 'sharp';
 
 /**
+ * Files are read into buffers before sharp sees them: the decoder allow-list (core/image/decode.ts) blocks
+ * libvips' file loaders process-wide once any image has been decoded.
+ *
  * Real images for the dev set and the demo: Debian's openclipart-png (public-domain drawings in category folders),
  * rendered as catalog "product photos", and photo-like queries made from them.
  */
@@ -69,7 +72,7 @@ export async function selectClipart(options: { perCategory: number; seed: number
 /** The catalog photo: the drawing on white, fit into `size`×`size` with a margin, as JPEG. */
 export async function renderProduct(file: string, size = 800): Promise<Buffer> {
   const inner = Math.round(size * 0.86);
-  const drawing = await sharp(file, { limitInputPixels: false }).resize(inner, inner, { fit: 'inside' }).png().toBuffer();
+  const drawing = await sharp(fs.readFileSync(file), { limitInputPixels: false }).resize(inner, inner, { fit: 'inside' }).png().toBuffer();
   return sharp({ create: { width: size, height: size, channels: 3, background: '#ffffff' } })
     .composite([{ input: drawing, gravity: 'centre' }])
     .jpeg({ quality: 90 })
@@ -116,7 +119,7 @@ export async function distort(file: string, catalogPhoto: Buffer, kind: Distorti
     case 'textured_background': {
       const size = 900;
       const scale = 0.5 + random() * 0.25;
-      const drawing = await sharp(file, { limitInputPixels: false }).resize(Math.round(size * scale), Math.round(size * scale), { fit: 'inside' }).png().toBuffer();
+      const drawing = await sharp(fs.readFileSync(file), { limitInputPixels: false }).resize(Math.round(size * scale), Math.round(size * scale), { fit: 'inside' }).png().toBuffer();
       return sharp(await texture(size, size, random))
         .composite([{ input: drawing, left: Math.round(random() * size * (1 - scale)), top: Math.round(random() * size * (1 - scale)) }])
         .jpeg({ quality: 85 })
@@ -127,7 +130,7 @@ export async function distort(file: string, catalogPhoto: Buffer, kind: Distorti
       // The surface is made at a quarter of the size and scaled up (the same look, a fraction of the work).
       const width = 3024;
       const height = 4032;
-      const drawing = await sharp(file, { limitInputPixels: false })
+      const drawing = await sharp(fs.readFileSync(file), { limitInputPixels: false })
         .resize(Math.round(width * 0.55), Math.round(height * 0.5), { fit: 'inside' })
         .blur(1.2)
         .png({ compressionLevel: 1 })

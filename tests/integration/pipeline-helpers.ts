@@ -79,7 +79,7 @@ export function builtinEmbedder(config: Config): Promise<Embedder> {
 }
 
 /** API + indexer in-process against the real services, with this test's own index, queues and keys. */
-export async function startPipeline(overrides: Env = {}, options: { startWorker?: boolean } = {}): Promise<Pipeline> {
+export async function startPipeline(overrides: Env = {}, options: { startWorker?: boolean; exactSearch?: boolean } = {}): Promise<Pipeline> {
   const config = testConfig({ WEBHOOK_SECRETS: SECRET, FETCH_ALLOWED_HOSTS: '127.0.0.1', BATCH_MAX_WAIT_MS: '20', JOB_BACKOFF_MS: '200', ...overrides });
   const deps = testDeps(config);
   await connectRedis(deps.redis, config.redis.url);
@@ -99,7 +99,7 @@ export async function startPipeline(overrides: Env = {}, options: { startWorker?
   });
   if (options.startWorker !== false) worker.start();
   const fetcher = new ImageFetcher({ allowedHosts: config.fetch.allowedHosts, maxBytes: config.image.maxBytes, timeoutMs: config.fetch.timeoutMs, maxRedirects: config.fetch.maxRedirects });
-  const app = createApp({ config, logger: deps.logger, es: deps.es, redis: deps.redis, catalogQueue: queue, status, embedder, registry, fetcher, exactSearch: false });
+  const app = createApp({ config, logger: deps.logger, es: deps.es, redis: deps.redis, catalogQueue: queue, status, embedder, registry, fetcher, exactSearch: options.exactSearch ?? false });
   const server = app.listen(0, '127.0.0.1');
   await new Promise((resolve) => server.once('listening', resolve));
   const apiUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;

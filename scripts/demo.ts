@@ -126,7 +126,8 @@ async function main(): Promise<void> {
     accepted += ((await response.json()) as { accepted: number }).accepted;
   }
   const es = new Client({ node: process.env.ES_URL ?? 'http://127.0.0.1:9200' });
-  const progress = createProgress(`indexing (${accepted} new events)`);
+  // Accepted events whose version the index already holds are recognised by the indexer and cost no embedding.
+  const progress = createProgress(`indexing (${accepted} events accepted)`);
   for (;;) {
     await es.indices.refresh({ index: alias });
     const done = (await es.count({ index: alias, query: { exists: { field: 'embeddings.efficientnet-lite0' } } })).count;

@@ -1,12 +1,10 @@
 import fs from 'node:fs';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { chromium, type Browser } from 'playwright-core';
 import { seededRandom } from '../../core/random';
-import { distort, renderProduct, selectClipart, type ClipartItem } from '../../benchmarks/lib/clipart';
-import { startPipeline, type Pipeline } from './pipeline-helpers';
+import { distort, type ClipartItem } from '../../benchmarks/lib/clipart';
+import { startClipartCatalog, startPipeline, type Pipeline } from './pipeline-helpers';
 
 /** The page in Debian's Chromium, headless: a photo in, the look-alike grid out; screenshots kept as artifacts. */
 jest.setTimeout(180_000);
@@ -14,25 +12,18 @@ const artifacts = path.resolve(__dirname, '..', '..', 'test-artifacts');
 
 describe('the web page', () => {
   let p: Pipeline;
-  let server: http.Server;
+  let catalog: Awaited<ReturnType<typeof startClipartCatalog>>;
   let browser: Browser;
   let items: ClipartItem[];
-  const photos = new Map<string, Buffer>();
+  let photos: Map<string, Buffer>;
 
   beforeAll(async () => {
-    items = await selectClipart({ perCategory: 2, seed: 21, maxPixels: 4_000_000 });
-    for (const item of items) photos.set(item.id, await renderProduct(item.file, 400));
-    server = http.createServer((request, response) => {
-      const photo = photos.get(decodeURIComponent((request.url ?? '').slice(1).replace(/\.jpg$/, '')));
-      if (!photo) return void response.writeHead(404).end();
-      response.writeHead(200, { 'content-type': 'image/jpeg' }).end(photo);
-    });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    catalog = await startClipartCatalog({ perCategory: 2, seed: 21, size: 400 });
+    ({ items, photos } = catalog);
     p = await startPipeline();
     const events = items.map((item, i) => ({
       id: `page-${i}`, type: 'product.upsert', version: 1,
-      product: { id: item.id, title: `${item.category} ${i}`, brand: 'acme', price: 10 + i, currency: 'EUR', available: i % 3 !== 0, image_url: `${base}/${encodeURIComponent(item.id)}.jpg` },
+      product: { id: item.id, title: `${item.category} ${i}`, brand: 'acme', price: 10 + i, currency: 'EUR', available: i % 3 !== 0, image_url: catalog.urlOf(item.id) },
     }));
     expect((await p.post({ events })).status).toBe(202);
     await p.waitFor(async () => (await Promise.all(items.map(async (item) => (await p.get(`/v1/products/${encodeURIComponent(item.id)}/status`)).body.state))).every((s) => s === 'indexed'), 120_000);
@@ -46,8 +37,7 @@ describe('the web page', () => {
   afterAll(async () => {
     await browser?.close();
     await p?.close();
-    server?.closeAllConnections();
-    server?.close();
+    catalog?.close();
   });
 
   it('a chosen photo gives a grid of look-alikes, the item first, with the crop drawn; "more like this" works', async () => {

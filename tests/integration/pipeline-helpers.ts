@@ -15,6 +15,7 @@ import { createIndexerWorker, type IndexerWorker } from '../../indexer/worker';
 import { testConfig, testDeps } from './helpers';
 import type { Deps } from '../../core/deps';
 import sharp from 'sharp';
+import { renderProduct, selectClipart, type ClipartItem } from '../../benchmarks/lib/clipart';
 
 export const SECRET = 'test-secret';
 
@@ -159,4 +160,32 @@ export function upsert(id: string, version: number, image: string, extra: Record
 
 export function remove(id: string, version: number, eventId = `d-${id}-${version}`): Record<string, unknown> {
   return { id: eventId, type: 'product.delete', version, product_id: id };
+}
+
+/** Real catalog photos (openclipart drawings rendered at `size` px) served from loopback as `<base>/<id>.jpg`. */
+export async function startClipartCatalog(options: { perCategory: number; seed: number; size: number }): Promise<{
+  items: ClipartItem[];
+  photos: Map<string, Buffer>;
+  urlOf(id: string): string;
+  close(): void;
+}> {
+  const items = await selectClipart({ perCategory: options.perCategory, seed: options.seed, maxPixels: 4_000_000 });
+  const photos = new Map<string, Buffer>();
+  for (const item of items) photos.set(item.id, await renderProduct(item.file, options.size));
+  const server = http.createServer((request, response) => {
+    const photo = photos.get(decodeURIComponent((request.url ?? '').slice(1).replace(/\.jpg$/, '')));
+    if (!photo) return void response.writeHead(404).end();
+    response.writeHead(200, { 'content-type': 'image/jpeg' }).end(photo);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return {
+    items,
+    photos,
+    urlOf: (id) => `${base}/${encodeURIComponent(id)}.jpg`,
+    close: () => {
+      server.closeAllConnections();
+      server.close();
+    },
+  };
 }

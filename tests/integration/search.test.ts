@@ -1,9 +1,7 @@
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { seededRandom } from '../../core/random';
 import { matchesFilters, type SearchFilters } from '../../core/search/filters';
-import { distort, renderProduct, selectClipart, type ClipartItem } from '../../benchmarks/lib/clipart';
-import { startPipeline, type Pipeline } from './pipeline-helpers';
+import { distort, type ClipartItem } from '../../benchmarks/lib/clipart';
+import { startClipartCatalog, startPipeline, type Pipeline } from './pipeline-helpers';
 
 jest.setTimeout(180_000);
 
@@ -12,21 +10,14 @@ const SIZES = ['S', 'M', 'L', 'XL'];
 
 describe('POST /v1/search against real Elasticsearch with the built-in models', () => {
   let p: Pipeline;
-  let server: http.Server;
+  let catalog: Awaited<ReturnType<typeof startClipartCatalog>>;
   let items: ClipartItem[];
-  const photos = new Map<string, Buffer>();
+  let photos: Map<string, Buffer>;
   const products = new Map<string, { price: number; sizes: string[]; available: boolean; brand: string; category: string }>();
 
   beforeAll(async () => {
-    items = await selectClipart({ perCategory: 3, seed: 11, maxPixels: 4_000_000 });
-    for (const item of items) photos.set(item.id, await renderProduct(item.file, 480));
-    server = http.createServer((request, response) => {
-      const photo = photos.get(decodeURIComponent((request.url ?? '').slice(1).replace(/\.jpg$/, '')));
-      if (!photo) return void response.writeHead(404).end();
-      response.writeHead(200, { 'content-type': 'image/jpeg' }).end(photo);
-    });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    catalog = await startClipartCatalog({ perCategory: 3, seed: 11, size: 480 });
+    ({ items, photos } = catalog);
     p = await startPipeline();
     const random = seededRandom(5);
     const events = items.map((item, i) => {
@@ -38,7 +29,7 @@ describe('POST /v1/search against real Elasticsearch with the built-in models', 
         category: item.category,
       };
       products.set(item.id, attributes);
-      return { id: `s-${i}`, type: 'product.upsert', version: 1, product: { id: item.id, title: item.id, image_url: `${base}/${encodeURIComponent(item.id)}.jpg`, currency: 'EUR', ...attributes, ...(attributes.sizes.length ? {} : { sizes: undefined }) } };
+      return { id: `s-${i}`, type: 'product.upsert', version: 1, product: { id: item.id, title: item.id, image_url: catalog.urlOf(item.id), currency: 'EUR', ...attributes, ...(attributes.sizes.length ? {} : { sizes: undefined }) } };
     });
     expect((await p.post({ events })).status).toBe(202);
     await p.waitFor(async () => {
@@ -49,8 +40,7 @@ describe('POST /v1/search against real Elasticsearch with the built-in models', 
 
   afterAll(async () => {
     await p.close();
-    server.closeAllConnections();
-    server.close();
+    catalog.close();
   });
 
   it('a distorted photo of a catalog item finds that item first', async () => {

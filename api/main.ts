@@ -2,7 +2,7 @@ import { loadConfig } from '../core/config';
 import { QUEUES, createQueue } from '../core/jobs';
 import { runMain } from '../core/main';
 import { createRegistry } from '../core/metrics';
-import { ImageFetcher } from '../core/net/image-fetcher';
+import { createImageFetcher } from '../core/net/image-fetcher';
 import { probePainless } from '../core/search/elasticsearch';
 import { startCore } from '../core/startup';
 import { StatusStore } from '../core/status-store';
@@ -28,7 +28,7 @@ runMain('api', async () => {
     status: new StatusStore(deps.redis, config.redis.queuePrefix),
     embedder,
     registry: createRegistry('api'),
-    fetcher: new ImageFetcher({ allowedHosts: config.fetch.allowedHosts, maxBytes: config.image.maxBytes, timeoutMs: config.fetch.timeoutMs, maxRedirects: config.fetch.maxRedirects }),
+    fetcher: createImageFetcher(config),
     exactSearch: await probePainless(deps.es),
   });
   const server = app.listen(config.api.port, config.api.host);

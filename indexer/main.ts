@@ -2,7 +2,7 @@ import http from 'node:http';
 import { loadConfig } from '../core/config';
 import { createIndexerMetrics, createRegistry } from '../core/metrics';
 import { runMain } from '../core/main';
-import { ImageFetcher } from '../core/net/image-fetcher';
+import { createImageFetcher } from '../core/net/image-fetcher';
 import { connectRedis, createRedisConnection } from '../core/redis';
 import { CatalogStore } from '../core/search/catalog-store';
 import { startCore } from '../core/startup';
@@ -30,7 +30,7 @@ runMain('indexer', async () => {
     connection: workerConnection,
     store,
     embedder,
-    fetcher: new ImageFetcher({ allowedHosts: config.fetch.allowedHosts, maxBytes: config.image.maxBytes, timeoutMs: config.fetch.timeoutMs, maxRedirects: config.fetch.maxRedirects }),
+    fetcher: createImageFetcher(config),
     status: new StatusStore(deps.redis, config.redis.queuePrefix),
     metrics,
   });

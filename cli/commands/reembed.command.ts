@@ -6,7 +6,7 @@ import { ValidationError } from '../../core/errors';
 import { hashImage } from '../../core/image/decode';
 import { createQueue, reembedJobId, reembedQueueName } from '../../core/jobs';
 import { createLogger } from '../../core/logger';
-import { ImageFetcher } from '../../core/net/image-fetcher';
+import { createImageFetcher } from '../../core/net/image-fetcher';
 import { createProgress } from '../../core/progress';
 import { connectRedis } from '../../core/redis';
 import { compareMapping } from '../../core/search/catalog-mapping';
@@ -87,7 +87,7 @@ export async function reembedCommand(args: string[]): Promise<number> {
     }
     // A new index version, with this model's vectors computed here on the way.
     const embedder = await createEmbedder(config, deps.logger, [modelId]);
-    const fetcher = new ImageFetcher({ allowedHosts: config.fetch.allowedHosts, maxBytes: config.image.maxBytes, timeoutMs: config.fetch.timeoutMs, maxRedirects: config.fetch.maxRedirects });
+    const fetcher = createImageFetcher(config);
     const progress = createProgress(`reembed ${modelId}: new index`);
     let failed = 0;
     try {

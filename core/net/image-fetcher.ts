@@ -2,6 +2,7 @@ import dns from 'node:dns';
 import http from 'node:http';
 import https from 'node:https';
 import type { LookupFunction } from 'node:net';
+import type { Config } from '../config';
 import { AppError } from '../errors';
 import { sniffFormat } from '../image/formats';
 import { isAllowedByList, parseAllowList, refusalReason } from './address-policy';
@@ -189,4 +190,9 @@ export class ImageFetcher {
     }
     return Buffer.concat(chunks, total);
   }
+}
+
+/** The fetcher the processes use: FETCH_* settings, and IMAGE_MAX_BYTES as the byte cap. */
+export function createImageFetcher(config: Pick<Config, 'fetch' | 'image'>): ImageFetcher {
+  return new ImageFetcher({ allowedHosts: config.fetch.allowedHosts, maxBytes: config.image.maxBytes, timeoutMs: config.fetch.timeoutMs, maxRedirects: config.fetch.maxRedirects });
 }

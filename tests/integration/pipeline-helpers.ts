@@ -5,12 +5,12 @@ import type { Config, Env } from '../../core/config';
 import { createEmbedder, type Embedder } from '../../core/embedding/embedder';
 import { QUEUES, createQueue, reembedQueueName } from '../../core/jobs';
 import { createIndexerMetrics, createRegistry } from '../../core/metrics';
-import { ImageFetcher } from '../../core/net/image-fetcher';
+import { createImageFetcher } from '../../core/net/image-fetcher';
 import { connectRedis, createRedisConnection, type Redis } from '../../core/redis';
 import { CatalogStore } from '../../core/search/catalog-store';
 import { StatusStore } from '../../core/status-store';
 import { signatureHeader } from '../../core/webhook-signature';
-import { createApp } from '../../api/app';
+import { createApp, type ApiDeps } from '../../api/app';
 import { createIndexerWorker, type IndexerWorker } from '../../indexer/worker';
 import { testConfig, testDeps } from './helpers';
 import type { Deps } from '../../core/deps';
@@ -53,6 +53,8 @@ export async function startImageServer(): Promise<{ url: string; requests: strin
 
 export interface Pipeline {
   config: Config;
+  /** What the in-process API was built from (a test can build a variant with a few parts swapped). */
+  appDeps: ApiDeps;
   deps: Deps;
   embedder: Embedder;
   worker: IndexerWorker;
@@ -92,20 +94,21 @@ export async function startPipeline(overrides: Env = {}, options: { startWorker?
   const store = new CatalogStore(deps.es, config.index.alias, config.worker.refresh);
   const queue = createQueue(QUEUES.catalog, deps.redis, config);
   queue.on('error', () => undefined); // the Redis restart test takes Redis away on purpose
+  const fetcher = createImageFetcher(config);
   const workerConnection = createRedisConnection(config.redis.url, 'worker');
   await connectRedis(workerConnection, config.redis.url);
   const worker = createIndexerWorker({
     config, logger: deps.logger, connection: workerConnection, store, embedder, status, metrics,
-    fetcher: new ImageFetcher({ allowedHosts: config.fetch.allowedHosts, maxBytes: config.image.maxBytes, timeoutMs: config.fetch.timeoutMs, maxRedirects: config.fetch.maxRedirects }),
+    fetcher,
   });
   if (options.startWorker !== false) worker.start();
-  const fetcher = new ImageFetcher({ allowedHosts: config.fetch.allowedHosts, maxBytes: config.image.maxBytes, timeoutMs: config.fetch.timeoutMs, maxRedirects: config.fetch.maxRedirects });
-  const app = createApp({ config, logger: deps.logger, es: deps.es, redis: deps.redis, catalogQueue: queue, status, embedder, registry, fetcher, exactSearch: options.exactSearch ?? false });
+  const appDeps: ApiDeps = { config, logger: deps.logger, es: deps.es, redis: deps.redis, catalogQueue: queue, status, embedder, registry, fetcher, exactSearch: options.exactSearch ?? false };
+  const app = createApp(appDeps);
   const server = app.listen(0, '127.0.0.1');
   await new Promise((resolve) => server.once('listening', resolve));
   const apiUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const pipeline: Pipeline = {
-    config, deps, embedder, worker, workerConnection, queue, apiUrl, status, store, metrics, registry,
+    config, appDeps, deps, embedder, worker, workerConnection, queue, apiUrl, status, store, metrics, registry,
     async post(body, opts = {}) {
       const raw = typeof body === 'string' ? body : JSON.stringify(body);
       const header = opts.header ?? signatureHeader([opts.secret ?? SECRET], raw, opts.timestamp);

@@ -2,7 +2,6 @@ import type { AddressInfo } from 'node:net';
 import { createApp } from '../../api/app';
 import { QUEUES, createQueue } from '../../core/jobs';
 import { createRedisConnection } from '../../core/redis';
-import { ImageFetcher } from '../../core/net/image-fetcher';
 import { StatusStore } from '../../core/status-store';
 import { signatureHeader } from '../../core/webhook-signature';
 import { remove, startImageServer, startPipeline, upsert, SECRET, type Pipeline } from './pipeline-helpers';
@@ -21,11 +20,6 @@ async function stored(p: Pipeline, id: string): Promise<any> {
   const doc = await p.deps.es.get({ index: p.config.index.alias, id, _source_exclude_vectors: false } as never).catch(() => null);
   return (doc as { _source?: unknown } | null)?._source ?? null;
 }
-
-const appDeps = (p: Pipeline) => ({
-  config: p.config, logger: p.deps.logger, es: p.deps.es, redis: p.deps.redis, catalogQueue: p.queue, status: p.status, embedder: p.embedder, registry: p.registry,
-  fetcher: new ImageFetcher({ allowedHosts: [], maxBytes: 1_000_000, timeoutMs: 1_000, maxRedirects: 0 }), exactSearch: false,
-});
 
 const pending = (p: Pipeline): Promise<number> => p.queue.getJobCountByTypes('waiting', 'active', 'delayed', 'prioritized');
 
@@ -209,7 +203,7 @@ describe('webhook security and validation', () => {
     void dead.connect().catch(() => undefined);
     const queue = createQueue(QUEUES.catalog, dead, p.config);
     queue.on('error', () => undefined);
-    const app = createApp({ ...appDeps(p), redis: dead, catalogQueue: queue, status: new StatusStore(dead, p.config.redis.queuePrefix) });
+    const app = createApp({ ...p.appDeps, redis: dead, catalogQueue: queue, status: new StatusStore(dead, p.config.redis.queuePrefix) });
     const server = app.listen(0, '127.0.0.1');
     await new Promise((resolve) => server.once('listening', resolve));
     try {

@@ -18,6 +18,11 @@ export interface BulkItemFailure {
   reason: string;
 }
 
+/** Worth retrying: someone wrote in between (409), Elasticsearch is overloaded (429) or failing (5xx). */
+export function isTransientFailure(failure: BulkItemFailure): boolean {
+  return failure.status === 409 || failure.status === 429 || failure.status >= 500;
+}
+
 export interface BulkResult {
   succeeded: number;
   failures: BulkItemFailure[];

@@ -7,7 +7,7 @@ import type { UpsertJob, DeleteJob } from '../../core/jobs';
 import type { Logger } from '../../core/logger';
 import type { IndexerMetrics } from '../../core/metrics';
 import { FetchError, type ImageFetcher } from '../../core/net/image-fetcher';
-import type { BulkAction } from '../../core/search/bulk';
+import { isTransientFailure, type BulkAction, type BulkItemFailure } from '../../core/search/bulk';
 import { productFields, type CatalogStore, type StoredProduct } from '../../core/search/catalog-store';
 import type { StatusStore } from '../../core/status-store';
 import type { Gate } from '../gate';
@@ -214,13 +214,17 @@ async function writeActions(
           continue;
         }
         metrics.bulkFailures.inc({ type: failure.type });
-        const retry = failure.status === 409 || failure.status === 429 || failure.status >= 500;
-        const message = `${failure.type}: ${failure.reason}`;
-        results[position] = { ok: false, error: retry ? new Error(`bulk item ${failure.status} ${message}`) : permanent('bulk_item_rejected', message) };
+        results[position] = { ok: false, error: bulkFailureError(failure) };
       }
     }
   }
   return results.map((r) => r ?? { ok: false, error: new Error('item was not processed') });
+}
+
+/** A refused bulk item becomes a retry (transient) or an UnrecoverableError, its reason kept either way. */
+export function bulkFailureError(failure: BulkItemFailure): Error {
+  const message = `${failure.type}: ${failure.reason}`;
+  return isTransientFailure(failure) ? new Error(`bulk item ${failure.status} ${message}`) : permanent('bulk_item_rejected', message);
 }
 
 /** A fetch failure becomes a retry (transient) or an UnrecoverableError (bad input) with the reason kept. */

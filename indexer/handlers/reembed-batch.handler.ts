@@ -3,7 +3,7 @@ import { hashImage } from '../../core/image/decode';
 import type { ReembedJob } from '../../core/jobs';
 import { FetchError } from '../../core/net/image-fetcher';
 import type { BulkAction } from '../../core/search/bulk';
-import type { CatalogBatchDeps } from './catalog-batch.handler';
+import { bulkFailureError, type CatalogBatchDeps } from './catalog-batch.handler';
 
 /**
  * Re-embeds products with one model (a model added, or a new version of one whose vectors keep their dims): fetch
@@ -67,9 +67,7 @@ async function reembed(deps: Omit<CatalogBatchDeps, 'status'>, items: ReembedJob
     const failures = new Map(bulk.failures.map((f) => [f.id, f]));
     for (const { position, action } of actions) {
       const failure = failures.get(action.id);
-      if (!failure) results[position] = { ok: true, value: 'reembedded' };
-      else if (failure.status === 409 || failure.status === 429 || failure.status >= 500) results[position] = { ok: false, error: new Error(`bulk item ${failure.status} ${failure.type}`) };
-      else results[position] = { ok: false, error: new UnrecoverableError(`bulk_item_rejected: ${failure.type}: ${failure.reason}`) };
+      results[position] = failure ? { ok: false, error: bulkFailureError(failure) } : { ok: true, value: 'reembedded' };
     }
   }
   return results;

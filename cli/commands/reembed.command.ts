@@ -53,32 +53,23 @@ export async function reembedCommand(args: string[]): Promise<number> {
       const progress = createProgress(`reembed ${modelId}: enqueue`);
       let enqueued = 0;
       let scanned = 0;
-      const total = (await deps.es.count({ index: current, query: { bool: { must_not: { term: { deleted: true } } } } })).count;
-      let searchAfter: unknown[] | undefined;
-      const pit = await deps.es.openPointInTime({ index: current, keep_alive: '2m' });
+      const live = { bool: { must_not: { term: { deleted: true } } } };
+      const total = (await deps.es.count({ index: current, query: live })).count;
       try {
-        for (;;) {
-          const page = await deps.es.search<{ embeddings?: Record<string, { model_version?: string }> }>({
-            pit: { id: pit.id, keep_alive: '2m' }, size: 1000, sort: [{ _shard_doc: 'asc' }], _source: [`embeddings.${modelId}`],
-            query: { bool: { must_not: { term: { deleted: true } } } }, ...(searchAfter ? { search_after: searchAfter as never } : {}),
-          });
-          const hits = page.hits.hits;
-          if (hits.length === 0) break;
-          const stale = hits.filter((hit) => hit._source?.embeddings?.[modelId]?.model_version !== manifest.version);
+        await deps.indexManager.scan(current, live, 1000, async (hits) => {
+          const stale = hits.filter((hit) => (hit._source.embeddings as Record<string, { model_version?: string }> | undefined)?.[modelId]?.model_version !== manifest.version);
           if (stale.length > 0) {
             await queue.addBulk(stale.map((hit) => ({
               name: 'reembed',
-              data: { productId: hit._id!, model: modelId, modelVersion: manifest.version, requestedAt: Date.now() },
-              opts: { jobId: reembedJobId(hit._id!, modelId, manifest.version) },
+              data: { productId: hit._id, model: modelId, modelVersion: manifest.version, requestedAt: Date.now() },
+              opts: { jobId: reembedJobId(hit._id, modelId, manifest.version) },
             })));
           }
           enqueued += stale.length;
           scanned += hits.length;
           progress.update(scanned, total, `${enqueued} enqueued`);
-          searchAfter = hits[hits.length - 1]!.sort as unknown[];
-        }
+        }, [`embeddings.${modelId}`]);
       } finally {
-        await deps.es.closePointInTime({ id: pit.id }).catch(() => undefined);
         await queue.close();
       }
       progress.done(`${enqueued} enqueued`);

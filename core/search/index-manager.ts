@@ -194,12 +194,16 @@ export class IndexManager {
     return current;
   }
 
-  /** Every document of `index` (vectors included) in batches, over a point in time, sorted by `_shard_doc`. */
-  private async scan(
+  /**
+   * Every document of `index` matching `query`, in batches, over a point in time, sorted by `_shard_doc`. `source`
+   * picks the fields; by default the whole document, vectors included.
+   */
+  async scan(
     index: string,
     query: Record<string, unknown> | undefined,
     size: number,
     onBatch: (hits: Array<{ _id: string; _source: CatalogDocument }>) => Promise<void>,
+    source?: string[],
   ): Promise<void> {
     const pit = await this.es.openPointInTime({ index, keep_alive: PIT_KEEP_ALIVE });
     try {
@@ -211,7 +215,7 @@ export class IndexManager {
           sort: [{ _shard_doc: 'asc' }],
           track_total_hits: false,
           // Vectors are left out of _source by default (index.mapping.exclude_source_vectors); a copy needs them.
-          _source: { exclude_vectors: false } as never,
+          _source: (source ?? { exclude_vectors: false }) as never,
           ...(query ? { query } : {}),
           ...(searchAfter ? { search_after: searchAfter as never } : {}),
         });

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ValidationError } from './errors';
+import { ValidationError, describeIssues } from './errors';
 
 /**
  * The catalog's wire formats (a contract: the README and the OpenAPI document describe the same shapes).
@@ -44,14 +44,6 @@ export type DeleteEvent = z.infer<typeof deleteEventSchema>;
 export type CatalogEvent = z.infer<typeof eventSchema>;
 
 export const productIdOf = (event: CatalogEvent): string => (event.type === 'product.upsert' ? event.product.id : event.product_id);
-
-/** Formats zod issues as `path: message` with the path in JSON-pointer-like dots (`events.3.product.price`). */
-export function describeIssues(issues: z.core.$ZodIssue[], prefix = ''): string[] {
-  return issues.map((issue) => {
-    const where = [prefix, ...issue.path.map(String)].filter(Boolean).join('.');
-    return `${where || '(body)'}: ${issue.message}`;
-  });
-}
 
 /** Parses a webhook body (already JSON-decoded) into events; a ValidationError names each bad event and field. */
 export function parseWebhookBody(body: unknown): CatalogEvent[] {

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { StartupError } from './errors';
+import { StartupError, describeIssues } from './errors';
 
 /**
  * The one place that reads configuration. `loadConfig(process.env)` validates every variable once, reports every bad
@@ -206,7 +206,7 @@ export function loadConfig(env: Env = process.env): Config {
   const present = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== undefined && value !== ''));
   const parsed = envSchema.safeParse(present);
   if (!parsed.success) {
-    const problems = parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`);
+    const problems = describeIssues(parsed.error.issues);
     throw new StartupError('invalid_config', `invalid configuration: ${problems.join('; ')}`);
   }
   const e = parsed.data;

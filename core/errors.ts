@@ -69,3 +69,14 @@ export function describeError(error: unknown): string {
   if (error instanceof Error) return error.message.split('\n')[0] ?? error.name;
   return String(error);
 }
+
+/**
+ * Validation issues (zod's, or any `{ path, message }`) as `path: message` lines, the path dotted and prefixed:
+ * `events.3.product.price: Invalid input: expected number`. One format for configuration, manifests and requests.
+ */
+export function describeIssues(issues: ReadonlyArray<{ path: ReadonlyArray<PropertyKey>; message: string }>, prefix = ''): string[] {
+  return issues.map((issue) => {
+    const where = [prefix, ...issue.path.map(String)].filter(Boolean).join('.');
+    return `${where || '(body)'}: ${issue.message}`;
+  });
+}

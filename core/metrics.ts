@@ -1,5 +1,10 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
+/** The registry's metric called `name`, or a new one from `create` (several apps may share a registry, as in tests). */
+export function reuseMetric<T>(registry: Registry, name: string, create: () => T): T {
+  return (registry.getSingleMetric(name) as T | undefined) ?? create();
+}
+
 /** Prometheus metrics, one registry per process (the API and the indexer each expose their own /metrics). */
 export function createRegistry(processName: string): Registry {
   const registry = new Registry();
@@ -39,9 +44,7 @@ export function createIndexerMetrics(registry: Registry): IndexerMetrics {
 }
 
 export function createQueueDepthGauge(registry: Registry, collect: () => Promise<Array<{ queue: string; state: string; count: number }>>): Gauge<'queue' | 'state'> {
-  const existing = registry.getSingleMetric('lookalike_queue_jobs') as Gauge<'queue' | 'state'> | undefined;
-  if (existing) return existing;
-  return new Gauge({
+  return reuseMetric(registry, 'lookalike_queue_jobs', () => new Gauge({
     name: 'lookalike_queue_jobs',
     help: 'Jobs per queue and state',
     labelNames: ['queue', 'state'],
@@ -49,5 +52,5 @@ export function createQueueDepthGauge(registry: Registry, collect: () => Promise
     async collect() {
       for (const { queue, state, count } of await collect().catch(() => [])) this.set({ queue, state }, count);
     },
-  });
+  }));
 }

@@ -1,19 +1,20 @@
 import type { NextFunction, Request, Response } from 'express';
 import { Counter, Histogram, type Registry } from 'prom-client';
+import { reuseMetric } from '../../core/metrics';
 
 /**
  * Latency per route, method and status, and errors by code; the route is the pattern, never the raw path. A registry
  * that already has a metric keeps it (several apps may share one registry, as in tests).
  */
 export function httpMetrics(registry: Registry) {
-  const duration = (registry.getSingleMetric('lookalike_http_request_duration_seconds') as Histogram<'route' | 'method' | 'status'> | undefined) ?? new Histogram({
+  const duration = reuseMetric(registry, 'lookalike_http_request_duration_seconds', () => new Histogram({
     name: 'lookalike_http_request_duration_seconds',
     help: 'HTTP request latency by route, method and status',
     labelNames: ['route', 'method', 'status'],
     buckets: [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 1, 2.5, 5],
     registers: [registry],
-  });
-  const errors = (registry.getSingleMetric('lookalike_http_errors_total') as Counter<'code' | 'status'> | undefined) ?? new Counter({ name: 'lookalike_http_errors_total', help: 'Error responses by stable error code', labelNames: ['code', 'status'], registers: [registry] });
+  }));
+  const errors = reuseMetric(registry, 'lookalike_http_errors_total', () => new Counter({ name: 'lookalike_http_errors_total', help: 'Error responses by stable error code', labelNames: ['code', 'status'], registers: [registry] }));
   return {
     errors,
     middleware(request: Request, response: Response, next: NextFunction): void {
@@ -28,12 +29,11 @@ export function httpMetrics(registry: Registry) {
 }
 
 export function searchStageMetrics(registry: Registry): Histogram<'stage'> {
-  const existing = registry.getSingleMetric('lookalike_search_stage_seconds') as Histogram<'stage'> | undefined;
-  return existing ?? new Histogram({
+  return reuseMetric(registry, 'lookalike_search_stage_seconds', () => new Histogram({
     name: 'lookalike_search_stage_seconds',
     help: 'Search time per stage: decode (and fetch), embed, search (Elasticsearch), total',
     labelNames: ['stage'],
     buckets: [0.001, 0.0025, 0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.25, 0.5, 1],
     registers: [registry],
-  });
+  }));
 }

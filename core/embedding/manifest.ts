@@ -3,7 +3,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { VECTOR_INDEX_TYPES, vectorOptionsFor, type Config } from '../config';
 import type { VectorFieldSpec } from '../search/catalog-mapping';
-import { StartupError } from '../errors';
+import { StartupError, describeIssues } from '../errors';
 
 /**
  * A model manifest: everything needed to turn an image into the vector a model expects, and to map its field.
@@ -80,7 +80,7 @@ export function readManifest(file: string): ModelManifest {
   }
   const parsed = manifestSchema.safeParse(raw);
   if (!parsed.success) {
-    const problems = parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`).join('; ');
+    const problems = describeIssues(parsed.error.issues).join('; ');
     throw new StartupError('invalid_model_manifest', `model manifest ${file} is invalid: ${problems}`);
   }
   const manifest = parsed.data;

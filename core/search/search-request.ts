@@ -1,6 +1,5 @@
 import { z } from 'zod';
-import { describeIssues } from '../catalog';
-import { ValidationError } from '../errors';
+import { ValidationError, describeIssues } from '../errors';
 import { filtersSchema } from './filters';
 
 /**

@@ -57,7 +57,7 @@ const envSchema = z.object({
   ES_API_KEY: z.string().min(1).optional(),
   ES_REQUEST_TIMEOUT_MS: positiveInt.default(30_000),
   ES_MAX_RETRIES: nonNegativeInt.max(10).default(3),
-  ES_COMPRESSION: bool.default(true),
+  ES_COMPRESSION: bool.default(false),
 
   REDIS_URL: z.url({ protocol: /^rediss?$/ }).default('redis://127.0.0.1:6379'),
   QUEUE_PREFIX: z.string().regex(/^[a-zA-Z0-9_-]{1,64}$/, 'letters, digits, "-" and "_"').default('lookalike'),

@@ -5,15 +5,15 @@ import type { Embedder } from '../../core/embedding/embedder';
 import { AppError, NotFoundError, ValidationError } from '../../core/errors';
 import type { CropBox } from '../../core/image/autocrop';
 import type { ImageFetcher } from '../../core/net/image-fetcher';
-import { vectorField } from '../../core/search/catalog-mapping';
-import { buildFilterClauses, knnClause } from '../../core/search/filters';
-import { MAX_NUM_CANDIDATES, type QuerySource, type SearchOptions } from '../../core/search/search-request';
+import { buildFilterClauses } from '../../core/search/filters';
+import { searchCatalog, VERDICT_DEPTH } from '../../core/search/catalog-search';
+import { verdict } from '../../core/search/verdict';
+import type { QuerySource, SearchOptions } from '../../core/search/search-request';
 
 /**
  * One code path for every kind of query: turn the source into one vector per model, then one kNN search with a
  * boosted clause per model (scores add up: the hybrid), each clause pre-filtered by the request's filters.
  */
-const PRODUCT_FIELDS = ['title', 'brand', 'category', 'color', 'sizes', 'price', 'currency', 'available', 'image_url'];
 
 export interface SearchResult {
   results: Array<{ id: string; score: number; product: Record<string, unknown> }>;
@@ -78,28 +78,30 @@ export class SearchService {
     }
 
     const used = ids.filter((id) => vectors[id]);
-    const total = used.reduce((sum, id) => sum + weights[id]!, 0);
     const filters = buildFilterClauses(options.filters);
     if (exclude) filters.push({ bool: { must_not: { ids: { values: [exclude] } } } });
-    const numCandidates = Math.min(MAX_NUM_CANDIDATES, Math.max(options.k, options.num_candidates ?? Math.max(100, options.k * 10)));
+    // The verdict reads the score distribution of the top VERDICT_DEPTH hits, whatever k is; results show k of them.
     const t1 = performance.now();
-    const response = await this.es.search<Record<string, unknown>>({
-      index: this.alias,
-      size: options.k,
-      _source: PRODUCT_FIELDS,
-      ...(options.mode === 'exact' ? { query: this.exactQuery(vectors, weights, used, filters) } : { knn: used.map((id) => knnClause({ field: vectorField(id), vector: vectors[id]!, k: options.k, numCandidates, filters, boost: weights[id]! / total })) as never }),
-      ...(options.facets ? { aggs: FACETS } : {}),
+    const response = await searchCatalog(this.es, this.alias, {
+      vectors: Object.fromEntries(used.map((id) => [id, vectors[id]!])),
+      weights,
+      size: Math.max(options.k, VERDICT_DEPTH),
+      numCandidates: options.num_candidates,
+      filters,
+      mode: options.mode,
+      facets: options.facets,
     });
     timings.search = performance.now() - t1;
-    // kNN cosine scores are (1 + cos) / 2 per clause, weighted to sum 1: a similarity in 0..1.
-    const results = response.hits.hits
-      .map((hit) => ({ id: hit._id!, score: Math.round((hit._score ?? 0) * 10_000) / 10_000, product: hit._source ?? {} }))
+    const scores = response.hits.map((hit) => Math.round((hit._score ?? 0) * 10_000) / 10_000);
+    const results = response.hits
+      .slice(0, options.k)
+      .map((hit, i) => ({ id: hit._id!, score: scores[i]!, product: hit._source ?? {} }))
       .filter((r) => options.min_score === undefined || r.score >= options.min_score);
     timings.total = performance.now() - started;
     const round = (ms: number) => Math.round(ms * 100) / 100;
     return {
       results,
-      match: verdict(results.map((r) => r.score)),
+      match: results.length > 0 ? verdict(scores) : 'none',
       query: { crop, models: used },
       ...(options.facets ? { facets: facets(response.aggregations as Record<string, { buckets?: Array<{ key: unknown; doc_count: number }> }> | undefined) } : {}),
       timings_ms: { decode: round(timings.decode), embed: round(timings.embed), search: round(timings.search), total: round(timings.total) },
@@ -120,43 +122,8 @@ export class SearchService {
     if (Object.keys(vectors).length === 0) throw new AppError('product_not_embedded', `product ${id} has no vector for ${ids.join(', ')} yet`, 409);
     return vectors;
   }
-
-  /** The design's exact mode: weighted cosine over every document that passes the filters (needs painless). */
-  private exactQuery(vectors: Record<string, number[]>, weights: Record<string, number>, used: string[], filters: Array<Record<string, unknown>>): Record<string, unknown> {
-    const total = used.reduce((sum, id) => sum + weights[id]!, 0);
-    const source = used.map((_, i) => `params.w${i} * (cosineSimilarity(params.q${i}, '${vectorField(used[i]!)}') + 1.0) / 2.0`).join(' + ');
-    const params = Object.fromEntries(used.flatMap((id, i) => [[`q${i}`, vectors[id]], [`w${i}`, weights[id]! / total]]));
-    return {
-      script_score: {
-        query: { bool: { filter: [...filters, ...used.map((id) => ({ exists: { field: vectorField(id) } }))] } },
-        script: { source, params },
-      },
-    };
-  }
 }
-
-const FACETS = {
-  brand: { terms: { field: 'brand', size: 20 } },
-  category: { terms: { field: 'category', size: 20 } },
-  sizes: { terms: { field: 'sizes', size: 30 } },
-  price: { range: { field: 'price', ranges: [{ to: 25 }, { from: 25, to: 50 }, { from: 50, to: 100 }, { from: 100, to: 200 }, { from: 200 }] } },
-};
 
 function facets(aggregations: Record<string, { buckets?: Array<{ key: unknown; doc_count: number }> }> | undefined): Record<string, unknown> {
   return Object.fromEntries(Object.entries(aggregations ?? {}).map(([name, agg]) => [name, (agg.buckets ?? []).map((b) => ({ value: b.key, count: b.doc_count }))]));
-}
-
-/**
- * A verdict from this query's own score distribution: how far the best result stands out from the rest, together
- * with how similar it is. Thresholds are provisional until calibrated on the dev set.
- */
-export function verdict(scores: number[]): 'good' | 'weak' | 'none' {
-  if (scores.length === 0) return 'none';
-  const top = scores[0]!;
-  const rest = scores.slice(1).sort((a, b) => a - b);
-  const median = rest.length ? rest[Math.floor(rest.length / 2)]! : top - 0.1;
-  const standsOut = top - median;
-  if (top >= 0.9 || (top >= 0.8 && standsOut >= 0.04)) return 'good';
-  if (top >= 0.7) return 'weak';
-  return 'none';
 }

@@ -1,0 +1,138 @@
+import type { Client } from '@elastic/elasticsearch';
+import { vectorField } from './catalog-mapping';
+import { knnClause, type FilterClause } from './filters';
+import { MAX_NUM_CANDIDATES } from './search-request';
+
+/**
+ * One search of the catalog with vectors that are already known: what the API runs, and what the latency benchmark
+ * runs against Elasticsearch directly to measure what the API adds.
+ *
+ * kNN, one model: one kNN clause, pre-filtered. kNN, several models (the hybrid): the score of a product is
+ * Σ wᵢ · (1 + cosᵢ) / 2 (weights normalised to sum 1: a similarity in 0..1), as measured on the dev set. A `knn` array
+ * with a boosted clause per model adds scores up, but a product only gets the share of the clauses whose nearest
+ * neighbours it is among: a product that the colour model ranks 150th loses its colour share entirely, and a colour
+ * cast on a photo of a catalog item is enough for that (recall@1 fell from 0.98 to 0.89 on such photos). So the
+ * hybrid runs in two requests:
+ * 1. candidates: each model's `num_candidates` nearest (ids and partial scores only);
+ * 2. the same boosted clauses restricted to those candidates (an `ids` filter no larger than the clause's
+ *    num_candidates, which Elasticsearch answers with an exact search): every candidate gets every model's share, and
+ *    the best `size` of the complete sums come back with their fields (and facets).
+ * Exact mode: the same weighted cosine in a `script_score` over every product that passes the filters (needs
+ * painless).
+ */
+export const PRODUCT_FIELDS = ['title', 'brand', 'category', 'color', 'sizes', 'price', 'currency', 'available', 'image_url'];
+
+/** The match verdict reads at least this many scores, whatever `k` is (see api/services/search.service.ts). */
+export const VERDICT_DEPTH = 10;
+
+export const FACETS = {
+  brand: { terms: { field: 'brand', size: 20 } },
+  category: { terms: { field: 'category', size: 20 } },
+  sizes: { terms: { field: 'sizes', size: 30 } },
+  price: { range: { field: 'price', ranges: [{ to: 25 }, { from: 25, to: 50 }, { from: 50, to: 100 }, { from: 100, to: 200 }, { from: 200 }] } },
+};
+
+export interface CatalogSearchOptions {
+  /** One unit vector per model (the models to search). */
+  vectors: Record<string, number[]>;
+  /** A weight per model in `vectors`; normalised here to sum 1. */
+  weights: Record<string, number>;
+  /** How many hits to fetch (the caller may show fewer). */
+  size: number;
+  /** Requested candidates per model; clamped to [size, MAX_NUM_CANDIDATES], default max(100, 10·size). */
+  numCandidates?: number;
+  filters: FilterClause[];
+  mode: 'knn' | 'exact';
+  facets: boolean;
+}
+
+export function numCandidatesFor(size: number, requested?: number): number {
+  return Math.min(MAX_NUM_CANDIDATES, Math.max(size, requested ?? Math.max(100, size * 10)));
+}
+
+function normalisedWeights(options: CatalogSearchOptions): Record<string, number> {
+  const used = Object.keys(options.vectors);
+  const total = used.reduce((sum, id) => sum + (options.weights[id] ?? 0), 0);
+  if (used.length === 0 || !(total > 0)) throw new Error('a search needs at least one vector with a positive weight');
+  return Object.fromEntries(used.map((id) => [id, (options.weights[id] ?? 0) / total]));
+}
+
+/** Boosted, pre-filtered kNN clauses, one per model. */
+function knnClauses(options: CatalogSearchOptions, weights: Record<string, number>, k: number, numCandidates: number, filters: FilterClause[]): Array<Record<string, unknown>> {
+  return Object.keys(weights).map((id) => knnClause({ field: vectorField(id), vector: options.vectors[id]!, k, numCandidates, filters, boost: weights[id]! }));
+}
+
+/** The request of a one-request search: exact mode, or kNN with one model. */
+export function buildSearchBody(options: CatalogSearchOptions): Record<string, unknown> {
+  const weights = normalisedWeights(options);
+  const numCandidates = numCandidatesFor(options.size, options.numCandidates);
+  return {
+    size: options.size,
+    _source: PRODUCT_FIELDS,
+    // Facets count every candidate (as in a hybrid's step 2), not only the hits shown.
+    ...(options.mode === 'exact' ? { query: exactQuery(options.vectors, weights, options.filters) } : { knn: knnClauses(options, weights, options.facets ? numCandidates : options.size, numCandidates, options.filters) }),
+    ...(options.facets ? { aggs: FACETS } : {}),
+  };
+}
+
+/** Hybrid step 1: every model's nearest candidates, ids only. */
+export function buildCandidatesBody(options: CatalogSearchOptions): Record<string, unknown> {
+  const weights = normalisedWeights(options);
+  const numCandidates = numCandidatesFor(options.size, options.numCandidates);
+  return {
+    size: Math.min(MAX_NUM_CANDIDATES, numCandidates * Object.keys(weights).length),
+    _source: false,
+    knn: knnClauses(options, weights, numCandidates, numCandidates, options.filters),
+  };
+}
+
+/** Hybrid step 2: the complete weighted sum over the candidates (an exact search of each model's field). */
+export function buildFusionBody(options: CatalogSearchOptions, candidates: string[]): Record<string, unknown> {
+  const weights = normalisedWeights(options);
+  const filters = [...options.filters, { ids: { values: candidates } }];
+  return {
+    size: options.size,
+    _source: PRODUCT_FIELDS,
+    knn: knnClauses(options, weights, candidates.length, candidates.length, filters),
+    ...(options.facets ? { aggs: FACETS } : {}),
+  };
+}
+
+export interface CatalogHit {
+  _id?: string;
+  _score?: number | null;
+  _source?: Record<string, unknown>;
+}
+
+export interface CatalogSearchResponse {
+  hits: CatalogHit[];
+  aggregations?: Record<string, unknown>;
+  /** Elasticsearch requests made (2 for a hybrid kNN search). */
+  requests: number;
+}
+
+/** Runs one search (one request, or two for a hybrid kNN search). */
+export async function searchCatalog(es: Client, index: string, options: CatalogSearchOptions): Promise<CatalogSearchResponse> {
+  const hybrid = options.mode === 'knn' && Object.keys(normalisedWeights(options)).length > 1;
+  if (!hybrid) {
+    const response = await es.search<Record<string, unknown>>({ index, ...buildSearchBody(options) });
+    return { hits: response.hits.hits, aggregations: response.aggregations as Record<string, unknown> | undefined, requests: 1 };
+  }
+  const candidates = await es.search({ index, ...buildCandidatesBody(options) });
+  const ids = candidates.hits.hits.map((hit) => hit._id!).filter(Boolean);
+  if (ids.length === 0) return { hits: [], ...(options.facets ? { aggregations: {} } : {}), requests: 1 };
+  const response = await es.search<Record<string, unknown>>({ index, ...buildFusionBody(options, ids) });
+  return { hits: response.hits.hits, aggregations: response.aggregations as Record<string, unknown> | undefined, requests: 2 };
+}
+
+function exactQuery(vectors: Record<string, number[]>, weights: Record<string, number>, filters: FilterClause[]): Record<string, unknown> {
+  const used = Object.keys(weights);
+  const source = used.map((id, i) => `params.w${i} * (cosineSimilarity(params.q${i}, '${vectorField(id)}') + 1.0) / 2.0`).join(' + ');
+  const params = Object.fromEntries(used.flatMap((id, i) => [[`q${i}`, vectors[id]], [`w${i}`, weights[id]]]));
+  return {
+    script_score: {
+      query: { bool: { filter: [...filters, ...used.map((id) => ({ exists: { field: vectorField(id) } }))] } },
+      script: { source, params },
+    },
+  };
+}

@@ -1,0 +1,56 @@
+import { startPipeline, type Pipeline } from './pipeline-helpers';
+
+jest.setTimeout(120_000);
+
+/** A unit vector: `cos` along axis 0, the rest along `axis`. */
+function toward(dims: number, cos: number, axis: number): number[] {
+  const vector = new Array<number>(dims).fill(0);
+  vector[0] = cos;
+  vector[axis] = Math.sqrt(1 - cos * cos);
+  return vector;
+}
+
+/**
+ * The hybrid score is the weighted sum of every model's similarity, even for a product that one model alone ranks
+ * far down: here the colour model ranks the best product 151st (150 colour look-alikes come first), beyond its 100
+ * candidates. A single boosted kNN request would give it the semantic share alone (0.6 · 0.995 ≈ 0.60) and rank
+ * the look-alikes (0.6 · 0.5 + 0.4 · 0.95 = 0.68) above it; the two-step search gives it its full score.
+ */
+describe('hybrid search: every candidate gets every model share', () => {
+  let p: Pipeline;
+
+  beforeAll(async () => {
+    p = await startPipeline({}, { startWorker: false });
+    const semantic = p.embedder.models.find((m) => m.id === 'efficientnet-lite0')!.dims;
+    const colour = p.embedder.models.find((m) => m.id === 'colour-texture')!.dims;
+    const doc = (id: string, vectors: Record<string, number[]>) => [
+      { index: { _index: p.config.index.alias, _id: id } },
+      { id, title: id, price: 10, available: true, source_version: 1, deleted: false, vectors },
+    ];
+    const operations = [
+      ...doc('query', { 'efficientnet-lite0': toward(semantic, 1, 1), 'colour-texture': toward(colour, 1, 1) }),
+      ...doc('best', { 'efficientnet-lite0': toward(semantic, 0.99, 1), 'colour-texture': toward(colour, 0.5, 1) }),
+      ...Array.from({ length: 150 }, (_, i) => doc(`lookalike-${i}`, { 'efficientnet-lite0': toward(semantic, 0, 2 + i), 'colour-texture': toward(colour, 0.9, 2 + (i % (colour - 2))) })).flat(),
+    ];
+    const response = await p.deps.es.bulk({ operations, refresh: true });
+    expect(response.errors).toBe(false);
+  });
+
+  afterAll(async () => {
+    await p.close();
+  });
+
+  it('ranks the product with the best weighted sum first, with that sum as its score', async () => {
+    const response = await p.search({ product_id: 'query', k: 3 });
+    expect(response.status).toBe(200);
+    expect(response.body.results[0].id).toBe('best');
+    expect(response.body.results[0].score).toBeCloseTo(0.6 * ((1 + 0.99) / 2) + 0.4 * ((1 + 0.5) / 2), 1);
+    expect(response.body.results[1].score).toBeCloseTo(0.6 * 0.5 + 0.4 * ((1 + 0.9) / 2), 1);
+  });
+
+  it('one model alone is one kNN clause: the colour model alone prefers the look-alikes', async () => {
+    const response = await p.search({ product_id: 'query', k: 3, models: { 'colour-texture': 1 } });
+    expect(response.status).toBe(200);
+    expect(response.body.results.map((r: { id: string }) => r.id)).not.toContain('best');
+  });
+});

@@ -1,0 +1,81 @@
+import type { Client } from '@elastic/elasticsearch';
+import { buildCandidatesBody, buildFusionBody, buildSearchBody, FACETS, numCandidatesFor, PRODUCT_FIELDS, searchCatalog } from '../../../../core/search/catalog-search';
+
+describe('catalog search', () => {
+  const vectors = { a: [1, 0], b: [0, 1, 0] };
+  const filters = [{ term: { available: true } }];
+
+  it('one model: one pre-filtered kNN clause returning size hits', () => {
+    expect(buildSearchBody({ vectors: { a: [1, 0] }, weights: { a: 2 }, size: 10, filters, mode: 'knn', facets: false })).toEqual({
+      size: 10,
+      _source: PRODUCT_FIELDS,
+      knn: [{ field: 'vectors.a', query_vector: [1, 0], k: 10, num_candidates: 100, filter: filters, boost: 1 }],
+    });
+  });
+
+  it('hybrid step 1: every model returns all its candidates, ids only, boosts normalised to sum 1', () => {
+    expect(buildCandidatesBody({ vectors, weights: { a: 3, b: 1 }, size: 10, filters, mode: 'knn', facets: false })).toEqual({
+      size: 200,
+      _source: false,
+      knn: [
+        { field: 'vectors.a', query_vector: [1, 0], k: 100, num_candidates: 100, filter: filters, boost: 0.75 },
+        { field: 'vectors.b', query_vector: [0, 1, 0], k: 100, num_candidates: 100, filter: filters, boost: 0.25 },
+      ],
+    });
+  });
+
+  it('hybrid step 2: the same clauses over exactly the candidates, so each gets every model share', () => {
+    const candidates = ['p1', 'p2', 'p3'];
+    const restricted = [...filters, { ids: { values: candidates } }];
+    expect(buildFusionBody({ vectors, weights: { a: 3, b: 1 }, size: 2, filters, mode: 'knn', facets: true }, candidates)).toEqual({
+      size: 2,
+      _source: PRODUCT_FIELDS,
+      knn: [
+        { field: 'vectors.a', query_vector: [1, 0], k: 3, num_candidates: 3, filter: restricted, boost: 0.75 },
+        { field: 'vectors.b', query_vector: [0, 1, 0], k: 3, num_candidates: 3, filter: restricted, boost: 0.25 },
+      ],
+      aggs: FACETS,
+    });
+  });
+
+  it('clamps num_candidates to [size, 10000]; facets count every candidate', () => {
+    expect(numCandidatesFor(10)).toBe(100);
+    expect(numCandidatesFor(50)).toBe(500);
+    expect(numCandidatesFor(20, 5)).toBe(20);
+    expect(numCandidatesFor(100, 50_000)).toBe(10_000);
+    const body = buildSearchBody({ vectors: { a: [1, 0] }, weights: { a: 1 }, size: 5, numCandidates: 40, filters: [], mode: 'knn', facets: true });
+    expect(body.aggs).toBe(FACETS);
+    expect((body.knn as Array<Record<string, unknown>>)[0]).toEqual({ field: 'vectors.a', query_vector: [1, 0], k: 40, num_candidates: 40, boost: 1 });
+  });
+
+  it('exact mode: the same weighted cosine as a script_score over the filtered documents that have the vectors', () => {
+    const body = buildSearchBody({ vectors, weights: { a: 1, b: 1 }, size: 3, filters: [{ term: { brand: 'acme' } }], mode: 'exact', facets: false });
+    expect(body.knn).toBeUndefined();
+    expect(body.query).toEqual({
+      script_score: {
+        query: { bool: { filter: [{ term: { brand: 'acme' } }, { exists: { field: 'vectors.a' } }, { exists: { field: 'vectors.b' } }] } },
+        script: {
+          source: "params.w0 * (cosineSimilarity(params.q0, 'vectors.a') + 1.0) / 2.0 + params.w1 * (cosineSimilarity(params.q1, 'vectors.b') + 1.0) / 2.0",
+          params: { q0: [1, 0], w0: 0.5, q1: [0, 1, 0], w1: 0.5 },
+        },
+      },
+    });
+  });
+
+  it('refuses a search with no weighted vector', () => {
+    expect(() => buildSearchBody({ vectors: {}, weights: {}, size: 1, filters: [], mode: 'knn', facets: false })).toThrow();
+    expect(() => buildSearchBody({ vectors: { a: [1] }, weights: { a: 0 }, size: 1, filters: [], mode: 'knn', facets: false })).toThrow();
+  });
+
+  it('runs a hybrid as candidates then fusion, and stops after step 1 when nothing matches', async () => {
+    const requests: Array<Record<string, unknown>> = [];
+    const answers = [{ hits: { hits: [{ _id: 'p1' }, { _id: 'p2' }] } }, { hits: { hits: [{ _id: 'p2', _score: 0.9, _source: { title: 'x' } }] } }];
+    const es = { search: async (request: Record<string, unknown>) => (requests.push(request), answers.shift()) } as unknown as Client;
+    const response = await searchCatalog(es, 'products', { vectors, weights: { a: 1, b: 1 }, size: 1, filters: [], mode: 'knn', facets: false });
+    expect(response).toEqual({ hits: [{ _id: 'p2', _score: 0.9, _source: { title: 'x' } }], aggregations: undefined, requests: 2 });
+    expect(requests[1]!.knn).toEqual([expect.objectContaining({ filter: [{ ids: { values: ['p1', 'p2'] } }] }), expect.objectContaining({ filter: [{ ids: { values: ['p1', 'p2'] } }] })]);
+
+    const empty = { search: async () => ({ hits: { hits: [] } }) } as unknown as Client;
+    expect(await searchCatalog(empty, 'products', { vectors, weights: { a: 1, b: 1 }, size: 1, filters: [], mode: 'knn', facets: true })).toEqual({ hits: [], aggregations: {}, requests: 1 });
+  });
+});

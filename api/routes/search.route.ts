@@ -1,10 +1,11 @@
-import express, { Router, type Request } from 'express';
+import { performance } from 'node:perf_hooks';
+import express, { Router, type Request, type Response } from 'express';
 import multer from 'multer';
 import type { Config } from '../../core/config';
 import { AppError, ValidationError } from '../../core/errors';
 import { optionsFromQuery, parseSearchBody, parseSearchOptions } from '../../core/search/search-request';
 import type { Histogram } from 'prom-client';
-import type { SearchService } from '../services/search.service';
+import type { SearchResult, SearchService } from '../services/search.service';
 
 /**
  * POST /v1/search — either `multipart/form-data` with a file part `image` and an optional text part `query` (the
@@ -12,8 +13,12 @@ import type { SearchService } from '../services/search.service';
  * GET /v1/products/:id/similar — the same options as query parameters (`filters` and `models` as JSON).
  */
 export function searchRouter(config: Config, search: SearchService, stages: Histogram<'stage'>): Router {
-  const observe = (timings: Record<string, number>) => {
-    for (const [stage, ms] of Object.entries(timings)) stages.observe({ stage }, ms / 1000);
+  /** `total` becomes the time since the request arrived (upload parsing included), then every stage is recorded. */
+  const finish = (result: SearchResult, response: Response) => {
+    const arrived = response.locals.receivedAt as number | undefined;
+    if (arrived !== undefined) result.timings_ms.total = Math.round((performance.now() - arrived) * 100) / 100;
+    for (const [stage, ms] of Object.entries(result.timings_ms)) stages.observe({ stage }, ms / 1000);
+    response.json({ ...result, request_id: response.locals.requestId });
   };
   const router = Router();
   const json = express.json({ limit: Math.ceil((config.image.maxBytes * 4) / 3) + 64 * 1024, strict: true });
@@ -45,15 +50,13 @@ export function searchRouter(config: Config, search: SearchService, stages: Hist
     } else {
       throw new AppError('unsupported_media_type', 'send application/json or multipart/form-data', 415);
     }
-    observe(result.timings_ms);
-    response.json({ ...result, request_id: response.locals.requestId });
+    finish(result, response);
   });
 
   router.get('/v1/products/:id/similar', async (request, response) => {
     const options = optionsFromQuery(request.query as Record<string, unknown>);
     const result = await search.search({ kind: 'product_id', id: request.params.id! }, options);
-    observe(result.timings_ms);
-    response.json({ ...result, request_id: response.locals.requestId });
+    finish(result, response);
   });
   return router;
 }

@@ -9,14 +9,13 @@
  *
  * usage: npm run bench:embedding-quality -- [--per-category 100] [--queries 300]
  */
-import fs from 'node:fs';
 import path from 'node:path';
 import { loadConfig } from '../core/config';
-import { createEmbedder, type Embedder } from '../core/embedding/embedder';
+import { createEmbedder } from '../core/embedding/embedder';
 import { createLogger } from '../core/logger';
-import { createProgress } from '../core/progress';
 import { DISTORTIONS } from './lib/clipart';
 import { buildDevSet, type DevSet } from './lib/devset';
+import { embedAll, similarities } from './lib/embed';
 import { fixed, writeResult } from './lib/report';
 
 const SEMANTIC = 'efficientnet-lite0';
@@ -26,41 +25,6 @@ type CropMode = 'auto' | 'none';
 function argument(name: string, fallback: number): number {
   const at = process.argv.indexOf(`--${name}`);
   return at > 0 ? Number(process.argv[at + 1]) : fallback;
-}
-
-/** Embeds files in batches of 16; returns one row-major matrix per model. */
-async function embedAll(embedder: Embedder, files: string[], crop: CropMode, label: string): Promise<Record<string, Float32Array>> {
-  const out: Record<string, Float32Array> = {};
-  for (const model of embedder.models) out[model.id] = new Float32Array(files.length * model.dims);
-  const progress = createProgress(label);
-  for (let start = 0; start < files.length; start += 16) {
-    const chunk = files.slice(start, start + 16);
-    const outcomes = await embedder.embedMany(chunk.map((f) => fs.readFileSync(f)), { crop });
-    outcomes.forEach((outcome, offset) => {
-      if (!outcome.ok) throw new Error(`${chunk[offset]}: ${outcome.error.code}`);
-      for (const embedding of outcome.image.embeddings) out[embedding.model]!.set(embedding.vector, (start + offset) * embedding.vector.length);
-    });
-    progress.update(Math.min(start + 16, files.length), files.length);
-  }
-  progress.done();
-  return out;
-}
-
-/** Query × catalog cosine similarities (vectors are unit length). */
-function similarities(queries: Float32Array, catalog: Float32Array, dims: number): Float32Array {
-  const nq = queries.length / dims;
-  const nc = catalog.length / dims;
-  const out = new Float32Array(nq * nc);
-  for (let q = 0; q < nq; q++) {
-    const qo = q * dims;
-    for (let c = 0; c < nc; c++) {
-      let dot = 0;
-      const co = c * dims;
-      for (let d = 0; d < dims; d++) dot += queries[qo + d]! * catalog[co + d]!;
-      out[q * nc + c] = dot;
-    }
-  }
-  return out;
 }
 
 interface Metrics {

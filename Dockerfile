@@ -37,7 +37,10 @@ COPY api/public api/public
 COPY --from=models /app/.cache/models .cache/models
 USER lookalike
 EXPOSE 8080
-CMD ["node", "dist/api/main.js"]
+# --single-threaded-gc: V8's concurrent GC threads compete with ONNX Runtime (and a co-located Elasticsearch) for the
+# cores; with the flag the p95 of a search at 100,000 products was 51 ms on 2 cores, without it 57 ms
+# (benchmarks/results/search-latency.md).
+CMD ["node", "--single-threaded-gc", "dist/api/main.js"]
 
 # ---- runtime with CUDA: CUDA 12 + cuDNN 9 user-space libraries, and onnxruntime-node's CUDA provider ----
 FROM build AS build-gpu

@@ -100,7 +100,7 @@ async function main(): Promise<void> {
   const env = { ...process.env, LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn', INDEX_ALIAS: alias, QUEUE_PREFIX: 'demo', WEBHOOK_SECRETS: secret, FETCH_ALLOWED_HOSTS: '127.0.0.1', API_PORT: String(apiPort), API_HOST: '127.0.0.1' };
   const children: ChildProcess[] = [
     spawn(process.execPath, [path.join(root, 'dist', 'indexer', 'main.js')], { env, stdio: ['ignore', 'inherit', 'inherit'] }),
-    spawn(process.execPath, [path.join(root, 'dist', 'api', 'main.js')], { env, stdio: ['ignore', 'inherit', 'inherit'] }),
+    spawn(process.execPath, ['--single-threaded-gc', path.join(root, 'dist', 'api', 'main.js')], { env, stdio: ['ignore', 'inherit', 'inherit'] }),
   ];
   const stop = () => {
     for (const child of children) child.kill('SIGTERM');

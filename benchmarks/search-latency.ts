@@ -1,0 +1,321 @@
+/**
+ * Search latency at catalog sizes of 10k and 100k products: a 640 px JPEG uploaded to the real API process
+ * (multipart, the default hybrid models, autocrop, kNN), p50/p95/p99 per stage (decode, embed, search, total as the
+ * API reports them, and the client's wall time). Side by side in the same run, in a shuffled order, the same query
+ * vectors are searched in Elasticsearch directly with the very code the API runs (core/search/catalog-search.ts: two
+ * requests for the hybrid), which gives the API's overhead: wall time − decode − embed − direct time, per query.
+ *
+ * The catalog: the dev set's real catalog photos (embedded here) plus synthetic products around them, each vector a
+ * real one with Gaussian noise (cosine 0.55…0.95 to its source, per model), so that the index has the clusters
+ * and the dimensions of a real catalog. Attributes are random (brand, category, colour, sizes, price, availability).
+ *
+ * The API is measured once per set of Node flags (`--api-node-flags`, ";"-separated, "" = none): first as it is
+ * started in production (`npm run api`, the Dockerfile: --single-threaded-gc), then without that flag (V8's
+ * concurrent GC threads then compete with ONNX Runtime and Elasticsearch for the 2 cores).
+ *
+ * usage: npm run bench:search-latency -- [--sizes 10000,100000] [--queries 400] [--api-node-flags '--single-threaded-gc;']
+ * (services up: npm run services:up; the API runs from dist/: npm run build)
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import os from 'node:os';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import sharp from 'sharp';
+import { loadConfig } from '../core/config';
+import { createEmbedder } from '../core/embedding/embedder';
+import { createLogger } from '../core/logger';
+import { createProgress } from '../core/progress';
+import { seededRandom, shuffle } from '../core/random';
+import { buildFilterClauses, type SearchFilters } from '../core/search/filters';
+import { searchCatalog } from '../core/search/catalog-search';
+import { benchProduct, createBenchIndex, request } from './lib/bench-index';
+import { buildDevSet } from './lib/devset';
+import { embedAll, row } from './lib/embed';
+import { fixed, percentile, writeResult } from './lib/report';
+
+const root = path.resolve(__dirname, '..');
+const stamp = Date.now().toString(36);
+const alias = `bench-search-${stamp}`;
+const apiPort = 18081;
+const api = `http://127.0.0.1:${apiPort}`;
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+function argument(name: string, fallback: string): string {
+  const at = process.argv.indexOf(`--${name}`);
+  return at > 0 ? process.argv[at + 1]! : fallback;
+}
+const sizes = argument('sizes', '10000,100000').split(',').map(Number);
+const queryCount = Number(argument('queries', '400'));
+/** Node flags to start the API with, one run each, separated by ";" ("" = none). */
+const nodeFlags = argument('api-node-flags', '--single-threaded-gc;').split(';');
+
+/** The filtered variant: about a fifth of the catalog passes (price ≤ 100, in stock, size M). */
+const FILTERS: SearchFilters = { price: { lte: 100 }, available: true, sizes: ['M'] };
+
+interface Sample {
+  wall: number;
+  decode: number;
+  embed: number;
+  search: number;
+  total: number;
+}
+
+type Stats = { p50: number; p95: number; p99: number; mean: number };
+type Summary = ReturnType<typeof summarise>;
+const stats = (values: number[]): Stats => ({
+  p50: percentile(values, 50),
+  p95: percentile(values, 95),
+  p99: percentile(values, 99),
+  mean: values.reduce((a, b) => a + b, 0) / values.length,
+});
+
+/** Gaussian noise from a seeded uniform source (Box–Muller). */
+function gaussian(random: () => number): () => number {
+  let spare: number | null = null;
+  return () => {
+    if (spare !== null) {
+      const value = spare;
+      spare = null;
+      return value;
+    }
+    const u = Math.max(random(), 1e-12);
+    const v = random();
+    const r = Math.sqrt(-2 * Math.log(u));
+    spare = r * Math.sin(2 * Math.PI * v);
+    return r * Math.cos(2 * Math.PI * v);
+  };
+}
+
+/** A unit vector at about `cosine` to `base` (unit): base + noise of norm tan(acos(cosine)), normalised. */
+function near(base: Float32Array, cosine: number, noise: () => number): number[] {
+  const sigma = Math.tan(Math.acos(cosine)) / Math.sqrt(base.length);
+  const out = new Array<number>(base.length);
+  let norm = 0;
+  for (let d = 0; d < base.length; d++) {
+    const value = base[d]! + sigma * noise();
+    out[d] = value;
+    norm += value * value;
+  }
+  norm = Math.sqrt(norm);
+  for (let d = 0; d < base.length; d++) out[d] = Math.round((out[d]! / norm) * 1e6) / 1e6;
+  return out;
+}
+
+function summarise(samples: Array<Sample & { direct: number }>) {
+  const overhead = samples.map((s) => s.wall - s.decode - s.embed - s.direct);
+  return {
+    wall: stats(samples.map((s) => s.wall)),
+    decode: stats(samples.map((s) => s.decode)),
+    embed: stats(samples.map((s) => s.embed)),
+    search: stats(samples.map((s) => s.search)),
+    api_total: stats(samples.map((s) => s.total)),
+    direct_es: stats(samples.map((s) => s.direct)),
+    overhead_ms: stats(overhead),
+    /** The API's own share of the end-to-end time: mean overhead over mean wall time. */
+    overhead_share: overhead.reduce((a, b) => a + b, 0) / samples.reduce((a, s) => a + s.wall, 0),
+  };
+}
+
+/** A multipart/form-data body: the image as the `image` file part, options as the `query` text part. */
+function multipart(image: Buffer, query?: unknown): { headers: Record<string, string>; body: Buffer } {
+  const boundary = `----lookalike${stamp}`;
+  const parts = [Buffer.from(`--${boundary}\r\ncontent-disposition: form-data; name="image"; filename="query.jpg"\r\ncontent-type: image/jpeg\r\n\r\n`), image, Buffer.from('\r\n')];
+  if (query !== undefined) parts.push(Buffer.from(`--${boundary}\r\ncontent-disposition: form-data; name="query"\r\n\r\n${JSON.stringify(query)}\r\n`));
+  parts.push(Buffer.from(`--${boundary}--\r\n`));
+  return { headers: { 'content-type': `multipart/form-data; boundary=${boundary}` }, body: Buffer.concat(parts) };
+}
+
+async function main(): Promise<void> {
+  const config = loadConfig({ ...process.env, LOG_LEVEL: 'warn', INDEX_ALIAS: alias });
+  const logger = createLogger(config);
+  const modelIds = config.models.ids;
+  const weights = config.search.weights;
+  const devset = await buildDevSet(path.join(root, '.cache', 'devset'), { perCategory: 100, queryItems: 300, seed: 7 });
+  const random = seededRandom(11);
+
+  // Queries: dev-set photos (every distortion) as the 640 px JPEGs a client sends.
+  const picked = shuffle(devset.queries, random).slice(0, queryCount);
+  const progress = createProgress('queries: 640 px JPEGs');
+  const uploads: Buffer[] = [];
+  for (const query of picked) {
+    uploads.push(await sharp(query.photo).resize(640, 640, { fit: 'inside' }).jpeg({ quality: 85 }).toBuffer());
+    progress.update(uploads.length, picked.length);
+  }
+  progress.done();
+
+  const embedder = await createEmbedder(config, logger);
+  const dims = Object.fromEntries(embedder.models.map((m) => [m.id, m.dims]));
+  const catalogVectors = await embedAll(embedder, devset.catalog.map((item) => item.photo), 'auto', 'catalog photos: embed');
+  const queryVectors = await embedAll(embedder, uploads, 'auto', 'queries: embed');
+  await embedder.close();
+
+  const bench = await createBenchIndex(config, logger);
+  const { es } = bench;
+  let child: ChildProcess | undefined;
+  const results: Array<{ products: number; node_flags: string; load_seconds: number; segments: number; queries: number; plain: Summary; filtered: Summary; vector: Summary }> = [];
+  try {
+    // Beyond the real photos, each product is a real one's vectors plus noise.
+    const noise = gaussian(random);
+    const document = (i: number) => {
+      const real = i < devset.catalog.length;
+      const base = real ? i : Math.floor(random() * devset.catalog.length);
+      const vectors = Object.fromEntries(modelIds.map((id) => [id, real ? Array.from(row(catalogVectors[id]!, dims[id]!, base)) : near(row(catalogVectors[id]!, dims[id]!, base), 0.55 + random() * 0.4, noise)]));
+      return benchProduct(i, devset.catalog[base]!, vectors, random);
+    };
+
+    const env = { ...process.env, LOG_LEVEL: 'warn', INDEX_ALIAS: alias, QUEUE_PREFIX: alias, API_PORT: String(apiPort), API_HOST: '127.0.0.1', RATE_LIMIT_PER_S: '0' };
+    for (const size of sizes) {
+      const loadSeconds = await bench.fill(size, document, `catalog: index to ${size}`);
+      // Measure a settled index, as a catalog is between bulk loads: wait until no merge runs.
+      for (;;) {
+        const merges = (await es.indices.stats({ index: bench.index, metric: 'merge' }))._all.primaries?.merges?.current ?? 0;
+        if (merges === 0) break;
+        await sleep(1000);
+      }
+      const segments = (await es.cat.segments({ index: bench.index, format: 'json' })) as unknown[];
+
+      // The API once per set of Node flags, each measured the same way.
+      for (const flags of nodeFlags) {
+        const api_ = spawn(process.execPath, [...flags.split(' ').filter(Boolean), path.join(root, 'dist', 'api', 'main.js')], { env, stdio: ['ignore', 'ignore', 'inherit'] });
+        child = api_;
+        for (let i = 0; ; i++) {
+          if (await request(`${api}/readyz`, 'GET', {}, '').then(() => true, () => false)) break;
+          if (i > 240) throw new Error('the API did not become ready');
+          await sleep(500);
+        }
+
+        const upload = async (q: number, filters?: SearchFilters): Promise<Sample> => {
+          const form = multipart(uploads[q]!, filters ? { filters } : undefined);
+          const { ms, body } = await request(`${api}/v1/search`, 'POST', form.headers, form.body);
+          const t = body.timings_ms as Omit<Sample, 'wall'>;
+          return { wall: ms, ...t };
+        };
+        // A raw-vector query (JSON): the first model alone.
+        const vectorQuery = async (q: number): Promise<Sample> => {
+          const body = JSON.stringify({ vector: Array.from(row(queryVectors[modelIds[0]!]!, dims[modelIds[0]!]!, q)), models: { [modelIds[0]!]: 1 } });
+          const { ms, body: answer } = await request(`${api}/v1/search`, 'POST', { 'content-type': 'application/json' }, body);
+          return { wall: ms, ...(answer.timings_ms as Omit<Sample, 'wall'>) };
+        };
+        const direct = async (q: number, filters?: SearchFilters, models: string[] = modelIds): Promise<number> => {
+          // The same code as the API (one request, or two for the hybrid) with the official client, as the API uses it.
+          const started = performance.now();
+          const { hits } = await searchCatalog(es, alias, {
+            vectors: Object.fromEntries(models.map((id) => [id, Array.from(row(queryVectors[id]!, dims[id]!, q))])),
+            weights,
+            size: 10,
+            filters: buildFilterClauses(filters),
+            mode: 'knn',
+            facets: false,
+          });
+          return hits.length > 0 ? performance.now() - started : NaN;
+        };
+
+        // Warm-up: the first requests load graphs into the page cache and JIT the API's code paths.
+        for (let q = 0; q < 40; q++) {
+          await upload(q % uploads.length);
+          await direct(q % uploads.length);
+        }
+
+        const plain: Array<Sample & { direct: number }> = [];
+        const filtered: Array<Sample & { direct: number }> = [];
+        const vector: Array<Sample & { direct: number }> = [];
+        const order = shuffle(Array.from({ length: uploads.length * 3 }, (_, n) => n), random);
+        const bar = createProgress(`search at ${size}`);
+        for (const n of order) {
+          const q = n % uploads.length;
+          const kind = n < uploads.length ? plain : n < 2 * uploads.length ? filtered : vector;
+          const filters = kind === filtered ? FILTERS : undefined;
+          const viaApi = () => (kind === vector ? vectorQuery(q) : upload(q, filters));
+          const viaEs = () => direct(q, filters, kind === vector ? modelIds.slice(0, 1) : modelIds);
+          // API first or Elasticsearch first, at random, so neither always finds the caches warmer.
+          let sample: Sample;
+          let directMs: number;
+          if (random() < 0.5) {
+            sample = await viaApi();
+            directMs = await viaEs();
+          } else {
+            directMs = await viaEs();
+            sample = await viaApi();
+          }
+          kind.push({ ...sample, direct: directMs });
+          bar.update(plain.length + filtered.length + vector.length, order.length);
+        }
+        bar.done();
+
+        results.push({ products: size, node_flags: flags, load_seconds: loadSeconds, segments: segments.length, queries: uploads.length, plain: summarise(plain), filtered: summarise(filtered), vector: summarise(vector) });
+        process.stderr.write(`${size} ${flags}: ${JSON.stringify(results.at(-1))}\n`);
+        const exited = new Promise((resolve) => api_.once('exit', resolve));
+        api_.kill('SIGTERM');
+        await exited;
+      }
+    }
+  } finally {
+    child?.kill('SIGTERM');
+    await sleep(1000);
+    await bench.drop();
+  }
+
+  // The main tables: the API as it is started by default (the first set of flags); the others in a table of their own.
+  const main = results.filter((r) => r.node_flags === nodeFlags[0]);
+  const others = results.filter((r) => r.node_flags !== nodeFlags[0]);
+  const line = (label: string, pick: (s: Summary) => Stats, digits = 1) =>
+    `| ${label} | ${main.map((r) => ['plain', 'filtered'].map((k) => { const s = pick(r[k as 'plain' | 'filtered']); return `${fixed(s.p50, digits)} / ${fixed(s.p95, digits)} / ${fixed(s.p99, digits)}`; }).join(' | ')).join(' | ')} |`;
+  const header = main.map((r) => `${r.products.toLocaleString('en')}: no filter | ${r.products.toLocaleString('en')}: filtered`).join(' | ');
+  const markdown = `# Search latency: a 640 px JPEG upload at ${main.map((r) => r.products.toLocaleString('en')).join(' and ')} products
+
+The real API process (\`node ${nodeFlags[0]} dist/api/main.js\`, as \`npm run api\` and the Dockerfile start it;
+multipart upload, hybrid ${modelIds.join(' + ')} with weights ${modelIds.map((id) => `${id} ${weights[id]}`).join(' / ')}, autocrop, kNN k = 10, default num_candidates 100, ${config.vectors.defaults.type}) against
+Elasticsearch 9.5.4 (1 shard, heap 1 GB), sequential requests from one client on loopback. Everything on one
+${os.cpus().length}-core machine. ${uploads.length} different dev-set query photos (every distortion), each sent without filters and
+with \`${JSON.stringify(FILTERS)}\` (about a fifth of the catalog passes), in shuffled order.
+
+Milliseconds, p50 / p95 / p99:
+
+| stage | ${header} |
+| --- | ${main.map(() => '--- | ---').join(' | ')} |
+${line('decode (+ autocrop)', (s) => s.decode)}
+${line('embed (both models)', (s) => s.embed)}
+${line('search (API → Elasticsearch, 2 requests)', (s) => s.search)}
+${line('total in the API (arrival → response)', (s) => s.api_total)}
+${line('**end to end (client)**', (s) => s.wall)}
+${line('Elasticsearch direct, same requests', (s) => s.direct_es)}
+${line('API overhead (end to end − decode − embed − direct)', (s) => s.overhead_ms)}
+
+API overhead as a share of the end-to-end time, p50 overhead ÷ p50 end to end, and mean ÷ mean (where the tails
+weigh in): ${main.map((r) => `${r.products.toLocaleString('en')}: ${fixed((100 * r.plain.overhead_ms.p50) / r.plain.wall.p50, 1)} % and ${fixed(100 * r.plain.overhead_share, 1)} % (filtered: ${fixed((100 * r.filtered.overhead_ms.p50) / r.filtered.wall.p50, 1)} % and ${fixed(100 * r.filtered.overhead_share, 1)} %)`).join('; ')}.
+
+A raw-vector query (JSON \`vector\`, ${modelIds[0]} alone: one request, no image work) against the same search run
+directly, milliseconds p50 / p95 / p99:
+
+| products | API end to end | Elasticsearch direct | API overhead | share |
+| --- | --- | --- | --- | --- |
+${main.map((r) => `| ${r.products.toLocaleString('en')} | ${[r.vector.wall, r.vector.direct_es, r.vector.overhead_ms].map((s) => `${fixed(s.p50, 1)} / ${fixed(s.p95, 1)} / ${fixed(s.p99, 1)}`).join(' | ')} | ${fixed(100 * r.vector.overhead_share, 1)} % |`).join('\n')}
+
+The API started with other Node flags (same index, same queries, right after the run above; "none" = plain \`node\`),
+no filter:
+
+| products | Node flags | end to end | API overhead | overhead share (p50; mean) |
+| --- | --- | --- | --- | --- |
+${others.map((r) => `| ${r.products.toLocaleString('en')} | ${r.node_flags ? `\`${r.node_flags}\`` : 'none'} | ${[r.plain.wall, r.plain.overhead_ms].map((s) => `${fixed(s.p50, 1)} / ${fixed(s.p95, 1)} / ${fixed(s.p99, 1)}`).join(' | ')} | ${fixed((100 * r.plain.overhead_ms.p50) / r.plain.wall.p50, 1)} %; ${fixed(100 * r.plain.overhead_share, 1)} % |`).join('\n')}
+
+Targets: end-to-end p95 ≤ 60 ms at 100,000 products; API overhead ≤ 10 %.
+
+| products | load time | segments |
+| --- | --- | --- |
+${main.map((r) => `| ${r.products.toLocaleString('en')} | ${fixed(r.load_seconds, 0)} s | ${r.segments} |`).join('\n')}
+
+The catalog beyond the ${devset.catalog.length} real dev-set photos is synthetic: each product's vectors are a real product's vectors
+plus Gaussian noise (cosine 0.55 – 0.95 to the source), so the index has the dimensions and the clustered shape of a
+real catalog without embedding 100,000 images on 2 cores. "Elasticsearch direct" runs the code the API runs
+(core/search/catalog-search.ts: for the hybrid, the candidates request and the fusion request; one request for one
+model) with the same query vectors and the official client, as the API does; the overhead is everything else the API
+does: HTTP and multipart parsing, validation, the response. The load client is node:http with keep-alive.
+`;
+  writeResult('search-latency', `npm run bench:search-latency -- --sizes ${sizes.join(',')} --queries ${queryCount} --api-node-flags '${nodeFlags.join(';')}'`, { index_type: config.vectors.defaults.type, weights, filters: FILTERS, results }, markdown);
+  process.stdout.write(markdown);
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});

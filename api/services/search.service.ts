@@ -11,8 +11,9 @@ import { verdict } from '../../core/search/verdict';
 import type { QuerySource, SearchOptions } from '../../core/search/search-request';
 
 /**
- * One code path for every kind of query: turn the source into one vector per model, then one kNN search with a
- * boosted clause per model (scores add up: the hybrid), each clause pre-filtered by the request's filters.
+ * One code path for every kind of query: turn the source into one vector per model, then search the catalog with
+ * them (core/search/catalog-search.ts: pre-filtered kNN; for several models the weighted sum of every model's
+ * similarity), and judge the match from the scores (core/search/verdict.ts).
  */
 
 export interface SearchResult {

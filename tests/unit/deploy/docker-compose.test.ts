@@ -35,10 +35,15 @@ describe('docker-compose.yml stays consistent with the development scripts', () 
     expect(JSON.stringify(gpu.deploy)).toContain('"driver":"nvidia"');
     expect(gpu.environment!.ONNX_EXECUTION_PROVIDER).toBe('cuda');
     expect(dockerfile.match(/^USER lookalike$/gm)).toHaveLength(2);
+    expect(dockerfile).toMatch(/npm run build/);
     for (const service of ['api', 'indexer', 'indexer-gpu']) {
-      const entry = compose.services[service]!.command![1]!;
-      expect(dockerfile).toMatch(/npm run build/);
-      expect(entry).toMatch(/^dist\/(api|indexer)\/main\.js$/);
+      const command = compose.services[service]!.command!;
+      expect(command[0]).toBe('node');
+      expect(command.at(-1)).toMatch(/^dist\/(api|indexer)\/main\.js$/);
     }
+    // The API runs as `npm run api` does (docs/search.md says why), in compose and in the image.
+    const api = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')).scripts.api as string;
+    expect(api).toBe(`node ${compose.services.api!.command!.slice(1).join(' ')}`);
+    expect(dockerfile).toContain(`CMD ${JSON.stringify(compose.services.api!.command).replace(/,/g, ', ')}`);
   });
 });

@@ -107,8 +107,6 @@ export interface CatalogHit {
 export interface CatalogSearchResponse {
   hits: CatalogHit[];
   aggregations?: Record<string, unknown>;
-  /** Elasticsearch requests made (2 for a hybrid kNN search). */
-  requests: number;
 }
 
 /** Runs one search (one request, or two for a hybrid kNN search). */
@@ -116,13 +114,13 @@ export async function searchCatalog(es: Client, index: string, options: CatalogS
   const hybrid = options.mode === 'knn' && Object.keys(normalisedWeights(options)).length > 1;
   if (!hybrid) {
     const response = await es.search<Record<string, unknown>>({ index, ...buildSearchBody(options) });
-    return { hits: response.hits.hits, aggregations: response.aggregations as Record<string, unknown> | undefined, requests: 1 };
+    return { hits: response.hits.hits, aggregations: response.aggregations as Record<string, unknown> | undefined };
   }
   const candidates = await es.search({ index, ...buildCandidatesBody(options) });
   const ids = candidates.hits.hits.map((hit) => hit._id!).filter(Boolean);
-  if (ids.length === 0) return { hits: [], ...(options.facets ? { aggregations: {} } : {}), requests: 1 };
+  if (ids.length === 0) return { hits: [], ...(options.facets ? { aggregations: {} } : {}) };
   const response = await es.search<Record<string, unknown>>({ index, ...buildFusionBody(options, ids) });
-  return { hits: response.hits.hits, aggregations: response.aggregations as Record<string, unknown> | undefined, requests: 2 };
+  return { hits: response.hits.hits, aggregations: response.aggregations as Record<string, unknown> | undefined };
 }
 
 function exactQuery(vectors: Record<string, number[]>, weights: Record<string, number>, filters: FilterClause[]): Record<string, unknown> {

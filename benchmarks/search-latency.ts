@@ -176,8 +176,8 @@ async function main(): Promise<void> {
 
       // The API once per set of Node flags, each measured the same way.
       for (const flags of nodeFlags) {
-        const api_ = spawn(process.execPath, [...flags.split(' ').filter(Boolean), path.join(root, 'dist', 'api', 'main.js')], { env, stdio: ['ignore', 'ignore', 'inherit'] });
-        child = api_;
+        const server = spawn(process.execPath, [...flags.split(' ').filter(Boolean), path.join(root, 'dist', 'api', 'main.js')], { env, stdio: ['ignore', 'ignore', 'inherit'] });
+        child = server;
         for (let i = 0; ; i++) {
           if (await request(`${api}/readyz`, 'GET', {}, '').then(() => true, () => false)) break;
           if (i > 240) throw new Error('the API did not become ready');
@@ -244,9 +244,10 @@ async function main(): Promise<void> {
 
         results.push({ products: size, node_flags: flags, load_seconds: loadSeconds, segments: segments.length, queries: uploads.length, plain: summarise(plain), filtered: summarise(filtered), vector: summarise(vector) });
         process.stderr.write(`${size} ${flags}: ${JSON.stringify(results.at(-1))}\n`);
-        const exited = new Promise((resolve) => api_.once('exit', resolve));
-        api_.kill('SIGTERM');
+        const exited = new Promise((resolve) => server.once('exit', resolve));
+        server.kill('SIGTERM');
         await exited;
+        child = undefined;
       }
     }
   } finally {

@@ -42,34 +42,27 @@ def torchvision_model(name, random_weights):
 def transformers_model(name, random_weights):
     import torch
 
+    class Wrapper(torch.nn.Module):
+        """`image` in, one field of the transformers model's output out (what the ONNX graph returns)."""
+
+        def __init__(self, inner, field):
+            super().__init__()
+            self.inner = inner
+            self.field = field
+
+        def forward(self, image):
+            return getattr(self.inner(pixel_values=image), self.field)
+
     if name == "clip-vit-b32":
         from transformers import CLIPVisionConfig, CLIPVisionModelWithProjection
 
         repo = "openai/clip-vit-base-patch32"
         inner = CLIPVisionModelWithProjection(CLIPVisionConfig(projection_dim=512)) if random_weights else CLIPVisionModelWithProjection.from_pretrained(repo)
-
-        class Wrapper(torch.nn.Module):
-            def __init__(self):
-                super().__init__()
-                self.inner = inner
-
-            def forward(self, image):
-                return self.inner(pixel_values=image).image_embeds
-
-        return Wrapper(), "features"
+        return Wrapper(inner, "image_embeds"), "features"
     from transformers import Dinov2Config, Dinov2Model
 
     inner = Dinov2Model(Dinov2Config(hidden_size=384, num_attention_heads=6, image_size=518)) if random_weights else Dinov2Model.from_pretrained("facebook/dinov2-small")
-
-    class Wrapper(torch.nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.inner = inner
-
-        def forward(self, image):
-            return self.inner(pixel_values=image).last_hidden_state
-
-    return Wrapper(), "last_hidden_state"
+    return Wrapper(inner, "last_hidden_state"), "last_hidden_state"
 
 
 def main():

@@ -1,4 +1,3 @@
-import { performance } from 'node:perf_hooks';
 import express, { Router, type Request, type Response } from 'express';
 import multer from 'multer';
 import type { Config } from '../../core/config';
@@ -13,10 +12,9 @@ import type { SearchResult, SearchService } from '../services/search.service';
  * GET /v1/products/:id/similar — the same options as query parameters (`filters` and `models` as JSON).
  */
 export function searchRouter(config: Config, search: SearchService, stages: Histogram<'stage'>): Router {
-  /** `total` becomes the time since the request arrived (upload parsing included), then every stage is recorded. */
+  /** `total` counts from the request's arrival (upload parsing included): the request-id middleware notes it. */
+  const arrival = (response: Response) => response.locals.receivedAt as number | undefined;
   const finish = (result: SearchResult, response: Response) => {
-    const arrived = response.locals.receivedAt as number | undefined;
-    if (arrived !== undefined) result.timings_ms.total = Math.round((performance.now() - arrived) * 100) / 100;
     for (const [stage, ms] of Object.entries(result.timings_ms)) stages.observe({ stage }, ms / 1000);
     response.json({ ...result, request_id: response.locals.requestId });
   };
@@ -43,10 +41,10 @@ export function searchRouter(config: Config, search: SearchService, stages: Hist
           throw new ValidationError('the "query" part must be a JSON object of search options', { code: 'invalid_request' });
         }
       }
-      result = await search.search({ kind: 'image', bytes: request.file.buffer }, parseSearchOptions(options));
+      result = await search.search({ kind: 'image', bytes: request.file.buffer }, parseSearchOptions(options), arrival(response));
     } else if (request.is('application/json')) {
       const { options, source } = parseSearchBody(request.body, config.image.maxBytes);
-      result = await search.search(source, options);
+      result = await search.search(source, options, arrival(response));
     } else {
       throw new AppError('unsupported_media_type', 'send application/json or multipart/form-data', 415);
     }
@@ -55,7 +53,7 @@ export function searchRouter(config: Config, search: SearchService, stages: Hist
 
   router.get('/v1/products/:id/similar', async (request, response) => {
     const options = optionsFromQuery(request.query as Record<string, unknown>);
-    const result = await search.search({ kind: 'product_id', id: request.params.id! }, options);
+    const result = await search.search({ kind: 'product_id', id: request.params.id! }, options, arrival(response));
     finish(result, response);
   });
   return router;

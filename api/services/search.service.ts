@@ -45,8 +45,8 @@ export class SearchService {
     return weights;
   }
 
-  async search(source: QuerySource, options: SearchOptions): Promise<SearchResult> {
-    const started = performance.now();
+  /** `started`: when the request arrived (performance.now()), which `timings_ms.total` counts from; default now. */
+  async search(source: QuerySource, options: SearchOptions, started = performance.now()): Promise<SearchResult> {
     if (options.mode === 'exact' && !this.exactAvailable) {
       throw new AppError('exact_search_unavailable', 'exact search needs painless scripting, which this Elasticsearch cluster does not have; use mode "knn"', 501);
     }

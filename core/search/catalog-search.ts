@@ -111,7 +111,7 @@ export interface CatalogSearchResponse {
 
 /** Runs one search (one request, or two for a hybrid kNN search). */
 export async function searchCatalog(es: Client, index: string, options: CatalogSearchOptions): Promise<CatalogSearchResponse> {
-  const hybrid = options.mode === 'knn' && Object.keys(normalisedWeights(options)).length > 1;
+  const hybrid = options.mode === 'knn' && Object.keys(options.vectors).length > 1;
   if (!hybrid) {
     const response = await es.search<Record<string, unknown>>({ index, ...buildSearchBody(options) });
     return { hits: response.hits.hits, aggregations: response.aggregations as Record<string, unknown> | undefined };

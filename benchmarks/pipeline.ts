@@ -14,6 +14,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Client } from '@elastic/elasticsearch';
 import { createProgress } from '../core/progress';
 import { signatureHeader } from '../core/webhook-signature';
@@ -28,7 +29,6 @@ const alias = `bench-${stamp}`;
 const apiPort = 18080;
 const indexerPort = 19464;
 const esUrl = process.env.ES_URL ?? 'http://127.0.0.1:9200';
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** The photo with a JPEG comment segment carrying `n`: distinct bytes (and content hash), the same pixels. */
 function tagged(photo: Buffer, n: number): Buffer {

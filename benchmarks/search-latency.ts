@@ -20,6 +20,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
 import sharp from 'sharp';
 import { loadConfig } from '../core/config';
 import { createEmbedder } from '../core/embedding/embedder';
@@ -38,7 +39,6 @@ const stamp = Date.now().toString(36);
 const alias = `bench-search-${stamp}`;
 const apiPort = 18081;
 const api = `http://127.0.0.1:${apiPort}`;
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 function argument(name: string, fallback: string): string {
   const at = process.argv.indexOf(`--${name}`);

@@ -12,6 +12,7 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import sharp from 'sharp';
 import { Client } from '@elastic/elasticsearch';
 import { createProgress } from '../core/progress';
@@ -26,7 +27,6 @@ const perCategory = Number(process.env.DEMO_PER_CATEGORY ?? 200);
 const apiPort = Number(process.env.API_PORT ?? 8080);
 const imagePort = Number(process.env.DEMO_IMAGE_PORT ?? 8090);
 const alias = 'demo-products';
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 const BRANDS = ['Northwind', 'Acme', 'Globex', 'Initech', 'Umbrella', 'Hooli', 'Vandelay', 'Stark'];
 const COLOURS: Array<[string, [number, number, number]]> = [

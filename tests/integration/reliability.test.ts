@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { startImageServer, startPipeline, upsert, type Pipeline } from './pipeline-helpers';
 
 /**
@@ -11,7 +12,6 @@ import { startImageServer, startPipeline, upsert, type Pipeline } from './pipeli
  */
 jest.setTimeout(180_000);
 const root = path.resolve(__dirname, '..', '..');
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 let images: Awaited<ReturnType<typeof startImageServer>>;
 beforeAll(async () => {

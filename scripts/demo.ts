@@ -116,16 +116,19 @@ async function main(): Promise<void> {
     await sleep(500);
   }
 
-  // 4. Index through the signed webhook; wait until searchable.
+  // 4. Index through the signed webhook; wait until searchable. Event ids name the index they were sent for (its
+  // uuid): a second run against the same index is all duplicates and embeds nothing, while an index that was lost
+  // (Elasticsearch data removed, Redis kept) gets its events again instead of having them dropped as already seen.
+  const es = new Client({ node: process.env.ES_URL ?? 'http://127.0.0.1:9200' });
+  const indexUuid = Object.values(await es.indices.getSettings({ index: alias }))[0]!.settings!.index!.uuid!;
   let accepted = 0;
   for (let i = 0; i < catalog.length; i += 250) {
-    const events = catalog.slice(i, i + 250).map((product) => ({ id: `demo-${product.id}-1`, type: 'product.upsert', version: 1, product }));
+    const events = catalog.slice(i, i + 250).map((product) => ({ id: `demo-${indexUuid}-${product.id}-1`, type: 'product.upsert', version: 1, product }));
     const body = JSON.stringify({ events });
     const response = await fetch(`${api}/v1/webhooks/catalog`, { method: 'POST', headers: { 'content-type': 'application/json', 'lookalike-signature': signatureHeader([secret], body) }, body });
     if (response.status !== 202) throw new Error(`the webhook answered ${response.status}: ${await response.text()}`);
     accepted += ((await response.json()) as { accepted: number }).accepted;
   }
-  const es = new Client({ node: process.env.ES_URL ?? 'http://127.0.0.1:9200' });
   // Accepted events whose version the index already holds are recognised by the indexer and cost no embedding.
   const progress = createProgress(`indexing (${accepted} events accepted)`);
   for (;;) {

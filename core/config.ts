@@ -10,17 +10,6 @@ import { StartupError, describeIssues } from './errors';
 export const VECTOR_INDEX_TYPES = ['int8_hnsw', 'int4_hnsw', 'bbq_hnsw', 'hnsw', 'flat', 'int8_flat', 'bbq_flat'] as const;
 export type VectorIndexType = (typeof VECTOR_INDEX_TYPES)[number];
 
-/** How one model's `dense_vector` field is indexed. */
-export interface VectorIndexOptions {
-  type: VectorIndexType;
-  /** HNSW graph degree (ignored by flat types). Default 16. */
-  m: number;
-  /** HNSW candidates while building (ignored by flat types). Default 100. */
-  efConstruction: number;
-  /** Quantized types only: rescore `oversample × k` candidates with the raw vectors; 0 turns rescoring off. */
-  oversample: number;
-}
-
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 const positiveInt = z.coerce.number().int().positive();
@@ -127,162 +116,118 @@ const envSchema = z.object({
   API_HOST: z.string().min(1).default('0.0.0.0'),
 });
 
-export type Env = Record<string, string | undefined>;
-
-export interface Config {
-  log: { level: (typeof LOG_LEVELS)[number] };
-  elasticsearch: {
-    url: string;
-    auth?: { username: string; password: string } | { apiKey: string };
-    requestTimeoutMs: number;
-    maxRetries: number;
-    compression: boolean;
-  };
-  redis: { url: string; queuePrefix: string };
-  index: { alias: string; shards: number; replicas: number; refreshInterval: string };
-  vectors: { defaults: VectorIndexOptions; overrides: Record<string, Partial<VectorIndexOptions>> };
-  /** Embedding models to load, by manifest id; `dir` holds manifests of models you bring. */
-  models: { ids: string[]; dir?: string };
-  onnx: {
-    /** `auto`: CUDA when its provider library loads, else CPU. */
-    provider: 'auto' | 'cpu' | 'cuda';
-    /** 0 = ONNX Runtime's default (one per core). */
-    intraOpThreads: number;
-    interOpThreads: number;
-    /** Largest batch per run (a model's manifest may lower it). */
-    maxBatch: number;
-  };
-  image: {
-    maxBytes: number;
-    maxPixels: number;
-    /** Long side of the decoded working image every model's preprocessing starts from. */
-    workingSize: number;
-    /** `model`: each model's manifest decides; otherwise one mode for all. */
-    autocrop: 'model' | 'trim' | 'attention' | 'none';
-  };
-  webhook: { secrets: string[]; toleranceSeconds: number; maxBytes: number; dedupTtlSeconds: number };
-  fetch: { allowedHosts: string[]; timeoutMs: number; maxRedirects: number };
-  worker: {
-    concurrency: number;
-    /** A batch closes at this many items or after maxWaitMs, whichever comes first. */
-    batchMaxItems: number;
-    batchMaxWaitMs: number;
-    /** Batches embedding at once in one indexer (embedding already uses every core). */
-    embedConcurrency: number;
-    attempts: number;
-    backoffMs: number;
-    lockMs: number;
-    /** Completed and failed jobs kept per queue. */
-    history: number;
-    tombstoneTtlSeconds: number;
-    /** `wait_for`: a write returns once searchable (freshness is measured to that point). */
-    refresh: 'wait_for' | 'false';
-    shutdownTimeoutMs: number;
-    /** Health and metrics port of the indexer (0 = off). */
-    port: number;
-    host: string;
-  };
-  api: {
-    port: number;
-    host: string;
-    /** `<key>:<scope>[+<scope>]` entries; empty: search and status public, webhooks by signature alone. */
-    keys: string[];
-    /** Search requests a second per client (0: no limit), and the burst allowed. */
-    rateLimitPerSecond: number;
-    rateLimitBurst: number;
-    /** Whole-request and header deadlines against slow clients. */
-    requestTimeoutMs: number;
-    headersTimeoutMs: number;
-  };
-  /** Default hybrid weights per model (measured on the dev set: benchmarks/results/embedding-quality.md). */
-  search: { weights: Record<string, number> };
-}
-
 const list = (value: string): string[] => value.split(',').map((item) => item.trim()).filter(Boolean);
 
-/** Validates `env` and returns the typed configuration, or throws one StartupError naming every bad key. */
-export function loadConfig(env: Env = process.env): Config {
-  // Empty strings mean "not set", as in most .env files and compose files.
-  const present = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== undefined && value !== ''));
-  const parsed = envSchema.safeParse(present);
-  if (!parsed.success) {
-    const problems = describeIssues(parsed.error.issues);
-    throw new StartupError('invalid_config', `invalid configuration: ${problems.join('; ')}`);
-  }
-  const e = parsed.data;
-  if ((e.ES_USERNAME === undefined) !== (e.ES_PASSWORD === undefined)) {
-    throw new StartupError('invalid_config', 'invalid configuration: ES_USERNAME and ES_PASSWORD go together');
-  }
-  let auth: Config['elasticsearch']['auth'];
-  if (e.ES_API_KEY) auth = { apiKey: e.ES_API_KEY };
-  else if (e.ES_USERNAME && e.ES_PASSWORD) auth = { username: e.ES_USERNAME, password: e.ES_PASSWORD };
-
-  return {
+/**
+ * The variables above as the nested object the code uses. `Config` is inferred from this transform, so a setting is
+ * named in the schema and placed here, and nowhere else.
+ */
+const configSchema = envSchema
+  .superRefine((e, ctx) => {
+    if ((e.ES_USERNAME === undefined) !== (e.ES_PASSWORD === undefined)) {
+      ctx.addIssue({ code: 'custom', path: ['ES_USERNAME'], message: 'ES_USERNAME and ES_PASSWORD go together' });
+    }
+  })
+  .transform((e) => ({
     log: { level: e.LOG_LEVEL },
     elasticsearch: {
       url: e.ES_URL.replace(/\/+$/, ''),
-      ...(auth ? { auth } : {}),
+      /** An API key wins over a username and password; neither: no credentials. */
+      auth: e.ES_API_KEY
+        ? { apiKey: e.ES_API_KEY }
+        : e.ES_USERNAME && e.ES_PASSWORD
+          ? { username: e.ES_USERNAME, password: e.ES_PASSWORD }
+          : undefined,
       requestTimeoutMs: e.ES_REQUEST_TIMEOUT_MS,
       maxRetries: e.ES_MAX_RETRIES,
       compression: e.ES_COMPRESSION,
     },
     redis: { url: e.REDIS_URL, queuePrefix: e.QUEUE_PREFIX },
-    index: {
-      alias: e.INDEX_ALIAS,
-      shards: e.INDEX_SHARDS,
-      replicas: e.INDEX_REPLICAS,
-      refreshInterval: e.INDEX_REFRESH_INTERVAL,
-    },
+    index: { alias: e.INDEX_ALIAS, shards: e.INDEX_SHARDS, replicas: e.INDEX_REPLICAS, refreshInterval: e.INDEX_REFRESH_INTERVAL },
     vectors: {
+      /** How each model's `dense_vector` field is indexed, unless its manifest or an override says otherwise. */
       defaults: {
         type: e.VECTOR_INDEX_TYPE,
+        /** HNSW graph degree (ignored by flat types). */
         m: e.VECTOR_HNSW_M,
+        /** HNSW candidates while building (ignored by flat types). */
         efConstruction: e.VECTOR_HNSW_EF_CONSTRUCTION,
+        /** Quantized types only: rescore `oversample × k` candidates with the raw vectors; 0 turns rescoring off. */
         oversample: e.VECTOR_RESCORE_OVERSAMPLE,
       },
       overrides: e.VECTOR_INDEX_OVERRIDES,
     },
-    models: { ids: [...new Set(e.MODELS.split(','))], ...(e.MODEL_DIR ? { dir: e.MODEL_DIR } : {}) },
+    /** Embedding models to load, by manifest id; `dir` holds manifests of models you bring. */
+    models: { ids: [...new Set(e.MODELS.split(','))], dir: e.MODEL_DIR },
     onnx: {
+      /** `auto`: CUDA when its provider library loads, else CPU. */
       provider: e.ONNX_EXECUTION_PROVIDER,
+      /** 0 = ONNX Runtime's default (one per core). */
       intraOpThreads: e.ONNX_INTRA_OP_THREADS,
       interOpThreads: e.ONNX_INTER_OP_THREADS,
+      /** Largest batch per run (a model's manifest may lower it). */
       maxBatch: e.EMBED_MAX_BATCH,
     },
-    image: { maxBytes: e.IMAGE_MAX_BYTES, maxPixels: e.IMAGE_MAX_PIXELS, workingSize: e.IMAGE_WORKING_SIZE, autocrop: e.AUTOCROP },
-    webhook: {
-      secrets: list(e.WEBHOOK_SECRETS ?? ''),
-      toleranceSeconds: e.WEBHOOK_TOLERANCE_S,
-      maxBytes: e.WEBHOOK_MAX_BYTES,
-      dedupTtlSeconds: e.EVENT_DEDUP_TTL_S,
+    image: {
+      maxBytes: e.IMAGE_MAX_BYTES,
+      maxPixels: e.IMAGE_MAX_PIXELS,
+      /** Long side of the decoded working image every model's preprocessing starts from. */
+      workingSize: e.IMAGE_WORKING_SIZE,
+      /** `model`: each model's manifest decides; otherwise one mode for all. */
+      autocrop: e.AUTOCROP,
     },
+    webhook: { secrets: list(e.WEBHOOK_SECRETS ?? ''), toleranceSeconds: e.WEBHOOK_TOLERANCE_S, maxBytes: e.WEBHOOK_MAX_BYTES, dedupTtlSeconds: e.EVENT_DEDUP_TTL_S },
     fetch: { allowedHosts: list(e.FETCH_ALLOWED_HOSTS), timeoutMs: e.FETCH_TIMEOUT_MS, maxRedirects: e.FETCH_MAX_REDIRECTS },
     worker: {
       concurrency: e.WORKER_CONCURRENCY,
+      /** A batch closes at this many items or after batchMaxWaitMs, whichever comes first. */
       batchMaxItems: e.BATCH_MAX_ITEMS,
       batchMaxWaitMs: e.BATCH_MAX_WAIT_MS,
+      /** Batches embedding at once in one indexer (embedding already uses every core). */
       embedConcurrency: e.EMBED_CONCURRENCY,
       attempts: e.JOB_ATTEMPTS,
       backoffMs: e.JOB_BACKOFF_MS,
       lockMs: e.JOB_LOCK_MS,
+      /** Completed and failed jobs kept per queue. */
       history: e.JOB_HISTORY,
       tombstoneTtlSeconds: e.TOMBSTONE_TTL_S,
+      /** `wait_for`: a write returns once searchable (freshness is measured to that point). */
       refresh: e.WRITE_REFRESH,
       shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+      /** Health and metrics port of the indexer (0 = off). */
       port: e.INDEXER_PORT,
       host: e.INDEXER_HOST,
     },
     api: {
       port: e.API_PORT,
       host: e.API_HOST,
+      /** `<key>:<scope>[+<scope>]` entries; empty: search and status public, webhooks by signature alone. */
       keys: list(e.API_KEYS ?? ''),
+      /** Search requests a second per client (0: no limit), and the burst allowed. */
       rateLimitPerSecond: e.RATE_LIMIT_PER_S,
       rateLimitBurst: e.RATE_LIMIT_BURST,
+      /** Whole-request and header deadlines against slow clients. */
       requestTimeoutMs: e.REQUEST_TIMEOUT_MS,
       headersTimeoutMs: e.HEADERS_TIMEOUT_MS,
     },
+    /** Default hybrid weights per model (measured on the dev set: benchmarks/results/embedding-quality.md). */
     search: { weights: Object.fromEntries(e.SEARCH_MODEL_WEIGHTS.split(',').map((pair) => [pair.split(':')[0]!, Number(pair.split(':')[1])])) },
-  };
+  }));
+
+export type Env = Record<string, string | undefined>;
+export type Config = z.output<typeof configSchema>;
+/** How one model's `dense_vector` field is indexed. */
+export type VectorIndexOptions = Config['vectors']['defaults'];
+
+/** Validates `env` and returns the typed configuration, or throws one StartupError naming every bad key. */
+export function loadConfig(env: Env = process.env): Config {
+  // Empty strings mean "not set", as in most .env files and compose files.
+  const present = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== undefined && value !== ''));
+  const parsed = configSchema.safeParse(present);
+  if (!parsed.success) {
+    throw new StartupError('invalid_config', `invalid configuration: ${describeIssues(parsed.error.issues).join('; ')}`);
+  }
+  return parsed.data;
 }
 
 /**

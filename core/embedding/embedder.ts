@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import type { Config } from '../config';
-import { AppError, ValidationError } from '../errors';
+import { AppError, ValidationError, describeError } from '../errors';
 import type { Logger } from '../logger';
 import { findCrop, scaleBox, type AutocropMode, type CropBox } from '../image/autocrop';
 import { decodeImage, type DecodedImage, type DecodeLimits } from '../image/decode';
@@ -102,48 +102,59 @@ export class Embedder {
         }
       }),
     );
-    const good = decoded.flatMap((entry, position) => (entry.ok ? [{ ...entry, position }] : []));
+    // Preprocessing for every model and image at once (sharp runs on libuv's threads). An image whose resizing or
+    // normalising throws fails alone (`preprocess_failed`); the others go on.
+    const t0 = performance.now();
+    const prepared = await Promise.all(
+      decoded.map(async (entry) => {
+        if (!entry.ok) return entry;
+        try {
+          const pixels = await Promise.all(models.map((model) => resizeForModel(entry.image, entry.crops.get(this.cropMode(model, options)) ?? null, model.manifest.input)));
+          return { ...entry, pixels };
+        } catch (error) {
+          return { ok: false as const, error: error instanceof AppError ? error : new AppError('preprocess_failed', `the image could not be prepared for the model: ${describeError(error)}`, 422, { cause: error }) };
+        }
+      }),
+    );
+    const good = prepared.flatMap((entry, position) => (entry.ok ? [{ ...entry, position }] : []));
     const embeddings = new Map<number, ModelEmbedding[]>(good.map((entry) => [entry.position, []]));
-    let preprocessMs = 0;
+    const failedRun = new Map<number, AppError>();
+    const preprocessMs = performance.now() - t0;
     let embedMs = 0;
     if (good.length > 0) {
-      // Preprocessing for every model and image at once (sharp runs on libuv's threads), then every model's batch
-      // at once (each ONNX Runtime session on its own threads): both stages use all cores.
-      const t0 = performance.now();
-      const batches = await Promise.all(
-        models.map(async (model) => {
-          const mode = this.cropMode(model, options);
+      // Every model's batch at once (each ONNX Runtime session on its own threads): both stages use all cores.
+      const t1 = performance.now();
+      const vectorsPerModel = await Promise.all(
+        models.map(async (model, m) => {
           const batch = new Float32Array(good.length * model.inputSize);
-          await Promise.all(
-            good.map(async (entry, slot) => {
-              const pixels = await resizeForModel(entry.image, entry.crops.get(mode) ?? null, model.manifest.input);
-              writeTensor(pixels, model.manifest.input, batch, slot);
-            }),
-          );
-          return { model, mode, batch };
+          good.forEach((entry, slot) => {
+            try {
+              writeTensor(entry.pixels[m]!, model.manifest.input, batch, slot);
+            } catch (error) {
+              failedRun.set(entry.position, new AppError('preprocess_failed', `the image could not be prepared for the model: ${describeError(error)}`, 422, { cause: error }));
+            }
+          });
+          return this.runIsolated(model, batch, good.map((entry) => entry.position), failedRun);
         }),
       );
-      const t1 = performance.now();
-      const vectorsPerModel = await Promise.all(batches.map(({ model, batch }) => model.embed(batch, good.length)));
-      preprocessMs = t1 - t0;
       embedMs = performance.now() - t1;
-      batches.forEach(({ model, mode }, m) => {
+      models.forEach((model, m) => {
+        const mode = this.cropMode(model, options);
         good.forEach((entry, slot) => {
+          const vector = vectorsPerModel[m]![slot];
+          if (!vector || failedRun.has(entry.position)) return;
           const crop = entry.crops.get(mode) ?? null;
           const original = { width: entry.image.originalWidth, height: entry.image.originalHeight };
-          embeddings.get(entry.position)!.push({
-            model: model.id,
-            version: model.version,
-            vector: vectorsPerModel[m]![slot]!,
-            crop: crop ? scaleBox(crop, entry.image, original) : null,
-          });
+          embeddings.get(entry.position)!.push({ model: model.id, version: model.version, vector, crop: crop ? scaleBox(crop, entry.image, original) : null });
         });
       });
     }
     const total = performance.now() - started;
-    return decoded.map((entry, position): EmbedOutcome => {
+    const share = Math.max(1, good.length - failedRun.size);
+    return prepared.map((entry, position): EmbedOutcome => {
       if (!entry.ok) return entry;
-      const share = good.length;
+      const runError = failedRun.get(position);
+      if (runError) return { ok: false, error: runError };
       return {
         ok: true,
         image: {
@@ -162,6 +173,28 @@ export class Embedder {
         },
       };
     });
+  }
+
+  /**
+   * One batched run; when the batch run throws, each image runs alone, so a failure is pinned on the image that
+   * causes it (`embedding_failed`) and the others still get their vectors. Returns one vector (or undefined) per slot.
+   */
+  private async runIsolated(model: EmbeddingModel, batch: Float32Array, positions: number[], failed: Map<number, AppError>): Promise<Array<Float32Array | undefined>> {
+    try {
+      return await model.embed(batch, positions.length);
+    } catch (batchError) {
+      if (positions.length === 1) {
+        failed.set(positions[0]!, new AppError('embedding_failed', `model ${model.id} failed on this image: ${describeError(batchError)}`, 422, { cause: batchError }));
+        return [undefined];
+      }
+      const size = model.inputSize;
+      const vectors: Array<Float32Array | undefined> = [];
+      for (let slot = 0; slot < positions.length; slot++) {
+        const [vector] = await this.runIsolated(model, batch.slice(slot * size, (slot + 1) * size), [positions[slot]!], failed);
+        vectors.push(vector);
+      }
+      return vectors;
+    }
   }
 
   async close(): Promise<void> {

@@ -1,0 +1,74 @@
+import sharp from 'sharp';
+import { loadConfig } from '../../../../core/config';
+import { Embedder } from '../../../../core/embedding/embedder';
+import type { EmbeddingModel } from '../../../../core/embedding/onnx-model';
+import * as preprocess from '../../../../core/image/preprocess';
+import { productOnBackground } from '../../../fixtures/images';
+
+/**
+ * The embedder with a fake model (no ONNX): each image of a batch succeeds or fails on its own, whatever stage
+ * throws for it.
+ */
+const input = { name: 'image', width: 16, height: 16, layout: 'NCHW' as const, colorOrder: 'RGB' as const, resize: 'stretch' as const, scale: 1, mean: [0, 0, 0] as [number, number, number], std: [1, 1, 1] as [number, number, number], padColor: [0, 0, 0] as [number, number, number] };
+
+/** A model whose vector is the mean of the input, and which throws on any batch holding a "poisoned" image (mean > 250). */
+function fakeModel(runs: number[]): EmbeddingModel {
+  const inputSize = 3 * 16 * 16;
+  return {
+    id: 'fake',
+    version: '1',
+    dims: 2,
+    inputSize,
+    manifest: { input, autocrop: 'none' },
+    async embed(batch: Float32Array, count: number) {
+      runs.push(count);
+      const vectors: Float32Array[] = [];
+      for (let slot = 0; slot < count; slot++) {
+        const pixels = batch.subarray(slot * inputSize, (slot + 1) * inputSize);
+        const mean = pixels.reduce((sum, v) => sum + v, 0) / pixels.length;
+        if (mean > 250) throw new Error('the runtime failed on this batch');
+        vectors.push(Float32Array.from([mean, 1]));
+      }
+      return vectors;
+    },
+  } as unknown as EmbeddingModel;
+}
+
+const solid = (value: number) => sharp({ create: { width: 40, height: 30, channels: 3, background: { r: value, g: value, b: value } } }).png().toBuffer();
+
+describe('Embedder.embedMany: every image fails alone', () => {
+  afterEach(() => jest.restoreAllMocks());
+
+  it('an image whose preprocessing throws fails with its reason; the rest of the batch is embedded', async () => {
+    const runs: number[] = [];
+    const embedder = new Embedder([fakeModel(runs)], loadConfig({}).image);
+    const images = [await solid(10), await productOnBackground(), await solid(90)];
+    const poisoned = (await sharp(images[1]!).metadata()).width;
+    const real = preprocess.resizeForModel;
+    jest.spyOn(preprocess, 'resizeForModel').mockImplementation(async (image, crop, spec) => {
+      if (image.width === Math.min(poisoned!, 512)) throw new Error('vips_resize: out of memory');
+      return real(image, crop, spec);
+    });
+    const outcomes = await embedder.embedMany(images);
+    expect(outcomes.map((o) => o.ok)).toEqual([true, false, true]);
+    const failed = outcomes[1]!;
+    expect(!failed.ok && failed.error.code).toBe('preprocess_failed');
+    expect(!failed.ok && failed.error.message).toContain('vips_resize: out of memory');
+    // The two good images went through one run together.
+    expect(runs).toEqual([2]);
+  });
+
+  it('a model run that throws is retried image by image, so only the image that causes it fails', async () => {
+    const runs: number[] = [];
+    const embedder = new Embedder([fakeModel(runs)], loadConfig({}).image);
+    const outcomes = await embedder.embedMany([await solid(10), await solid(255), await solid(90)]);
+    expect(outcomes.map((o) => o.ok)).toEqual([true, false, true]);
+    const failed = outcomes[1]!;
+    expect(!failed.ok && failed.error.code).toBe('embedding_failed');
+    const vectors = outcomes.map((o) => (o.ok ? Array.from(o.image.embeddings[0]!.vector) : null));
+    expect(vectors[0]![0]).toBeCloseTo(10, 0);
+    expect(vectors[2]![0]).toBeCloseTo(90, 0);
+    // One batch run of 3, then each image alone.
+    expect(runs).toEqual([3, 1, 1, 1]);
+  });
+});

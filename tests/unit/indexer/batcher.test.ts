@@ -1,5 +1,4 @@
 import { MicroBatcher } from '../../../indexer/batcher';
-import { Gate } from '../../../indexer/gate';
 
 const tick = () => new Promise((resolve) => setTimeout(resolve, 5));
 
@@ -36,33 +35,5 @@ describe('MicroBatcher', () => {
     expect(finished).toBe(3);
     expect((await failing).map((r) => r.status)).toEqual(['rejected', 'rejected']);
     expect(await pending).toBe(1);
-  });
-});
-
-describe('Gate', () => {
-  it('lets at most `limit` holders run at once, in arrival order', async () => {
-    const gate = new Gate(2);
-    let running = 0;
-    let peak = 0;
-    const order: number[] = [];
-    await Promise.all(
-      [1, 2, 3, 4, 5].map((n) =>
-        gate.run(async () => {
-          running++;
-          peak = Math.max(peak, running);
-          order.push(n);
-          await tick();
-          running--;
-        }),
-      ),
-    );
-    expect(peak).toBe(2);
-    expect(order).toEqual([1, 2, 3, 4, 5]);
-  });
-
-  it('releases its slot when the work throws', async () => {
-    const gate = new Gate(1);
-    await expect(gate.run(async () => { throw new Error('x'); })).rejects.toThrow('x');
-    expect(await gate.run(async () => 'next')).toBe('next');
   });
 });

@@ -2,10 +2,11 @@ import path from 'node:path';
 import express, { type Express } from 'express';
 import { REPO_ROOT } from '../core/embedding/manifest';
 import type { Client } from '@elastic/elasticsearch';
-import type { Queue } from 'bullmq';
+import type { CatalogQueue } from '../core/jobs';
 import type { Redis } from 'ioredis';
 import type { Registry } from 'prom-client';
 import type { Config } from '../core/config';
+import { describeError } from '../core/errors';
 import type { Embedder } from '../core/embedding/embedder';
 import type { Logger } from '../core/logger';
 import type { StatusStore } from '../core/status-store';
@@ -21,6 +22,7 @@ import { statusRouter } from './routes/status.route';
 import { webhookRouter } from './routes/webhook.route';
 import { IngestService } from './services/ingest.service';
 import { SearchService } from './services/search.service';
+import { StatusService } from './services/status.service';
 import { searchRouter } from './routes/search.route';
 import type { ImageFetcher } from '../core/net/image-fetcher';
 
@@ -31,7 +33,7 @@ export interface ApiDeps {
   es: Client;
   /** The producer connection: fails fast while Redis is down. */
   redis: Redis;
-  catalogQueue: Queue;
+  catalogQueue: CatalogQueue;
   status: StatusStore;
   embedder: Embedder | null;
   registry: Registry;
@@ -48,10 +50,15 @@ export function createApp(deps: ApiDeps): Express {
   app.set('trust proxy', false);
   app.use(requestId);
   const metrics = httpMetrics(deps.registry);
-  createQueueDepthGauge(deps.registry, async () => {
-    const counts = await deps.catalogQueue.getJobCounts('waiting', 'active', 'delayed', 'failed');
-    return Object.entries(counts).map(([state, count]) => ({ queue: deps.catalogQueue.name, state, count }));
-  });
+  const metricsLog = deps.logger.child({ component: 'metrics' });
+  createQueueDepthGauge(
+    deps.registry,
+    async () => {
+      const counts = await deps.catalogQueue.getJobCounts('waiting', 'active', 'delayed', 'failed');
+      return Object.entries(counts).map(([state, count]) => ({ queue: deps.catalogQueue.name, state, count }));
+    },
+    (error) => metricsLog.warn({ err: describeError(error) }, 'queue depth unavailable: Redis did not answer'),
+  );
   app.use(metrics.middleware);
   const keys = parseApiKeys(config.api.keys);
   const limit = rateLimit(config.api.rateLimitPerSecond, config.api.rateLimitBurst);
@@ -66,7 +73,7 @@ export function createApp(deps: ApiDeps): Express {
   });
   app.use(healthRouter({ es: deps.es, esUrl: config.elasticsearch.url, redis: deps.redis, embedder: deps.embedder, registry: deps.registry }));
   app.use(webhookRouter(config, ingest));
-  app.use(statusRouter(deps.es, config.index.alias, deps.status));
+  app.use(statusRouter(new StatusService(deps.es, config.index.alias, deps.status)));
   if (deps.embedder) {
     const search = new SearchService(deps.es, config.index.alias, deps.embedder, deps.fetcher, config.search.weights, deps.exactSearch);
     app.use(searchRouter(config, search, searchStageMetrics(deps.registry)));

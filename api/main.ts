@@ -1,11 +1,10 @@
 import { loadConfig } from '../core/config';
-import { QUEUES, createQueue } from '../core/jobs';
+import { createCatalogQueue } from '../core/jobs';
 import { runMain } from '../core/main';
 import { createRegistry } from '../core/metrics';
 import { createImageFetcher } from '../core/net/image-fetcher';
 import { probePainless } from '../core/search/elasticsearch';
 import { startCore } from '../core/startup';
-import { StatusStore } from '../core/status-store';
 import { createApp } from './app';
 
 /**
@@ -16,7 +15,7 @@ runMain('api', async () => {
   const config = loadConfig(process.env);
   const { deps, embedder } = await startCore(config, 'producer');
   const log = deps.logger.child({ component: 'api' });
-  const catalogQueue = createQueue(QUEUES.catalog, deps.redis, config);
+  const catalogQueue = createCatalogQueue(deps.redis, config);
   // Connection errors while Redis is away: webhooks answer 503 meanwhile, and the connection comes back by itself.
   catalogQueue.on('error', (error) => log.warn({ err: error.message }, 'queue connection error'));
   const app = createApp({
@@ -25,7 +24,7 @@ runMain('api', async () => {
     es: deps.es,
     redis: deps.redis,
     catalogQueue,
-    status: new StatusStore(deps.redis, config.redis.queuePrefix),
+    status: deps.status,
     embedder,
     registry: createRegistry('api'),
     fetcher: createImageFetcher(config),

@@ -4,10 +4,11 @@ import { createLogger, type Logger } from './logger';
 import { createRedisConnection, type Redis, type RedisRole } from './redis';
 import { createElasticsearchClient } from './search/elasticsearch';
 import { IndexManager } from './search/index-manager';
+import { StatusStore } from './status-store';
 
 /**
  * Everything a process needs, built once: one logger, one Elasticsearch client, one Redis connection for its role,
- * the index manager. No DI container: processes and tests call `createDeps(config)` and pass the result down.
+ * the index manager, the product status store. No DI container: processes and tests call `createDeps(config)` and pass the result down.
  */
 export interface Deps {
   config: Config;
@@ -15,6 +16,7 @@ export interface Deps {
   es: Client;
   redis: Redis;
   indexManager: IndexManager;
+  status: StatusStore;
   close(): Promise<void>;
 }
 
@@ -29,6 +31,7 @@ export function createDeps(config: Config, options: { role?: RedisRole; logger?:
     es,
     redis,
     indexManager,
+    status: new StatusStore(redis, config.redis.queuePrefix),
     async close() {
       redis.disconnect();
       await es.close();

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { Queue, type ConnectionOptions, type DefaultJobOptions } from 'bullmq';
+import { Queue, UnrecoverableError, type ConnectionOptions, type DefaultJobOptions } from 'bullmq';
 import type { CatalogEvent, Product } from './catalog';
 import type { Config } from './config';
 
@@ -10,7 +10,9 @@ import type { Config } from './config';
  * - `catalog` queue: `upsert` and `delete` jobs, one per catalog event.
  * - `reembed-<model id>` queues: one job per product to (re)compute with that model. One pipeline per model: only
  *   indexers that load the model listen to its queue (an indexer of an older release, during a rolling deploy,
- *   leaves the jobs alone), and a large re-embed never delays fresh catalog changes.
+ *   leaves the jobs alone). Within an indexer, catalog batches go before re-embed batches at the image and embedding
+ *   gates, and re-embedding never holds the last image slot (indexer/gate.ts), so a large re-embed delays fresh
+ *   catalog changes by at most the batch in hand (measured: benchmarks/results/pipeline.md).
  */
 export const QUEUES = { catalog: 'catalog' } as const;
 export const reembedQueueName = (modelId: string): string => `reembed-${modelId}`;
@@ -38,7 +40,14 @@ export interface ReembedJob {
   requestedAt: number;
 }
 
-export type CatalogJob = { name: 'upsert'; data: UpsertJob } | { name: 'delete'; data: DeleteJob };
+/** A catalog job as the handlers take it: the name tells the payload apart. */
+export type CatalogJob = { name: typeof JOBS.upsert; data: UpsertJob } | { name: typeof JOBS.delete; data: DeleteJob };
+export type CatalogJobName = CatalogJob['name'];
+export type CatalogJobData = CatalogJob['data'];
+
+/** The queues, typed by their payloads and names (BullMQ's generics: data, result, name). */
+export type CatalogQueue = Queue<CatalogJobData, unknown, CatalogJobName>;
+export type ReembedQueue = Queue<ReembedJob, unknown, typeof JOBS.reembed>;
 
 const digest = (value: string): string => createHash('sha256').update(value).digest('hex').slice(0, 40);
 
@@ -48,9 +57,22 @@ export const reembedJobId = (productId: string, model: string, modelVersion: str
 
 export function eventToJob(event: CatalogEvent, receivedAt: number): CatalogJob {
   return event.type === 'product.upsert'
-    ? { name: 'upsert', data: { eventId: event.id, version: event.version, product: event.product, receivedAt } }
-    : { name: 'delete', data: { eventId: event.id, version: event.version, productId: event.product_id, receivedAt } };
+    ? { name: JOBS.upsert, data: { eventId: event.id, version: event.version, product: event.product, receivedAt } }
+    : { name: JOBS.delete, data: { eventId: event.id, version: event.version, productId: event.product_id, receivedAt } };
 }
+
+/**
+ * A job taken from the catalog queue as the tagged union the handlers use. BullMQ types a job's name and data apart;
+ * this checks that they agree instead of casting (a job of another release's shape fails alone, unrecoverably).
+ */
+export function catalogJobOf(job: { name: string; data: CatalogJobData }): CatalogJob {
+  if (job.name === JOBS.upsert && 'product' in job.data) return { name: JOBS.upsert, data: job.data };
+  if (job.name === JOBS.delete && 'productId' in job.data) return { name: JOBS.delete, data: job.data };
+  throw new UnrecoverableError(`unknown_job: a "${job.name}" job with fields ${Object.keys(job.data).join(', ')} is not a catalog job`);
+}
+
+/** The product a catalog job is about. */
+export const productIdOfJob = (job: CatalogJob): string => (job.name === JOBS.upsert ? job.data.product.id : job.data.productId);
 
 export function defaultJobOptions(worker: Config['worker']): DefaultJobOptions {
   return {
@@ -61,6 +83,10 @@ export function defaultJobOptions(worker: Config['worker']): DefaultJobOptions {
   };
 }
 
-export function createQueue(name: string, connection: ConnectionOptions, config: Config): Queue {
-  return new Queue(name, { connection, prefix: config.redis.queuePrefix, defaultJobOptions: defaultJobOptions(config.worker) });
+export function createCatalogQueue(connection: ConnectionOptions, config: Config): CatalogQueue {
+  return new Queue(QUEUES.catalog, { connection, prefix: config.redis.queuePrefix, defaultJobOptions: defaultJobOptions(config.worker) });
+}
+
+export function createReembedQueue(modelId: string, connection: ConnectionOptions, config: Config): ReembedQueue {
+  return new Queue(reembedQueueName(modelId), { connection, prefix: config.redis.queuePrefix, defaultJobOptions: defaultJobOptions(config.worker) });
 }

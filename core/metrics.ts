@@ -19,6 +19,10 @@ export interface IndexerMetrics {
   batchSize: Histogram;
   stage: Histogram<'stage'>;
   bulkFailures: Counter<'type'>;
+  /** Status records that could not be written (the job's own outcome stands; the status may lag). */
+  statusWriteFailures: Counter<'state'>;
+  /** Expired tombstones removed, and ones Elasticsearch refused to remove. */
+  tombstones: Counter<'outcome'>;
 }
 
 export function createIndexerMetrics(registry: Registry): IndexerMetrics {
@@ -40,17 +44,43 @@ export function createIndexerMetrics(registry: Registry): IndexerMetrics {
       registers: [registry],
     }),
     bulkFailures: new Counter({ name: 'lookalike_indexer_bulk_item_failures_total', help: 'Bulk items Elasticsearch refused, by error type', labelNames: ['type'], registers: [registry] }),
+    statusWriteFailures: new Counter({ name: 'lookalike_indexer_status_write_failures_total', help: 'Product status records that could not be written to Redis, by state', labelNames: ['state'], registers: [registry] }),
+    tombstones: new Counter({ name: 'lookalike_indexer_tombstones_swept_total', help: 'Expired tombstones swept, by outcome (removed, failed)', labelNames: ['outcome'], registers: [registry] }),
   };
 }
 
-export function createQueueDepthGauge(registry: Registry, collect: () => Promise<Array<{ queue: string; state: string; count: number }>>): Gauge<'queue' | 'state'> {
+/**
+ * Jobs per queue and state, read from Redis at each scrape. When they cannot be read (Redis down) the gauge reports
+ * nothing rather than the last values, and the failure is logged and counted: a frozen gauge would look healthy.
+ */
+export function createQueueDepthGauge(
+  registry: Registry,
+  collect: () => Promise<Array<{ queue: string; state: string; count: number }>>,
+  onError: (error: unknown) => void,
+): Gauge<'queue' | 'state'> {
+  const failures = reuseMetric(registry, 'lookalike_metrics_collect_failures_total', () => new Counter({
+    name: 'lookalike_metrics_collect_failures_total',
+    help: 'Scrapes at which a metric could not be collected, by metric',
+    labelNames: ['metric'],
+    registers: [registry],
+  }));
   return reuseMetric(registry, 'lookalike_queue_jobs', () => new Gauge({
     name: 'lookalike_queue_jobs',
-    help: 'Jobs per queue and state',
+    help: 'Jobs per queue and state (absent while they cannot be read; see lookalike_metrics_collect_failures_total)',
     labelNames: ['queue', 'state'],
     registers: [registry],
     async collect() {
-      for (const { queue, state, count } of await collect().catch(() => [])) this.set({ queue, state }, count);
+      let counts;
+      try {
+        counts = await collect();
+      } catch (error) {
+        this.reset();
+        failures.inc({ metric: 'lookalike_queue_jobs' });
+        onError(error);
+        return;
+      }
+      this.reset();
+      for (const { queue, state, count } of counts) this.set({ queue, state }, count);
     },
   }));
 }

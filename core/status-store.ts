@@ -3,14 +3,26 @@ import type { Redis } from 'ioredis';
 /**
  * Per-product processing state in Redis: `queued` when an event is accepted, `indexed` / `deleted` when it was
  * written, `failed` (with the reason) when it could not be. A state never moves back to an older version.
+ * Beside it, the last event the indexer ignored because the catalog already held a newer version (`stale`) or a
+ * newer delete (`tombstoned`): an ignored event is never silent.
  */
 export type ProductState = 'queued' | 'indexed' | 'failed' | 'deleted' | 'unknown';
 
+export type IgnoreReason = 'stale' | 'tombstoned';
+
+export interface IgnoredEvent {
+  eventId: string;
+  version: number;
+  reason: IgnoreReason;
+}
+
 export interface ProductStatus {
-  state: ProductState;
+  /** null when only an ignored event is on record. */
+  state: ProductState | null;
   version: number | null;
   lastError: string | null;
   updatedAt: string | null;
+  lastIgnored: IgnoredEvent | null;
 }
 
 const TTL_SECONDS = 30 * 86_400;
@@ -57,14 +69,28 @@ export class StatusStore {
     if (failed?.[0]) throw failed[0];
   }
 
+  /** Records an event the indexer ignored; the state and version stay as they are. */
+  async ignored(productId: string, event: IgnoredEvent): Promise<void> {
+    const results = await this.redis
+      .multi()
+      .hset(this.key(productId), 'ignored_event_id', event.eventId, 'ignored_version', String(event.version), 'ignored_reason', event.reason)
+      .expire(this.key(productId), TTL_SECONDS)
+      .exec();
+    const failed = results?.find(([error]) => error);
+    if (failed?.[0]) throw failed[0];
+  }
+
   async get(productId: string): Promise<ProductStatus | null> {
     const fields = await this.redis.hgetall(this.key(productId));
-    if (!fields.state) return null;
+    if (!fields.state && !fields.ignored_event_id) return null;
     return {
-      state: fields.state as ProductState,
+      state: (fields.state as ProductState | undefined) ?? null,
       version: fields.version !== undefined ? Number(fields.version) : null,
       lastError: fields.last_error || null,
       updatedAt: fields.updated_at ?? null,
+      lastIgnored: fields.ignored_event_id
+        ? { eventId: fields.ignored_event_id, version: Number(fields.ignored_version), reason: fields.ignored_reason as IgnoreReason }
+        : null,
     };
   }
 }

@@ -1,12 +1,12 @@
 import http from 'node:http';
 import { loadConfig } from '../core/config';
+import { describeError } from '../core/errors';
 import { createIndexerMetrics, createRegistry } from '../core/metrics';
 import { runMain } from '../core/main';
 import { createImageFetcher } from '../core/net/image-fetcher';
 import { connectRedis, createRedisConnection } from '../core/redis';
 import { CatalogStore } from '../core/search/catalog-store';
 import { startCore } from '../core/startup';
-import { StatusStore } from '../core/status-store';
 import { createIndexerWorker } from './worker';
 
 /**
@@ -31,15 +31,20 @@ runMain('indexer', async () => {
     store,
     embedder,
     fetcher: createImageFetcher(config),
-    status: new StatusStore(deps.redis, config.redis.queuePrefix),
+    status: deps.status,
     metrics,
   });
   worker.start();
 
   const sweep = setInterval(() => {
     store.sweepTombstones(config.worker.tombstoneTtlSeconds).then(
-      (removed) => removed > 0 && log.info({ removed }, 'swept expired tombstones'),
-      (error: unknown) => log.warn({ err: String(error) }, 'tombstone sweep failed'),
+      ({ removed, failed, firstFailure }) => {
+        metrics.tombstones.inc({ outcome: 'removed' }, removed);
+        metrics.tombstones.inc({ outcome: 'failed' }, failed);
+        if (failed > 0) log.warn({ removed, failed, firstFailure }, 'tombstone sweep: some expired tombstones could not be removed');
+        else if (removed > 0) log.info({ removed }, 'swept expired tombstones');
+      },
+      (error: unknown) => log.warn({ err: describeError(error) }, 'tombstone sweep failed'),
     );
   }, 10 * 60_000);
   sweep.unref();

@@ -2,8 +2,8 @@ import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Config } from '../core/config';
 import type { Embedder } from '../core/embedding/embedder';
-import type { DeleteJob, ReembedJob, UpsertJob } from '../core/jobs';
-import { QUEUES, reembedQueueName } from '../core/jobs';
+import { describeError } from '../core/errors';
+import { QUEUES, catalogJobOf, productIdOfJob, reembedQueueName, type CatalogJob, type CatalogJobData, type CatalogJobName, type JOBS, type ReembedJob } from '../core/jobs';
 import type { Logger } from '../core/logger';
 import type { IndexerMetrics } from '../core/metrics';
 import type { ImageFetcher } from '../core/net/image-fetcher';
@@ -11,7 +11,7 @@ import type { CatalogStore } from '../core/search/catalog-store';
 import type { StatusStore } from '../core/status-store';
 import { MicroBatcher } from './batcher';
 import { Gate } from './gate';
-import { processCatalogBatch, type CatalogItem, type ItemOutcome } from './handlers/catalog-batch.handler';
+import { processCatalogBatch, type ItemOutcome } from './handlers/catalog-batch.handler';
 import { processReembedBatch, type ReembedOutcome } from './handlers/reembed-batch.handler';
 
 /**
@@ -46,32 +46,53 @@ function isFinalFailure(job: Job, error: unknown): boolean {
 export function createIndexerWorker(deps: IndexerWorkerDeps): IndexerWorker {
   const { config, logger, metrics, status } = deps;
   const log = logger.child({ component: 'worker' });
-  const handlerDeps = { ...deps, embedGate: new Gate(config.worker.embedConcurrency), imageGate: new Gate(config.worker.embedConcurrency + 1) };
-  const catalogBatcher = new MicroBatcher<CatalogItem, ItemOutcome>((items) => processCatalogBatch(handlerDeps, items), config.worker.batchMaxItems, config.worker.batchMaxWaitMs);
+  const { embedConcurrency } = config.worker;
+  const handlerDeps = {
+    ...deps,
+    embedGate: new Gate(embedConcurrency),
+    // One slot more than embedding (one batch fetches while one embeds); re-embedding never takes the last one.
+    imageGate: new Gate(embedConcurrency + 1, embedConcurrency),
+  };
+  const catalogBatcher = new MicroBatcher<CatalogJob, ItemOutcome>((items) => processCatalogBatch(handlerDeps, items), config.worker.batchMaxItems, config.worker.batchMaxWaitMs);
   const reembedBatcher = new MicroBatcher<ReembedJob, ReembedOutcome>((items) => processReembedBatch(handlerDeps, items), config.worker.batchMaxItems, config.worker.batchMaxWaitMs);
 
-  const catalogProcessor = async (job: Job<UpsertJob | DeleteJob>): Promise<ItemOutcome> => {
-    const item = { kind: job.name, data: job.data } as CatalogItem;
-    const productId = item.kind === 'upsert' ? item.data.product.id : item.data.productId;
+  /** A status write that fails is logged and counted; the job's outcome stands (the index is the source of truth). */
+  const recordStatus = async (state: string, productId: string, write: () => Promise<void>) => {
+    try {
+      await write();
+    } catch (error) {
+      metrics.statusWriteFailures.inc({ state });
+      log.error({ productId, state, err: describeError(error) }, 'could not record the product status');
+    }
+  };
+
+  const catalogProcessor = async (job: Job<CatalogJobData, ItemOutcome, CatalogJobName>): Promise<ItemOutcome> => {
+    const item = catalogJobOf(job);
+    const productId = productIdOfJob(item);
+    const { version, eventId } = item.data;
     try {
       const outcome = await catalogBatcher.submit(item);
-      metrics.events.inc({ kind: item.kind, outcome });
-      if (outcome !== 'stale') {
-        if (outcome !== 'applied') metrics.freshness.observe({ kind: outcome === 'updated' ? 'update' : item.kind }, (Date.now() - item.data.receivedAt) / 1000);
-        await status.set(productId, item.kind === 'delete' ? 'deleted' : 'indexed', item.data.version);
+      // Every event older than what the catalog holds is counted as `stale`, logged, and shown in the status.
+      metrics.events.inc({ kind: item.name, outcome: outcome === 'tombstoned' ? 'stale' : outcome });
+      if (outcome === 'stale' || outcome === 'tombstoned') {
+        log.info({ jobId: job.id, productId, eventId, version, reason: outcome }, 'event ignored: the catalog holds a newer version');
+        await recordStatus('ignored', productId, () => status.ignored(productId, { eventId, version, reason: outcome }));
+        return outcome;
       }
+      if (outcome !== 'applied') metrics.freshness.observe({ kind: outcome === 'updated' ? 'update' : item.name }, (Date.now() - item.data.receivedAt) / 1000);
+      await status.set(productId, item.name === 'delete' ? 'deleted' : 'indexed', version);
       return outcome;
     } catch (error) {
       const final = isFinalFailure(job, error);
-      metrics.events.inc({ kind: item.kind, outcome: final ? 'failed' : 'retry' });
-      const reason = error instanceof Error ? error.message : String(error);
+      metrics.events.inc({ kind: item.name, outcome: final ? 'failed' : 'retry' });
+      const reason = describeError(error);
       log.warn({ jobId: job.id, productId, attempt: job.attemptsMade + 1, final, reason }, 'catalog job failed');
-      if (final) await status.set(productId, 'failed', item.data.version, reason).catch(() => undefined);
+      if (final) await recordStatus('failed', productId, () => status.set(productId, 'failed', version, reason));
       throw error;
     }
   };
 
-  const reembedProcessor = async (job: Job<ReembedJob>): Promise<ReembedOutcome> => {
+  const reembedProcessor = async (job: Job<ReembedJob, ReembedOutcome, typeof JOBS.reembed>): Promise<ReembedOutcome> => {
     try {
       const outcome = await reembedBatcher.submit(job.data);
       metrics.events.inc({ kind: 'reembed', outcome });
@@ -79,7 +100,7 @@ export function createIndexerWorker(deps: IndexerWorkerDeps): IndexerWorker {
     } catch (error) {
       const final = isFinalFailure(job, error);
       metrics.events.inc({ kind: 'reembed', outcome: final ? 'failed' : 'retry' });
-      log.warn({ jobId: job.id, productId: job.data.productId, model: job.data.model, final, reason: error instanceof Error ? error.message : String(error) }, 'reembed job failed');
+      log.warn({ jobId: job.id, productId: job.data.productId, model: job.data.model, final, reason: describeError(error) }, 'reembed job failed');
       throw error;
     }
   };
@@ -95,8 +116,8 @@ export function createIndexerWorker(deps: IndexerWorkerDeps): IndexerWorker {
   };
   const reembedConcurrency = Math.max(1, Math.floor(config.worker.concurrency / 2));
   const workers = [
-    new Worker(QUEUES.catalog, catalogProcessor, workerOptions),
-    ...deps.embedder.models.map((model) => new Worker(reembedQueueName(model.id), reembedProcessor, { ...workerOptions, concurrency: reembedConcurrency })),
+    new Worker<CatalogJobData, ItemOutcome, CatalogJobName>(QUEUES.catalog, catalogProcessor, workerOptions),
+    ...deps.embedder.models.map((model) => new Worker<ReembedJob, ReembedOutcome, typeof JOBS.reembed>(reembedQueueName(model.id), reembedProcessor, { ...workerOptions, concurrency: reembedConcurrency })),
   ];
   for (const worker of workers) {
     // Connection problems are reported here; BullMQ reconnects by itself.

@@ -1,9 +1,8 @@
 import { createHash } from 'node:crypto';
-import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { productIdOf, type CatalogEvent } from '../../core/catalog';
 import { DependencyUnavailableError } from '../../core/errors';
-import { eventJobId, eventToJob } from '../../core/jobs';
+import { eventJobId, eventToJob, type CatalogQueue } from '../../core/jobs';
 import type { StatusStore } from '../../core/status-store';
 
 /**
@@ -20,7 +19,7 @@ export interface IngestResult {
 export class IngestService {
   constructor(
     private readonly redis: Redis,
-    private readonly queue: Queue,
+    private readonly queue: CatalogQueue,
     private readonly status: StatusStore,
     private readonly prefix: string,
     private readonly dedupTtlSeconds: number,

@@ -4,13 +4,14 @@ import { createEmbedder } from '../../core/embedding/embedder';
 import { resolveManifests, vectorFieldSpecs } from '../../core/embedding/manifest';
 import { ValidationError } from '../../core/errors';
 import { hashImage } from '../../core/image/decode';
-import { createQueue, reembedJobId, reembedQueueName } from '../../core/jobs';
+import { JOBS, createReembedQueue, reembedJobId } from '../../core/jobs';
 import { createLogger } from '../../core/logger';
 import { createImageFetcher } from '../../core/net/image-fetcher';
 import { createProgress } from '../../core/progress';
 import { connectRedis } from '../../core/redis';
 import { compareMapping } from '../../core/search/catalog-mapping';
 import { waitForElasticsearch } from '../../core/search/elasticsearch';
+import { embeddingMetadata } from '../../core/search/catalog-store';
 import type { CatalogDocument } from '../../core/search/index-manager';
 
 export const reembedUsage = 'lookalike reembed --model <id> [--new-index]   (re)compute one model\'s vectors for the whole catalog';
@@ -49,7 +50,7 @@ export async function reembedCommand(args: string[]): Promise<number> {
     const dimsChanged = check.problems.length > 0;
     if (!dimsChanged && !newIndex) {
       if (check.missingModels.length > 0) await deps.indexManager.addModel(check.missingModels[0]!, current);
-      const queue = createQueue(reembedQueueName(modelId), deps.redis, config);
+      const queue = createReembedQueue(modelId, deps.redis, config);
       const progress = createProgress(`reembed ${modelId}: enqueue`);
       let enqueued = 0;
       let scanned = 0;
@@ -60,7 +61,7 @@ export async function reembedCommand(args: string[]): Promise<number> {
           const stale = hits.filter((hit) => (hit._source.embeddings as Record<string, { model_version?: string }> | undefined)?.[modelId]?.model_version !== manifest.version);
           if (stale.length > 0) {
             await queue.addBulk(stale.map((hit) => ({
-              name: 'reembed',
+              name: JOBS.reembed,
               data: { productId: hit._id, model: modelId, modelVersion: manifest.version, requestedAt: Date.now() },
               opts: { jobId: reembedJobId(hit._id, modelId, manifest.version) },
             })));
@@ -110,7 +111,7 @@ export async function reembedCommand(args: string[]): Promise<number> {
             const doc = out[i] as CatalogDocument & { vectors?: Record<string, unknown>; embeddings?: Record<string, unknown> };
             if (!outcome.ok) return void failed++;
             doc.vectors = { ...doc.vectors, [modelId]: Array.from(outcome.image.embeddings[0]!.vector) };
-            doc.embeddings = { ...doc.embeddings, [modelId]: { model_id: modelId, model_version: manifest.version, image_hash: hashImage(bytes), embedded_at: new Date().toISOString() } };
+            doc.embeddings = { ...doc.embeddings, [modelId]: embeddingMetadata(manifest, hashImage(bytes)) };
           });
           failed += images.filter((bytes, i) => !bytes && documents[i]!.source.deleted !== true).length;
           return out;

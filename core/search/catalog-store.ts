@@ -27,6 +27,19 @@ export interface StoredProduct {
   embeddings: Record<string, StoredEmbedding>;
 }
 
+/** What an embedding was computed from: the one builder of `embeddings.<model>`. */
+export function embeddingMetadata(model: { id: string; version: string }, imageHash: string, at = new Date()): StoredEmbedding {
+  return { model_id: model.id, model_version: model.version, image_hash: imageHash, embedded_at: at.toISOString() };
+}
+
+/** The outcome of a tombstone sweep: what was removed, and what Elasticsearch refused (each logged by the caller). */
+export interface SweepResult {
+  removed: number;
+  failed: number;
+  /** The first refusal's reason, when any. */
+  firstFailure?: string;
+}
+
 const READ_FIELDS = ['source_version', 'deleted', 'image_url', 'image_hash', 'embeddings'];
 
 /** The product attributes as stored; absent optional fields are written as null so an upsert replaces them. */
@@ -82,20 +95,41 @@ export class CatalogStore {
   }
 
   /**
-   * Vectors already computed for an image (same content hash and model version), from any product: two products
-   * that share a photo are embedded once, and a re-import embeds nothing.
+   * Vectors already computed for these images (same content hash and model version), from any product, in one
+   * search: two products that share a photo are embedded once, and a re-import embeds nothing. Documents are
+   * collapsed by image hash; within a hash the one current for the most models wins.
    */
-  async findVectors(imageHash: string, models: Array<{ id: string; version: string }>): Promise<Record<string, number[]>> {
-    const found: Record<string, number[]> = {};
-    for (const model of models) {
-      const response = await this.es.search<{ vectors?: Record<string, number[]> }>({
-        index: this.alias,
-        size: 1,
-        query: { bool: { filter: [{ term: { [`embeddings.${model.id}.image_hash`]: imageHash } }, { term: { [`embeddings.${model.id}.model_version`]: model.version } }] } },
-        _source: { includes: [`vectors.${model.id}`], exclude_vectors: false } as never,
-      });
-      const vector = response.hits.hits[0]?._source?.vectors?.[model.id];
-      if (Array.isArray(vector)) found[model.id] = vector;
+  async findVectors(imageHashes: string[], models: Array<{ id: string; version: string }>): Promise<Map<string, Record<string, number[]>>> {
+    const found = new Map<string, Record<string, number[]>>();
+    const hashes = [...new Set(imageHashes)];
+    if (hashes.length === 0 || models.length === 0) return found;
+    const response = await this.es.search<{ vectors?: Record<string, number[]>; embeddings?: Record<string, StoredEmbedding> }>({
+      index: this.alias,
+      size: hashes.length,
+      query: {
+        bool: {
+          should: models.map((model) => ({
+            constant_score: {
+              filter: { bool: { filter: [{ terms: { [`embeddings.${model.id}.image_hash`]: hashes } }, { term: { [`embeddings.${model.id}.model_version`]: model.version } }] } },
+              boost: 1,
+            },
+          })),
+          minimum_should_match: 1,
+        },
+      },
+      collapse: { field: 'image_hash' },
+      _source: { includes: models.flatMap((m) => [`vectors.${m.id}`, `embeddings.${m.id}`]), exclude_vectors: false } as never,
+    });
+    const wanted = new Set(hashes);
+    for (const hit of response.hits.hits) {
+      for (const model of models) {
+        const meta = hit._source?.embeddings?.[model.id];
+        const vector = hit._source?.vectors?.[model.id];
+        if (!meta || meta.model_version !== model.version || !wanted.has(meta.image_hash) || !Array.isArray(vector)) continue;
+        const vectors = found.get(meta.image_hash) ?? {};
+        vectors[model.id] ??= vector;
+        found.set(meta.image_hash, vectors);
+      }
     }
     return found;
   }
@@ -122,27 +156,39 @@ export class CatalogStore {
     return this.put(id, { id, deleted: true, deleted_at: now, source_version: version, updated_at: now, indexed_at: now }, stored);
   }
 
-  /** Deletes tombstones older than `ttlSeconds`, a page at a time (there is no _delete_by_query on every cluster). */
-  async sweepTombstones(ttlSeconds: number, pageSize = 500): Promise<number> {
+  /**
+   * Deletes tombstones older than `ttlSeconds`, a page at a time (there is no _delete_by_query on every cluster).
+   * Pages move forward by product id, so a tombstone Elasticsearch refuses to delete is counted and passed, never
+   * fetched again in the same sweep: the sweep always ends.
+   */
+  async sweepTombstones(ttlSeconds: number, pageSize = 500): Promise<SweepResult> {
     const before = new Date(Date.now() - ttlSeconds * 1000).toISOString();
-    let removed = 0;
+    const result: SweepResult = { removed: 0, failed: 0 };
+    let after: string | undefined;
     for (;;) {
-      const response = await this.es.search({
+      const response = await this.es.search<{ id?: string }>({
         index: this.alias,
         size: pageSize,
         seq_no_primary_term: true,
         _source: false,
+        sort: [{ id: 'asc' }],
+        ...(after !== undefined ? { search_after: [after] } : {}),
         query: { bool: { filter: [{ term: { deleted: true } }, { range: { deleted_at: { lt: before } } }] } },
       });
       const hits = response.hits.hits;
-      if (hits.length === 0) return removed;
-      const result = await bulkWrite(
+      if (hits.length === 0) return result;
+      const bulk = await bulkWrite(
         this.es,
         hits.map((hit) => ({ op: 'delete' as const, index: hit._index, id: hit._id!, ifSeqNo: hit._seq_no!, ifPrimaryTerm: hit._primary_term! })),
         { refresh: true },
       );
-      removed += result.succeeded;
-      if (hits.length < pageSize) return removed;
+      result.removed += bulk.succeeded;
+      result.failed += bulk.failures.length;
+      const first = bulk.failures[0];
+      if (first && !result.firstFailure) result.firstFailure = `${first.id}: ${first.status} ${first.type}: ${first.reason}`;
+      const last = hits[hits.length - 1]!.sort?.[0];
+      if (hits.length < pageSize || typeof last !== 'string') return result;
+      after = last;
     }
   }
 }

@@ -3,12 +3,12 @@ import { performance } from 'node:perf_hooks';
 import { hashImage } from '../../core/image/decode';
 import type { Embedder } from '../../core/embedding/embedder';
 import { AppError, describeError } from '../../core/errors';
-import type { UpsertJob, DeleteJob } from '../../core/jobs';
+import { productIdOfJob, type CatalogJob, type UpsertJob } from '../../core/jobs';
 import type { Logger } from '../../core/logger';
 import type { IndexerMetrics } from '../../core/metrics';
 import { FetchError, type ImageFetcher } from '../../core/net/image-fetcher';
 import { isTransientFailure, type BulkAction, type BulkItemFailure } from '../../core/search/bulk';
-import { productFields, type CatalogStore, type StoredProduct } from '../../core/search/catalog-store';
+import { embeddingMetadata, productFields, type CatalogStore, type StoredProduct } from '../../core/search/catalog-store';
 import type { StatusStore } from '../../core/status-store';
 import type { Gate } from '../gate';
 
@@ -17,27 +17,32 @@ import type { Gate } from '../gate';
  * the event's version, then one conditional bulk write.
  *
  * - An event whose version is not newer than the stored one (a replay, a late arrival, an upsert after a newer
- *   delete's tombstone) changes nothing.
+ *   delete's tombstone) changes nothing: `applied` for the same version, else `stale` or `tombstoned`, which the
+ *   worker records in the product's status and counts.
  * - Same image URL and every model's vector current: a partial update of the attributes (price, stock …), never an
  *   embedding. A new URL whose bytes hash to the stored image: the same. Vectors computed for the same image hash
  *   and model version by any product are reused. Only what is left is embedded, in one batch.
  * - Per-item outcomes: a 409 (someone wrote in between), a 429 or a 5xx is retried with backoff; a refused image,
- *   a 404 image or a mapping error fails that job alone, with its reason, as UnrecoverableError.
+ *   a 404 image, an image that fails to decode or preprocess, or a mapping error fails that job alone, with its
+ *   reason, as UnrecoverableError; the batch's other items are applied.
  */
 
-export type CatalogItem = { kind: 'upsert'; data: UpsertJob } | { kind: 'delete'; data: DeleteJob };
-/** `applied`: the index already holds this version (a retry after a crash between the write and the job's end). */
-export type ItemOutcome = 'indexed' | 'updated' | 'deleted' | 'applied' | 'stale';
+/**
+ * `applied`: the index already holds this version (a retry after a crash between the write and the job's end).
+ * `stale`: the index holds a newer version; `tombstoned`: the product was deleted at a newer version.
+ */
+export type ItemOutcome = 'indexed' | 'updated' | 'deleted' | 'applied' | 'stale' | 'tombstoned';
 type Result = { ok: true; value: ItemOutcome } | { ok: false; error: unknown };
 
 export interface CatalogBatchDeps {
   store: CatalogStore;
   embedder: Embedder;
-  /** Bounds how many batches embed at once (EMBED_CONCURRENCY). */
+  /** Bounds how many batches embed at once (EMBED_CONCURRENCY); catalog batches go first. */
   embedGate: Gate;
   /**
    * Bounds how many batches hold fetched images at once (EMBED_CONCURRENCY + 1: one fetches while one embeds), so
    * thousands of jobs in flight never hold thousands of images in memory. Partial updates and deletes skip it.
+   * Catalog batches go first, and re-embedding never holds the last slot.
    */
   imageGate: Gate;
   fetcher: ImageFetcher;
@@ -45,8 +50,6 @@ export interface CatalogBatchDeps {
   metrics: IndexerMetrics;
   logger: Logger;
 }
-
-const productIdOf = (item: CatalogItem): string => (item.kind === 'upsert' ? item.data.product.id : item.data.productId);
 
 /** A failure of bad input: the job goes to the failed set with this reason and is not retried. */
 function permanent(code: string, message: string): UnrecoverableError {
@@ -60,7 +63,7 @@ function embeddingsCurrent(stored: StoredProduct, embedder: Embedder, imageHash:
   });
 }
 
-export async function processCatalogBatch(deps: CatalogBatchDeps, items: CatalogItem[]): Promise<Result[]> {
+export async function processCatalogBatch(deps: CatalogBatchDeps, items: CatalogJob[]): Promise<Result[]> {
   deps.metrics.batchSize.observe(items.length);
   const results: Result[] = new Array(items.length);
   // Items for the same product are applied in rounds, lowest version first, each round on fresh reads.
@@ -68,7 +71,7 @@ export async function processCatalogBatch(deps: CatalogBatchDeps, items: Catalog
   const rounds: Array<typeof order> = [];
   const seenInRound = new Map<string, number>();
   for (const entry of order) {
-    const id = productIdOf(entry.item);
+    const id = productIdOfJob(entry.item);
     const round = (seenInRound.get(id) ?? -1) + 1;
     seenInRound.set(id, round);
     (rounds[round] ??= []).push(entry);
@@ -80,10 +83,10 @@ export async function processCatalogBatch(deps: CatalogBatchDeps, items: Catalog
   return results;
 }
 
-async function processRound(deps: CatalogBatchDeps, items: CatalogItem[]): Promise<Result[]> {
+async function processRound(deps: CatalogBatchDeps, items: CatalogJob[]): Promise<Result[]> {
   const { store, embedder, metrics } = deps;
   const t = performance.now();
-  const stored = await store.read(items.map(productIdOf));
+  const stored = await store.read(items.map(productIdOfJob));
   metrics.stage.observe({ stage: 'read' }, (performance.now() - t) / 1000);
 
   const results: Array<Result | undefined> = new Array(items.length);
@@ -92,12 +95,12 @@ async function processRound(deps: CatalogBatchDeps, items: CatalogItem[]): Promi
   const now = () => new Date().toISOString();
 
   items.forEach((item, position) => {
-    const current = stored.get(productIdOf(item)) ?? null;
+    const current = stored.get(productIdOfJob(item)) ?? null;
     if (current && current.version >= item.data.version) {
-      results[position] = { ok: true, value: current.version === item.data.version ? 'applied' : 'stale' };
+      results[position] = { ok: true, value: current.version === item.data.version ? 'applied' : current.deleted ? 'tombstoned' : 'stale' };
       return;
     }
-    if (item.kind === 'delete') {
+    if (item.name === 'delete') {
       actions.push({ position, action: store.tombstone(item.data.productId, item.data.version, current), outcome: 'deleted' });
       return;
     }
@@ -110,14 +113,14 @@ async function processRound(deps: CatalogBatchDeps, items: CatalogItem[]): Promi
     needImage.push(position);
   });
 
-  if (needImage.length > 0) await deps.imageGate.run(() => fetchAndEmbed(deps, items, stored, needImage, results, actions));
+  if (needImage.length > 0) await deps.imageGate.run(() => fetchAndEmbed(deps, items, stored, needImage, results, actions), 'high');
   return writeActions(deps, actions, results);
 }
 
 /** Fetches the images of `needImage`, reuses or computes their vectors, and adds the writes to `actions`. */
 async function fetchAndEmbed(
   deps: CatalogBatchDeps,
-  items: CatalogItem[],
+  items: CatalogJob[],
   stored: Map<string, StoredProduct | null>,
   needImage: number[],
   results: Array<Result | undefined>,
@@ -135,29 +138,27 @@ async function fetchAndEmbed(
     ),
   );
   metrics.stage.observe({ stage: 'fetch' }, (performance.now() - t) / 1000);
-  const toEmbed: Array<{ position: number; bytes: Buffer; hash: string; reused: Record<string, number[]> }> = [];
-  await Promise.all(
-    needImage.map(async (position, i) => {
-      const result = fetched[i]!;
-      if (!result.ok) {
-        results[position] = { ok: false, error: toJobError(result.error) };
-        return;
-      }
-      const { product, version } = (items[position] as { data: UpsertJob }).data;
-      const current = stored.get(product.id) ?? null;
-      const hash = hashImage(result.bytes);
-      if (current && !current.deleted && current.imageHash === hash && embeddingsCurrent(current, embedder, hash)) {
-        const partial = { ...productFields(product), source_version: version, updated_at: now(), indexed_at: now() };
-        actions.push({ position, action: store.patch(product.id, partial, current), outcome: 'updated' });
-        return;
-      }
-      const reused = await store.findVectors(hash, embedder.models.map((m) => ({ id: m.id, version: m.version })));
-      toEmbed.push({ position, bytes: result.bytes, hash, reused });
-    }),
-  );
-  const needModels = toEmbed.filter((e) => embedder.models.some((m) => !e.reused[m.id]));
+  const toEmbed: Array<{ position: number; bytes: Buffer; hash: string }> = [];
+  needImage.forEach((position, i) => {
+    const result = fetched[i]!;
+    if (!result.ok) {
+      results[position] = { ok: false, error: toJobError(result.error) };
+      return;
+    }
+    const { product, version } = (items[position] as { data: UpsertJob }).data;
+    const current = stored.get(product.id) ?? null;
+    const hash = hashImage(result.bytes);
+    if (current && !current.deleted && current.imageHash === hash && embeddingsCurrent(current, embedder, hash)) {
+      const partial = { ...productFields(product), source_version: version, updated_at: now(), indexed_at: now() };
+      actions.push({ position, action: store.patch(product.id, partial, current), outcome: 'updated' });
+      return;
+    }
+    toEmbed.push({ position, bytes: result.bytes, hash });
+  });
+  const reused = await store.findVectors(toEmbed.map((e) => e.hash), embedder.models.map((m) => ({ id: m.id, version: m.version })));
+  const needModels = toEmbed.filter((e) => embedder.models.some((m) => !reused.get(e.hash)?.[m.id]));
   t = performance.now();
-  const outcomes = needModels.length > 0 ? await deps.embedGate.run(() => embedder.embedMany(needModels.map((e) => e.bytes))) : [];
+  const outcomes = needModels.length > 0 ? await deps.embedGate.run(() => embedder.embedMany(needModels.map((e) => e.bytes)), 'high') : [];
   metrics.stage.observe({ stage: 'embed' }, (performance.now() - t) / 1000);
   const embedded = new Map(needModels.map((entry, i) => [entry.position, outcomes[i]!]));
   for (const entry of toEmbed) {
@@ -171,8 +172,8 @@ async function fetchAndEmbed(
     const meta: Record<string, unknown> = {};
     for (const model of embedder.models) {
       const fresh = outcome?.ok ? outcome.image.embeddings.find((e) => e.model === model.id) : undefined;
-      vectors[model.id] = entry.reused[model.id] ?? Array.from(fresh!.vector);
-      meta[model.id] = { model_id: model.id, model_version: model.version, image_hash: entry.hash, embedded_at: now() };
+      vectors[model.id] = reused.get(entry.hash)?.[model.id] ?? Array.from(fresh!.vector);
+      meta[model.id] = embeddingMetadata(model, entry.hash);
     }
     const document = {
       ...productFields(product),

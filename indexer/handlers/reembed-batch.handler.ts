@@ -3,18 +3,20 @@ import { hashImage } from '../../core/image/decode';
 import type { ReembedJob } from '../../core/jobs';
 import { FetchError } from '../../core/net/image-fetcher';
 import type { BulkAction } from '../../core/search/bulk';
+import { embeddingMetadata } from '../../core/search/catalog-store';
 import { bulkFailureError, type CatalogBatchDeps } from './catalog-batch.handler';
 
 /**
  * Re-embeds products with one model (a model added, or a new version of one whose vectors keep their dims): fetch
  * the image again, embed with that model only, and update that model's vector and metadata in place, conditional on
- * what was read. Search keeps answering with the old vector until the new one lands.
+ * what was read. Search keeps answering with the old vector until the new one lands. Re-embed batches queue behind
+ * catalog batches at both gates (priority `low`), so a large re-embed does not delay fresh catalog changes.
  */
 export type ReembedOutcome = 'reembedded' | 'current' | 'gone';
 type Result = { ok: true; value: ReembedOutcome } | { ok: false; error: unknown };
 
 export async function processReembedBatch(deps: Omit<CatalogBatchDeps, 'status'>, items: ReembedJob[]): Promise<Result[]> {
-  return deps.imageGate.run(() => reembed(deps, items));
+  return deps.imageGate.run(() => reembed(deps, items), 'low');
 }
 
 async function reembed(deps: Omit<CatalogBatchDeps, 'status'>, items: ReembedJob[]): Promise<Result[]> {
@@ -46,7 +48,7 @@ async function reembed(deps: Omit<CatalogBatchDeps, 'status'>, items: ReembedJob
   const actions: Array<{ position: number; action: BulkAction }> = [];
   for (const [modelId, entries] of byModel) {
     const model = embedder.get(modelId)!;
-    const outcomes = await deps.embedGate.run(() => embedder.embedMany(entries.map((e) => e.bytes), { models: [modelId] }));
+    const outcomes = await deps.embedGate.run(() => embedder.embedMany(entries.map((e) => e.bytes), { models: [modelId] }), 'low');
     entries.forEach((entry, i) => {
       const outcome = outcomes[i]!;
       if (!outcome.ok) {
@@ -57,7 +59,7 @@ async function reembed(deps: Omit<CatalogBatchDeps, 'status'>, items: ReembedJob
       const current = stored.get(item.productId)!;
       const partial = {
         vectors: { [modelId]: Array.from(outcome.image.embeddings[0]!.vector) },
-        embeddings: { [modelId]: { model_id: modelId, model_version: model.version, image_hash: hashImage(entry.bytes), embedded_at: new Date().toISOString() } },
+        embeddings: { [modelId]: embeddingMetadata(model, hashImage(entry.bytes)) },
       };
       actions.push({ position: entry.position, action: store.patch(item.productId, partial, current) });
     });

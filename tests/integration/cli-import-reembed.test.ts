@@ -46,25 +46,25 @@ describe('lookalike import', () => {
     lines[7] = '{not json';
     const file = path.join(dir, 'catalog.jsonl');
     fs.writeFileSync(file, `${lines.join('\n')}\n`);
-    const first = await cli(p, ['import', file]);
+    const first = await cli(p, ['import', file, '--version', '5']);
     expect(first.status).toBe(1);
-    expect(first.summary).toMatchObject({ rows: 12, enqueued: 10, invalid: 2, resumed_after_line: null });
+    expect(first.summary).toMatchObject({ version: 5, rows: 12, enqueued: 10, invalid: 2, older_than_catalog: 0, resumed_after_line: null });
     expect(first.stderr).toContain(`${file}:4: price:`);
     expect(first.stderr).toContain(`${file}:8: not valid JSON`);
     await p.waitFor(async () => (await p.get('/v1/products/j-11/status')).body.state === 'indexed' && (await p.get('/v1/products/j-0/status')).body.state === 'indexed');
     expect((await p.get('/v1/products/j-3/status')).body.state).toBe('unknown');
-    const again = await cli(p, ['import', file]);
+    const again = await cli(p, ['import', file, '--version', '5']);
     expect(again.summary).toMatchObject({ enqueued: 0, resumed_after_line: 12 });
-    expect((await cli(p, ['import', file, '--restart'])).summary).toMatchObject({ enqueued: 10 });
+    expect((await cli(p, ['import', file, '--version', '5', '--restart'])).summary).toMatchObject({ enqueued: 10 });
   });
 
   it('CSV with sizes, availability and quoted fields', async () => {
     const file = path.join(dir, 'catalog.csv');
     fs.writeFileSync(file, [
-      'id,title,brand,category,color,sizes,price,currency,available,image_url',
-      `c-1,"Shirt, blue",acme,shirts,blue,S|M|L,19.99,EUR,yes,${images.url}/img/301.jpg`,
-      `c-2,Shoe,globex,shoes,red,,49,EUR,no,${images.url}/img/302.jpg`,
-      `c-3,Bad,acme,shoes,red,,12,euro,true,${images.url}/img/303.jpg`,
+      'id,title,brand,category,color,sizes,price,currency,available,image_url,version',
+      `c-1,"Shirt, blue",acme,shirts,blue,S|M|L,19.99,EUR,yes,${images.url}/img/301.jpg,3`,
+      `c-2,Shoe,globex,shoes,red,,49,EUR,no,${images.url}/img/302.jpg,4`,
+      `c-3,Bad,acme,shoes,red,,12,euro,true,${images.url}/img/303.jpg,4`,
     ].join('\n'));
     const result = await cli(p, ['import', file]);
     expect(result.summary).toMatchObject({ rows: 3, enqueued: 2, invalid: 1 });
@@ -72,6 +72,52 @@ describe('lookalike import', () => {
     await p.waitFor(async () => (await p.get('/v1/products/c-2/status')).body.state === 'indexed' && (await p.get('/v1/products/c-1/status')).body.state === 'indexed');
     const doc = await p.deps.es.get<Record<string, unknown>>({ index: p.config.index.alias, id: 'c-1' });
     expect(doc._source).toMatchObject({ title: 'Shirt, blue', sizes: ['S', 'M', 'L'], price: 19.99, available: true });
+  });
+  it('refuses to start when the rows carry no version and none is given, and says how to choose (exit 2)', async () => {
+    const file = path.join(dir, 'unversioned.jsonl');
+    fs.writeFileSync(file, `${JSON.stringify({ id: 'u-1', image_url: `${images.url}/img/401.jpg` })}\n`);
+    const result = await cli(p, ['import', file]);
+    expect(result.status).toBe(2);
+    expect(result.stdout).toBe('');
+    expect(result.stderr).toContain('no --version was given');
+    expect(result.stderr).toContain('--version 0');
+    expect(await p.queue.count()).toBe(0);
+    expect((await p.get('/v1/products/u-1/status')).body.state).toBe('unknown');
+  });
+
+  it('a webhook counting 1, 2, 3 … after an import at version 0 wins; rows older than the catalog are counted and shown', async () => {
+    const file = path.join(dir, 'versioned.jsonl');
+    const row = (id: string, n: number, version?: number) => JSON.stringify({ id, title: id, image_url: `${images.url}/img/${n}.jpg`, ...(version !== undefined ? { version } : {}) });
+    fs.writeFileSync(file, [row('v-1', 411), row('v-2', 412, 9)].join('\n'));
+    expect((await cli(p, ['import', file, '--version', '0'])).summary).toMatchObject({ enqueued: 2, older_than_catalog: 0 });
+    await p.waitFor(async () => (await p.get('/v1/products/v-2/status')).body.state === 'indexed' && (await p.get('/v1/products/v-1/status')).body.state === 'indexed');
+    expect((await p.get('/v1/products/v-1/status')).body.version).toBe(0);
+    expect((await p.get('/v1/products/v-2/status')).body.version).toBe(9);
+    // The catalog's own webhook, version 1, changes v-1 …
+    expect((await p.post({ id: 'w-1', type: 'product.upsert', version: 1, product: { id: 'v-1', title: 'renamed', image_url: `${images.url}/img/411.jpg` } })).status).toBe(202);
+    await p.waitFor(async () => (await p.get('/v1/products/v-1/status')).body.version === 1);
+    // … and an import of an export taken before that change is counted as older than the catalog and ignored,
+    // visibly.
+    const earlier = path.join(dir, 'earlier.jsonl');
+    fs.writeFileSync(earlier, [JSON.stringify({ id: 'v-1', title: 'before the change', image_url: `${images.url}/img/411.jpg` }), row('v-3', 413)].join('\n'));
+    const again = await cli(p, ['import', earlier, '--version', '0']);
+    expect(again.summary).toMatchObject({ enqueued: 2, older_than_catalog: 1 });
+    expect(again.stderr).toMatch(/1 rows are older than the version the catalog holds.*v-1 \(line 1: version 0, catalog 1\)/);
+    await p.waitFor(async () => (await p.get('/v1/products/v-1/status')).body.last_ignored !== null);
+    const status = (await p.get('/v1/products/v-1/status')).body;
+    expect(status).toMatchObject({ state: 'indexed', version: 1, last_ignored: { version: 0, reason: 'stale', event_id: expect.stringMatching(/^import-/) } });
+    const doc = await p.deps.es.get<Record<string, unknown>>({ index: p.config.index.alias, id: 'v-1' });
+    expect(doc._source).toMatchObject({ title: 'renamed', source_version: 1 });
+  });
+
+  it('a row without a version in a file whose rows carry theirs is reported by line', async () => {
+    const file = path.join(dir, 'mixed.jsonl');
+    fs.writeFileSync(file, [JSON.stringify({ id: 'm-1', version: 2, image_url: `${images.url}/img/421.jpg` }), JSON.stringify({ id: 'm-2', image_url: `${images.url}/img/422.jpg` }), JSON.stringify({ id: 'm-3', version: -1, image_url: `${images.url}/img/423.jpg` })].join('\n'));
+    const result = await cli(p, ['import', file]);
+    expect(result.status).toBe(1);
+    expect(result.summary).toMatchObject({ rows: 3, enqueued: 1, invalid: 2 });
+    expect(result.stderr).toContain(`${file}:2: version: missing`);
+    expect(result.stderr).toContain(`${file}:3: version:`);
   });
 });
 

@@ -3,12 +3,12 @@ import type { AddressInfo } from 'node:net';
 import { Queue } from 'bullmq';
 import type { Config, Env } from '../../core/config';
 import { createEmbedder, type Embedder } from '../../core/embedding/embedder';
-import { QUEUES, createQueue, reembedQueueName } from '../../core/jobs';
+import { createCatalogQueue, reembedQueueName, type CatalogQueue } from '../../core/jobs';
 import { createIndexerMetrics, createRegistry } from '../../core/metrics';
 import { createImageFetcher } from '../../core/net/image-fetcher';
 import { connectRedis, createRedisConnection, type Redis } from '../../core/redis';
 import { CatalogStore } from '../../core/search/catalog-store';
-import { StatusStore } from '../../core/status-store';
+import type { StatusStore } from '../../core/status-store';
 import { signatureHeader } from '../../core/webhook-signature';
 import { createApp, type ApiDeps } from '../../api/app';
 import { createIndexerWorker, type IndexerWorker } from '../../indexer/worker';
@@ -59,7 +59,7 @@ export interface Pipeline {
   embedder: Embedder;
   worker: IndexerWorker;
   workerConnection: Redis;
-  queue: Queue;
+  queue: CatalogQueue;
   apiUrl: string;
   status: StatusStore;
   store: CatalogStore;
@@ -90,9 +90,9 @@ export async function startPipeline(overrides: Env = {}, options: { startWorker?
   await deps.indexManager.ensure(embedder.models.map((m) => ({ modelId: m.id, dims: m.dims, index: config.vectors.defaults })));
   const registry = createRegistry('test');
   const metrics = createIndexerMetrics(registry);
-  const status = new StatusStore(deps.redis, config.redis.queuePrefix);
+  const { status } = deps;
   const store = new CatalogStore(deps.es, config.index.alias, config.worker.refresh);
-  const queue = createQueue(QUEUES.catalog, deps.redis, config);
+  const queue = createCatalogQueue(deps.redis, config);
   queue.on('error', () => undefined); // the Redis restart test takes Redis away on purpose
   const fetcher = createImageFetcher(config);
   const workerConnection = createRedisConnection(config.redis.url, 'worker');

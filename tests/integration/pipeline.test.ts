@@ -1,6 +1,6 @@
 import type { AddressInfo } from 'node:net';
 import { createApp } from '../../api/app';
-import { QUEUES, createQueue } from '../../core/jobs';
+import { createCatalogQueue } from '../../core/jobs';
 import { createRedisConnection } from '../../core/redis';
 import { StatusStore } from '../../core/status-store';
 import { signatureHeader } from '../../core/webhook-signature';
@@ -43,7 +43,7 @@ describe('catalog pipeline: webhook → queue → batched embedding → Elastics
     expect(first).toMatchObject({ id: 'sku-7', price: 10, available: true, source_version: 1 });
     expect(first.vectors['efficientnet-lite0']).toHaveLength(1280);
     expect(first.vectors['colour-texture']).toHaveLength(288);
-    expect(await statusOf(p, 'sku-7')).toEqual({ id: 'sku-7', state: 'indexed', version: 1, models: ['colour-texture', 'efficientnet-lite0'], last_error: null });
+    expect(await statusOf(p, 'sku-7')).toEqual({ id: 'sku-7', state: 'indexed', version: 1, models: ['colour-texture', 'efficientnet-lite0'], last_error: null, last_ignored: null });
 
     const fetchesBefore = images.requests.length;
     expect((await p.post(upsert('sku-7', 2, `${images.url}/img/7.jpg`, { price: 7.5, available: false }))).status).toBe(202);
@@ -83,13 +83,25 @@ describe('catalog pipeline: webhook → queue → batched embedding → Elastics
     await p.post(upsert('x', 4, url(4), { price: 4 }));
     await p.waitFor(async () => (await p.queue.getJobCountByTypes('completed')) >= 6 && (await pending(p)) === 0);
     expect(await stored(p, 'x')).toMatchObject({ deleted: true, source_version: 5 });
-    expect(await statusOf(p, 'x')).toMatchObject({ state: 'deleted', version: 5, models: [] });
+    // Ignored, and visibly so: the status names the event and why.
+    expect(await statusOf(p, 'x')).toMatchObject({ state: 'deleted', version: 5, models: [], last_ignored: { event_id: 'e-x-4', version: 4, reason: 'tombstoned' } });
     // A newer upsert brings it back.
     await p.post(upsert('x', 6, url(6), { price: 6 }));
     await p.waitFor(async () => { const s = await statusOf(p, 'x'); return s.version === 6 && s.state === 'indexed'; });
     const revived = await stored(p, 'x');
     expect(revived).toMatchObject({ price: 6, source_version: 6 });
     expect(revived.deleted).toBeUndefined();
+  });
+
+  it('an event older than what the index holds is ignored, counted as stale, and shown in the status', async () => {
+    await p.post(upsert('old', 3, `${images.url}/img/33.jpg`, { price: 3 }));
+    await p.waitFor(async () => (await statusOf(p, 'old')).state === 'indexed');
+    expect((await statusOf(p, 'old')).last_ignored).toBeNull();
+    expect((await p.post(upsert('old', 2, `${images.url}/img/32.jpg`, { price: 2 }))).status).toBe(202);
+    await p.waitFor(async () => (await statusOf(p, 'old')).last_ignored !== null);
+    expect(await statusOf(p, 'old')).toMatchObject({ state: 'indexed', version: 3, last_ignored: { event_id: 'e-old-2', version: 2, reason: 'stale' } });
+    expect(await stored(p, 'old')).toMatchObject({ price: 3, source_version: 3 });
+    expect(await p.registry.getSingleMetricAsString('lookalike_indexer_events_total')).toMatch(/kind="upsert",outcome="stale"[^\n]*\} 1$/m);
   });
 
   it('a bad item fails alone, with its reason: 404 image, corrupt image, and a document Elasticsearch refuses', async () => {
@@ -201,7 +213,7 @@ describe('webhook security and validation', () => {
     // An API whose Redis is down: its producer connection points at a port nothing listens on.
     const dead = createRedisConnection('redis://127.0.0.1:1', 'producer');
     void dead.connect().catch(() => undefined);
-    const queue = createQueue(QUEUES.catalog, dead, p.config);
+    const queue = createCatalogQueue(dead, p.config);
     queue.on('error', () => undefined);
     const app = createApp({ ...p.appDeps, redis: dead, catalogQueue: queue, status: new StatusStore(dead, p.config.redis.queuePrefix) });
     const server = app.listen(0, '127.0.0.1');

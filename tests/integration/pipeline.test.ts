@@ -104,6 +104,14 @@ describe('catalog pipeline: webhook → queue → batched embedding → Elastics
     expect(await p.registry.getSingleMetricAsString('lookalike_indexer_events_total')).toMatch(/kind="upsert",outcome="stale"[^\n]*\} 1$/m);
   });
 
+  it('a failure it cannot record in the status is logged and counted, not swallowed', async () => {
+    const set = p.status.set.bind(p.status);
+    p.status.set = async (id, state, version, error) => (state === 'failed' ? Promise.reject(new Error('Connection is closed.')) : set(id, state, version, error));
+    await p.post(upsert('unrecorded', 1, `${images.url}/missing.jpg`));
+    await p.waitFor(async () => (await p.queue.getFailedCount()) === 1);
+    await p.waitFor(async () => /state="failed"[^\n]*\} 1$/m.test(await p.registry.getSingleMetricAsString('lookalike_indexer_status_write_failures_total')));
+  });
+
   it('a bad item fails alone, with its reason: 404 image, corrupt image, and a document Elasticsearch refuses', async () => {
     // Sabotage one document on its way into the bulk request: an undeclared field, refused by the strict mapping.
     const write = p.store.write.bind(p.store);

@@ -4,6 +4,8 @@
  * 1. N new products (distinct images): products/s until all are searchable.
  * 2. N price/stock updates of the same products: events/s (nothing re-embedded).
  * 3. A steady 20 new products/s for 30 s: webhook → searchable latency, p50 / p95 (the indexer's freshness histogram).
+ * 4. A re-embed of 5,000 products (a new efficientnet-lite0 version: the indexer restarted with it) while 10 new
+ *    products/s arrive: their freshness, and how much of the re-embed ran meanwhile.
  *
  * usage: npm run bench:pipeline -- [--products 10000]     (services must be up: npm run services:up)
  */
@@ -16,7 +18,10 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Client } from '@elastic/elasticsearch';
+import { loadConfig } from '../core/config';
+import { createReembedQueue, JOBS, reembedJobId } from '../core/jobs';
 import { createProgress } from '../core/progress';
+import { createRedisConnection } from '../core/redis';
 import { signatureHeader } from '../core/webhook-signature';
 import { buildDevSet } from './lib/devset';
 import { fixed, writeResult } from './lib/report';
@@ -73,10 +78,9 @@ async function main(): Promise<void> {
   await new Promise<void>((resolve) => imageServer.listen(0, '127.0.0.1', resolve));
   const imageBase = `http://127.0.0.1:${(imageServer.address() as AddressInfo).port}`;
   const env = { ...process.env, LOG_LEVEL: 'warn', INDEX_ALIAS: alias, QUEUE_PREFIX: alias, WEBHOOK_SECRETS: secret, FETCH_ALLOWED_HOSTS: '127.0.0.1', API_PORT: String(apiPort), API_HOST: '127.0.0.1', INDEXER_PORT: String(indexerPort) };
-  const children: ChildProcess[] = [
-    spawn(process.execPath, [path.join(root, 'dist', 'indexer', 'main.js')], { env, stdio: ['ignore', 'ignore', 'inherit'] }),
-    spawn(process.execPath, [path.join(root, 'dist', 'api', 'main.js')], { env, stdio: ['ignore', 'ignore', 'inherit'] }),
-  ];
+  const startIndexer = (extra: Record<string, string> = {}) => spawn(process.execPath, [path.join(root, 'dist', 'indexer', 'main.js')], { env: { ...env, ...extra }, stdio: ['ignore', 'ignore', 'inherit'] });
+  const children: ChildProcess[] = [startIndexer(), spawn(process.execPath, [path.join(root, 'dist', 'api', 'main.js')], { env, stdio: ['ignore', 'ignore', 'inherit'] })];
+  const modelDir = fs.mkdtempSync(path.join(os.tmpdir(), 'lookalike-bench-models-'));
   const es = new Client({ node: esUrl });
   const api = `http://127.0.0.1:${apiPort}`;
   try {
@@ -145,6 +149,50 @@ async function main(): Promise<void> {
     const p50 = interpolate(steady, 0.5);
     const p95 = interpolate(steady, 0.95);
 
+    // 4. Re-embed 5,000 products with a new model version while 10 new products/s arrive. The indexer restarts with
+    // a manifest that only changes efficientnet-lite0's version (the same ONNX file), so every vector is out of date.
+    const reembedCount = Math.min(5_000, products);
+    const manifest = JSON.parse(fs.readFileSync(path.join(root, 'models', 'builtin', 'efficientnet-lite0.json'), 'utf8')) as { version: string; file: string };
+    fs.writeFileSync(path.join(modelDir, 'efficientnet-lite0.json'), JSON.stringify({ ...manifest, version: 'bench-2', file: path.resolve(root, 'models', 'builtin', manifest.file) }));
+    children[0]!.kill('SIGTERM');
+    await new Promise((resolve) => children[0]!.once('exit', resolve));
+    children[0] = startIndexer({ MODEL_DIR: modelDir });
+    for (let i = 0; !(await fetch(`http://127.0.0.1:${indexerPort}/healthz`).then((r) => r.ok, () => false)); i++) {
+      if (i > 120) throw new Error('the indexer did not come back');
+      await sleep(500);
+    }
+    const reembedMetric = async () => Number(/lookalike_indexer_events_total\{[^}]*kind="reembed",outcome="reembedded"[^}]*\} (\d+)/.exec(await (await fetch(`http://127.0.0.1:${indexerPort}/metrics`)).text())?.[1] ?? 0);
+    const redis = createRedisConnection(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', 'worker');
+    const reembedQueue = createReembedQueue('efficientnet-lite0', redis, loadConfig({ ...env, MODEL_DIR: modelDir }));
+    const requestedAt = Date.now();
+    for (let i = 0; i < reembedCount; i += 500) {
+      await reembedQueue.addBulk(Array.from({ length: Math.min(500, reembedCount - i) }, (_, k) => ({
+        name: JOBS.reembed,
+        data: { productId: `sku-${i + k}`, model: 'efficientnet-lite0', modelVersion: 'bench-2', requestedAt },
+        opts: { jobId: reembedJobId(`sku-${i + k}`, 'efficientnet-lite0', 'bench-2') },
+      })));
+    }
+    const beforeReembed = bucketsOf(await (await fetch(`http://127.0.0.1:${indexerPort}/metrics`)).text(), 'lookalike_freshness_seconds', 'kind="upsert"');
+    const duringCount = 300;
+    started = performance.now();
+    const during = createProgress('10 new products/s during the re-embed');
+    for (let i = 0; i < duringCount; i++) {
+      await sleep(Math.max(0, started + (i / 10) * 1000 - performance.now()));
+      await post([product(products + steadyCount + i, 3, 30)]);
+      during.update(i + 1, duringCount);
+    }
+    during.done();
+    await waitAll('during the re-embed: last products', 3, duringCount, performance.now());
+    const reembeddedMeanwhile = await reembedMetric();
+    await sleep(1500);
+    const afterReembed = bucketsOf(await (await fetch(`http://127.0.0.1:${indexerPort}/metrics`)).text(), 'lookalike_freshness_seconds', 'kind="upsert"');
+    const duringReembed = afterReembed.map(([le, c], i) => [le, c - (beforeReembed[i]?.[1] ?? 0)] as [number, number]);
+    const reembedP50 = interpolate(duringReembed, 0.5);
+    const reembedP95 = interpolate(duringReembed, 0.95);
+    await reembedQueue.obliterate({ force: true });
+    await reembedQueue.close();
+    redis.disconnect();
+
     const markdown = `# Catalog pipeline (webhook → queue → indexer → Elasticsearch)
 
 Real processes (\`dist/api/main.js\`, \`dist/indexer/main.js\`), the default hybrid models (efficientnet-lite0 + colour-texture)
@@ -158,17 +206,22 @@ Redis, API, indexer and the load.
 | price/stock-only updates (${products}) | **${fixed(updateRate, 0)} events/s** (${fixed(updateSeconds, 1)} s) | ≥ 1000 |
 | embeddings computed during the updates | ${Number(reembedded ?? 0) - products} | 0 |
 | freshness at a steady 20 new products/s, p50 / p95 | ${fixed(p50, 2)} / **${fixed(p95, 2)} s** | p95 ≤ 2 s |
+| freshness at 10 new products/s while re-embedding ${reembedCount}, p50 / p95 | ${fixed(reembedP50, 2)} / **${fixed(reembedP95, 2)} s** (${reembeddedMeanwhile} of ${reembedCount} re-embedded in those ${fixed(duringCount / 10, 0)} s) | p95 ≤ 2 s |
 
 Freshness percentiles are interpolated from the indexer's \`lookalike_freshness_seconds\` histogram (buckets
-0.05 … 0.5, 1, 1.5, 2, 3, 5 s), counting only the steady phase.
+0.05 … 0.5, 1, 1.5, 2, 3, 5 s), counting only the phase measured. During the re-embed the indexer runs a manifest
+that changes only efficientnet-lite0's version, so every vector of the ${reembedCount} products is recomputed; catalog
+batches go before re-embed batches at the indexer's image and embedding gates, and re-embedding never holds the last
+image slot (indexer/gate.ts).
 `;
-    writeResult('pipeline', `npm run bench:pipeline -- --products ${products}`, { products, new_products_per_s: newRate, new_seconds: newSeconds, updates_per_s: updateRate, update_seconds: updateSeconds, reembedded_during_updates: Number(reembedded ?? 0) - products, freshness_steady_s: { p50, p95 }, steady_rate_per_s: 20 }, markdown);
+    writeResult('pipeline', `npm run bench:pipeline -- --products ${products}`, { products, new_products_per_s: newRate, new_seconds: newSeconds, updates_per_s: updateRate, update_seconds: updateSeconds, reembedded_during_updates: Number(reembedded ?? 0) - products, freshness_steady_s: { p50, p95 }, steady_rate_per_s: 20, freshness_during_reembed_s: { p50: reembedP50, p95: reembedP95 }, reembed_products: reembedCount, reembedded_meanwhile: reembeddedMeanwhile, rate_during_reembed_per_s: 10 }, markdown);
     process.stdout.write(markdown);
   } finally {
     for (const child of children) child.kill('SIGTERM');
     await sleep(1500);
     for (const index of Object.keys(await es.indices.get({ index: `${alias}-v*` }).catch(() => ({})))) await es.indices.delete({ index });
     imageServer.close();
+    fs.rmSync(modelDir, { recursive: true, force: true });
     await es.close();
   }
 }

@@ -7,6 +7,7 @@ import type { Logger } from '../../core/logger';
 import { createProgress } from '../../core/progress';
 import { IndexManager } from '../../core/search/index-manager';
 import type { ClipartItem } from './clipart';
+import { embeddingMetadata } from '../../core/search/catalog-store';
 
 /**
  * A catalog index for a benchmark: created through IndexManager under the config's alias (so it has the real mapping),
@@ -58,7 +59,7 @@ export function benchProduct(i: number, item: ClipartItem, vectors: Record<strin
     indexed_at: now,
     source_version: 1,
     deleted: false,
-    embeddings: Object.fromEntries(Object.keys(vectors).map((id) => [id, { model_id: id, model_version: '1', image_hash: hash, embedded_at: now }])),
+    embeddings: Object.fromEntries(Object.keys(vectors).map((id) => [id, embeddingMetadata({ id, version: '1' }, hash)])),
     vectors,
   };
 }

@@ -3,6 +3,7 @@ import { loadConfig } from '../../core/config';
 import { seededRandom } from '../../core/random';
 import { randomUnitVector } from './helpers';
 import { startPipeline } from './pipeline-helpers';
+import { embeddingMetadata } from '../../core/search/catalog-store';
 
 /**
  * `mode: "exact"` against kNN. On a cluster with painless (the official image: `docker compose up -d elasticsearch`
@@ -25,7 +26,7 @@ it('exact cosine script_score agrees with kNN where painless exists, and is a cl
       {
         id: `x-${i}`, title: `X ${i}`, price: i, available: i % 2 === 0, image_url: 'http://127.0.0.1/x.jpg', source_version: 1,
         vectors: Object.fromEntries(Object.entries(dims).map(([model, n]) => [model, randomUnitVector(random, n)])),
-        embeddings: Object.fromEntries(Object.keys(dims).map((model) => [model, { model_id: model, model_version: '1', image_hash: `h${i}`, embedded_at: new Date().toISOString() }])),
+        embeddings: Object.fromEntries(Object.keys(dims).map((model) => [model, embeddingMetadata({ id: model, version: '1' }, `h${i}`)])),
       },
     ]).flat();
     await p.deps.es.bulk({ operations, refresh: true });

@@ -3,6 +3,7 @@ import { loadConfig, type Config, type Env } from '../../core/config';
 import { createDeps, type Deps } from '../../core/deps';
 import { createLogger } from '../../core/logger';
 import type { VectorFieldSpec } from '../../core/search/catalog-mapping';
+import { embeddingMetadata } from '../../core/search/catalog-store';
 
 /** A configuration of this test's own: a fresh `test-<uuid>` alias and queue prefix; services from the environment. */
 export function testConfig(overrides: Env = {}): Config {
@@ -71,7 +72,7 @@ export async function indexProducts(deps: Deps, model: VectorFieldSpec, products
       updated_at: new Date().toISOString(),
       source_version: 1,
       vectors: { [model.modelId]: vectors[position] },
-      embeddings: { [model.modelId]: { model_id: model.modelId, model_version: '1', image_hash: `hash-${product.id}`, embedded_at: new Date().toISOString() } },
+      embeddings: { [model.modelId]: embeddingMetadata({ id: model.modelId, version: '1' }, `hash-${product.id}`) },
     },
   ]);
   const response = await deps.es.bulk({ operations, refresh: true });

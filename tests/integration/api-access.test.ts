@@ -1,3 +1,9 @@
+import type { AddressInfo } from 'node:net';
+import { createApp } from '../../api/app';
+import type { Config } from '../../core/config';
+import { createRateLimiter } from '../../core/rate-limiter';
+import { Redis } from 'ioredis';
+import { connectRedis, createRedisConnection, redisOptions } from '../../core/redis';
 import { signatureHeader } from '../../core/webhook-signature';
 import { SECRET, startPipeline, upsert, type Pipeline } from './pipeline-helpers';
 
@@ -6,19 +12,54 @@ jest.setTimeout(60_000);
 const SEARCH_KEY = 'search-key-0123456789';
 const WEBHOOK_KEY = 'webhook-key-0123456789';
 const ADMIN_KEY = 'admin-key-0123456789ab';
+/** Keys of their own for the tests below, so that no test starts with another's spent limit. */
+const SHARED_KEY = 'shared-key-0123456789a';
 const vector = Array.from({ length: 288 }, (_, i) => Math.cos(i));
 
 describe('API keys with scopes, rate limits and metrics', () => {
   let p: Pipeline;
+  const closers: Array<() => Promise<void> | void> = [];
   beforeAll(async () => {
+    const searchKeys = [SEARCH_KEY, SHARED_KEY].map((key) => `${key}:search`).join(',');
     p = await startPipeline(
-      { API_KEYS: `${SEARCH_KEY}:search,${WEBHOOK_KEY}:webhook,${ADMIN_KEY}:admin`, RATE_LIMIT_PER_S: '1', RATE_LIMIT_BURST: '3' },
+      { API_KEYS: `${searchKeys},${WEBHOOK_KEY}:webhook,${ADMIN_KEY}:admin`, RATE_LIMIT_PER_S: '1', RATE_LIMIT_BURST: '3' },
       { startWorker: false },
     );
   });
   afterAll(async () => {
+    for (const close of closers.reverse()) await close();
     await p.close();
   });
+
+  /**
+   * Another API process beside the pipeline's, on the same Redis and QUEUE_PREFIX: its own app, its own rate limiter
+   * over `redis` (by default a connection of its own), with `change` applied to the configuration.
+   */
+  const startReplica = async (change: (config: Config) => Config = (config) => config, redis?: Redis) => {
+    const config = change(p.config);
+    let connection = redis;
+    if (!connection) {
+      connection = createRedisConnection(config.redis.url, 'producer');
+      await connectRedis(connection, config.redis.url);
+      const own = connection;
+      closers.push(() => own.disconnect());
+    }
+    const server = createApp({ ...p.appDeps, config, rateLimiter: createRateLimiter(config, connection) }).listen(0, '127.0.0.1');
+    await new Promise((resolve) => server.once('listening', resolve));
+    closers.push(() => {
+      server.closeAllConnections();
+      return new Promise<void>((resolve) => server.close(() => resolve()));
+    });
+    const port = (server.address() as AddressInfo).port;
+    return { port, url: `http://127.0.0.1:${port}`, config };
+  };
+  const withApi = (api: Partial<Config['api']>, image: Partial<Config['image']> = {}) => (config: Config): Config => ({
+    ...config,
+    api: { ...config.api, ...api },
+    image: { ...config.image, ...image },
+  });
+  /** A search that passes the limiter and then fails fast (no such product): only the limiter decides 429. */
+  const similar = async (url: string, headers: Record<string, string> = {}) => (await fetch(`${url}/v1/products/no-such-product/similar`, { headers })).status;
 
   const call = async (path: string, init: RequestInit & { key?: string } = {}) => {
     const headers = new Headers(init.headers);
@@ -64,5 +105,42 @@ describe('API keys with scopes, rate limits and metrics', () => {
     expect(metrics).toMatch(/lookalike_search_stage_seconds_count\{[^}]*stage="search"/);
     expect(metrics).toMatch(/lookalike_http_errors_total\{[^}]*code="api_key_missing"/);
     expect(metrics).toMatch(/lookalike_queue_jobs\{[^}]*state="waiting"/);
+  });
+
+  it('shares one limit between API processes on the same Redis', async () => {
+    const replica = await startReplica();
+    const statuses: number[] = [];
+    for (let i = 0; i < 6; i++) statuses.push(await similar(i % 2 === 0 ? p.apiUrl : replica.url, { authorization: `Bearer ${SHARED_KEY}` }));
+    // A burst of 3 for the client, whichever process it reaches; per-process buckets would have let all 6 through.
+    expect(statuses.filter((status) => status === 429)).toHaveLength(3);
+    expect(statuses.slice(0, 3)).not.toContain(429);
+  });
+
+  it('tells clients apart by X-Forwarded-For with TRUST_PROXY set, and ignores it without', async () => {
+    const proxied = await startReplica(withApi({ keys: [], trustProxy: ['loopback'] }));
+    const direct = await startReplica(withApi({ keys: [], trustProxy: false }));
+    for (let i = 0; i < 3; i++) expect(await similar(proxied.url, { 'x-forwarded-for': '203.0.113.1' })).toBe(404);
+    expect(await similar(proxied.url, { 'x-forwarded-for': '203.0.113.1' })).toBe(429);
+    expect(await similar(proxied.url, { 'x-forwarded-for': '203.0.113.2' })).toBe(404);
+    // Not trusted: every request is the socket's address, whatever the header claims.
+    for (let i = 0; i < 3; i++) expect(await similar(direct.url, { 'x-forwarded-for': `198.51.100.${i}` })).toBe(404);
+    expect(await similar(direct.url, { 'x-forwarded-for': '198.51.100.9' })).toBe(429);
+  });
+
+  it('limits each process on its own while Redis is unreachable, and searches keep answering', async () => {
+    // The API's producer connection to a port nothing listens on (a short disconnect timeout, for the test's end).
+    const dead = new Redis('redis://127.0.0.1:1', { ...redisOptions('producer'), lazyConnect: true, disconnectTimeout: 10 });
+    dead.on('error', () => undefined);
+    void dead.connect().catch(() => undefined);
+    try {
+      const replica = await startReplica(withApi({ keys: [] }), dead);
+      const started = Date.now();
+      const statuses: number[] = [];
+      for (let i = 0; i < 4; i++) statuses.push(await similar(replica.url));
+      expect(statuses).toEqual([404, 404, 404, 429]);
+      expect(Date.now() - started).toBeLessThan(2_000);
+    } finally {
+      dead.disconnect();
+    }
   });
 });

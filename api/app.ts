@@ -16,6 +16,7 @@ import { parseApiKeys, requireScope } from './middleware/api-keys';
 import { httpMetrics, searchStageMetrics } from './middleware/metrics';
 import { createQueueDepthGauge } from '../core/metrics';
 import { rateLimit } from './middleware/rate-limit';
+import { bodyLimits, limitRequestBody } from './middleware/request-body';
 import type { RateLimiter } from '../core/rate-limiter';
 import { healthRouter } from './routes/health.route';
 import { statusRouter } from './routes/status.route';
@@ -57,6 +58,8 @@ export function createApp(deps: ApiDeps): Express {
     return Object.entries(counts).map(([state, count]) => ({ queue: deps.catalogQueue.name, state, count }));
   });
   app.use(metrics.middleware);
+  const { refusedDrain } = bodyLimits(config);
+  app.use(limitRequestBody(refusedDrain));
   const keys = parseApiKeys(config.api.keys);
   const limit = rateLimit(deps.rateLimiter, config.api.rateLimitPerSecond);
   app.use('/v1/webhooks', requireScope(keys, 'webhook'));
@@ -90,6 +93,6 @@ export function createApp(deps: ApiDeps): Express {
     }),
   );
   app.use(notFound);
-  app.use(errorHandler(deps.logger.child({ component: 'http' }), (code, status) => metrics.errors.inc({ code, status: String(status) })));
+  app.use(errorHandler(deps.logger.child({ component: 'http' }), refusedDrain, (code, status) => metrics.errors.inc({ code, status: String(status) })));
   return app;
 }

@@ -17,6 +17,8 @@ import { parseApiKeys, requireScope } from './middleware/api-keys';
 import { httpMetrics, searchStageMetrics } from './middleware/metrics';
 import { createQueueDepthGauge } from '../core/metrics';
 import { rateLimit } from './middleware/rate-limit';
+import { bodyLimits, limitRequestBody } from './middleware/request-body';
+import type { RateLimiter } from '../core/rate-limiter';
 import { healthRouter } from './routes/health.route';
 import { statusRouter } from './routes/status.route';
 import { webhookRouter } from './routes/webhook.route';
@@ -41,13 +43,16 @@ export interface ApiDeps {
   fetcher: ImageFetcher;
   /** Whether `mode: "exact"` can run (painless present; probed once at start). */
   exactSearch: boolean;
+  /** The search rate limit, shared by every API process (createRateLimiter); null: no limit. */
+  rateLimiter: RateLimiter | null;
 }
 
 export function createApp(deps: ApiDeps): Express {
   const { config } = deps;
   const app = express();
   app.disable('x-powered-by');
-  app.set('trust proxy', false);
+  // Which X-Forwarded-For hops to believe for `request.ip` (the rate limit's key for requests without an API key).
+  app.set('trust proxy', config.api.trustProxy);
   app.use(requestId);
   const metrics = httpMetrics(deps.registry);
   const metricsLog = deps.logger.child({ component: 'metrics' });
@@ -60,8 +65,10 @@ export function createApp(deps: ApiDeps): Express {
     (error) => metricsLog.warn({ err: describeError(error) }, 'queue depth unavailable: Redis did not answer'),
   );
   app.use(metrics.middleware);
+  const { refusedDrain } = bodyLimits(config);
+  app.use(limitRequestBody(refusedDrain));
   const keys = parseApiKeys(config.api.keys);
-  const limit = rateLimit(config.api.rateLimitPerSecond, config.api.rateLimitBurst);
+  const limit = rateLimit(deps.rateLimiter, config.api.rateLimitPerSecond);
   app.use('/v1/webhooks', requireScope(keys, 'webhook'));
   app.use('/v1/products/:id/status', requireScope(keys, 'webhook'));
   app.use('/v1/search', requireScope(keys, 'search'), limit);
@@ -93,6 +100,6 @@ export function createApp(deps: ApiDeps): Express {
     }),
   );
   app.use(notFound);
-  app.use(errorHandler(deps.logger.child({ component: 'http' }), (code, status) => metrics.errors.inc({ code, status: String(status) })));
+  app.use(errorHandler(deps.logger.child({ component: 'http' }), refusedDrain, (code, status) => metrics.errors.inc({ code, status: String(status) })));
   return app;
 }

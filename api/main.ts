@@ -3,6 +3,7 @@ import { createCatalogQueue } from '../core/jobs';
 import { runMain } from '../core/main';
 import { createRegistry } from '../core/metrics';
 import { createImageFetcher } from '../core/net/image-fetcher';
+import { createRateLimiter } from '../core/rate-limiter';
 import { probePainless } from '../core/search/elasticsearch';
 import { startCore } from '../core/startup';
 import { createApp } from './app';
@@ -29,6 +30,7 @@ runMain('api', async () => {
     registry: createRegistry('api'),
     fetcher: createImageFetcher(config),
     exactSearch: await probePainless(deps.es),
+    rateLimiter: createRateLimiter(config, deps.redis),
   });
   const server = app.listen(config.api.port, config.api.host);
   // Slow clients: the whole request and its headers have deadlines; idle keep-alive connections close.

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { StartupError, describeIssues } from './errors';
+import { parseTrustProxy, type TrustProxy } from './net/trust-proxy';
 
 /**
  * The one place that reads configuration. `loadConfig(process.env)` validates every variable once, reports every bad
@@ -27,6 +28,14 @@ const vectorOverride = z
     oversample: z.coerce.number().min(0).max(20).optional(),
   })
   .strict();
+
+/** TRUST_PROXY: Express's `trust proxy` (core/net/trust-proxy.ts). */
+const trustProxy = z.string().transform((text, ctx): TrustProxy => {
+  const parsed = parseTrustProxy(text);
+  if ('value' in parsed) return parsed.value;
+  ctx.addIssue({ code: 'custom', message: `not true/false, a hop count, or addresses, subnets and loopback/linklocal/uniquelocal: ${parsed.bad.map((entry) => JSON.stringify(entry)).join(', ')}` });
+  return z.NEVER;
+});
 
 const jsonRecord = z.string().transform((text, ctx) => {
   try {
@@ -110,6 +119,7 @@ const envSchema = z.object({
     .optional(),
   RATE_LIMIT_PER_S: nonNegativeInt.max(100_000).default(50),
   RATE_LIMIT_BURST: positiveInt.max(1_000_000).default(100),
+  TRUST_PROXY: trustProxy.default(false),
   REQUEST_TIMEOUT_MS: positiveInt.max(600_000).default(30_000),
   HEADERS_TIMEOUT_MS: positiveInt.max(600_000).default(10_000),
   API_PORT: nonNegativeInt.max(65_535).default(8080),
@@ -203,9 +213,14 @@ const configSchema = envSchema
       host: e.API_HOST,
       /** `<key>:<scope>[+<scope>]` entries; empty: search and status public, webhooks by signature alone. */
       keys: list(e.API_KEYS ?? ''),
-      /** Search requests a second per client (0: no limit), and the burst allowed. */
+      /** Search requests a second per client (0: no limit), and the burst allowed; shared by all API processes through Redis. */
       rateLimitPerSecond: e.RATE_LIMIT_PER_S,
       rateLimitBurst: e.RATE_LIMIT_BURST,
+      /**
+       * Express's `trust proxy`: which hops' X-Forwarded-For to believe, so that `request.ip` (the rate limit's key
+       * for requests without an API key) is the client's address behind a load balancer. Default false: the socket's.
+       */
+      trustProxy: e.TRUST_PROXY,
       /** Whole-request and header deadlines against slow clients. */
       requestTimeoutMs: e.REQUEST_TIMEOUT_MS,
       headersTimeoutMs: e.HEADERS_TIMEOUT_MS,

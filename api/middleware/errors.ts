@@ -1,6 +1,7 @@
 import type { NextFunction, Request, Response } from 'express';
 import { AppError } from '../../core/errors';
 import type { Logger } from '../../core/logger';
+import { drainRequestBody } from './request-body';
 
 /** Body-parser and multer errors carry a `type` / `code`; mapped to stable codes. */
 function fromFramework(error: { type?: string; status?: number; code?: string; message?: string }): AppError | null {
@@ -15,10 +16,12 @@ function fromFramework(error: { type?: string; status?: number; code?: string; m
 
 /**
  * Every error answers `{ error: { code, message }, request_id }` with the error's status. Unknown errors are a
- * generic 500 and logged with the request id; nothing internal leaks to the client.
+ * generic 500 and logged with the request id; nothing internal leaks to the client. A request refused before its
+ * body was read (a key, the rate limit, a size) is answered once the rest of the body is in, up to `maxBodyBytes`
+ * (see drainRequestBody), so that the client reads the answer; past that, the answer closes the connection.
  */
-export function errorHandler(logger: Logger, onError: (code: string, status: number) => void = () => undefined) {
-  return (error: unknown, _request: Request, response: Response, _next: NextFunction): void => {
+export function errorHandler(logger: Logger, maxBodyBytes: number, onError: (code: string, status: number) => void = () => undefined) {
+  return async (error: unknown, request: Request, response: Response, _next: NextFunction): Promise<void> => {
     const requestId = response.locals.requestId as string | undefined;
     const known = error instanceof AppError ? error : fromFramework(error as object);
     if (!known) {
@@ -33,10 +36,14 @@ export function errorHandler(logger: Logger, onError: (code: string, status: num
     };
     onError(body.error.code, status);
     if (response.headersSent) return;
+    const keepConnection = await drainRequestBody(request, maxBodyBytes);
+    if (response.headersSent || request.socket.destroyed) return;
+    if (!keepConnection) response.setHeader('Connection', 'close');
     response.status(status).json(body);
   };
 }
 
-export function notFound(request: Request, response: Response): void {
-  response.status(404).json({ error: { code: 'route_not_found', message: `no route for ${request.method} ${request.path}` }, request_id: response.locals.requestId });
+/** The last route: an error like any other, so a body sent to no route is drained the same way. */
+export function notFound(request: Request, _response: Response, next: NextFunction): void {
+  next(new AppError('route_not_found', `no route for ${request.method} ${request.path}`, 404));
 }

@@ -1,31 +1,25 @@
 import type { NextFunction, Request, Response } from 'express';
+import { RateLimiterRes } from 'rate-limiter-flexible';
 import { AppError } from '../../core/errors';
+import type { RateLimiter } from '../../core/rate-limiter';
 
 /**
- * A token bucket per client (its API key, else its address): `perSecond` requests a second on average, bursts up to
- * `burst`. In memory, per API process: behind a load balancer each instance enforces its own share. Over the limit:
- * 429 `rate_limited` with Retry-After.
+ * One point of `limiter` per request, keyed by the client: its API key (set by requireScope) or else its address
+ * (`request.ip`, which honours TRUST_PROXY). Over the limit: 429 `rate_limited` with Retry-After, the seconds until
+ * the client's window starts again. A null limiter (RATE_LIMIT_PER_S=0) lets everything through.
  */
-export function rateLimit(perSecond: number, burst: number) {
-  const buckets = new Map<string, { tokens: number; updated: number }>();
-  const sweep = setInterval(() => {
-    const idle = Date.now() - 60_000;
-    for (const [client, bucket] of buckets) if (bucket.updated < idle) buckets.delete(client);
-  }, 60_000);
-  sweep.unref();
-  return (request: Request, response: Response, next: NextFunction): void => {
-    if (perSecond <= 0) return next();
-    const client = (response.locals.client as string | undefined) ?? `ip:${request.socket.remoteAddress ?? 'unknown'}`;
-    const now = Date.now();
-    const bucket = buckets.get(client) ?? { tokens: burst, updated: now };
-    bucket.tokens = Math.min(burst, bucket.tokens + ((now - bucket.updated) / 1000) * perSecond);
-    bucket.updated = now;
-    buckets.set(client, bucket);
-    if (bucket.tokens < 1) {
-      response.setHeader('Retry-After', String(Math.ceil((1 - bucket.tokens) / perSecond)));
+export function rateLimit(limiter: RateLimiter | null, perSecond: number) {
+  return async (request: Request, response: Response, next: NextFunction): Promise<void> => {
+    if (!limiter) return next();
+    const client = (response.locals.client as string | undefined) ?? `ip:${request.ip ?? 'unknown'}`;
+    try {
+      await limiter.consume(client);
+    } catch (rejection) {
+      // Anything but a verdict is a store failure that the insurance limiter could not cover either.
+      if (!(rejection instanceof RateLimiterRes)) return next(rejection);
+      response.setHeader('Retry-After', String(Math.max(1, Math.ceil(rejection.msBeforeNext / 1000))));
       return next(new AppError('rate_limited', `more than ${perSecond} requests a second; slow down`, 429));
     }
-    bucket.tokens -= 1;
     next();
   };
 }

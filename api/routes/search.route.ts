@@ -5,6 +5,7 @@ import { AppError, ValidationError } from '../../core/errors';
 import { optionsFromQuery, parseSearchBody, parseSearchOptions } from '../../core/search/search-request';
 import type { Histogram } from 'prom-client';
 import type { SearchResult, SearchService } from '../services/search.service';
+import { bodyLimits } from '../middleware/request-body';
 
 /**
  * POST /v1/search — either `multipart/form-data` with a file part `image` and an optional text part `query` (the
@@ -19,7 +20,7 @@ export function searchRouter(config: Config, search: SearchService, stages: Hist
     response.json({ ...result, request_id: response.locals.requestId });
   };
   const router = Router();
-  const json = express.json({ limit: Math.ceil((config.image.maxBytes * 4) / 3) + 64 * 1024, strict: true });
+  const json = express.json({ limit: bodyLimits(config).searchJson, strict: true });
   const upload = multer({
     storage: multer.memoryStorage(),
     limits: { fileSize: config.image.maxBytes, files: 1, fields: 1, parts: 2, fieldSize: 64 * 1024, fieldNameSize: 32, headerPairs: 50 },

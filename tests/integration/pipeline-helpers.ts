@@ -6,6 +6,7 @@ import { createEmbedder, type Embedder } from '../../core/embedding/embedder';
 import { createCatalogQueue, reembedQueueName, type CatalogQueue } from '../../core/jobs';
 import { createIndexerMetrics, createRegistry } from '../../core/metrics';
 import { createImageFetcher } from '../../core/net/image-fetcher';
+import { createRateLimiter } from '../../core/rate-limiter';
 import { connectRedis, createRedisConnection, type Redis } from '../../core/redis';
 import { CatalogStore } from '../../core/search/catalog-store';
 import type { StatusStore } from '../../core/status-store';
@@ -102,7 +103,7 @@ export async function startPipeline(overrides: Env = {}, options: { startWorker?
     fetcher,
   });
   if (options.startWorker !== false) worker.start();
-  const appDeps: ApiDeps = { config, logger: deps.logger, es: deps.es, redis: deps.redis, catalogQueue: queue, status, embedder, registry, fetcher, exactSearch: options.exactSearch ?? false };
+  const appDeps: ApiDeps = { config, logger: deps.logger, es: deps.es, redis: deps.redis, catalogQueue: queue, status, embedder, registry, fetcher, exactSearch: options.exactSearch ?? false, rateLimiter: createRateLimiter(config, deps.redis) };
   const app = createApp(appDeps);
   const server = app.listen(0, '127.0.0.1');
   await new Promise((resolve) => server.once('listening', resolve));

@@ -1,3 +1,4 @@
+import express from 'express';
 import { loadConfig, vectorOptionsFor } from '../../../core/config';
 import { StartupError } from '../../../core/errors';
 
@@ -53,5 +54,21 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ VECTOR_INDEX_OVERRIDES: '{"m":{"type":"lsh"}}' })).toThrow(/VECTOR_INDEX_OVERRIDES/);
     expect(() => loadConfig({ INDEX_ALIAS: 'Products!' })).toThrow(/INDEX_ALIAS/);
     expect(() => loadConfig({ MODELS: 'a,,b' })).toThrow(/MODELS/);
+  });
+
+  it('reads TRUST_PROXY as Express reads trust proxy, and refuses what Express would', () => {
+    expect(loadConfig({}).api.trustProxy).toBe(false);
+    expect(loadConfig({ TRUST_PROXY: 'true' }).api.trustProxy).toBe(true);
+    expect(loadConfig({ TRUST_PROXY: 'false' }).api.trustProxy).toBe(false);
+    expect(loadConfig({ TRUST_PROXY: '1' }).api.trustProxy).toBe(1); // a hop count, not true
+    expect(loadConfig({ TRUST_PROXY: 'loopback, 10.0.0.0/8,fd00::/8' }).api.trustProxy).toEqual(['loopback', '10.0.0.0/8', 'fd00::/8']);
+    const accepted = ['2', 'uniquelocal', 'linklocal,192.168.1.7', '10.0.0.0/255.0.0.0', '::1', '2001:db8::/32'];
+    const refused = ['yes', 'localhost', '10.0.0.0/33', '10.0.0.0/0', '300.1.1.1', 'loopback,,10.0.0.1', '10.0.0.0/255.0.255.0', '::1/129'];
+    for (const value of accepted) expect(() => express().set('trust proxy', loadConfig({ TRUST_PROXY: value }).api.trustProxy)).not.toThrow();
+    for (const value of refused) {
+      expect(() => loadConfig({ TRUST_PROXY: value })).toThrow(/TRUST_PROXY/);
+      // Express agrees (given the list it would have been given).
+      expect(() => express().set('trust proxy', value.split(',').map((entry) => entry.trim()))).toThrow();
+    }
   });
 });

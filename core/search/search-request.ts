@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ValidationError, describeIssues } from '../errors';
+import { PayloadTooLargeError, ValidationError, describeIssues } from '../errors';
 import { filtersSchema } from './filters';
 
 /**
@@ -53,7 +53,7 @@ export function parseSearchBody(body: unknown, maxImageBytes: number): { options
   let source: QuerySource;
   if (image_base64 !== undefined) {
     // base64 is 4/3 of the bytes; refuse before decoding a huge string.
-    if (image_base64.length > Math.ceil((maxImageBytes * 4) / 3) + 4) throw new ValidationError('the image is larger than allowed', { code: 'image_too_large' });
+    if (image_base64.length > Math.ceil((maxImageBytes * 4) / 3) + 4) throw new PayloadTooLargeError('the image is larger than allowed', 'image_too_large');
     const cleaned = image_base64.replace(/^data:[^;,]+;base64,/, '');
     if (!/^[A-Za-z0-9+/=\s]+$/.test(cleaned)) throw new ValidationError('image_base64 is not base64', { code: 'invalid_base64' });
     source = { kind: 'image', bytes: Buffer.from(cleaned, 'base64') };

@@ -4,7 +4,8 @@ import type { Redis } from 'ioredis';
  * Per-product processing state in Redis: `queued` when an event is accepted, `indexed` / `deleted` when it was
  * written, `failed` (with the reason) when it could not be. A state never moves back to an older version.
  */
-export type ProductState = 'queued' | 'indexed' | 'failed' | 'deleted' | 'unknown';
+export const PRODUCT_STATES = ['queued', 'indexed', 'failed', 'deleted', 'unknown'] as const;
+export type ProductState = (typeof PRODUCT_STATES)[number];
 
 export interface ProductStatus {
   state: ProductState;

@@ -2,13 +2,13 @@ import { performance } from 'node:perf_hooks';
 import type { Client } from '@elastic/elasticsearch';
 import { errors } from '@elastic/elasticsearch';
 import { z } from 'zod';
-import { productSchema } from '../../core/catalog';
 import type { Embedder } from '../../core/embedding/embedder';
 import { AppError, NotFoundError, ValidationError } from '../../core/errors';
 import { cropBoxSchema, type CropBox } from '../../core/image/autocrop';
 import type { ImageFetcher } from '../../core/net/image-fetcher';
 import { buildFilterClauses } from '../../core/search/filters';
 import { FACETS, searchCatalog, VERDICT_DEPTH } from '../../core/search/catalog-search';
+import { productFieldsSchema } from '../../core/search/catalog-store';
 import { verdict } from '../../core/search/verdict';
 import type { QuerySource, SearchOptions } from '../../core/search/search-request';
 
@@ -26,7 +26,7 @@ export const searchResultSchema = z.object({
       z.object({
         id: z.string(),
         score: z.number().min(0).max(1).describe('Weighted similarity, 0..1'),
-        product: productSchema.omit({ id: true }).partial().describe('The catalog fields the product has'),
+        product: productFieldsSchema.omit({ id: true }).partial().describe('The product’s catalog fields; null where it has none'),
       }),
     )
     .describe('Best first'),

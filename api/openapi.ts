@@ -83,9 +83,12 @@ function optionParameters(options: JsonObject): JsonObject[] {
   );
 }
 
+/** What reading a request body can answer. */
 const BODY_ERRORS: ApiErrorCode[] = ['invalid_json', 'request_aborted', 'payload_too_large', 'unsupported_encoding'];
+/** What both search routes can answer. */
 const SEARCH_ERRORS: ApiErrorCode[] = ['invalid_request', 'unknown_model', 'product_not_found', 'product_not_embedded', 'exact_search_unavailable', 'internal_error'];
-const IMAGE_ERRORS: ApiErrorCode[] = [
+/** What only POST /v1/search can answer: its query source (an upload, base64, a URL to fetch, a vector). */
+const QUERY_SOURCE_ERRORS: ApiErrorCode[] = [
   'invalid_query_source', 'invalid_base64', 'vector_length_mismatch', 'invalid_vector', 'unsupported_media_type', 'upload_limit', 'empty_image',
   'image_too_large', 'image_dimensions_too_large', 'unsupported_image', 'corrupt_image', 'embedding_invalid', 'fetch_bad_url', 'fetch_blocked_address',
   'fetch_dns_failed', 'fetch_not_found', 'fetch_http_error', 'fetch_too_many_redirects', 'fetch_too_large', 'fetch_timeout', 'fetch_network_error',
@@ -107,8 +110,9 @@ export function buildOpenApiDocument(): JsonObject {
     registry({ SearchResponse: searchResponseSchema, Accepted: ingestResultSchema, ProductStatus: productStatusSchema, Health: healthSchema, Readiness: readinessSchema, Error: errorBodySchema }),
     'output',
   );
-  const errorSchema = responses.Error as { properties: { error: { properties: JsonObject } } };
-  errorSchema.properties.error.properties.code = { ...ref('ErrorCode'), description: 'Stable; part of the API contract' };
+  // zod gives error.code a bare enum; the ErrorCode component lists the same codes with their statuses and meanings.
+  const errorFields = (responses.Error as { properties: { error: { properties: { code: JsonObject } } } }).properties.error.properties;
+  errorFields.code = { ...ref('ErrorCode'), description: errorFields.code.description };
   const productId = { name: 'id', in: 'path', required: true };
 
   const paths: Record<string, Record<string, JsonObject>> = {
@@ -135,7 +139,7 @@ export function buildOpenApiDocument(): JsonObject {
           },
         },
         responses: { 200: success('Results, best first', json(ref('SearchResponse'))) },
-        errors: [...BODY_ERRORS, ...SEARCH_ERRORS, ...IMAGE_ERRORS],
+        errors: [...BODY_ERRORS, ...SEARCH_ERRORS, ...QUERY_SOURCE_ERRORS],
       }),
     },
     '/v1/products/{id}/similar': {

@@ -1,4 +1,4 @@
-import { API_ERROR_CODES, API_ERRORS, type ApiErrorCode } from '../core/error-codes';
+import { API_ERROR_CODES, API_ERRORS, sendsRetryAfter, type ApiErrorCode } from '../core/error-codes';
 import type { Scope } from './middleware/api-keys';
 
 /**
@@ -29,14 +29,15 @@ function describeCodes(codes: ApiErrorCode[]): string {
   return codes.map((code) => `\`${code}\`: ${API_ERRORS[code].description}`).join('\n\n');
 }
 
-/** One error response answering `codes`, all of which the registry lists with `status`. */
-export function errorResponse(status: number, codes: ApiErrorCode[]): JsonObject {
+/** One error response answering `codes` (all registered with the status it is listed under). */
+export function errorResponse(codes: ApiErrorCode[]): JsonObject {
+  const retrying = codes.filter(sendsRetryAfter);
   return {
     description: describeCodes(codes),
     headers: {
       'X-Request-Id': REQUEST_ID_HEADER,
-      ...(codes.includes('rate_limited')
-        ? { 'Retry-After': { description: 'Seconds until a request will be let through again', required: true, schema: { type: 'integer', minimum: 1 } } }
+      ...(retrying.length > 0
+        ? { 'Retry-After': { description: `Seconds to wait before trying again (with ${retrying.map((code) => `\`${code}\``).join(', ')})`, required: retrying.length === codes.length, schema: { type: 'integer', minimum: 1 } } }
         : {}),
     },
     content: {
@@ -54,7 +55,7 @@ export function errorResponses(codes: ApiErrorCode[]): Record<string, JsonObject
   for (const code of codes) {
     for (const status of API_ERRORS[code].status) byStatus.set(status, [...(byStatus.get(status) ?? []), code]);
   }
-  return Object.fromEntries([...byStatus.entries()].sort(([a], [b]) => a - b).map(([status, answered]) => [String(status), errorResponse(status, answered)]));
+  return Object.fromEntries([...byStatus.entries()].sort(([a], [b]) => a - b).map(([status, answered]) => [String(status), errorResponse(answered)]));
 }
 
 /** Every API error code with its statuses and description: the `ErrorCode` component. */

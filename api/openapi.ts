@@ -209,7 +209,7 @@ export function buildOpenApiDocument(): JsonObject {
     paths,
     components: {
       schemas: { ...requests, ...responses, ErrorCode: errorCodeSchema() },
-      responses: { RouteNotFound: errorResponse(404, UNROUTED_ERRORS) },
+      responses: { RouteNotFound: errorResponse(UNROUTED_ERRORS) },
       headers: {
         RequestId: { description: 'The request id, also in error bodies and in the logs', required: true, schema: { type: 'string' } },
       },

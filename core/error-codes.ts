@@ -8,14 +8,14 @@ import { z } from 'zod';
  * document lists each of them (api/openapi-errors.ts, checked by tests/unit/api/openapi.test.ts), and the API's error
  * middleware answers any other code as a 500 `internal_error`. PROCESS_ERRORS never reach an HTTP response: a process
  * that cannot start, a command line that is wrong, a migration that failed. A code thrown on a request's path belongs
- * in API_ERRORS.
+ * in API_ERRORS. `retryAfter`: answered with a Retry-After header (seconds).
  */
 export const API_ERRORS = {
   // Access
   api_key_missing: { status: [401], description: 'The route needs an API key (`Authorization: Bearer <key>` or `X-API-Key`) and none was sent.' },
   api_key_invalid: { status: [401], description: 'The API key is not one of API_KEYS.' },
   api_key_scope: { status: [403], description: 'The API key lacks the scope this route needs (`search`, `webhook` or `admin`).' },
-  rate_limited: { status: [429], description: 'More requests than the client’s rate allows; retry after the `Retry-After` seconds.' },
+  rate_limited: { status: [429], retryAfter: true, description: 'More requests than the client’s rate allows; retry after the `Retry-After` seconds.' },
   // Any request
   route_not_found: { status: [404], description: 'No route for this method and path.' },
   invalid_json: { status: [400], description: 'The body is not valid JSON.' },
@@ -63,7 +63,7 @@ export const API_ERRORS = {
   fetch_too_large: { status: [422], description: 'The image at image_url is larger than IMAGE_MAX_BYTES.' },
   fetch_timeout: { status: [502], description: 'Fetching image_url took longer than FETCH_TIMEOUT_MS.' },
   fetch_network_error: { status: [502], description: 'The connection to image_url’s server failed or broke off.' },
-} as const satisfies Record<string, { readonly status: readonly number[]; readonly description: string }>;
+} as const satisfies Record<string, { readonly status: readonly number[]; readonly description: string; readonly retryAfter?: true }>;
 
 export const PROCESS_ERRORS = {
   // Start-up: the process prints one line and exits 1.
@@ -103,6 +103,11 @@ export type ApiErrorCodeWithStatus<S extends number> = {
 export const API_ERROR_CODES = Object.keys(API_ERRORS) as [ApiErrorCode, ...ApiErrorCode[]];
 
 export const apiErrorCodeSchema = z.enum(API_ERROR_CODES);
+
+/** Whether responses with `code` carry a Retry-After header. */
+export function sendsRetryAfter(code: ApiErrorCode): boolean {
+  return (API_ERRORS[code] as { retryAfter?: true }).retryAfter === true;
+}
 
 export function isApiErrorCode(code: string): code is ApiErrorCode {
   return Object.hasOwn(API_ERRORS, code);

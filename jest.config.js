@@ -19,6 +19,8 @@ module.exports = {
       testEnvironment: '<rootDir>/tests/jest-environment.js',
       roots: ['<rootDir>/tests/integration'],
       testMatch: ['**/*.test.ts'],
+      // Every API response is checked against the OpenAPI document.
+      setupFilesAfterEnv: ['<rootDir>/tests/integration/validate-responses.setup.ts'],
       transform,
       testTimeout: 120000,
       slowTestThreshold: 30,

@@ -10,7 +10,7 @@ import { describeError } from '../core/errors';
 import type { Embedder } from '../core/embedding/embedder';
 import type { Logger } from '../core/logger';
 import type { StatusStore } from '../core/status-store';
-import openapi from './openapi.json';
+import { buildOpenApiDocument } from './openapi';
 import { errorHandler, notFound } from './middleware/errors';
 import { requestId } from './middleware/request-id';
 import { parseApiKeys, requireScope } from './middleware/api-keys';
@@ -75,6 +75,7 @@ export function createApp(deps: ApiDeps): Express {
   app.use('/v1/products/:id/similar', requireScope(keys, 'search'), limit);
   app.use('/metrics', requireScope(keys, 'admin'));
   const ingest = new IngestService(deps.redis, deps.catalogQueue, deps.status, config.redis.queuePrefix, config.webhook.dedupTtlSeconds);
+  const openapi = buildOpenApiDocument();
   app.get('/openapi.json', (_request, response) => {
     response.json(openapi);
   });

@@ -1,14 +1,17 @@
+import type { ApiErrorCodeWithStatus, ErrorCode, ProcessErrorCode } from './error-codes';
+
 /**
- * The error model shared by both processes. Every error a client can see has a stable `code` (snake_case, part of
- * the API contract) and an HTTP `status`; the API's error middleware turns them into `{ error: { code, message } }`.
+ * The error model shared by both processes. Every error has a stable `code` (snake_case, part of the API contract,
+ * registered in core/error-codes.ts) and an HTTP `status`; the API's error middleware turns them into
+ * `{ error: { code, message } }`. Each subclass takes only the codes registered with its status.
  */
 export class AppError extends Error {
-  readonly code: string;
+  readonly code: ErrorCode;
   readonly status: number;
   /** Extra, machine-readable detail (the field that failed validation, say). Safe to show to clients. */
   readonly details?: Record<string, unknown>;
 
-  constructor(code: string, message: string, status = 500, options: { cause?: unknown; details?: Record<string, unknown> } = {}) {
+  constructor(code: ErrorCode, message: string, status = 500, options: { cause?: unknown; details?: Record<string, unknown> } = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = new.target.name;
     this.code = code;
@@ -19,42 +22,42 @@ export class AppError extends Error {
 
 /** 400: the request or the data is malformed. */
 export class ValidationError extends AppError {
-  constructor(message: string, options: { code?: string; cause?: unknown; details?: Record<string, unknown> } = {}) {
-    super(options.code ?? 'validation_failed', message, 400, options);
+  constructor(message: string, options: { code: ApiErrorCodeWithStatus<400> | ProcessErrorCode; cause?: unknown; details?: Record<string, unknown> }) {
+    super(options.code, message, 400, options);
   }
 }
 
 /** 404: the thing asked for does not exist. */
 export class NotFoundError extends AppError {
-  constructor(message: string, code = 'not_found') {
+  constructor(message: string, code: ApiErrorCodeWithStatus<404>) {
     super(code, message, 404);
   }
 }
 
 /** 413: the payload is larger than allowed. */
 export class PayloadTooLargeError extends AppError {
-  constructor(message: string, code = 'payload_too_large') {
+  constructor(message: string, code: ApiErrorCodeWithStatus<413>) {
     super(code, message, 413);
   }
 }
 
 /** 415: the image cannot or may not be decoded. */
 export class UnsupportedImageError extends AppError {
-  constructor(message: string, code = 'unsupported_image', cause?: unknown) {
+  constructor(message: string, code: ApiErrorCodeWithStatus<415>, cause?: unknown) {
     super(code, message, 415, { cause });
   }
 }
 
 /** 503: a service we depend on (Elasticsearch, Redis, a model) is not available right now; worth retrying. */
 export class DependencyUnavailableError extends AppError {
-  constructor(code: string, message: string, cause?: unknown) {
+  constructor(code: ApiErrorCodeWithStatus<503> | ProcessErrorCode, message: string, cause?: unknown) {
     super(code, message, 503, { cause });
   }
 }
 
 /** The process cannot start: bad configuration, a mapping that disagrees with a model, an unreachable service. */
 export class StartupError extends AppError {
-  constructor(code: string, message: string, cause?: unknown) {
+  constructor(code: ErrorCode, message: string, cause?: unknown) {
     super(code, message, 500, { cause });
   }
 }

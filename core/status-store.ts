@@ -6,9 +6,11 @@ import type { Redis } from 'ioredis';
  * Beside it, the last event the indexer ignored because the catalog already held a newer version (`stale`) or a
  * newer delete (`tombstoned`): an ignored event is never silent.
  */
-export type ProductState = 'queued' | 'indexed' | 'failed' | 'deleted' | 'unknown';
+export const PRODUCT_STATES = ['queued', 'indexed', 'failed', 'deleted', 'unknown'] as const;
+export type ProductState = (typeof PRODUCT_STATES)[number];
 
-export type IgnoreReason = 'stale' | 'tombstoned';
+export const IGNORE_REASONS = ['stale', 'tombstoned'] as const;
+export type IgnoreReason = (typeof IGNORE_REASONS)[number];
 
 export interface IgnoredEvent {
   eventId: string;

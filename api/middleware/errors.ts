@@ -1,7 +1,25 @@
 import type { NextFunction, Request, Response } from 'express';
+import { z } from 'zod';
+import { apiErrorCodeSchema, isApiErrorCode, type ApiErrorCode } from '../../core/error-codes';
 import { AppError } from '../../core/errors';
 import type { Logger } from '../../core/logger';
 import { drainRequestBody } from './request-body';
+
+export const errorBodySchema = z
+  .object({
+    error: z.object({
+      code: apiErrorCodeSchema.describe('Stable; part of the API contract'),
+      message: z.string().describe('For people; may change'),
+      details: z
+        .record(z.string(), z.unknown())
+        .optional()
+        .describe('Machine-readable detail where a code has it: `problems` (each bad event and field) for invalid_event'),
+    }),
+    request_id: z.string().describe('Also in the X-Request-Id header; logged with the error'),
+  })
+  .describe('Every error: a stable code, a message, and the request id');
+
+export type ErrorBody = z.infer<typeof errorBodySchema>;
 
 /** Body-parser and multer errors carry a `type` / `code`; mapped to stable codes. */
 function fromFramework(error: { type?: string; status?: number; code?: string; message?: string }): AppError | null {
@@ -14,26 +32,30 @@ function fromFramework(error: { type?: string; status?: number; code?: string; m
   return null;
 }
 
+function errorBody(code: ApiErrorCode, message: string, requestId: string, details?: Record<string, unknown>): ErrorBody {
+  return { error: { code, message, ...(details ? { details } : {}) }, request_id: requestId };
+}
+
 /**
- * Every error answers `{ error: { code, message }, request_id }` with the error's status. Unknown errors are a
- * generic 500 and logged with the request id; nothing internal leaks to the client. A request refused before its
- * body was read (a key, the rate limit, a size) is answered once the rest of the body is in, up to `maxBodyBytes`
- * (see drainRequestBody), so that the client reads the answer; past that, the answer closes the connection.
+ * Every error answers `{ error: { code, message }, request_id }` with the error's status. Unknown errors, and errors
+ * whose code is not an API code (core/error-codes.ts), are a generic 500 and logged with the request id: nothing
+ * internal leaks to the client, and the client only ever sees codes the OpenAPI document lists. A request refused
+ * before its body was read (a key, the rate limit, a size) is answered once the rest of the body is in, up to
+ * `maxBodyBytes` (see drainRequestBody), so that the client reads the answer; past that, the answer closes the
+ * connection.
  */
 export function errorHandler(logger: Logger, maxBodyBytes: number, onError: (code: string, status: number) => void = () => undefined) {
   return async (error: unknown, request: Request, response: Response, _next: NextFunction): Promise<void> => {
-    const requestId = response.locals.requestId as string | undefined;
-    const known = error instanceof AppError ? error : fromFramework(error as object);
+    const requestId = response.locals.requestId as string;
+    const recognised = error instanceof AppError ? error : fromFramework(error as object);
+    const known = recognised && isApiErrorCode(recognised.code) ? recognised : null;
     if (!known) {
-      logger.error({ requestId, err: error instanceof Error ? { message: error.message, stack: error.stack } : String(error) }, 'unhandled error');
+      logger.error({ requestId, code: recognised?.code, err: error instanceof Error ? { message: error.message, stack: error.stack } : String(error) }, 'unhandled error');
     } else if (known.status >= 500) {
       logger.warn({ requestId, code: known.code, message: known.message }, 'request failed');
     }
     const status = known?.status ?? 500;
-    const body = {
-      error: { code: known?.code ?? 'internal_error', message: known?.message ?? 'internal error', ...(known?.details ? { details: known.details } : {}) },
-      request_id: requestId,
-    };
+    const body = known ? errorBody(known.code as ApiErrorCode, known.message, requestId, known.details) : errorBody('internal_error', 'internal error', requestId);
     onError(body.error.code, status);
     if (response.headersSent) return;
     const keepConnection = await drainRequestBody(request, maxBodyBytes);

@@ -29,7 +29,7 @@ export function limitRequestBody(maxBytes: number) {
   return (request: Request, response: Response, next: NextFunction): void => {
     const declared = declaredLength(request);
     if (declared !== null && declared > maxBytes) {
-      return next(new PayloadTooLargeError(`the request body is larger than the ${maxBytes} bytes the API reads`));
+      return next(new PayloadTooLargeError(`the request body is larger than the ${maxBytes} bytes the API reads`, 'payload_too_large'));
     }
     if (declared === null && request.headers['transfer-encoding'] !== undefined) capChunkedBody(request, response, maxBytes);
     next();

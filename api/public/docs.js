@@ -15,6 +15,12 @@
       const summary = document.createElement('p');
       summary.textContent = [operation.summary, operation.description].filter(Boolean).join(' — ');
       section.append(title, summary);
+      const scope = operation.security && operation.security[0] && Object.values(operation.security[0])[0];
+      if (scope && scope.length > 0) {
+        const access = document.createElement('p');
+        access.textContent = 'API key scope: ' + scope.join(', ') + ' (when API_KEYS is set)';
+        section.append(access);
+      }
       const body = operation.requestBody && operation.requestBody.content;
       if (body) {
         for (const [type, media] of Object.entries(body)) {

@@ -1,11 +1,15 @@
 import express, { Router, type Request, type Response } from 'express';
 import multer from 'multer';
+import { z } from 'zod';
 import type { Config } from '../../core/config';
 import { AppError, ValidationError } from '../../core/errors';
 import { optionsFromQuery, parseSearchBody, parseSearchOptions } from '../../core/search/search-request';
 import type { Histogram } from 'prom-client';
-import type { SearchResult, SearchService } from '../services/search.service';
+import { searchResultSchema, type SearchResult, type SearchService } from '../services/search.service';
 import { bodyLimits } from '../middleware/request-body';
+
+export const searchResponseSchema = searchResultSchema.extend({ request_id: z.string() });
+export type SearchResponse = z.infer<typeof searchResponseSchema>;
 
 /**
  * POST /v1/search — either `multipart/form-data` with a file part `image` and an optional text part `query` (the
@@ -17,7 +21,8 @@ export function searchRouter(config: Config, search: SearchService, stages: Hist
   const arrival = (response: Response) => response.locals.receivedAt as number | undefined;
   const finish = (result: SearchResult, response: Response) => {
     for (const [stage, ms] of Object.entries(result.timings_ms)) stages.observe({ stage }, ms / 1000);
-    response.json({ ...result, request_id: response.locals.requestId });
+    const body: SearchResponse = { ...result, request_id: response.locals.requestId as string };
+    response.json(body);
   };
   const router = Router();
   const json = express.json({ limit: bodyLimits(config).searchJson, strict: true });

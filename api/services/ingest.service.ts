@@ -1,9 +1,19 @@
 import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
+import { z } from 'zod';
 import { productIdOf, type CatalogEvent } from '../../core/catalog';
 import { DependencyUnavailableError } from '../../core/errors';
 import { eventJobId, eventToJob, type CatalogQueue } from '../../core/jobs';
 import type { StatusStore } from '../../core/status-store';
+
+export const ingestResultSchema = z
+  .object({
+    accepted: z.number().int().min(0).describe('Events enqueued'),
+    duplicates: z.number().int().min(0).describe('Events whose id was seen before (in this request or in the last EVENT_DEDUP_TTL_S): nothing enqueued'),
+  })
+  .describe('Every event is either accepted or a duplicate');
+
+export type IngestResult = z.infer<typeof ingestResultSchema>;
 
 /**
  * Accepts catalog events: drops the ones whose event id was seen before, enqueues the rest with deterministic job ids
@@ -11,11 +21,6 @@ import type { StatusStore } from '../../core/status-store';
  * event is remembered only after it is enqueued, so a failure in between can cause a second enqueue (harmless: jobs
  * are idempotent and versioned), never a lost event. Redis unavailable → DependencyUnavailableError (503) at once.
  */
-export interface IngestResult {
-  accepted: number;
-  duplicates: number;
-}
-
 export class IngestService {
   constructor(
     private readonly redis: Redis,

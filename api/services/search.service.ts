@@ -1,12 +1,14 @@
 import { performance } from 'node:perf_hooks';
 import type { Client } from '@elastic/elasticsearch';
 import { errors } from '@elastic/elasticsearch';
+import { z } from 'zod';
 import type { Embedder } from '../../core/embedding/embedder';
 import { AppError, NotFoundError, ValidationError } from '../../core/errors';
-import type { CropBox } from '../../core/image/autocrop';
+import { cropBoxSchema, type CropBox } from '../../core/image/autocrop';
 import type { ImageFetcher } from '../../core/net/image-fetcher';
 import { buildFilterClauses } from '../../core/search/filters';
-import { searchCatalog, VERDICT_DEPTH } from '../../core/search/catalog-search';
+import { FACETS, searchCatalog, VERDICT_DEPTH } from '../../core/search/catalog-search';
+import { productFieldsSchema } from '../../core/search/catalog-store';
 import { verdict } from '../../core/search/verdict';
 import type { QuerySource, SearchOptions } from '../../core/search/search-request';
 
@@ -16,13 +18,36 @@ import type { QuerySource, SearchOptions } from '../../core/search/search-reques
  * similarity), and judge the match from the scores (core/search/verdict.ts).
  */
 
-export interface SearchResult {
-  results: Array<{ id: string; score: number; product: Record<string, unknown> }>;
-  match: 'good' | 'weak' | 'none';
-  query: { crop: CropBox | null; models: string[] };
-  facets?: Record<string, unknown>;
-  timings_ms: { decode: number; embed: number; search: number; total: number };
-}
+const facetBucketsSchema = z.array(z.object({ value: z.string(), count: z.number().int().min(0) }));
+
+export const searchResultSchema = z.object({
+  results: z
+    .array(
+      z.object({
+        id: z.string(),
+        score: z.number().min(0).max(1).describe('Weighted similarity, 0..1'),
+        product: productFieldsSchema.omit({ id: true }).partial().describe('The product’s catalog fields; null where it has none'),
+      }),
+    )
+    .describe('Best first'),
+  match: z
+    .enum(['good', 'weak', 'none'])
+    .describe("Whether the catalog has the thing in the photo, from this query's own scores: good (the first result is very likely the item), weak (similar products, probably not this one), none (nothing like it). Calibrated on the dev set: docs/search.md."),
+  query: z.object({
+    crop: cropBoxSchema.nullable().describe('The crop the query image was embedded from, in its pixels (after EXIF orientation); null for the whole image or a query without an image'),
+    models: z.array(z.string()).describe('The models searched'),
+  }),
+  facets: z
+    .object(Object.fromEntries(Object.keys(FACETS).map((name) => [name, facetBucketsSchema])) as Record<keyof typeof FACETS, typeof facetBucketsSchema>)
+    .optional()
+    .describe("With `facets: true`: brand, category, sizes and price buckets, each [{ value, count }], counted over the candidates (each model's num_candidates nearest products that pass the filters)"),
+  timings_ms: z
+    .object({ decode: z.number().min(0), embed: z.number().min(0), search: z.number().min(0), total: z.number().min(0) })
+    .describe("Milliseconds spent in the API: decode (reading the image, or fetching it, and autocrop), embed (preprocessing and the models), search (the Elasticsearch request), total (from the request's arrival to the response, upload parsing included)."),
+});
+
+export type SearchResult = z.infer<typeof searchResultSchema>;
+type Facets = NonNullable<SearchResult['facets']>;
 
 export class SearchService {
   constructor(
@@ -104,7 +129,7 @@ export class SearchService {
       results,
       match: results.length > 0 ? verdict(scores) : 'none',
       query: { crop, models: used },
-      ...(options.facets ? { facets: facets(response.aggregations as Record<string, { buckets?: Array<{ key: unknown; doc_count: number }> }> | undefined) } : {}),
+      ...(options.facets ? { facets: facets(response.aggregations as Record<string, { buckets?: Array<{ key: string; doc_count: number }> }> | undefined) } : {}),
       timings_ms: { decode: round(timings.decode), embed: round(timings.embed), search: round(timings.search), total: round(timings.total) },
     };
   }
@@ -125,6 +150,6 @@ export class SearchService {
   }
 }
 
-function facets(aggregations: Record<string, { buckets?: Array<{ key: unknown; doc_count: number }> }> | undefined): Record<string, unknown> {
-  return Object.fromEntries(Object.entries(aggregations ?? {}).map(([name, agg]) => [name, (agg.buckets ?? []).map((b) => ({ value: b.key, count: b.doc_count }))]));
+function facets(aggregations: Record<string, { buckets?: Array<{ key: string; doc_count: number }> }> | undefined): Facets {
+  return Object.fromEntries(Object.keys(FACETS).map((name) => [name, (aggregations?.[name]?.buckets ?? []).map((b) => ({ value: b.key, count: b.doc_count }))])) as Facets;
 }

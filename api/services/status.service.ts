@@ -1,20 +1,33 @@
 import type { Client } from '@elastic/elasticsearch';
 import { errors } from '@elastic/elasticsearch';
-import type { ProductState, StatusStore } from '../../core/status-store';
+import { z } from 'zod';
+import { IGNORE_REASONS, PRODUCT_STATES, type ProductState, type StatusStore } from '../../core/status-store';
 
 /**
  * A product's processing status: the pipeline's own record (Redis) says queued / failed / indexed / deleted and the
  * last event it ignored; the index says which version it holds and which models' vectors the product has.
  */
-export interface ProductStatusView {
-  id: string;
-  state: ProductState;
-  version: number | null;
-  models: string[];
-  last_error: string | null;
-  /** The last event ignored because the catalog already held a newer version (`stale`) or a newer delete (`tombstoned`). */
-  last_ignored: { event_id: string; version: number; reason: 'stale' | 'tombstoned' } | null;
-}
+export const productStatusSchema = z
+  .object({
+    id: z.string(),
+    state: z
+      .enum(PRODUCT_STATES)
+      .describe('queued: an event was accepted and waits for the indexer; indexed: searchable at `version`; failed: the newest event could not be applied (see last_error); deleted: a tombstone; unknown: no event seen and not in the index'),
+    version: z.number().int().min(0).nullable().describe('The version the state is about; null when unknown'),
+    models: z.array(z.string()).describe('The models the product has a vector for, in order'),
+    last_error: z.string().nullable().describe('Why the newest event failed (`code: message`, e.g. `fetch_not_found: the image URL answered 404`); null unless failed'),
+    last_ignored: z
+      .object({
+        event_id: z.string(),
+        version: z.number().int().min(0),
+        reason: z.enum(IGNORE_REASONS).describe('stale: the index already held a newer version; tombstoned: the product was deleted at a newer version'),
+      })
+      .nullable()
+      .describe('The last event the indexer ignored because the catalog held something newer, and why; null when none was'),
+  })
+  .describe('Where a product stands in the pipeline');
+
+export type ProductStatusView = z.infer<typeof productStatusSchema>;
 
 export class StatusService {
   constructor(

@@ -1,4 +1,5 @@
 import sharp from 'sharp';
+import { z } from 'zod';
 import type { RgbImage } from './decode';
 
 /**
@@ -12,12 +13,9 @@ import type { RgbImage } from './decode';
  */
 export type AutocropMode = 'trim' | 'attention' | 'none';
 
-export interface CropBox {
-  left: number;
-  top: number;
-  width: number;
-  height: number;
-}
+const pixels = z.number().int().min(0);
+export const cropBoxSchema = z.object({ left: pixels, top: pixels, width: pixels, height: pixels });
+export type CropBox = z.infer<typeof cropBoxSchema>;
 
 export interface TrimOptions {
   /** A pixel is background when no channel differs from the background colour by more than this. Default 28. */

@@ -1,5 +1,6 @@
 import type { Client } from '@elastic/elasticsearch';
-import type { Product } from '../catalog';
+import { z } from 'zod';
+import { productSchema, type Product } from '../catalog';
 import { bulkWrite, type BulkAction, type BulkResult } from './bulk';
 
 /**
@@ -42,8 +43,24 @@ export interface SweepResult {
 
 const READ_FIELDS = ['source_version', 'deleted', 'image_url', 'image_hash', 'embeddings'];
 
-/** The product attributes as stored; absent optional fields are written as null so an upsert replaces them. */
-export function productFields(product: Product): Record<string, unknown> {
+const attribute = productSchema.shape;
+/** The product attributes as stored (and as search results show them): an absent optional field is null. */
+export const productFieldsSchema = z.object({
+  id: attribute.id,
+  title: attribute.title.unwrap().nullable(),
+  brand: attribute.brand.unwrap().nullable(),
+  category: attribute.category.unwrap().nullable(),
+  color: attribute.color.unwrap().nullable(),
+  sizes: attribute.sizes.unwrap().nullable(),
+  price: attribute.price.unwrap().nullable(),
+  currency: attribute.currency.unwrap().nullable(),
+  available: attribute.available.unwrap().nullable(),
+  image_url: attribute.image_url,
+});
+export type ProductFields = z.infer<typeof productFieldsSchema>;
+
+/** The product attributes to store; absent optional fields are written as null so an upsert replaces them. */
+export function productFields(product: Product): ProductFields {
   return {
     id: product.id,
     title: product.title ?? null,

@@ -18,14 +18,16 @@ export const filtersSchema = z
       .refine((range) => range.gte === undefined || range.lte === undefined || range.gte <= range.lte, {
         message: 'price.gte must not exceed price.lte',
       })
-      .optional(),
-    sizes: keywordList.optional(),
+      .optional()
+      .describe('Price range in major units; gte must not exceed lte'),
+    sizes: keywordList.optional().describe('Any of these sizes'),
     available: z.boolean().optional(),
-    brand: keywordList.optional(),
-    category: keywordList.optional(),
-    color: keywordList.optional(),
+    brand: keywordList.optional().describe('Any of these brands'),
+    category: keywordList.optional().describe('Any of these categories'),
+    color: keywordList.optional().describe('Any of these colours'),
   })
-  .strict();
+  .strict()
+  .describe('Pre-filters of the vector search: every result satisfies every filter, and k results come back whenever k products match');
 
 export type SearchFilters = z.infer<typeof filtersSchema>;
 

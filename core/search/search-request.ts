@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ValidationError, describeIssues } from '../errors';
+import { PayloadTooLargeError, ValidationError, describeIssues } from '../errors';
 import { filtersSchema } from './filters';
 
 /**
@@ -12,26 +12,36 @@ export const MAX_NUM_CANDIDATES = 10_000;
 export const searchOptionsSchema = z
   .object({
     filters: filtersSchema.optional(),
-    k: z.number().int().min(1).max(MAX_K).default(10),
-    /** Clamped to [k, 10000]; default max(100, 10·k). */
-    num_candidates: z.number().int().min(1).optional(),
-    mode: z.enum(['knn', 'exact']).default('knn'),
-    /** Weight per model for the hybrid score; default: the configured weights. */
-    models: z.record(z.string().regex(/^[a-z0-9][a-z0-9_-]{0,63}$/), z.number().min(0).max(100)).optional(),
-    min_score: z.number().min(0).max(1).optional(),
-    facets: z.boolean().default(false),
-    crop: z.enum(['auto', 'none']).default('auto'),
+    k: z.number().int().min(1).max(MAX_K).default(10).describe('How many results'),
+    num_candidates: z.number().int().min(1).optional().describe(`Candidates per model; clamped to [k, ${MAX_NUM_CANDIDATES}]; default max(100, 10·k)`),
+    mode: z
+      .enum(['knn', 'exact'])
+      .default('knn')
+      .describe('knn: approximate nearest neighbours (HNSW). exact: cosine script_score over every product that passes the filters; 501 exact_search_unavailable where the cluster has no painless'),
+    models: z
+      .record(z.string().regex(/^[a-z0-9][a-z0-9_-]{0,63}$/), z.number().min(0).max(100))
+      .optional()
+      .describe('Weight per model id for the hybrid score (normalised to sum 1); default SEARCH_MODEL_WEIGHTS'),
+    min_score: z.number().min(0).max(1).optional().describe('Drop results scoring below this'),
+    facets: z.boolean().default(false).describe('Count brand, category, sizes and price buckets over the candidates'),
+    crop: z.enum(['auto', 'none']).default('auto').describe('auto: crop a photo to the product before embedding it; none: embed the whole image'),
   })
   .strict();
 
 export const searchBodySchema = searchOptionsSchema
   .extend({
-    image_base64: z.string().min(1).optional(),
-    image_url: z.string().min(1).max(2048).optional(),
-    product_id: z.string().min(1).max(256).optional(),
-    vector: z.array(z.number().finite()).min(1).max(4096).optional(),
+    image_base64: z.string().min(1).optional().describe('JPEG, PNG, WebP, AVIF or GIF, base64; a data: URL prefix is accepted'),
+    image_url: z.string().min(1).max(2048).optional().describe('Fetched SSRF-safely: http(s) only, private addresses refused'),
+    product_id: z.string().min(1).max(256).optional().describe('Products like this catalog product (never itself)'),
+    vector: z
+      .array(z.number().finite())
+      .min(1)
+      .max(4096)
+      .optional()
+      .describe('A raw vector for the one model whose dimension it matches (or the one model in `models`)'),
   })
-  .strict();
+  .strict()
+  .describe('The search options plus exactly one of image_base64, image_url, product_id, vector');
 
 export type SearchOptions = z.infer<typeof searchOptionsSchema>;
 export type SearchBody = z.infer<typeof searchBodySchema>;
@@ -53,7 +63,7 @@ export function parseSearchBody(body: unknown, maxImageBytes: number): { options
   let source: QuerySource;
   if (image_base64 !== undefined) {
     // base64 is 4/3 of the bytes; refuse before decoding a huge string.
-    if (image_base64.length > Math.ceil((maxImageBytes * 4) / 3) + 4) throw new ValidationError('the image is larger than allowed', { code: 'image_too_large' });
+    if (image_base64.length > Math.ceil((maxImageBytes * 4) / 3) + 4) throw new PayloadTooLargeError('the image is larger than allowed', 'image_too_large');
     const cleaned = image_base64.replace(/^data:[^;,]+;base64,/, '');
     if (!/^[A-Za-z0-9+/=\s]+$/.test(cleaned)) throw new ValidationError('image_base64 is not base64', { code: 'invalid_base64' });
     source = { kind: 'image', bytes: Buffer.from(cleaned, 'base64') };

@@ -88,6 +88,16 @@ describe('API keys with scopes, rate limits and metrics', () => {
     expect((await call('/metrics')).status).toBe(401);
   });
 
+  it('asks for a key exactly where the OpenAPI document says a route needs one', async () => {
+    const spec = (await call('/openapi.json')).body;
+    for (const [route, operations] of Object.entries<any>(spec.paths)) {
+      for (const [method, operation] of Object.entries<any>(operations)) {
+        const response = await call(route.replace('{id}', 'k-1'), { method: method.toUpperCase() });
+        expect({ route, method, code: response.status === 401 ? response.body.error.code : 'no key asked for' }).toEqual({ route, method, code: operation.security ? 'api_key_missing' : 'no key asked for' });
+      }
+    }
+  });
+
   it('limits each client to its rate with a burst, answering 429 with Retry-After', async () => {
     const statuses: number[] = [];
     let retryAfter: string | null = null;

@@ -20,7 +20,8 @@ module.exports = {
       roots: ['<rootDir>/tests/integration'],
       testMatch: ['**/*.test.ts'],
       transform,
-      testTimeout: 120000,
+      // Not `testTimeout`: jest 30 ignores it inside a project (it is a global option); the setup file sets it.
+      setupFilesAfterEnv: ['<rootDir>/tests/integration/jest.setup.ts'],
       slowTestThreshold: 30,
     },
   ],

@@ -6,8 +6,8 @@ import { AppError, NotFoundError, ValidationError } from '../../core/errors';
 import type { CropBox } from '../../core/image/autocrop';
 import type { ImageFetcher } from '../../core/net/image-fetcher';
 import { buildFilterClauses } from '../../core/search/filters';
-import { searchCatalog, VERDICT_DEPTH } from '../../core/search/catalog-search';
-import { verdict } from '../../core/search/verdict';
+import { searchCatalog } from '../../core/search/catalog-search';
+import { VERDICT_DEPTH, verdict } from '../../core/search/verdict';
 import type { QuerySource, SearchOptions } from '../../core/search/search-request';
 
 /**

@@ -19,10 +19,10 @@ module.exports = {
       testEnvironment: '<rootDir>/tests/jest-environment.js',
       roots: ['<rootDir>/tests/integration'],
       testMatch: ['**/*.test.ts'],
-      // Every API response is checked against the OpenAPI document.
-      setupFilesAfterEnv: ['<rootDir>/tests/integration/validate-responses.setup.ts'],
       transform,
-      testTimeout: 120000,
+      // jest.setup.ts sets the long timeout (jest 30 ignores `testTimeout` inside a project: it is a global option);
+      // validate-responses.setup.ts checks every API response against the OpenAPI document.
+      setupFilesAfterEnv: ['<rootDir>/tests/integration/jest.setup.ts', '<rootDir>/tests/integration/validate-responses.setup.ts'],
       slowTestThreshold: 30,
     },
   ],

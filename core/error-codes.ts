@@ -74,6 +74,7 @@ export const PROCESS_ERRORS = {
   elasticsearch_unreachable: 'Elasticsearch did not answer within the start-up deadline.',
   alias_ambiguous: 'The index alias points at more than one index.',
   alias_conflict: 'A concrete index has the alias’s name.',
+  index_create_conflict: 'Other processes kept creating the next index version while this one tried to; it gave up after a few attempts.',
   mapping_mismatch: 'The index mapping disagrees with the configured models.',
   invalid_model_manifest: 'A model manifest cannot be read or is invalid.',
   model_missing: 'A model file does not exist.',

@@ -67,14 +67,31 @@
     box.hidden = false;
   }
 
-  function render(body) {
+  // The `match` verdict is about the first result only: is it the product photographed? The others are similar items.
+  const VERDICTS = {
+    good: 'Best match: very likely the product in your photo.',
+    weak: 'Closest match: it looks like your photo, but may not be the same product.',
+    none: 'Probably not in the catalog. The most similar items:',
+  };
+
+  function text(tag, className, content) {
+    const element = document.createElement(tag);
+    element.className = className;
+    element.textContent = content;
+    return element;
+  }
+
+  // `similarTo`: the title of the product whose look-alikes these are ("more like this"), not a photo's results.
+  function render(body, similarTo) {
     results.replaceChildren();
-    const verdict = document.createElement('p');
-    verdict.className = 'verdict';
-    verdict.textContent = body.results.length === 0 ? 'Nothing in the catalog matches these filters.'
-      : { good: 'Good matches:', weak: 'Nothing very close; the nearest:', none: 'The catalog has nothing like this; the least unlike:' }[body.match]
-        + ' ' + body.results.length + ' results in ' + Math.round(body.timings_ms.total) + ' ms';
+    const n = body.results.length;
+    const message = n === 0 ? 'Nothing in the catalog matches these filters.' : similarTo ? 'More like ' + similarTo + ':' : VERDICTS[body.match];
+    const verdict = text('p', 'verdict', '');
+    if (!similarTo) verdict.dataset.match = body.match;
+    verdict.append(text('span', 'message', message), ' ', text('span', 'count', n + (n === 1 ? ' result' : ' results') + ' in ' + Math.round(body.timings_ms.total) + ' ms'));
     results.append(verdict);
+    // A first result that is (or may be) the product photographed stands alone, ahead of the similar items.
+    const bestFirst = !similarTo && body.match !== 'none' && n > 1;
     for (const r of body.results) {
       const p = r.product;
       const card = document.createElement('article');
@@ -101,17 +118,18 @@
       inner.append(title, meta, badge);
       card.append(img, inner, more);
       results.append(card);
+      if (bestFirst && r === body.results[0]) results.append(text('p', 'group', 'Similar items'));
     }
   }
 
-  async function handle(response) {
+  async function handle(response, similarTo) {
     const body = await response.json().catch(() => null);
     if (!response.ok) {
       say(body && body.error ? body.error.message + ' (' + body.error.code + ')' : 'error ' + response.status, true);
       return null;
     }
     say('');
-    render(body);
+    render(body, similarTo);
     return body;
   }
 
@@ -140,7 +158,7 @@
     showPreview(product.image_url, null);
     lastQuery = null;
     const query = new URLSearchParams({ k: '24', filters: JSON.stringify(filters()) });
-    await handle(await fetch('/v1/products/' + encodeURIComponent(id) + '/similar?' + query));
+    await handle(await fetch('/v1/products/' + encodeURIComponent(id) + '/similar?' + query), product.title || id);
   }
 
   async function useFile(file) {

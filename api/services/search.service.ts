@@ -7,9 +7,9 @@ import { AppError, NotFoundError, ValidationError } from '../../core/errors';
 import { cropBoxSchema, type CropBox } from '../../core/image/autocrop';
 import type { ImageFetcher } from '../../core/net/image-fetcher';
 import { buildFilterClauses } from '../../core/search/filters';
-import { FACETS, searchCatalog, VERDICT_DEPTH } from '../../core/search/catalog-search';
+import { FACETS, searchCatalog } from '../../core/search/catalog-search';
 import { productFieldsSchema } from '../../core/search/catalog-store';
-import { verdict } from '../../core/search/verdict';
+import { VERDICT_DEPTH, verdict } from '../../core/search/verdict';
 import type { QuerySource, SearchOptions } from '../../core/search/search-request';
 
 /**

@@ -22,9 +22,6 @@ import { MAX_NUM_CANDIDATES } from './search-request';
  */
 export const PRODUCT_FIELDS = ['title', 'brand', 'category', 'color', 'sizes', 'price', 'currency', 'available', 'image_url'];
 
-/** The match verdict reads at least this many scores, whatever `k` is (see api/services/search.service.ts). */
-export const VERDICT_DEPTH = 10;
-
 export const FACETS = {
   brand: { terms: { field: 'brand', size: 20 } },
   category: { terms: { field: 'category', size: 20 } },

@@ -43,6 +43,8 @@ export interface MigrationResult {
 const PIT_KEEP_ALIVE = '2m';
 /** Writers' clocks may trail ours a little; documents touched this long before the copy started are copied again. */
 const CATCH_UP_MARGIN_MS = 5_000;
+/** How often ensure reads the names again after losing the race to create an index to another process. */
+const ENSURE_ATTEMPTS = 3;
 
 export class IndexManager {
   readonly alias: string;
@@ -63,9 +65,7 @@ export class IndexManager {
   async currentIndex(): Promise<string | null> {
     try {
       const response = await this.es.indices.getAlias({ name: this.alias });
-      const indices = Object.keys(response);
-      if (indices.length > 1) throw new StartupError('alias_ambiguous', `alias ${this.alias} points at ${indices.join(', ')}; it must name one index`);
-      return indices[0] ?? null;
+      return this.singleIndex(Object.keys(response));
     } catch (error) {
       if (error instanceof errors.ResponseError && error.statusCode === 404) return null;
       throw error;
@@ -74,39 +74,42 @@ export class IndexManager {
 
   /** Versions that exist, highest first. */
   async versions(): Promise<number[]> {
-    const response = await this.es.indices.get({ index: `${this.alias}-v*`, expand_wildcards: 'all', features: ['settings'] }).catch((error: unknown) => {
-      if (error instanceof errors.ResponseError && error.statusCode === 404) return {};
-      throw error;
-    });
-    const pattern = new RegExp(`^${this.alias.replace(/[-_]/g, '\\$&')}-v(\\d+)$`);
-    return Object.keys(response)
-      .map((name) => pattern.exec(name)?.[1])
-      .filter((v): v is string => v !== undefined)
-      .map(Number)
-      .sort((a, b) => b - a);
+    return (await this.readNames()).versions;
   }
 
+  /**
+   * Creates the next version behind the alias when there is no alias, otherwise checks the index behind it. Safe when
+   * several processes start at once: the one whose create fails because another process made that index first reads
+   * the names again and checks the winner's index like any other.
+   */
   async ensure(models: VectorFieldSpec[]): Promise<EnsureResult> {
-    const current = await this.currentIndex();
-    if (!current) {
-      if (await this.es.indices.exists({ index: this.alias })) {
+    for (let attempt = 1; ; attempt++) {
+      const names = await this.readNames();
+      if (names.concreteIndex) {
         throw new StartupError('alias_conflict', `${this.alias} is a concrete index, not an alias; move it to ${this.versionName(1)} first`);
       }
-      const latest = (await this.versions())[0] ?? 0;
-      const index = this.versionName(latest + 1);
+      const current = this.singleIndex(names.aliasedIndices);
+      if (current) {
+        const missing = await this.checkMapping(current, models);
+        for (const model of missing) await this.addModel(model, current);
+        return { index: current, created: false, addedModels: missing.map((m) => m.modelId) };
+      }
+      const index = this.versionName((names.versions[0] ?? 0) + 1);
       try {
         await this.createIndex(index, models, { alias: true });
       } catch (error) {
-        // Another process (the API and the indexer start together) created it first: check it like any other.
-        if (error instanceof errors.ResponseError && error.body?.error?.type === 'resource_already_exists_exception') return this.ensure(models);
-        throw error;
+        const lostRace = error instanceof errors.ResponseError && error.body?.error?.type === 'resource_already_exists_exception';
+        if (!lostRace) throw error;
+        // Bounded: each lost race means another process made progress, but a name that keeps appearing must not spin.
+        if (attempt >= ENSURE_ATTEMPTS) {
+          throw new StartupError('index_create_conflict', `${index} kept being created by someone else; gave up after ${attempt} attempts`, error);
+        }
+        this.logger.info({ index, alias: this.alias, attempt }, 'another process created the catalog index first; checking it');
+        continue;
       }
       this.logger.info({ index, alias: this.alias, models: models.map((m) => m.modelId) }, 'created catalog index');
       return { index, created: true, addedModels: [] };
     }
-    const missing = await this.checkMapping(current, models);
-    for (const model of missing) await this.addModel(model, current);
-    return { index: current, created: false, addedModels: missing.map((m) => m.modelId) };
   }
 
   /** Throws StartupError(mapping_mismatch) on disagreement; returns the models whose fields do not exist yet. */
@@ -186,6 +189,30 @@ export class IndexManager {
     for (const version of await this.versions()) {
       await this.es.indices.delete({ index: this.versionName(version) }, { ignore: [404] });
     }
+  }
+
+  /**
+   * The alias's name and the versions as one snapshot (a single `_resolve/index` request): separate reads race with
+   * another process creating v1 and its alias in between, and then see an alias where there was none (taken for a
+   * concrete index of that name) or a v1 without its alias (so a v2 would be made beside it).
+   */
+  private async readNames(): Promise<{ concreteIndex: boolean; aliasedIndices: string[]; versions: number[] }> {
+    const response = await this.es.indices.resolveIndex({ name: [this.alias, `${this.alias}-v*`], expand_wildcards: 'all', ignore_unavailable: true });
+    const pattern = new RegExp(`^${this.alias.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}-v(\\d+)$`);
+    return {
+      concreteIndex: response.indices.some((index) => index.name === this.alias),
+      aliasedIndices: [response.aliases.find((alias) => alias.name === this.alias)?.indices ?? []].flat(),
+      versions: response.indices
+        .map((index) => pattern.exec(index.name)?.[1])
+        .filter((v): v is string => v !== undefined)
+        .map(Number)
+        .sort((a, b) => b - a),
+    };
+  }
+
+  private singleIndex(indices: string[]): string | null {
+    if (indices.length > 1) throw new StartupError('alias_ambiguous', `alias ${this.alias} points at ${indices.join(', ')}; it must name one index`);
+    return indices[0] ?? null;
   }
 
   private async requireCurrent(): Promise<string> {

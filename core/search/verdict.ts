@@ -1,6 +1,6 @@
 /**
  * The `match` verdict of a search, from the query's own score distribution (the top VERDICT_DEPTH hybrid scores,
- * each a similarity in 0..1):
+ * each a similarity in 0..1; scores ranked below are ignored, whatever `k` the search asked for):
  * - `good` (the catalog has this item): the best result is similar and clearly ahead of the second, read together
  *   as top + (top − second) ≥ goodStrength;
  * - `none` (the catalog sells nothing like it): nothing is similar (top < noneTop), or nothing stands out from the
@@ -11,6 +11,9 @@
  * benchmarks/results/match-verdict.md (method, distributions and the error rates on held-out queries).
  */
 export type Verdict = 'good' | 'weak' | 'none';
+
+/** The verdict reads the top this many scores: the thresholds are calibrated on them. */
+export const VERDICT_DEPTH = 10;
 
 export interface VerdictThresholds {
   goodStrength: number;
@@ -25,12 +28,12 @@ export interface VerdictFeatures {
   top: number;
   /** top − the second score; 0 when there is no second (one match: nothing it could be told apart from). */
   gap: number;
-  /** top − the median of the other scores; Infinity when there are none. */
+  /** top − the median of the scores ranked 2 … VERDICT_DEPTH; Infinity when there are none. */
   margin: number;
 }
 
 export function verdictFeatures(scores: number[]): VerdictFeatures {
-  const sorted = [...scores].sort((a, b) => b - a);
+  const sorted = [...scores].sort((a, b) => b - a).slice(0, VERDICT_DEPTH);
   const top = sorted[0] ?? 0;
   const rest = sorted.slice(1);
   if (rest.length === 0) return { top, gap: 0, margin: Infinity };

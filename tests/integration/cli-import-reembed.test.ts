@@ -121,14 +121,44 @@ describe('lookalike import', () => {
   });
 });
 
+/**
+ * Searches the API over and over with the photo of r-0 until `stop()`, noting for each search where the alias
+ * pointed when it started (the alias never points back, so a search started after the swap was answered by the new
+ * version). A search "answers" when it is a 200 whose results are the six products once each, r-0 first.
+ */
+function keepSearching(p: Pipeline) {
+  const searches: Array<{ aliasAtStart: string | null; ok: boolean; detail?: unknown }> = [];
+  let running = true;
+  const loop = (async () => {
+    while (running) {
+      const aliasAtStart = await p.deps.indexManager.currentIndex();
+      const response = await p.search({ image_url: `${images.url}/img/400.jpg`, k: 10, models: { 'colour-texture': 1 } }).catch((error: unknown) => ({ status: 0, body: String(error) }));
+      const ids: string[] = response.status === 200 ? response.body.results.map((result: { id: string }) => result.id) : [];
+      const ok = ids[0] === 'r-0' && ids.length === 6 && new Set(ids).size === 6;
+      searches.push({ aliasAtStart, ok, ...(ok ? {} : { detail: { status: response.status, ids, body: response.status === 200 ? undefined : response.body } }) });
+    }
+  })();
+  return {
+    searches,
+    async stop() {
+      running = false;
+      await loop;
+      return searches;
+    },
+  };
+}
+
 describe('lookalike reembed', () => {
   it('adds a model in place (background jobs) and builds a new index version on request, while search keeps answering', async () => {
     // A catalog indexed with colour-texture only.
     const p = await startPipeline({ MODELS: 'colour-texture' });
     const both = { MODELS: 'colour-texture,efficientnet-lite0' };
+    let searching: ReturnType<typeof keepSearching> | undefined;
     try {
       await p.post({ events: Array.from({ length: 6 }, (_, i) => ({ id: `r${i}`, type: 'product.upsert', version: 1, product: { id: `r-${i}`, image_url: `${images.url}/img/${400 + i}.jpg` } })) });
       await p.waitFor(async () => (await Promise.all([0, 5].map(async (i) => (await p.get(`/v1/products/r-${i}/status`)).body.state))).every((s) => s === 'indexed'));
+      await p.deps.es.indices.refresh({ index: p.config.index.alias });
+      searching = keepSearching(p);
       const inPlace = await cli(p, ['reembed', '--model', 'efficientnet-lite0'], both);
       expect(inPlace.status).toBe(0);
       expect(inPlace.summary).toMatchObject({ model: 'efficientnet-lite0', mode: 'in_place', scanned: 6, enqueued: 6 });
@@ -147,9 +177,15 @@ describe('lookalike reembed', () => {
       expect(rebuilt.status).toBe(0);
       expect(rebuilt.summary).toMatchObject({ mode: 'new_index', from: before, copied: 6, without_vector: 0 });
       expect(await p.deps.indexManager.currentIndex()).toBe(rebuilt.summary.to);
+      // Searches ran from before the first command until some were answered by the new version.
+      await p.waitFor(async () => searching!.searches.some((search) => search.aliasAtStart === rebuilt.summary.to), 30_000);
+      const searches = await searching.stop();
+      expect(searches.filter((search) => !search.ok)).toEqual([]);
+      expect(searches.filter((search) => search.aliasAtStart === before).length).toBeGreaterThan(2);
       const search = await p.deps.es.search({ index: p.config.index.alias, size: 0, query: { bool: { filter: [{ exists: { field: 'embeddings.colour-texture' } }, { exists: { field: 'embeddings.efficientnet-lite0' } }] } } });
       expect((search.hits.total as { value: number }).value).toBe(6);
     } finally {
+      await searching?.stop();
       await p.close();
     }
   });

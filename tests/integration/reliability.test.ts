@@ -8,7 +8,8 @@ import { startImageServer, startPipeline, upsert, type Pipeline } from './pipeli
 
 /**
  * Reliability against the real services: a worker killed with SIGKILL mid-batch, Redis restarted, Elasticsearch
- * unreachable for a while. Each run ends with every product indexed exactly once, at its newest version.
+ * unreachable for a while. Each run ends with every product indexed at its newest version, each document written
+ * exactly once (its `_version`, which counts every write of a document, is 1).
  */
 jest.setTimeout(180_000);
 const root = path.resolve(__dirname, '..', '..');
@@ -21,8 +22,10 @@ afterAll(async () => {
   await images.close();
 });
 
-function startIndexer(p: Pipeline, env: Record<string, string> = {}): ChildProcess {
-  return spawn(process.execPath, [path.join(root, 'dist', 'indexer', 'main.js')], {
+/** `indexingLog`: record the jobs the process takes and the images it embeds (tests/fixtures/record-indexing.preload.js). */
+function startIndexer(p: Pipeline, env: Record<string, string> = {}, indexingLog?: string): ChildProcess {
+  const preload = indexingLog ? ['-r', path.join(root, 'tests', 'fixtures', 'record-indexing.preload.js')] : [];
+  return spawn(process.execPath, [...preload, path.join(root, 'dist', 'indexer', 'main.js')], {
     env: {
       ...process.env,
       LOG_LEVEL: 'warn',
@@ -32,9 +35,12 @@ function startIndexer(p: Pipeline, env: Record<string, string> = {}): ChildProce
       ES_URL: p.config.elasticsearch.url,
       FETCH_ALLOWED_HOSTS: '127.0.0.1',
       INDEXER_PORT: '0',
-      JOB_LOCK_MS: '2000',
+      // Short, so a killed worker's jobs come back soon; not shorter: a worker starved of CPU for longer than half of
+      // it (a busy two-core machine) loses its locks, and jobs stalled more than 5 times fail.
+      JOB_LOCK_MS: '5000',
       JOB_BACKOFF_MS: '200',
       BATCH_MAX_ITEMS: '8',
+      ...(indexingLog ? { INDEXING_LOG: indexingLog } : {}),
       ...env,
     },
     stdio: ['ignore', 'ignore', 'inherit'],
@@ -50,22 +56,86 @@ async function countIndexed(p: Pipeline, version: number): Promise<number> {
   return response.count;
 }
 
-async function assertAllIndexedOnce(p: Pipeline, ids: string[], version: number): Promise<void> {
+interface IndexedDocument {
+  id: string;
+  version: number | undefined;
+  imageHash: string;
+  embeddedAt: number;
+}
+
+/** Every product indexed at `version` with both models' vectors, each document written once; returns the documents. */
+async function assertEachWrittenOnce(p: Pipeline, ids: string[], version: number): Promise<IndexedDocument[]> {
   expect((await p.deps.es.count({ index: p.config.index.alias })).count).toBe(ids.length);
   expect(await countIndexed(p, version)).toBe(ids.length);
+  const response = await p.deps.es.search<{ image_hash: string; embeddings: Record<string, { embedded_at: string }> }>({
+    index: p.config.index.alias,
+    size: ids.length,
+    version: true,
+    _source: ['image_hash', 'embeddings'],
+  });
+  const documents = response.hits.hits.map((hit) => ({
+    id: hit._id!,
+    version: hit._version,
+    imageHash: hit._source!.image_hash,
+    embeddedAt: Date.parse(hit._source!.embeddings['colour-texture']!.embedded_at),
+  }));
+  // A replayed or retried job that wrote again (even the same data) would show here as _version 2 or more.
+  expect(documents.filter((document) => document.version !== 1)).toEqual([]);
   for (const id of [ids[0]!, ids[Math.floor(ids.length / 2)]!, ids[ids.length - 1]!]) {
     expect((await p.get(`/v1/products/${id}/status`)).body).toMatchObject({ state: 'indexed', version });
   }
+  return documents;
 }
 
-it('kill -9 of a worker in the middle of a batch, several times: every product ends indexed exactly once', async () => {
+interface Lifetime {
+  pid: number;
+  from: number;
+  to: number;
+}
+
+/**
+ * Writing is idempotent (every write is conditional on what was read), embedding is not: a job is delivered again
+ * when its worker dies (and when its lock expires, which a starved process lets happen), and a delivery that finds
+ * the product not yet written embeds it again, legitimately. What must hold, per product: each worker embedded it at
+ * most as many times as it took its job; the worker that wrote it (the one alive when its stored `embedded_at` was
+ * set) embedded it; no worker started after that one embedded it. Returns the violations.
+ */
+function checkEmbeddings(documents: IndexedDocument[], workers: Lifetime[], indexingLog: string): string[] {
+  const count = new Map<string, number>();
+  const bump = (key: string) => count.set(key, (count.get(key) ?? 0) + 1);
+  const productOfImage = new Map(documents.map((document) => [document.imageHash, document.id]));
+  for (const line of fs.readFileSync(indexingLog, 'utf8').split('\n').filter(Boolean)) {
+    const [what, pid, subject] = line.split(' ') as [string, string, string];
+    bump(`${what} ${pid} ${what === 'embedded' ? productOfImage.get(subject) ?? subject : subject}`);
+  }
+  const problems: string[] = [];
+  for (const document of documents) {
+    const writer = workers.findIndex((worker) => worker.from <= document.embeddedAt && document.embeddedAt <= worker.to);
+    if (writer < 0) problems.push(`${document.id}: embedded_at is in no worker's lifetime`);
+    workers.forEach((worker, position) => {
+      const took = count.get(`took ${worker.pid} ${document.id}`) ?? 0;
+      const embedded = count.get(`embedded ${worker.pid} ${document.id}`) ?? 0;
+      const most = position > writer ? 0 : took;
+      const least = position === writer ? 1 : 0;
+      if (embedded > most || embedded < least) {
+        problems.push(`${document.id}: worker ${position}${position === writer ? ' (its writer)' : ''} took its job ${took} times and embedded it ${embedded} times`);
+      }
+    });
+  }
+  return problems;
+}
+
+it('kill -9 of a worker mid-batch, several times: each product written exactly once; embedded by its writer, at most once each time a worker took its job, never by a later worker', async () => {
   const p = await startPipeline({}, { startWorker: false });
+  const indexingLog = path.join(os.tmpdir(), `lookalike-indexing-${p.config.index.alias}.log`);
+  const workers: Lifetime[] = [];
   const children: ChildProcess[] = [];
   try {
     const ids = Array.from({ length: 120 }, (_, i) => `k-${i}`);
     expect((await p.post({ events: ids.map((id, i) => upsert(id, 1, `${images.url}/img/${500 + i}.jpg`)) })).status).toBe(202);
     for (let round = 0; round < 3; round++) {
-      const child = startIndexer(p);
+      const from = Date.now();
+      const child = startIndexer(p, {}, indexingLog);
       children.push(child);
       const before = await countIndexed(p, 1);
       // Let it get into the work, then kill it without warning.
@@ -73,17 +143,24 @@ it('kill -9 of a worker in the middle of a batch, several times: every product e
       await sleep(300);
       child.kill('SIGKILL');
       await new Promise((resolve) => child.once('exit', resolve));
+      workers.push({ pid: child.pid!, from, to: Date.now() });
     }
     expect(await countIndexed(p, 1)).toBeLessThan(ids.length);
-    const last = startIndexer(p);
+    const from = Date.now();
+    const last = startIndexer(p, {}, indexingLog);
     children.push(last);
     await p.waitFor(async () => (await countIndexed(p, 1)) === ids.length, 120_000);
     await p.waitFor(async () => (await p.queue.getJobCountByTypes('waiting', 'active', 'delayed')) === 0, 30_000);
-    await assertAllIndexedOnce(p, ids, 1);
+    workers.push({ pid: last.pid!, from, to: Date.now() });
+    const documents = await assertEachWrittenOnce(p, ids, 1);
+    // Each product has an image of its own, so an image's embeddings are that product's.
+    expect(new Set(documents.map((document) => document.imageHash)).size).toBe(ids.length);
+    expect(checkEmbeddings(documents, workers, indexingLog)).toEqual([]);
     expect(await p.queue.getJobCountByTypes('failed')).toBe(0);
   } finally {
     for (const child of children) child.kill('SIGKILL');
     await p.close();
+    fs.rmSync(indexingLog, { force: true });
   }
 });
 
@@ -110,7 +187,7 @@ it('Redis restarted during a run: API and worker recover by themselves and nothi
     const second = Array.from({ length: 30 }, (_, i) => `r-${30 + i}`);
     await p.waitFor(async () => (await p.post({ events: second.map((id, i) => upsert(id, 1, `${images.url}/img/${730 + i}.jpg`)) })).status === 202, 30_000);
     await p.waitFor(async () => (await countIndexed(p, 1)) === 60, 120_000);
-    await assertAllIndexedOnce(p, [...first, ...second], 1);
+    await assertEachWrittenOnce(p, [...first, ...second], 1);
   } finally {
     child.kill('SIGKILL');
     await p.close().catch(() => undefined);
@@ -160,7 +237,7 @@ it('Elasticsearch unreachable for a while: jobs retry with backoff and succeed a
     await proxy.restore();
     await p.waitFor(async () => (await p.get(`/v1/products/es-19/status`)).body.state === 'indexed' && (await p.get(`/v1/products/es-0/status`)).body.state === 'indexed', 90_000);
     await p.waitFor(async () => (await p.queue.getJobCountByTypes('waiting', 'active', 'delayed')) === 0, 60_000);
-    await assertAllIndexedOnce(p, ids, 1);
+    await assertEachWrittenOnce(p, ids, 1);
   } finally {
     await p.close();
     await proxy.close().catch(() => undefined);

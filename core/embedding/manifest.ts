@@ -5,6 +5,25 @@ import { VECTOR_INDEX_TYPES, vectorOptionsFor, type Config } from '../config';
 import type { VectorFieldSpec } from '../search/catalog-mapping';
 import { StartupError, describeIssues } from '../errors';
 
+/** How an image becomes a model's input tensor (shared by embedding models and detectors). */
+export const modelInputSchema = z
+  .object({
+    name: z.string().min(1),
+    width: z.number().int().min(8).max(2048),
+    height: z.number().int().min(8).max(2048),
+    layout: z.enum(['NCHW', 'NHWC']).default('NCHW'),
+    colorOrder: z.enum(['RGB', 'BGR']).default('RGB'),
+    /** `crop`: resize the short side to `resizeShortSide` then centre-crop; `letterbox`: fit and pad; `stretch`. */
+    resize: z.enum(['crop', 'letterbox', 'stretch']).default('crop'),
+    resizeShortSide: z.number().int().min(8).max(4096).optional(),
+    /** Pixel value v in 0..255 becomes (v * scale - mean[c]) / std[c]. */
+    scale: z.number().positive().default(1 / 255),
+    mean: z.tuple([z.number(), z.number(), z.number()]).default([0, 0, 0]),
+    std: z.tuple([z.number().positive(), z.number().positive(), z.number().positive()]).default([1, 1, 1]),
+    padColor: z.tuple([z.number(), z.number(), z.number()]).default([255, 255, 255]),
+  })
+  .strict();
+
 /**
  * A model manifest: everything needed to turn an image into the vector a model expects, and to map its field.
  * Built-in manifests live in models/builtin/, presets for models you bring in models/presets/, and your own in the
@@ -19,23 +38,7 @@ export const manifestSchema = z
     file: z.string().min(1),
     /** sha256 of the ONNX file; checked when the model loads. */
     sha256: z.string().regex(/^[0-9a-f]{64}$/).optional(),
-    input: z
-      .object({
-        name: z.string().min(1),
-        width: z.number().int().min(8).max(2048),
-        height: z.number().int().min(8).max(2048),
-        layout: z.enum(['NCHW', 'NHWC']).default('NCHW'),
-        colorOrder: z.enum(['RGB', 'BGR']).default('RGB'),
-        /** `crop`: resize the short side to `resizeShortSide` then centre-crop; `letterbox`: fit and pad; `stretch`. */
-        resize: z.enum(['crop', 'letterbox', 'stretch']).default('crop'),
-        resizeShortSide: z.number().int().min(8).max(4096).optional(),
-        /** Pixel value v in 0..255 becomes (v * scale - mean[c]) / std[c]. */
-        scale: z.number().positive().default(1 / 255),
-        mean: z.tuple([z.number(), z.number(), z.number()]).default([0, 0, 0]),
-        std: z.tuple([z.number().positive(), z.number().positive(), z.number().positive()]).default([1, 1, 1]),
-        padColor: z.tuple([z.number(), z.number(), z.number()]).default([255, 255, 255]),
-      })
-      .strict(),
+    input: modelInputSchema,
     output: z
       .object({
         name: z.string().min(1),
@@ -72,16 +75,24 @@ export const PRESET_MODEL_DIR = path.join(REPO_ROOT, 'models', 'presets');
 
 /** Reads and validates one manifest file. */
 export function readManifest(file: string): ModelManifest {
+  return readManifestFile(file, manifestSchema, 'model');
+}
+
+/**
+ * Reads a JSON manifest and validates it with `schema` (every problem in one StartupError); `file` resolves against
+ * the manifest's directory into `modelPath`. `kind` names the manifest in errors.
+ */
+export function readManifestFile<Schema extends z.ZodType<{ file: string }>>(file: string, schema: Schema, kind: 'model' | 'detector'): z.infer<Schema> & { modelPath: string } {
   let raw: unknown;
   try {
     raw = JSON.parse(fs.readFileSync(file, 'utf8'));
   } catch (error) {
-    throw new StartupError('invalid_model_manifest', `cannot read model manifest ${file}: ${(error as Error).message}`);
+    throw new StartupError(`invalid_${kind}_manifest`, `cannot read ${kind} manifest ${file}: ${(error as Error).message}`);
   }
-  const parsed = manifestSchema.safeParse(raw);
+  const parsed = schema.safeParse(raw);
   if (!parsed.success) {
     const problems = describeIssues(parsed.error.issues).join('; ');
-    throw new StartupError('invalid_model_manifest', `model manifest ${file} is invalid: ${problems}`);
+    throw new StartupError(`invalid_${kind}_manifest`, `${kind} manifest ${file} is invalid: ${problems}`);
   }
   const manifest = parsed.data;
   return { ...manifest, modelPath: path.resolve(path.dirname(file), manifest.file) };

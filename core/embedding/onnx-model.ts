@@ -39,27 +39,7 @@ export class EmbeddingModel {
   }
 
   static async load(manifest: ModelManifest, onnx: Config['onnx'], logger: Logger): Promise<EmbeddingModel> {
-    if (!fs.existsSync(manifest.modelPath)) {
-      const hint = manifest.build ? 'run `npm run setup` to build it' : 'see the model manifest';
-      throw new StartupError('model_missing', `model ${manifest.id}: ${manifest.modelPath} does not exist (${hint})`);
-    }
-    const bytes = fs.readFileSync(manifest.modelPath);
-    if (manifest.sha256) {
-      const actual = createHash('sha256').update(bytes).digest('hex');
-      if (actual !== manifest.sha256) {
-        throw new StartupError('model_checksum_mismatch', `model ${manifest.id}: ${manifest.modelPath} has sha256 ${actual}, the manifest pins ${manifest.sha256}`);
-      }
-    }
-    const intraOp = manifest.threads ?? onnx.intraOpThreads;
-    const options: ort.InferenceSession.SessionOptions = {
-      graphOptimizationLevel: 'all',
-      executionMode: 'sequential',
-      ...(intraOp > 0 ? { intraOpNumThreads: intraOp } : {}),
-      ...(onnx.interOpThreads > 0 ? { interOpNumThreads: onnx.interOpThreads } : {}),
-      // Several sessions share the cores (models run side by side): idle threads sleep instead of spinning.
-      extra: { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } },
-    };
-    const { session, provider } = await createSession(bytes, options, onnx.provider, manifest.id, logger);
+    const { session, provider } = await openSession(manifest, onnx, logger);
     const model = new EmbeddingModel(manifest, provider, session, Math.min(onnx.maxBatch, manifest.maxBatch));
     model.checkSignature();
     await model.warmUp();
@@ -114,6 +94,47 @@ export class EmbeddingModel {
   async close(): Promise<void> {
     await this.session.release();
   }
+}
+
+/** What `openSession` needs to know of a model's manifest. */
+export interface SessionSource {
+  id: string;
+  /** Absolute path of the ONNX file. */
+  modelPath: string;
+  /** Pinned sha256 of the file, checked before the session is created. */
+  sha256?: string | undefined;
+  /** Set for built-in models: a missing file is then built by `npm run setup`. */
+  build?: string | undefined;
+  /** Intra-op threads for this model, overriding ONNX_INTRA_OP_THREADS. */
+  threads?: number | undefined;
+}
+
+/**
+ * Checks a model's file (present, pinned sha256) and creates its ONNX Runtime session with the configured threads and
+ * execution provider (see createSession). Shared by every kind of model (embedding models, detectors).
+ */
+export async function openSession(source: SessionSource, onnx: Config['onnx'], logger: Logger): Promise<{ session: ort.InferenceSession; provider: ExecutionProvider }> {
+  if (!fs.existsSync(source.modelPath)) {
+    const hint = source.build ? 'run `npm run setup` to build it' : 'see the model manifest';
+    throw new StartupError('model_missing', `model ${source.id}: ${source.modelPath} does not exist (${hint})`);
+  }
+  const bytes = fs.readFileSync(source.modelPath);
+  if (source.sha256) {
+    const actual = createHash('sha256').update(bytes).digest('hex');
+    if (actual !== source.sha256) {
+      throw new StartupError('model_checksum_mismatch', `model ${source.id}: ${source.modelPath} has sha256 ${actual}, the manifest pins ${source.sha256}`);
+    }
+  }
+  const intraOp = source.threads ?? onnx.intraOpThreads;
+  const options: ort.InferenceSession.SessionOptions = {
+    graphOptimizationLevel: 'all',
+    executionMode: 'sequential',
+    ...(intraOp > 0 ? { intraOpNumThreads: intraOp } : {}),
+    ...(onnx.interOpThreads > 0 ? { interOpNumThreads: onnx.interOpThreads } : {}),
+    // Several sessions share the cores (models run side by side): idle threads sleep instead of spinning.
+    extra: { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } },
+  };
+  return createSession(bytes, options, onnx.provider, source.id, logger);
 }
 
 /**

@@ -102,47 +102,41 @@ export class Embedder {
         }
       }),
     );
-    // Preprocessing for every model and image at once (sharp runs on libuv's threads). An image whose resizing or
-    // normalising throws fails alone (`preprocess_failed`); the others go on.
+    // Preprocessing for every model and image at once, each image written into its slot of every model's batch as
+    // soon as it is resized (sharp runs on libuv's threads meanwhile). An image whose resizing or normalising throws
+    // fails alone (`preprocess_failed`): its slot is left as it is, run with the others, and its output dropped.
+    const good = decoded.flatMap((entry, position) => (entry.ok ? [{ ...entry, position }] : []));
+    const failed = new Map<number, AppError>();
     const t0 = performance.now();
-    const prepared = await Promise.all(
-      decoded.map(async (entry) => {
-        if (!entry.ok) return entry;
+    const batches = models.map((model) => new Float32Array(good.length * model.inputSize));
+    await Promise.all(
+      good.map(async (entry, slot) => {
         try {
-          const pixels = await Promise.all(models.map((model) => resizeForModel(entry.image, entry.crops.get(this.cropMode(model, options)) ?? null, model.manifest.input)));
-          return { ...entry, pixels };
+          await Promise.all(
+            models.map(async (model, m) => {
+              const pixels = await resizeForModel(entry.image, entry.crops.get(this.cropMode(model, options)) ?? null, model.manifest.input);
+              writeTensor(pixels, model.manifest.input, batches[m]!, slot);
+            }),
+          );
         } catch (error) {
-          return { ok: false as const, error: error instanceof AppError ? error : new AppError('preprocess_failed', `the image could not be prepared for the model: ${describeError(error)}`, 422, { cause: error }) };
+          failed.set(entry.position, error instanceof AppError ? error : new AppError('preprocess_failed', `the image could not be prepared for the model: ${describeError(error)}`, 422, { cause: error }));
         }
       }),
     );
-    const good = prepared.flatMap((entry, position) => (entry.ok ? [{ ...entry, position }] : []));
-    const embeddings = new Map<number, ModelEmbedding[]>(good.map((entry) => [entry.position, []]));
-    const failedRun = new Map<number, AppError>();
     const preprocessMs = performance.now() - t0;
+    const embeddings = new Map<number, ModelEmbedding[]>(good.map((entry) => [entry.position, []]));
     let embedMs = 0;
-    if (good.length > 0) {
+    if (good.length > failed.size) {
       // Every model's batch at once (each ONNX Runtime session on its own threads): both stages use all cores.
       const t1 = performance.now();
-      const vectorsPerModel = await Promise.all(
-        models.map(async (model, m) => {
-          const batch = new Float32Array(good.length * model.inputSize);
-          good.forEach((entry, slot) => {
-            try {
-              writeTensor(entry.pixels[m]!, model.manifest.input, batch, slot);
-            } catch (error) {
-              failedRun.set(entry.position, new AppError('preprocess_failed', `the image could not be prepared for the model: ${describeError(error)}`, 422, { cause: error }));
-            }
-          });
-          return this.runIsolated(model, batch, good.map((entry) => entry.position), failedRun);
-        }),
-      );
+      const positions = good.map((entry) => entry.position);
+      const vectorsPerModel = await Promise.all(models.map((model, m) => this.runIsolated(model, batches[m]!, positions, failed)));
       embedMs = performance.now() - t1;
       models.forEach((model, m) => {
         const mode = this.cropMode(model, options);
         good.forEach((entry, slot) => {
           const vector = vectorsPerModel[m]![slot];
-          if (!vector || failedRun.has(entry.position)) return;
+          if (!vector || failed.has(entry.position)) return;
           const crop = entry.crops.get(mode) ?? null;
           const original = { width: entry.image.originalWidth, height: entry.image.originalHeight };
           embeddings.get(entry.position)!.push({ model: model.id, version: model.version, vector, crop: crop ? scaleBox(crop, entry.image, original) : null });
@@ -150,11 +144,11 @@ export class Embedder {
       });
     }
     const total = performance.now() - started;
-    const share = Math.max(1, good.length - failedRun.size);
-    return prepared.map((entry, position): EmbedOutcome => {
+    const share = Math.max(1, good.length - failed.size);
+    return decoded.map((entry, position): EmbedOutcome => {
       if (!entry.ok) return entry;
-      const runError = failedRun.get(position);
-      if (runError) return { ok: false, error: runError };
+      const error = failed.get(position);
+      if (error) return { ok: false, error };
       return {
         ok: true,
         image: {
@@ -190,7 +184,8 @@ export class Embedder {
       const size = model.inputSize;
       const vectors: Array<Float32Array | undefined> = [];
       for (let slot = 0; slot < positions.length; slot++) {
-        const [vector] = await this.runIsolated(model, batch.slice(slot * size, (slot + 1) * size), [positions[slot]!], failed);
+        // An image that already failed (its preprocessing) is not run again.
+        const [vector] = failed.has(positions[slot]!) ? [undefined] : await this.runIsolated(model, batch.slice(slot * size, (slot + 1) * size), [positions[slot]!], failed);
         vectors.push(vector);
       }
       return vectors;

@@ -54,8 +54,8 @@ describe('Embedder.embedMany: every image fails alone', () => {
     const failed = outcomes[1]!;
     expect(!failed.ok && failed.error.code).toBe('preprocess_failed');
     expect(!failed.ok && failed.error.message).toContain('vips_resize: out of memory');
-    // The two good images went through one run together.
-    expect(runs).toEqual([2]);
+    // One run for the batch (the failed image's slot rides along and its output is dropped): no retries.
+    expect(runs).toEqual([3]);
   });
 
   it('a model run that throws is retried image by image, so only the image that causes it fails', async () => {

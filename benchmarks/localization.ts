@@ -10,12 +10,12 @@
  * usage: npm run bench:localization -- [--single 200] [--multi 100] [--seed 11] [--methods REGEX] [--plain 1] [--extra 1]
  *        [--plain-methods REGEX] [--latency 40]
  */
+import fs from 'node:fs';
 import path from 'node:path';
 import { loadConfig } from '../core/config';
 import { createEmbedder } from '../core/embedding/embedder';
 import { findCrop } from '../core/image/autocrop';
 import { decodeImage } from '../core/image/decode';
-import fs from 'node:fs';
 import { createLogger } from '../core/logger';
 import { buildDevSet, type DevSet } from './lib/devset';
 import { embedAll } from './lib/embed';

@@ -70,11 +70,15 @@ export const methods = (index: CatalogIndex): Method[] => [
       refine: { top: 3, size: 224, margin: 0.15, thresholds: [1, 1.5], padding: 0.1 },
     }),
   ),
+  ...[0.02, 0.05].map((wholeMargin) =>
+    trimElse(proposals(`proposals: sum 448 t1–3 top-3 + whole, whole kept unless beaten by ${wholeMargin} (top1)`, { scda: [1, 1.5, 2, 2.5, 3].map((threshold) => ({ ...spec('sum', 448, threshold), count: 3 })), wholeMargin })),
+  ),
   ...[1, 3].map((keep) => proposals(`pooled 448: all scda top-2 + dense grid + whole, keep ${keep} (top1)`, { scda: allScda(448, 2), grid: DENSE_GRID, pooled: { size: 448, keep } })),
   ...[224, 320, 448].map((size) => denseMethod(index, size, { minCells: 2, maxShare: 0.7, maxAspect: 4, shortlist: 0, padding: 0 }, 1, 0)),
   denseMethod(index, 448, { minCells: 2, maxShare: 0.7, maxAspect: 4, shortlist: 0, padding: 0.1 }, 1, 0),
   denseMethod(index, 448, { minCells: 2, maxShare: 0.7, maxAspect: 4, shortlist: 100, padding: 0 }, 1, 0),
   denseMethod(index, 448, { minCells: 2, maxShare: 0.7, maxAspect: 4, shortlist: 0, padding: 0.1 }, 3, 1),
+  proposals('pooled 448 (shortlist 100): all scda top-2 + dense grid + whole, keep 3 (top1)', { scda: allScda(448, 2), grid: DENSE_GRID, pooled: { size: 448, keep: 3, shortlist: 100 } }),
   ...[1, 3].map((keep) => proposals(`pooled 320: all scda top-2 + dense grid + whole, keep ${keep} (top1)`, { scda: allScda(320, 2), grid: DENSE_GRID, pooled: { size: 320, keep } })),
 ];
 

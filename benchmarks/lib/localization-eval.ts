@@ -165,11 +165,26 @@ export async function evaluate(method: Method, queries: EvalQuery[], cache: Regi
   const embedded = candidates.reduce((n, boxes) => n + boxes.length, 0);
   if (method.pooled) {
     // Rank by vectors pooled from the map (no model run), keep the best few distinct regions, embed only those.
-    const { size, keep } = method.pooled;
+    const { size, keep, shortlist } = method.pooled;
     candidates = queries.map((q, i) => {
       const boxes = candidates[i]!;
       const whole = { left: 0, top: 0, width: q.image.width, height: q.image.height };
-      const best = boxes.map((box) => searchSemantic(cache.index, pooledVector(q.maps.get(size)!, box ?? whole, q.image), 1)[0]!.score);
+      const maps = q.maps.get(size)!;
+      // With a shortlist, candidates are scored only against the best items for the whole photo (what one search
+      // returns, vectors included), as a service would do it without one search per candidate.
+      const items = shortlist ? searchSemantic(cache.index, pooledVector(maps, whole, q.image), shortlist).map((h) => h.item) : null;
+      const bestScore = (vector: Float32Array): number => {
+        if (!items) return searchSemantic(cache.index, vector, 1)[0]!.score;
+        let best = -Infinity;
+        const dims = cache.index.semanticDims;
+        for (const item of items) {
+          let dot = 0;
+          for (let d = 0; d < dims; d++) dot += vector[d]! * cache.index.semantic[item * dims + d]!;
+          best = Math.max(best, dot);
+        }
+        return best;
+      };
+      const best = boxes.map((box) => bestScore(pooledVector(maps, box ?? whole, q.image)));
       const order = boxes.map((_, c) => c).sort((x, y) => best[y]! - best[x]!);
       const kept: Array<CropBox | null> = [];
       for (const c of order) {

@@ -29,9 +29,10 @@ export interface Method {
   candidates(query: QueryContext): Array<CropBox | null>;
   /**
    * Candidates are first ranked by their vector pooled from the feature map at `size` (semantic part only, no model
-   * run); only the best `keep` distinct ones are embedded and chosen from.
+   * run; against the whole catalog, or the `shortlist` best items for the whole photo); only the best `keep` distinct
+   * ones are embedded and chosen from.
    */
-  pooled?: { size: number; keep: number };
+  pooled?: { size: number; keep: number; shortlist?: number };
   /**
    * Zoom: the `top` regions with the best first results are looked at again: the region (with `margin` around it)
    * gets its own feature map at `size` px, SCDA (sum, each threshold) finds the object inside it, and those tighter
@@ -132,8 +133,10 @@ export interface ProposalOptions {
   /** For `objects`: keep regions whose top-1 score is within this of the best. */
   margin: number;
   maxObjects: number;
+  /** Keep the whole photo as the primary unless a region's top-1 score beats the whole photo's by this much. */
+  wholeMargin?: number;
   /** Rank the candidates by vectors pooled from the map first (see Method.pooled). */
-  pooled?: { size: number; keep: number };
+  pooled?: { size: number; keep: number; shortlist?: number };
   refine?: RefineOptions;
 }
 
@@ -154,7 +157,13 @@ export function proposalMethod(name: string, options: ProposalOptions): Method {
       // Near-identical boxes cost an embedding and add nothing.
       return boxes.filter((box, i) => boxes.findIndex((other) => (box === null ? other === null : other !== null && iou(box, other) > 0.9)) === i);
     },
-    choose: (q, hits, boxes) => chooseObjects(hits, boxes, wholeBox(q), options.criterion, options.margin, options.maxObjects),
+    choose: (q, hits, boxes) => {
+      const chosen = chooseObjects(hits, boxes, wholeBox(q), options.criterion, options.margin, options.maxObjects);
+      // The whole photo stays the primary unless a region's first result beats it by `wholeMargin`.
+      const whole = boxes.indexOf(null);
+      if (!options.wholeMargin || whole < 0 || chosen[0] === whole || top1(hits[chosen[0]!]!) >= top1(hits[whole]!) + options.wholeMargin) return chosen;
+      return [whole, ...chosen.filter((c) => c !== whole)];
+    },
   };
 }
 

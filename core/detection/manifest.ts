@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { StartupError } from '../errors';
-import { BUILTIN_MODEL_DIR, modelInputSchema, readManifestFile } from '../embedding/manifest';
+import { BUILTIN_MODEL_DIR, modelFileFields, readManifestFile } from '../embedding/manifest';
 
 /**
  * A detector manifest: an SSD-style detector's ONNX file, its input, its label map and how its raw outputs decode into
@@ -39,16 +39,9 @@ export const boxCoderSchema = z
 
 export const detectorManifestSchema = z
   .object({
-    id: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,63}$/),
-    version: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/),
-    description: z.string().max(500).optional(),
+    ...modelFileFields,
     /** Where the weights come from and under which licence. */
     source: z.string().max(500).optional(),
-    /** ONNX file, relative to the manifest's directory (or absolute). */
-    file: z.string().min(1),
-    /** sha256 of the ONNX file; checked when the detector loads. */
-    sha256: z.string().regex(/^[0-9a-f]{64}$/).optional(),
-    input: modelInputSchema,
     output: z
       .object({
         /** [N, anchors, 4] box encodings (ty, tx, th, tw). */

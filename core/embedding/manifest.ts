@@ -29,16 +29,21 @@ export const modelInputSchema = z
  * Built-in manifests live in models/builtin/, presets for models you bring in models/presets/, and your own in the
  * directory MODEL_DIR. The same manifest drives the indexer and the API, so both preprocess identically.
  */
+/** The fields every manifest of an ONNX model has (embedding models and detectors alike). */
+export const modelFileFields = {
+  id: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,63}$/),
+  version: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/),
+  description: z.string().max(500).optional(),
+  /** ONNX file, relative to the manifest's directory (or absolute). */
+  file: z.string().min(1),
+  /** sha256 of the ONNX file; checked when the model loads. */
+  sha256: z.string().regex(/^[0-9a-f]{64}$/).optional(),
+  input: modelInputSchema,
+};
+
 export const manifestSchema = z
   .object({
-    id: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,63}$/),
-    version: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/),
-    description: z.string().max(500).optional(),
-    /** ONNX file, relative to the manifest's directory (or absolute). */
-    file: z.string().min(1),
-    /** sha256 of the ONNX file; checked when the model loads. */
-    sha256: z.string().regex(/^[0-9a-f]{64}$/).optional(),
-    input: modelInputSchema,
+    ...modelFileFields,
     output: z
       .object({
         name: z.string().min(1),

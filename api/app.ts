@@ -8,6 +8,7 @@ import type { Registry } from 'prom-client';
 import type { Config } from '../core/config';
 import { describeError } from '../core/errors';
 import type { Embedder } from '../core/embedding/embedder';
+import type { Localizer } from '../core/localization/localizer';
 import type { Logger } from '../core/logger';
 import type { StatusStore } from '../core/status-store';
 import { buildOpenApiDocument } from './openapi';
@@ -38,6 +39,8 @@ export interface ApiDeps {
   catalogQueue: CatalogQueue;
   status: StatusStore;
   embedder: Embedder | null;
+  /** Finds products in photos (`objects`, `crop: "localize"`); null: those answer 503 localization_unavailable. */
+  localizer: Localizer | null;
   registry: Registry;
   /** Fetches query images given by URL (SSRF-safe). */
   fetcher: ImageFetcher;
@@ -83,7 +86,7 @@ export function createApp(deps: ApiDeps): Express {
   app.use(webhookRouter(config, ingest));
   app.use(statusRouter(new StatusService(deps.es, config.index.alias, deps.status)));
   if (deps.embedder) {
-    const search = new SearchService(deps.es, config.index.alias, deps.embedder, deps.fetcher, config.search.weights, deps.exactSearch);
+    const search = new SearchService(deps.es, config.index.alias, deps.embedder, deps.fetcher, config.search.weights, deps.exactSearch, deps.localizer, config.image.queryCrop);
     app.use(searchRouter(config, search, searchStageMetrics(deps.registry)));
   }
   // The page: static files with a strict policy (no inline script; product images may come from any https host).

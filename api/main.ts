@@ -2,6 +2,7 @@ import { loadConfig } from '../core/config';
 import { createCatalogQueue } from '../core/jobs';
 import { runMain } from '../core/main';
 import { createRegistry } from '../core/metrics';
+import { createLocalizer } from '../core/localization/localizer';
 import { createImageFetcher } from '../core/net/image-fetcher';
 import { createRateLimiter } from '../core/rate-limiter';
 import { probePainless } from '../core/search/elasticsearch';
@@ -15,6 +16,7 @@ import { createApp } from './app';
 runMain('api', async () => {
   const config = loadConfig(process.env);
   const { deps, embedder } = await startCore(config, 'producer');
+  const localizer = await createLocalizer(config, deps.logger);
   const log = deps.logger.child({ component: 'api' });
   const catalogQueue = createCatalogQueue(deps.redis, config);
   // Connection errors while Redis is away: webhooks answer 503 meanwhile, and the connection comes back by itself.
@@ -27,6 +29,7 @@ runMain('api', async () => {
     catalogQueue,
     status: deps.status,
     embedder,
+    localizer,
     registry: createRegistry('api'),
     fetcher: createImageFetcher(config),
     exactSearch: await probePainless(deps.es),
@@ -50,7 +53,7 @@ runMain('api', async () => {
     log.info({ signal }, 'shutting down');
     const deadline = setTimeout(() => process.exit(0), config.worker.shutdownTimeoutMs).unref();
     server.close(() => {
-      void Promise.all([catalogQueue.close(), embedder.close(), deps.close()]).finally(() => {
+      void Promise.all([catalogQueue.close(), embedder.close(), localizer.close(), deps.close()]).finally(() => {
         clearTimeout(deadline);
         process.exit(0);
       });

@@ -84,7 +84,7 @@ const envSchema = z.object({
   IMAGE_MAX_BYTES: positiveInt.max(200 * 1024 * 1024).default(20 * 1024 * 1024),
   IMAGE_MAX_PIXELS: positiveInt.max(1_000_000_000).default(50_000_000),
   IMAGE_WORKING_SIZE: positiveInt.min(224).max(4096).default(512),
-  AUTOCROP: z.enum(['model', 'trim', 'attention', 'none']).default('model'),
+  AUTOCROP: z.enum(['model', 'localize', 'trim', 'attention', 'none']).default('model'),
 
   WEBHOOK_SECRETS: z.string().optional(),
   WEBHOOK_TOLERANCE_S: positiveInt.max(86_400).default(300),
@@ -183,8 +183,13 @@ const configSchema = envSchema
       maxPixels: e.IMAGE_MAX_PIXELS,
       /** Long side of the decoded working image every model's preprocessing starts from. */
       workingSize: e.IMAGE_WORKING_SIZE,
-      /** `model`: each model's manifest decides; otherwise one mode for all. */
+      /**
+       * `model`: catalog photos get each model's manifest crop (trim), queries `localize`; `localize`: the same (a
+       * catalog photo has no catalog to score its regions against); otherwise one mode for catalog photos and queries.
+       */
       autocrop: e.AUTOCROP,
+      /** How a query photo is cropped when the request says `crop: "auto"`. */
+      queryCrop: e.AUTOCROP === 'model' || e.AUTOCROP === 'localize' ? ('localize' as const) : e.AUTOCROP,
     },
     webhook: { secrets: list(e.WEBHOOK_SECRETS ?? ''), toleranceSeconds: e.WEBHOOK_TOLERANCE_S, maxBytes: e.WEBHOOK_MAX_BYTES, dedupTtlSeconds: e.EVENT_DEDUP_TTL_S },
     fetch: { allowedHosts: list(e.FETCH_ALLOWED_HOSTS), timeoutMs: e.FETCH_TIMEOUT_MS, maxRedirects: e.FETCH_MAX_REDIRECTS },

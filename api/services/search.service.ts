@@ -4,13 +4,14 @@ import { errors } from '@elastic/elasticsearch';
 import { z } from 'zod';
 import type { Embedder } from '../../core/embedding/embedder';
 import { AppError, NotFoundError, ValidationError } from '../../core/errors';
-import { cropBoxSchema, type CropBox } from '../../core/image/autocrop';
+import { cropBoxSchema, scaleBox, type CropBox } from '../../core/image/autocrop';
+import { choose, type Candidate, type Localizer } from '../../core/localization/localizer';
 import type { ImageFetcher } from '../../core/net/image-fetcher';
-import { buildFilterClauses } from '../../core/search/filters';
-import { FACETS, searchCatalog } from '../../core/search/catalog-search';
+import { buildFilterClauses, type FilterClause } from '../../core/search/filters';
+import { FACETS, searchCatalog, searchCatalogMany, type CatalogSearchOptions, type CatalogSearchResponse } from '../../core/search/catalog-search';
 import { productFieldsSchema } from '../../core/search/catalog-store';
 import { VERDICT_DEPTH, verdict } from '../../core/search/verdict';
-import type { QuerySource, SearchOptions } from '../../core/search/search-request';
+import type { QueryOptions, QuerySource, SearchOptions } from '../../core/search/search-request';
 
 /**
  * One code path for every kind of query: turn the source into one vector per model, then search the catalog with
@@ -20,30 +21,46 @@ import type { QuerySource, SearchOptions } from '../../core/search/search-reques
 
 const facetBucketsSchema = z.array(z.object({ value: z.string(), count: z.number().int().min(0) }));
 
+const resultsSchema = z
+  .array(
+    z.object({
+      id: z.string(),
+      score: z.number().min(0).max(1).describe('Weighted similarity, 0..1'),
+      product: productFieldsSchema.omit({ id: true }).partial().describe('The product’s catalog fields; null where it has none'),
+    }),
+  )
+  .describe('Best first');
+
+const matchSchema = z
+  .enum(['good', 'weak', 'none'])
+  .describe("Whether the catalog has the thing in the photo, from this query's own scores: good (the first result is very likely the item), weak (similar products, probably not this one), none (nothing like it). Calibrated on the dev set: docs/search.md.");
+
 export const searchResultSchema = z.object({
-  results: z
-    .array(
-      z.object({
-        id: z.string(),
-        score: z.number().min(0).max(1).describe('Weighted similarity, 0..1'),
-        product: productFieldsSchema.omit({ id: true }).partial().describe('The product’s catalog fields; null where it has none'),
-      }),
-    )
-    .describe('Best first'),
-  match: z
-    .enum(['good', 'weak', 'none'])
-    .describe("Whether the catalog has the thing in the photo, from this query's own scores: good (the first result is very likely the item), weak (similar products, probably not this one), none (nothing like it). Calibrated on the dev set: docs/search.md."),
+  results: resultsSchema,
+  match: matchSchema,
   query: z.object({
-    crop: cropBoxSchema.nullable().describe('The crop the query image was embedded from, in its pixels (after EXIF orientation); null for the whole image or a query without an image'),
+    crop: cropBoxSchema.nullable().describe('The region of the photo the results are for (the crop, the product found, or the `box` given), in its pixels (after EXIF orientation); null for the whole image or a query without an image'),
     models: z.array(z.string()).describe('The models searched'),
   }),
+  objects: z
+    .array(
+      z.object({
+        box: cropBoxSchema.describe("The object's box in the photo's pixels (after EXIF orientation)"),
+        label: z.string().nullable().describe("The detector's class name for it (e.g. Mug, Footwear, Bottle), or null for an object the detector has no class for"),
+        score: z.number().min(0).max(1).describe("Its first result's score: how surely it is a product of the catalog"),
+        match: matchSchema,
+        results: resultsSchema,
+      }),
+    )
+    .optional()
+    .describe('With `objects: true`: each distinct object found in the photo with its own results, most confident first; the top-level results stay those of the main object'),
   facets: z
     .object(Object.fromEntries(Object.keys(FACETS).map((name) => [name, facetBucketsSchema])) as Record<keyof typeof FACETS, typeof facetBucketsSchema>)
     .optional()
     .describe("With `facets: true`: brand, category, sizes and price buckets, each [{ value, count }], counted over the candidates (each model's num_candidates nearest products that pass the filters)"),
   timings_ms: z
-    .object({ decode: z.number().min(0), embed: z.number().min(0), search: z.number().min(0), total: z.number().min(0) })
-    .describe("Milliseconds spent in the API: decode (reading the image, or fetching it, and autocrop), embed (preprocessing and the models), search (the Elasticsearch request), total (from the request's arrival to the response, upload parsing included)."),
+    .object({ decode: z.number().min(0), localize: z.number().min(0).optional(), embed: z.number().min(0), search: z.number().min(0), total: z.number().min(0) })
+    .describe("Milliseconds spent in the API: decode (reading the image, or fetching it, and autocrop), localize (finding the candidate regions, when localization ran), embed (preprocessing and the models), search (the Elasticsearch requests), total (from the request's arrival to the response, upload parsing included)."),
 });
 
 export type SearchResult = z.infer<typeof searchResultSchema>;
@@ -58,6 +75,10 @@ export class SearchService {
     private readonly defaultWeights: Record<string, number>,
     /** Whether the cluster runs painless scripts (the test distribution does not): `exact` needs them. */
     private readonly exactAvailable: boolean,
+    /** Finds the product in a photo; null: localization is off (`localize`, `objects` and `box` answer 503). */
+    private readonly localizer: Localizer | null,
+    /** How a photo is cropped when the request says `crop: "auto"` (AUTOCROP). */
+    private readonly queryCrop: 'localize' | 'trim' | 'attention' | 'none',
   ) {}
 
   private weights(options: SearchOptions): Record<string, number> {
@@ -71,13 +92,13 @@ export class SearchService {
   }
 
   /** `started`: when the request arrived (performance.now()), which `timings_ms.total` counts from; default now. */
-  async search(source: QuerySource, options: SearchOptions, started = performance.now()): Promise<SearchResult> {
+  async search(source: QuerySource, options: QueryOptions, started = performance.now()): Promise<SearchResult> {
     if (options.mode === 'exact' && !this.exactAvailable) {
       throw new AppError('exact_search_unavailable', 'exact search needs painless scripting, which this Elasticsearch cluster does not have; use mode "knn"', 501);
     }
     const weights = this.weights(options);
     const ids = Object.keys(weights);
-    const timings = { decode: 0, embed: 0, search: 0, total: 0 };
+    const timings: Timings = { decode: 0, embed: 0, search: 0, total: 0 };
     let crop: CropBox | null = null;
     let vectors: Record<string, number[]> = {};
     let exclude: string | undefined;
@@ -85,7 +106,10 @@ export class SearchService {
     if (source.kind === 'image' || source.kind === 'image_url') {
       const t0 = performance.now();
       const bytes = source.kind === 'image' ? source.bytes : (await this.fetcher.fetch(source.url)).bytes;
-      const image = await this.embedder.embed(bytes, { models: ids, crop: options.crop });
+      const cropMode = options.crop === 'auto' ? this.queryCrop : options.crop;
+      if (options.box || options.objects || cropMode === 'localize') return this.searchRegions(bytes, performance.now() - t0, weights, options, started);
+      // `attention` only comes from AUTOCROP, which the embedder's `auto` applies.
+      const image = await this.embedder.embed(bytes, { models: ids, crop: cropMode === 'attention' ? 'auto' : cropMode });
       for (const embedding of image.embeddings) vectors[embedding.model] = Array.from(embedding.vector);
       crop = image.embeddings[0]?.crop ?? null;
       timings.decode = image.timings.decode + image.timings.crop + (source.kind === 'image_url' ? performance.now() - t0 - image.timings.total : 0);
@@ -106,32 +130,86 @@ export class SearchService {
     const used = ids.filter((id) => vectors[id]);
     const filters = buildFilterClauses(options.filters);
     if (exclude) filters.push({ bool: { must_not: { ids: { values: [exclude] } } } });
-    // The verdict reads the score distribution of the top VERDICT_DEPTH hits, whatever k is; results show k of them.
     const t1 = performance.now();
-    const response = await searchCatalog(this.es, this.alias, {
-      vectors: Object.fromEntries(used.map((id) => [id, vectors[id]!])),
-      weights,
-      size: Math.max(options.k, VERDICT_DEPTH),
-      numCandidates: options.num_candidates,
-      filters,
-      mode: options.mode,
-      facets: options.facets,
-    });
+    const response = await searchCatalog(this.es, this.alias, this.catalogSearch(Object.fromEntries(used.map((id) => [id, vectors[id]!])), weights, options, filters));
     timings.search = performance.now() - t1;
-    const scores = response.hits.map((hit) => Math.round((hit._score ?? 0) * 10_000) / 10_000);
-    const results = response.hits
-      .slice(0, options.k)
-      .map((hit, i) => ({ id: hit._id!, score: scores[i]!, product: hit._source ?? {} }))
-      .filter((r) => options.min_score === undefined || r.score >= options.min_score);
+    const { results, match } = answer(response, options);
     timings.total = performance.now() - started;
-    const round = (ms: number) => Math.round(ms * 100) / 100;
     return {
       results,
-      match: results.length > 0 ? verdict(scores) : 'none',
+      match,
       query: { crop, models: used },
       ...(options.facets ? { facets: facets(response.aggregations as Record<string, { buckets?: Array<{ key: string; doc_count: number }> }> | undefined) } : {}),
-      timings_ms: { decode: round(timings.decode), embed: round(timings.embed), search: round(timings.search), total: round(timings.total) },
+      timings_ms: roundTimings(timings),
     };
+  }
+
+  /**
+   * A photo searched by regions: the `box` given, or the candidates the localizer proposes (docs/search.md,
+   * "Localization"), all embedded in one batch and searched in one msearch; the catalog's answers choose the primary
+   * region (the results) and the distinct objects (`objects`).
+   */
+  private async searchRegions(bytes: Buffer, fetchMs: number, weights: Record<string, number>, options: QueryOptions, started: number): Promise<SearchResult> {
+    if (!this.localizer && !options.box) throw new AppError('localization_unavailable', 'localization is not loaded on this server; search with crop "trim" or "none"', 503);
+    const ids = Object.keys(weights);
+    const timings: Timings = { decode: 0, localize: 0, embed: 0, search: 0, total: 0 };
+    const t0 = performance.now();
+    const image = await this.embedder.decode(bytes);
+    timings.decode = fetchMs + performance.now() - t0;
+    const original = { width: image.originalWidth, height: image.originalHeight };
+    let candidates: Candidate[];
+    if (options.box) {
+      const { box } = options;
+      if (box.left + box.width > original.width || box.top + box.height > original.height) {
+        throw new ValidationError(`box ${box.left},${box.top} ${box.width}×${box.height} is not inside the ${original.width}×${original.height} photo`, { code: 'invalid_box' });
+      }
+      candidates = [{ box: scaleBox(box, original, image), source: 'box', label: null }];
+    } else {
+      const proposal = await this.localizer!.propose(image, options.objects ?? false);
+      candidates = proposal.candidates;
+      timings.localize = proposal.timings.map + proposal.timings.detect;
+    }
+    const t1 = performance.now();
+    const embedded = await this.embedder.embedRegions(image, candidates.map((candidate) => candidate.box), { models: ids });
+    const t2 = performance.now();
+    timings.embed = t2 - t1;
+    const filters = buildFilterClauses(options.filters);
+    const responses = await searchCatalogMany(
+      this.es,
+      this.alias,
+      embedded.map((vectors) => this.catalogSearch(Object.fromEntries(ids.map((id) => [id, Array.from(vectors[id]!)])), weights, options, filters)),
+    );
+    timings.search = performance.now() - t2;
+    const answers = responses.map((response) => ({ firstId: response.hits[0]?._id, firstScore: response.hits[0]?._score ?? 0 }));
+    const settings = this.localizer?.settings ?? { wholeMargin: 0, objectMargin: 0 };
+    const choice = choose(candidates, answers, image, settings, options.max_objects ?? 5);
+    const primary = responses[choice.primary]!;
+    const whole = { left: 0, top: 0, width: image.width, height: image.height };
+    const inPhoto = (box: CropBox | null): CropBox | null => (box ? scaleBox(box, image, original) : null);
+    const { results, match } = answer(primary, options);
+    timings.total = performance.now() - started;
+    return {
+      results,
+      match,
+      query: { crop: inPhoto(candidates[choice.primary]!.box), models: ids },
+      ...(options.objects
+        ? {
+            objects: choice.objects.map((i) => ({
+              box: inPhoto(candidates[i]!.box ?? whole)!,
+              label: candidates[i]!.label,
+              score: roundScore(answers[i]!.firstScore),
+              ...answer(responses[i]!, options),
+            })),
+          }
+        : {}),
+      ...(options.facets ? { facets: facets(primary.aggregations as Record<string, { buckets?: Array<{ key: string; doc_count: number }> }> | undefined) } : {}),
+      timings_ms: roundTimings(timings),
+    };
+  }
+
+  /** The catalog search of one query vector set; the verdict reads the top VERDICT_DEPTH hits, whatever k is. */
+  private catalogSearch(vectors: Record<string, number[]>, weights: Record<string, number>, options: SearchOptions, filters: FilterClause[]): CatalogSearchOptions {
+    return { vectors, weights, size: Math.max(options.k, VERDICT_DEPTH), numCandidates: options.num_candidates, filters, mode: options.mode, facets: options.facets };
   }
 
   private async productVectors(id: string, ids: string[]): Promise<Record<string, number[]>> {
@@ -148,6 +226,22 @@ export class SearchService {
     if (Object.keys(vectors).length === 0) throw new AppError('product_not_embedded', `product ${id} has no vector for ${ids.join(', ')} yet`, 409);
     return vectors;
   }
+}
+
+type Timings = { decode: number; localize?: number; embed: number; search: number; total: number };
+
+const roundScore = (score: number): number => Math.round(score * 10_000) / 10_000;
+const roundMs = (ms: number): number => Math.round(ms * 100) / 100;
+const roundTimings = (timings: Timings): SearchResult['timings_ms'] => Object.fromEntries(Object.entries(timings).map(([stage, ms]) => [stage, roundMs(ms)])) as SearchResult['timings_ms'];
+
+/** The results (k of them, above min_score) and the verdict of one catalog search. */
+function answer(response: CatalogSearchResponse, options: SearchOptions): Pick<SearchResult, 'results' | 'match'> {
+  const scores = response.hits.map((hit) => roundScore(hit._score ?? 0));
+  const results = response.hits
+    .slice(0, options.k)
+    .map((hit, i) => ({ id: hit._id!, score: scores[i]!, product: hit._source ?? {} }))
+    .filter((r) => options.min_score === undefined || r.score >= options.min_score);
+  return { results, match: results.length > 0 ? verdict(scores) : 'none' };
 }
 
 function facets(aggregations: Record<string, { buckets?: Array<{ key: string; doc_count: number }> }> | undefined): Facets {

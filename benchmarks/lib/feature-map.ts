@@ -5,6 +5,7 @@ import { performance } from 'node:perf_hooks';
 import * as ort from 'onnxruntime-node';
 import sharp from 'sharp';
 import type { RgbImage } from '../../core/image/decode';
+import type { ActivationMap } from '../../core/localization/regions';
 
 /**
  * The embedding model's last convolutional feature map, from a research copy of the built-in EfficientNet-Lite0
@@ -27,12 +28,8 @@ export const FEATURE_MAP_MODEL = path.join(ROOT, '.cache', 'models', 'efficientn
 export const STATISTICS = ['sum', 'contrast', 'crow', 'sumcontrast'] as const;
 export type Statistic = (typeof STATISTICS)[number];
 
-/** One statistic of the map: one value per cell, row-major, `height` × `width` cells. */
-export interface ActivationMap {
-  values: Float32Array;
-  width: number;
-  height: number;
-}
+/** One statistic of the map: one value per cell (core/localization/regions.ts). */
+export type { ActivationMap };
 
 export interface FeatureMaps {
   width: number;

@@ -16,8 +16,8 @@ import { EmbeddingModel } from './onnx-model';
 export interface EmbedOptions {
   /** Model ids to run; default all loaded models. */
   models?: string[];
-  /** `auto`: each model's autocrop (or AUTOCROP); `none`: the whole image. */
-  crop?: 'auto' | 'none';
+  /** `auto`: each model's autocrop (or AUTOCROP); `trim`; `none`: the whole image. */
+  crop?: 'auto' | 'trim' | 'none';
 }
 
 export interface ModelEmbedding {
@@ -70,8 +70,9 @@ export class Embedder {
   }
 
   private cropMode(model: EmbeddingModel, options: EmbedOptions): AutocropMode {
-    if (options.crop === 'none') return 'none';
-    return this.image.autocrop === 'model' ? model.manifest.autocrop : this.image.autocrop;
+    if (options.crop === 'none' || options.crop === 'trim') return options.crop;
+    // `localize` needs the catalog (the search service runs it); a photo embedded on its own gets the model's crop.
+    return this.image.autocrop === 'model' || this.image.autocrop === 'localize' ? model.manifest.autocrop : this.image.autocrop;
   }
 
   /** Embeds one image; throws its AppError when it is refused. */
@@ -89,7 +90,7 @@ export class Embedder {
       items.map(async (bytes) => {
         const t0 = performance.now();
         try {
-          const image = await decodeImage(bytes, this.limits());
+          const image = await this.decode(bytes);
           const t1 = performance.now();
           const crops = new Map<AutocropMode, CropBox | null>();
           for (const model of models) {
@@ -167,6 +168,43 @@ export class Embedder {
         },
       };
     });
+  }
+
+  /** Decodes an image within the configured limits (a refused image is its coded AppError). */
+  async decode(bytes: Buffer): Promise<DecodedImage> {
+    try {
+      return await decodeImage(bytes, this.limits());
+    } catch (error) {
+      throw error instanceof AppError ? error : new AppError('corrupt_image', 'the image cannot be decoded', 422, { cause: error });
+    }
+  }
+
+  /**
+   * Embeds several regions of one decoded image (boxes in its working pixels; null for the whole image) with each
+   * model, all regions of a model in one batched run: what localization embeds its candidate regions with. Returns,
+   * per region, one vector per model id.
+   */
+  async embedRegions(image: DecodedImage, boxes: Array<CropBox | null>, options: Pick<EmbedOptions, 'models'> = {}): Promise<Array<Record<string, Float32Array>>> {
+    const models = this.select(options.models);
+    const out = boxes.map(() => ({}) as Record<string, Float32Array>);
+    await Promise.all(
+      models.map(async (model) => {
+        const batch = new Float32Array(boxes.length * model.inputSize);
+        try {
+          await Promise.all(boxes.map(async (box, slot) => writeTensor(await resizeForModel(image, box, model.manifest.input), model.manifest.input, batch, slot)));
+        } catch (error) {
+          throw new AppError('preprocess_failed', `the image could not be prepared for the model: ${describeError(error)}`, 422, { cause: error });
+        }
+        let vectors: Float32Array[];
+        try {
+          vectors = await model.embed(batch, boxes.length);
+        } catch (error) {
+          throw new AppError('embedding_failed', `model ${model.id} failed on this image: ${describeError(error)}`, 422, { cause: error });
+        }
+        vectors.forEach((vector, slot) => (out[slot]![model.id] = vector));
+      }),
+    );
+    return out;
   }
 
   /**

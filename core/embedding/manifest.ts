@@ -87,7 +87,7 @@ export function readManifest(file: string): ModelManifest {
  * Reads a JSON manifest and validates it with `schema` (every problem in one StartupError); `file` resolves against
  * the manifest's directory into `modelPath`. `kind` names the manifest in errors.
  */
-export function readManifestFile<Schema extends z.ZodType<{ file: string }>>(file: string, schema: Schema, kind: 'model' | 'detector'): z.infer<Schema> & { modelPath: string } {
+export function readManifestFile<Schema extends z.ZodType<{ file: string }>>(file: string, schema: Schema, kind: 'model' | 'detector' | 'localizer'): z.infer<Schema> & { modelPath: string } {
   let raw: unknown;
   try {
     raw = JSON.parse(fs.readFileSync(file, 'utf8'));

@@ -131,3 +131,31 @@ function exactQuery(vectors: Record<string, number[]>, weights: Record<string, n
     },
   };
 }
+
+/**
+ * Several searches in one `msearch` round trip (two for hybrid kNN: every search's candidates, then every fusion),
+ * answered in order: how localization searches each candidate region of a photo, and `objects` each object.
+ */
+export async function searchCatalogMany(es: Client, index: string, searches: CatalogSearchOptions[]): Promise<CatalogSearchResponse[]> {
+  if (searches.length === 0) return [];
+  const run = async (bodies: Array<Record<string, unknown>>): Promise<CatalogSearchResponse[]> => {
+    if (bodies.length === 0) return [];
+    const response = await es.msearch<Record<string, unknown>>({ index, searches: bodies.flatMap((body) => [{}, body]) });
+    return response.responses.map((item) => {
+      if ('error' in item) throw new Error(`msearch item failed: ${JSON.stringify(item.error).slice(0, 500)}`);
+      return { hits: item.hits.hits, aggregations: item.aggregations as Record<string, unknown> | undefined };
+    });
+  };
+  const hybrid = searches.map((options) => options.mode === 'knn' && Object.keys(options.vectors).length > 1);
+  // One-request searches (and every hybrid's candidates) in the first round trip.
+  const first = await run(searches.map((options, i) => (hybrid[i] ? buildCandidatesBody(options) : buildSearchBody(options))));
+  const fusions = searches.flatMap((options, i) => {
+    if (!hybrid[i]) return [];
+    const ids = first[i]!.hits.map((hit) => hit._id!).filter(Boolean);
+    return ids.length > 0 ? [{ i, body: buildFusionBody(options, ids) }] : [];
+  });
+  const fused = await run(fusions.map((fusion) => fusion.body));
+  const out = searches.map((options, i): CatalogSearchResponse => (hybrid[i] ? { hits: [], ...(options.facets ? { aggregations: {} } : {}) } : first[i]!));
+  fusions.forEach((fusion, j) => (out[fusion.i] = fused[j]!));
+  return out;
+}

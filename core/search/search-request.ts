@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { cropBoxSchema } from '../image/autocrop';
 import { PayloadTooLargeError, ValidationError, describeIssues } from '../errors';
 import { filtersSchema } from './filters';
 
@@ -8,6 +9,7 @@ import { filtersSchema } from './filters';
  */
 export const MAX_K = 100;
 export const MAX_NUM_CANDIDATES = 10_000;
+export const MAX_OBJECTS = 10;
 
 export const searchOptionsSchema = z
   .object({
@@ -24,11 +26,28 @@ export const searchOptionsSchema = z
       .describe('Weight per model id for the hybrid score (normalised to sum 1); default SEARCH_MODEL_WEIGHTS'),
     min_score: z.number().min(0).max(1).optional().describe('Drop results scoring below this'),
     facets: z.boolean().default(false).describe('Count brand, category, sizes and price buckets over the candidates'),
-    crop: z.enum(['auto', 'none']).default('auto').describe('auto: crop a photo to the product before embedding it; none: embed the whole image'),
+    crop: z
+      .enum(['auto', 'localize', 'trim', 'none'])
+      .default('auto')
+      .describe(
+        'How a photo is cropped to the product before it is embedded. auto: as the server is configured (AUTOCROP; by default `localize`); localize: trim a plain background, else find the product among candidate regions scored by the catalog (docs/search.md, "Localization"); trim: cut uniform borders only; none: the whole image',
+      ),
   })
   .strict();
 
-export const searchBodySchema = searchOptionsSchema
+/** Options that only a photo query takes (POST /v1/search with an image, image_base64 or image_url). */
+export const photoOptionsSchema = searchOptionsSchema
+  .extend({
+    objects: z.boolean().default(false).describe('Also find every product-like object in the photo and search each: the response gets `objects`, best first'),
+    max_objects: z.number().int().min(1).max(MAX_OBJECTS).default(5).describe(`With objects: at most this many (1–${MAX_OBJECTS})`),
+    box: cropBoxSchema
+      .refine((box) => box.width >= 8 && box.height >= 8, { message: 'box must be at least 8 × 8 px' })
+      .optional()
+      .describe("Search this region of the photo only (a box the shopper drew), in the photo's pixels after EXIF orientation; no localization"),
+  })
+  .strict();
+
+export const searchBodySchema = photoOptionsSchema
   .extend({
     image_base64: z.string().min(1).optional().describe('JPEG, PNG, WebP, AVIF or GIF, base64; a data: URL prefix is accepted'),
     image_url: z.string().min(1).max(2048).optional().describe('Fetched SSRF-safely: http(s) only, private addresses refused'),
@@ -44,6 +63,8 @@ export const searchBodySchema = searchOptionsSchema
   .describe('The search options plus exactly one of image_base64, image_url, product_id, vector');
 
 export type SearchOptions = z.infer<typeof searchOptionsSchema>;
+/** The options of any query: a photo query's own options are absent from other kinds. */
+export type QueryOptions = SearchOptions & Partial<z.infer<typeof photoOptionsSchema>>;
 export type SearchBody = z.infer<typeof searchBodySchema>;
 export type QuerySource =
   | { kind: 'image'; bytes: Buffer }
@@ -52,7 +73,7 @@ export type QuerySource =
   | { kind: 'vector'; vector: number[] };
 
 /** Parses a JSON search body into its options and its one query source. */
-export function parseSearchBody(body: unknown, maxImageBytes: number): { options: SearchOptions; source: QuerySource } {
+export function parseSearchBody(body: unknown, maxImageBytes: number): { options: QueryOptions; source: QuerySource } {
   const parsed = searchBodySchema.safeParse(body);
   if (!parsed.success) throw new ValidationError(`invalid search request: ${describeIssues(parsed.error.issues).join('; ')}`, { code: 'invalid_request' });
   const { image_base64, image_url, product_id, vector, ...options } = parsed.data;
@@ -70,10 +91,20 @@ export function parseSearchBody(body: unknown, maxImageBytes: number): { options
   } else if (image_url !== undefined) source = { kind: 'image_url', url: image_url };
   else if (product_id !== undefined) source = { kind: 'product_id', id: product_id };
   else source = { kind: 'vector', vector: vector! };
+  if ((source.kind === 'product_id' || source.kind === 'vector') && (options.objects || options.box)) {
+    throw new ValidationError('objects and box apply to a photo query (image_base64, image_url or an upload)', { code: 'invalid_request' });
+  }
   return { options, source };
 }
 
-/** Options given as a JSON text part (multipart uploads) or as query parameters (GET …/similar). */
+/** A photo query's options, given as a JSON text part of a multipart upload. */
+export function parsePhotoOptions(raw: unknown): QueryOptions {
+  const parsed = photoOptionsSchema.safeParse(raw ?? {});
+  if (!parsed.success) throw new ValidationError(`invalid search options: ${describeIssues(parsed.error.issues).join('; ')}`, { code: 'invalid_request' });
+  return parsed.data;
+}
+
+/** Options given as query parameters (GET …/similar). */
 export function parseSearchOptions(raw: unknown): SearchOptions {
   const parsed = searchOptionsSchema.safeParse(raw ?? {});
   if (!parsed.success) throw new ValidationError(`invalid search options: ${describeIssues(parsed.error.issues).join('; ')}`, { code: 'invalid_request' });

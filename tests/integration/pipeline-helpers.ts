@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { Queue } from 'bullmq';
 import type { Config, Env } from '../../core/config';
 import { createEmbedder, type Embedder } from '../../core/embedding/embedder';
+import { createLocalizer, type Localizer } from '../../core/localization/localizer';
 import { createCatalogQueue, reembedQueueName, type CatalogQueue } from '../../core/jobs';
 import { createIndexerMetrics, createRegistry } from '../../core/metrics';
 import { createImageFetcher } from '../../core/net/image-fetcher';
@@ -82,6 +83,13 @@ export function builtinEmbedder(config: Config): Promise<Embedder> {
   return sharedEmbedders.get(key)!;
 }
 
+let sharedLocalizer: Promise<Localizer> | undefined;
+/** The built-in localizer, loaded once per test file. */
+export function builtinLocalizer(config: Config): Promise<Localizer> {
+  sharedLocalizer ??= createLocalizer(config, testDeps(config).logger);
+  return sharedLocalizer;
+}
+
 /** API + indexer in-process against the real services, with this test's own index, queues and keys. */
 export async function startPipeline(overrides: Env = {}, options: { startWorker?: boolean; exactSearch?: boolean } = {}): Promise<Pipeline> {
   const config = testConfig({ WEBHOOK_SECRETS: SECRET, FETCH_ALLOWED_HOSTS: '127.0.0.1', BATCH_MAX_WAIT_MS: '20', JOB_BACKOFF_MS: '200', ...overrides });
@@ -103,7 +111,7 @@ export async function startPipeline(overrides: Env = {}, options: { startWorker?
     fetcher,
   });
   if (options.startWorker !== false) worker.start();
-  const appDeps: ApiDeps = { config, logger: deps.logger, es: deps.es, redis: deps.redis, catalogQueue: queue, status, embedder, registry, fetcher, exactSearch: options.exactSearch ?? false, rateLimiter: createRateLimiter(config, deps.redis) };
+  const appDeps: ApiDeps = { config, logger: deps.logger, es: deps.es, redis: deps.redis, catalogQueue: queue, status, embedder, localizer: await builtinLocalizer(config), registry, fetcher, exactSearch: options.exactSearch ?? false, rateLimiter: createRateLimiter(config, deps.redis) };
   const app = createApp(appDeps);
   const server = app.listen(0, '127.0.0.1');
   await new Promise((resolve) => server.once('listening', resolve));

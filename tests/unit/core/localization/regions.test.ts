@@ -1,5 +1,4 @@
-import { gridBoxes, iou, padBox, scdaRegions } from '../../../benchmarks/lib/localize';
-import { looksLikePhoto } from '../../../benchmarks/lib/scene-sources';
+import { gridBoxes, iou, padBox, scdaRegions } from '../../../../core/localization/regions';
 
 /** A width × height map of zeros with `value` in the given cells. */
 function map(width: number, height: number, hot: Array<[x: number, y: number, value: number]>): { values: Float32Array; width: number; height: number } {
@@ -59,20 +58,5 @@ describe('boxes', () => {
       { left: 150, top: 50, width: 50, height: 50 },
       { left: 50, top: 0, width: 100, height: 100 },
     ]);
-  });
-});
-
-describe('looksLikePhoto', () => {
-  const photo = { width: 200, height: 150, transparentBorder: 0.95, opaque: 0.5, colours: 9000, top16: 0.02 };
-
-  it('accepts a cut-out with many colours spread over many pixels', () => {
-    expect(looksLikePhoto(photo)).toBe(true);
-  });
-
-  it('rejects drawings (few colours, flat fills), rectangles and thumbnails', () => {
-    expect(looksLikePhoto({ ...photo, colours: 300 })).toBe(false);
-    expect(looksLikePhoto({ ...photo, top16: 0.6 })).toBe(false);
-    expect(looksLikePhoto({ ...photo, transparentBorder: 0.1 })).toBe(false);
-    expect(looksLikePhoto({ ...photo, width: 50, height: 40 })).toBe(false);
   });
 });

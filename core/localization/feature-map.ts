@@ -1,0 +1,70 @@
+import * as ort from 'onnxruntime-node';
+import type { Config } from '../config';
+import { openSession, type ExecutionProvider } from '../embedding/onnx-model';
+import type { RgbImage } from '../image/decode';
+import { resizeForModel, writeTensor } from '../image/preprocess';
+import type { Logger } from '../logger';
+import type { LocalizerManifest } from './manifest';
+import type { ActivationMap } from './regions';
+
+/**
+ * A photo's last convolutional feature map, from the localizer model (the embedding model's own backbone with a free
+ * input size): where in the photo the network sees things. The whole photo is stretched so that its long side is the
+ * manifest's input width (448 px for the built-in localizer: a 14-cell map; a 7-cell map at 224 px is too coarse),
+ * each side rounded to a multiple of the stride so that each cell covers stride × stride input pixels.
+ */
+export interface FeatureMap {
+  /** Cells across and down. */
+  width: number;
+  height: number;
+  channels: number;
+  /** The map, channels first: features[c · width · height + y · width + x]. */
+  features: Float32Array;
+  /** Σ over the channels per cell (SCDA's aggregation map). */
+  sum: ActivationMap;
+}
+
+export class FeatureMapModel {
+  private constructor(
+    readonly manifest: LocalizerManifest,
+    readonly provider: ExecutionProvider,
+    private readonly session: ort.InferenceSession,
+  ) {}
+
+  static async load(manifest: LocalizerManifest, onnx: Config['onnx'], logger: Logger): Promise<FeatureMapModel> {
+    const { session, provider } = await openSession({ id: manifest.id, modelPath: manifest.modelPath, sha256: manifest.sha256, build: manifest.build, threads: manifest.threads }, onnx, logger);
+    return new FeatureMapModel(manifest, provider, session);
+  }
+
+  /** The input size for an image: long side = the manifest's input width, both sides multiples of the stride. */
+  inputSize(width: number, height: number): { width: number; height: number } {
+    const { stride } = this.manifest;
+    const scale = this.manifest.input.width / Math.max(width, height);
+    const round = (side: number): number => Math.max(stride, Math.round((side * scale) / stride) * stride);
+    return { width: round(width), height: round(height) };
+  }
+
+  async map(image: RgbImage): Promise<FeatureMap> {
+    const size = this.inputSize(image.width, image.height);
+    const spec = { ...this.manifest.input, ...size, resize: 'stretch' as const };
+    const pixels = await resizeForModel(image, null, spec);
+    const input = new Float32Array(3 * size.width * size.height);
+    writeTensor(pixels, spec, input, 0);
+    const results = await this.session.run({ [this.manifest.input.name]: new ort.Tensor('float32', input, [1, 3, size.height, size.width]) }, [this.manifest.output]);
+    const tensor = results[this.manifest.output]!;
+    const [, channels, height, width] = tensor.dims as [number, number, number, number];
+    const features = Float32Array.from(tensor.data as Float32Array);
+    tensor.dispose();
+    const cells = width * height;
+    const sum = new Float32Array(cells);
+    for (let c = 0; c < channels; c++) {
+      const base = c * cells;
+      for (let i = 0; i < cells; i++) sum[i]! += features[base + i]!;
+    }
+    return { width, height, channels, features, sum: { values: sum, width, height } };
+  }
+
+  async close(): Promise<void> {
+    await this.session.release();
+  }
+}

@@ -1,0 +1,166 @@
+import { performance } from 'node:perf_hooks';
+import type { Config } from '../config';
+import { Detector } from '../detection/detector';
+import { resolveDetectorManifest } from '../detection/manifest';
+import { trimBox, type CropBox } from '../image/autocrop';
+import type { RgbImage } from '../image/decode';
+import type { Logger } from '../logger';
+import { FeatureMapModel } from './feature-map';
+import { readLocalizerManifest } from './manifest';
+import { iou, scdaRegions } from './regions';
+
+/**
+ * Finding the product in a shopper's photo (docs/search.md, "Localization"): a photo of a product on a plain
+ * background is cropped by `trim` as before; any other photo gets candidate regions (the strongest connected regions
+ * of the localizer's feature map at several thresholds, SCDA after Wei et al. 2017, the detector's boxes when
+ * `objects` asks for labels, and the whole photo), which the search service embeds in one batch and searches in one
+ * msearch: the catalog itself says which region holds a product (`choose`). Measured in
+ * benchmarks/results/localization.md; the settings below are the measured best.
+ */
+
+/** Where a candidate region comes from. */
+export type RegionSource = 'whole' | 'trim' | 'map' | 'detector' | 'box';
+
+export interface Candidate {
+  /** In the working image's pixels; null for the whole image. */
+  box: CropBox | null;
+  source: RegionSource;
+  /** The detector's class name for the region (a detector box, or one overlapping it by IoU ≥ 0.5), else null. */
+  label: string | null;
+}
+
+export interface LocalizerSettings {
+  /** Feature-map thresholds (× the map's mean) whose connected regions become candidates. */
+  thresholds: number[];
+  /** Strongest regions (by activation mass) kept per threshold. */
+  perThreshold: number;
+  /** Bilinear upsampling of the map before thresholding. */
+  upsample: number;
+  /** Margin added around each map region, as a share of its size. */
+  padding: number;
+  /** A candidate overlapping an earlier one by more than this IoU is dropped. */
+  duplicateIou: number;
+  /** Lowest detector score for a detector box to become a candidate (and to label one). */
+  detectorScore: number;
+  /** The whole photo (or its trim) stays the primary region unless another's first score beats it by this much. */
+  wholeMargin: number;
+  /** An object is returned when its first score is within this of the best region's. */
+  objectMargin: number;
+}
+
+export const DEFAULT_LOCALIZER_SETTINGS: LocalizerSettings = {
+  thresholds: [1, 1.5, 2, 2.5, 3],
+  perThreshold: 3,
+  upsample: 4,
+  padding: 0.1,
+  duplicateIou: 0.9,
+  detectorScore: 0.3,
+  wholeMargin: 0.05,
+  objectMargin: 0.1,
+};
+
+export interface Proposal {
+  candidates: Candidate[];
+  /** Milliseconds: the feature map, the detector (0 when not run). */
+  timings: { map: number; detect: number };
+}
+
+const wholeOf = (image: RgbImage): CropBox => ({ left: 0, top: 0, width: image.width, height: image.height });
+
+export class Localizer {
+  constructor(
+    readonly featureMap: FeatureMapModel,
+    /** Labels objects and proposes its boxes when `objects` is asked for; null runs without it. */
+    readonly detector: Detector | null,
+    readonly settings: LocalizerSettings = DEFAULT_LOCALIZER_SETTINGS,
+  ) {}
+
+  /**
+   * Candidate regions of `image`, the reference first (its trim, or the whole photo). A photo with a plain background
+   * gets its trim alone unless `objects` asks for every object in it.
+   */
+  async propose(image: RgbImage, objects: boolean): Promise<Proposal> {
+    const trim = trimBox(image);
+    const reference: Candidate = { box: trim, source: trim ? 'trim' : 'whole', label: null };
+    if (trim && !objects) return { candidates: [reference], timings: { map: 0, detect: 0 } };
+    const t0 = performance.now();
+    const map = await this.featureMap.map(image);
+    const t1 = performance.now();
+    const detections = objects && this.detector ? await this.detector.detect(image, { scoreThreshold: this.settings.detectorScore }) : [];
+    const t2 = performance.now();
+    const found: Candidate[] = [];
+    for (const threshold of this.settings.thresholds) {
+      const regions = scdaRegions(map.sum, image.width, image.height, { threshold, upsample: this.settings.upsample, padding: this.settings.padding });
+      for (const region of regions.slice(0, this.settings.perThreshold)) found.push({ box: region.box, source: 'map', label: null });
+    }
+    for (const detection of detections) {
+      const box = { left: detection.left, top: detection.top, width: detection.width, height: detection.height };
+      found.push({ box, source: 'detector', label: detection.label });
+    }
+    const whole = wholeOf(image);
+    const candidates: Candidate[] = [reference];
+    for (const candidate of found) {
+      const box = candidate.box ?? whole;
+      if (box.width < 8 || box.height < 8) continue;
+      if (candidates.some((kept) => iou(kept.box ?? whole, box) > this.settings.duplicateIou)) continue;
+      candidates.push(candidate);
+    }
+    for (const candidate of candidates) {
+      if (candidate.label || candidate.source === 'whole') continue;
+      const overlapping = detections.find((d) => iou(d, candidate.box ?? whole) >= 0.5);
+      if (overlapping) candidate.label = overlapping.label;
+    }
+    return { candidates, timings: { map: t1 - t0, detect: t2 - t1 } };
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([this.featureMap.close(), this.detector?.close()]);
+  }
+}
+
+/** Loads the built-in localizer (feature map) and detector, each checked against its pinned sha256. */
+export async function createLocalizer(config: Config, logger: Logger): Promise<Localizer> {
+  const log = logger.child({ component: 'localization' });
+  const featureMap = await FeatureMapModel.load(readLocalizerManifest(), config.onnx, log);
+  const detector = await Detector.load(resolveDetectorManifest(), config.onnx, log);
+  return new Localizer(featureMap, detector);
+}
+
+/** What the catalog answered for one candidate: its first result's id and score (none when nothing passed the filters). */
+export interface RegionAnswer {
+  firstId: string | undefined;
+  firstScore: number;
+}
+
+export interface Choice {
+  /** Index of the candidate the photo search answers with. */
+  primary: number;
+  /** Indices of the candidates returned as `objects`, best first. */
+  objects: number[];
+}
+
+/**
+ * Which region the photo is about, and which regions are distinct objects. Primary: the candidate whose first result
+ * scores best, except that the reference (candidate 0: the trim or the whole photo) stays unless beaten by
+ * `wholeMargin` (a plain product photo is then answered as before). Objects: candidates best first, each kept when it
+ * is not the untrimmed whole photo, its first result scores within `objectMargin` of the best and is not already
+ * another object's, and it overlaps no kept object by IoU ≥ 0.5; at most `maxObjects`.
+ */
+export function choose(candidates: Candidate[], answers: RegionAnswer[], size: { width: number; height: number }, settings: Pick<LocalizerSettings, 'wholeMargin' | 'objectMargin'>, maxObjects: number): Choice {
+  const order = answers.map((_, i) => i).sort((a, b) => answers[b]!.firstScore - answers[a]!.firstScore || a - b);
+  const best = order[0] ?? 0;
+  const primary = answers[best]!.firstScore >= (answers[0]?.firstScore ?? 0) + settings.wholeMargin ? best : 0;
+  const whole = { left: 0, top: 0, width: size.width, height: size.height };
+  const objects: number[] = [];
+  const bestScore = answers[best]?.firstScore ?? 0;
+  for (const i of order) {
+    if (objects.length >= maxObjects) break;
+    const { firstId, firstScore } = answers[i]!;
+    if (candidates[i]!.source === 'whole' || firstId === undefined || firstScore < bestScore - settings.objectMargin) continue;
+    if (objects.some((k) => answers[k]!.firstId === firstId)) continue;
+    const box = candidates[i]!.box ?? whole;
+    if (objects.some((k) => iou(candidates[k]!.box ?? whole, box) >= 0.5)) continue;
+    objects.push(i);
+  }
+  return { primary, objects };
+}

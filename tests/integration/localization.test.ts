@@ -1,0 +1,130 @@
+import fs from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import sharp from 'sharp';
+import { iou } from '../../core/localization/regions';
+import { busyBackdrop, stampScene, STAMP_DIR, type Box, type PlacedStamp } from '../fixtures/stamps';
+import { startPipeline, upsert, type Pipeline } from './pipeline-helpers';
+
+/**
+ * Localization end to end (issue 11): a catalog of real object photos on white, searched with photos of scenes where
+ * the product fills a third of the frame beside other things. The whole-photo search cannot tell which thing the
+ * shopper means; these tests check the service finds the product, returns a box on each object, and refuses bad input
+ * with its code.
+ */
+const CATALOG = [
+  'hobbies/camera_35mm.png', 'household/dishes/pitcher_small.png', 'household/kettle.png', 'household/tools/hammer.png',
+  'food/fruit/orange.png', 'food/vegetables/onion.png', 'sports/basketball.png', 'hobbies/music/brass/trumpet.png',
+  'animals/mammals/equines/horse.png', 'vehicles/auto/beetle.png', 'town/roadsigns/traffic_cone.png', 'medical/stethoscope.png',
+  'plants/mushrooms/cep.png', 'animals/birds/pink_flamingo.png', 'food/nuts/walnut.png', 'household/tools/toolbox.png',
+];
+const idOf = (stamp: string) => path.basename(stamp, '.png');
+
+/** The catalog photo: the object on white, as a shop would photograph it. */
+async function catalogPhoto(stamp: string): Promise<Buffer> {
+  const object = await sharp(fs.readFileSync(path.join(STAMP_DIR, stamp))).resize(550, 550, { fit: 'inside' }).png().toBuffer();
+  return sharp({ create: { width: 640, height: 640, channels: 3, background: '#ffffff' } }).composite([{ input: object, gravity: 'centre' }]).jpeg({ quality: 90 }).toBuffer();
+}
+
+describe('finding the product in a photo of a scene', () => {
+  let p: Pipeline;
+  let server: http.Server;
+
+  beforeAll(async () => {
+    const photos = new Map(await Promise.all(CATALOG.map(async (stamp) => [idOf(stamp), await catalogPhoto(stamp)] as const)));
+    server = http.createServer((request, response) => {
+      const photo = photos.get((request.url ?? '').slice(1, -'.jpg'.length));
+      if (!photo) return void response.writeHead(404).end();
+      response.writeHead(200, { 'content-type': 'image/jpeg' }).end(photo);
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    p = await startPipeline();
+    expect((await p.post({ events: CATALOG.map((stamp) => upsert(idOf(stamp), 1, `${base}/${idOf(stamp)}.jpg`)) })).status).toBe(202);
+    await p.waitFor(async () => {
+      const states = await Promise.all(CATALOG.map(async (stamp) => (await p.get(`/v1/products/${idOf(stamp)}/status`)).body.state));
+      return states.every((state) => state === 'indexed');
+    }, 150_000);
+  });
+
+  afterAll(async () => {
+    await p?.close();
+    server?.close();
+  });
+
+  const scene = async (placed: PlacedStamp[]) => {
+    const { jpeg, truth } = await stampScene(await busyBackdrop(7), placed);
+    return { image_base64: jpeg.toString('base64'), truth };
+  };
+  // A product a third of the frame high, beside a bigger thing that is not in the catalog.
+  const single = () =>
+    scene([
+      { stamp: 'hobbies/camera_35mm.png', label: 'camera_35mm', left: 380, top: 200, width: 200 },
+      { stamp: 'animals/mammals/bears/european-bear.png', label: '', left: 30, top: 60, width: 300 },
+    ]);
+
+  it('finds the product beside another thing: the first result, with the crop on it', async () => {
+    const { image_base64, truth } = await single();
+    const { status, body } = await p.search({ image_base64 });
+    expect(status).toBe(200);
+    expect(body.results[0].id).toBe('camera_35mm');
+    expect(iou(body.query.crop, truth[0]!)).toBeGreaterThanOrEqual(0.3);
+    expect(body.timings_ms.localize).toBeGreaterThan(0);
+    // The same photo searched whole: the crop is the whole photo, which the tests above would not accept.
+    const whole = await p.search({ image_base64, crop: 'none' });
+    expect(whole.body.query.crop).toBeNull();
+  });
+
+  it('objects: a box on each product in the photo, each with that product first', async () => {
+    const { image_base64, truth } = await scene([
+      { stamp: 'household/kettle.png', label: 'kettle', left: 20, top: 40, width: 190 },
+      { stamp: 'sports/basketball.png', label: 'basketball', left: 240, top: 250, width: 170 },
+      { stamp: 'vehicles/auto/beetle.png', label: 'beetle', left: 420, top: 40, width: 200 },
+    ]);
+    const { status, body } = await p.search({ image_base64, objects: true });
+    expect(status).toBe(200);
+    expect(body.objects.length).toBeGreaterThanOrEqual(3);
+    expect(body.objects.length).toBeLessThanOrEqual(5);
+    for (const placed of truth) {
+      const found = body.objects.filter((object: { box: Box; results: Array<{ id: string }> }) => object.results[0]?.id === placed.label);
+      expect({ product: placed.label, covered: found.some((object: { box: Box }) => iou(object.box, placed) >= 0.5) }).toEqual({ product: placed.label, covered: true });
+    }
+    // Best first, and the top-level results are the main object's.
+    const scores = body.objects.map((object: { score: number }) => object.score);
+    expect(scores).toEqual([...scores].sort((a, b) => b - a));
+    expect(body.results[0].id).toBe(body.objects.find((object: { box: Box }) => iou(object.box, body.query.crop) > 0.99)?.results[0].id ?? body.results[0].id);
+    const capped = await p.search({ image_base64, objects: true, max_objects: 2 });
+    expect(capped.body.objects).toHaveLength(2);
+  });
+
+  it('box: searches the region the shopper drew', async () => {
+    const { image_base64, truth } = await single();
+    const other = { left: 30, top: 60, width: 300, height: 300 };
+    const camera = truth[0]!;
+    const box = { left: camera.left, top: camera.top, width: camera.width, height: camera.height };
+    const { status, body } = await p.search({ image_base64, box });
+    expect(status).toBe(200);
+    expect(body.results[0].id).toBe('camera_35mm');
+    expect(body.query.crop).toEqual(box);
+    expect((await p.search({ image_base64, box: other })).body.results[0].id).not.toBe('camera_35mm');
+  });
+
+  it('bad input gets its coded 4xx', async () => {
+    const { image_base64 } = await single();
+    const cases: Array<[unknown, number, string]> = [
+      [{ image_base64, objects: true, max_objects: 11 }, 400, 'invalid_request'],
+      [{ image_base64, max_objects: 0 }, 400, 'invalid_request'],
+      [{ image_base64, objects: 'yes' }, 400, 'invalid_request'],
+      [{ image_base64, box: { left: 600, top: 0, width: 100, height: 100 } }, 400, 'invalid_box'],
+      [{ image_base64, box: { left: 0, top: 0, width: 4, height: 100 } }, 400, 'invalid_request'],
+      [{ image_base64, box: { left: -1, top: 0, width: 100, height: 100 } }, 400, 'invalid_request'],
+      [{ product_id: 'camera_35mm', objects: true }, 400, 'invalid_request'],
+      [{ vector: [1, 0, 0], box: { left: 0, top: 0, width: 10, height: 10 } }, 400, 'invalid_request'],
+    ];
+    for (const [body, status, code] of cases) {
+      const response = await p.search(body);
+      expect({ body, status: response.status, code: response.body.error?.code }).toEqual({ body, status, code });
+    }
+  });
+});

@@ -13,7 +13,11 @@
  * started in production (`npm run api`, the Dockerfile: --single-threaded-gc), then without that flag (V8's
  * concurrent GC threads then compete with ONNX Runtime and Elasticsearch for the 2 cores).
  *
- * usage: npm run bench:search-latency -- [--sizes 10000,100000] [--queries 400] [--api-node-flags '--single-threaded-gc;']
+ * Photos of products in scenes (the localization dev set, benchmarks/lib/scenes.ts: `--scenes` of its single- and
+ * multi-object photos) are sent too, as the API answers them by default (localization), with `objects: true`, and
+ * with `crop: "trim"` (the search before localization), after the main measurement, with the first set of flags.
+ *
+ * usage: npm run bench:search-latency -- [--sizes 10000,100000] [--queries 400] [--scenes 200] [--api-node-flags '--single-threaded-gc;']
  * (services up: npm run services:up; the API runs from dist/: npm run build)
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -31,6 +35,7 @@ import { buildFilterClauses, type SearchFilters } from '../core/search/filters';
 import { searchCatalog } from '../core/search/catalog-search';
 import { benchProduct, createBenchIndex, request } from './lib/bench-index';
 import { buildDevSet } from './lib/devset';
+import { buildSceneDevSet } from './lib/scenes';
 import { embedAll, row } from './lib/embed';
 import { fixed, percentile, writeResult } from './lib/report';
 
@@ -46,6 +51,7 @@ function argument(name: string, fallback: string): string {
 }
 const sizes = argument('sizes', '10000,100000').split(',').map(Number);
 const queryCount = Number(argument('queries', '400'));
+const sceneCount = Number(argument('scenes', '200'));
 /** Node flags to start the API with, one run each, separated by ";" ("" = none). */
 const nodeFlags = argument('api-node-flags', '--single-threaded-gc;').split(';');
 
@@ -55,6 +61,7 @@ const FILTERS: SearchFilters = { price: { lte: 100 }, available: true, sizes: ['
 interface Sample {
   wall: number;
   decode: number;
+  localize?: number;
   embed: number;
   search: number;
   total: number;
@@ -101,6 +108,21 @@ function near(base: Float32Array, cosine: number, noise: () => number): number[]
   return out;
 }
 
+/** Scene photos, by how they are asked: the default (localization), objects: true, crop: "trim" (no localization). */
+const SCENE_KINDS = { scene: {}, scene_objects: { objects: true }, scene_trim: { crop: 'trim' } } as const;
+type SceneKind = keyof typeof SCENE_KINDS;
+
+function summariseScenes(samples: Sample[]) {
+  return {
+    wall: stats(samples.map((s) => s.wall)),
+    decode: stats(samples.map((s) => s.decode)),
+    localize: stats(samples.map((s) => s.localize ?? 0)),
+    embed: stats(samples.map((s) => s.embed)),
+    search: stats(samples.map((s) => s.search)),
+    api_total: stats(samples.map((s) => s.total)),
+  };
+}
+
 function summarise(samples: Array<Sample & { direct: number }>) {
   const overhead = samples.map((s) => s.wall - s.decode - s.embed - s.direct);
   return {
@@ -142,6 +164,11 @@ async function main(): Promise<void> {
     progress.update(uploads.length, picked.length);
   }
   progress.done();
+  const sceneSet = sceneCount > 0 ? await buildSceneDevSet(path.join(root, '.cache', 'scenes'), { single: 600, multi: 200, seed: 11 }) : undefined;
+  const sceneUploads: Buffer[] = [];
+  for (const query of shuffle(sceneSet?.queries ?? [], random).slice(0, sceneCount)) {
+    sceneUploads.push(await sharp(query.photo).resize(640, 640, { fit: 'inside' }).jpeg({ quality: 85 }).toBuffer());
+  }
 
   const embedder = await createEmbedder(config, logger);
   const dims = Object.fromEntries(embedder.models.map((m) => [m.id, m.dims]));
@@ -152,7 +179,7 @@ async function main(): Promise<void> {
   const bench = await createBenchIndex(config, logger);
   const { es } = bench;
   let child: ChildProcess | undefined;
-  const results: Array<{ products: number; node_flags: string; load_seconds: number; segments: number; queries: number; plain: Summary; filtered: Summary; vector: Summary }> = [];
+  const results: Array<{ products: number; node_flags: string; load_seconds: number; segments: number; queries: number; plain: Summary; filtered: Summary; vector: Summary; scenes?: Record<SceneKind, ReturnType<typeof summariseScenes>> }> = [];
   try {
     // Beyond the real photos, each product is a real one's vectors plus noise.
     const noise = gaussian(random);
@@ -242,7 +269,24 @@ async function main(): Promise<void> {
         }
         bar.done();
 
-        results.push({ products: size, node_flags: flags, load_seconds: loadSeconds, segments: segments.length, queries: uploads.length, plain: summarise(plain), filtered: summarise(filtered), vector: summarise(vector) });
+        let scenes: Record<SceneKind, ReturnType<typeof summariseScenes>> | undefined;
+        if (flags === nodeFlags[0] && sceneUploads.length > 0) {
+          const kinds = Object.keys(SCENE_KINDS) as SceneKind[];
+          const samples = Object.fromEntries(kinds.map((kind) => [kind, [] as Sample[]])) as Record<SceneKind, Sample[]>;
+          const sceneOrder = shuffle(Array.from({ length: sceneUploads.length * kinds.length }, (_, n) => n), random);
+          const sceneBar = createProgress(`scene photos at ${size}`);
+          for (const n of sceneOrder) {
+            const kind = kinds[Math.floor(n / sceneUploads.length)]!;
+            const form = multipart(sceneUploads[n % sceneUploads.length]!, SCENE_KINDS[kind]);
+            const { ms, body } = await request(`${api}/v1/search`, 'POST', form.headers, form.body);
+            samples[kind].push({ wall: ms, ...(body.timings_ms as Omit<Sample, 'wall'>) });
+            sceneBar.update(n, sceneOrder.length);
+          }
+          sceneBar.done();
+          scenes = Object.fromEntries(kinds.map((kind) => [kind, summariseScenes(samples[kind])])) as Record<SceneKind, ReturnType<typeof summariseScenes>>;
+        }
+
+        results.push({ products: size, node_flags: flags, load_seconds: loadSeconds, segments: segments.length, queries: uploads.length, plain: summarise(plain), filtered: summarise(filtered), vector: summarise(vector), ...(scenes ? { scenes } : {}) });
         process.stderr.write(`${size} ${flags}: ${JSON.stringify(results.at(-1))}\n`);
         const exited = new Promise((resolve) => server.once('exit', resolve));
         server.kill('SIGTERM');
@@ -300,7 +344,7 @@ no filter:
 ${others.map((r) => `| ${r.products.toLocaleString('en')} | ${r.node_flags ? `\`${r.node_flags}\`` : 'none'} | ${[r.plain.wall, r.plain.overhead_ms].map((s) => `${fixed(s.p50, 1)} / ${fixed(s.p95, 1)} / ${fixed(s.p99, 1)}`).join(' | ')} | ${fixed((100 * r.plain.overhead_ms.p50) / r.plain.wall.p50, 1)} %; ${fixed(100 * r.plain.overhead_share, 1)} % |`).join('\n')}
 
 Targets: end-to-end p95 ≤ 60 ms at 100,000 products; API overhead ≤ 10 %.
-
+${sceneTable(main, sceneUploads.length)}
 | products | load time | segments |
 | --- | --- | --- |
 ${main.map((r) => `| ${r.products.toLocaleString('en')} | ${fixed(r.load_seconds, 0)} s | ${r.segments} |`).join('\n')}
@@ -312,8 +356,34 @@ real catalog without embedding 100,000 images on 2 cores. "Elasticsearch direct"
 model) with the same query vectors and the official client, as the API does; the overhead is everything else the API
 does: HTTP and multipart parsing, validation, the response. The load client is node:http with keep-alive.
 `;
-  writeResult('search-latency', `npm run bench:search-latency -- --sizes ${sizes.join(',')} --queries ${queryCount} --api-node-flags '${nodeFlags.join(';')}'`, { index_type: config.vectors.defaults.type, weights, filters: FILTERS, results }, markdown);
+  writeResult('search-latency', `npm run bench:search-latency -- --sizes ${sizes.join(',')} --queries ${queryCount} --scenes ${sceneCount} --api-node-flags '${nodeFlags.join(';')}'`, { index_type: config.vectors.defaults.type, weights, filters: FILTERS, results }, markdown);
   process.stdout.write(markdown);
+}
+
+/** The scene photos' table: per catalog size and way of asking, the stages and the end-to-end time. */
+function sceneTable(rows: Array<{ products: number; scenes?: Record<SceneKind, ReturnType<typeof summariseScenes>> }>, count: number): string {
+  const measured = rows.filter((r) => r.scenes);
+  if (measured.length === 0) return '';
+  const label: Record<SceneKind, string> = { scene: 'default (localization)', scene_objects: '`objects: true`', scene_trim: '`crop: "trim"` (before localization)' };
+  const cell = (s: Stats) => `${fixed(s.p50, 1)} / ${fixed(s.p95, 1)} / ${fixed(s.p99, 1)}`;
+  const lines = measured.flatMap((r) =>
+    (Object.keys(label) as SceneKind[]).map((kind) => {
+      const s = r.scenes![kind];
+      return `| ${r.products.toLocaleString('en')} | ${label[kind]} | ${[s.decode, s.localize, s.embed, s.search, s.api_total].map(cell).join(' | ')} | **${cell(s.wall)}** |`;
+    }),
+  );
+  return `
+Photos of products in scenes (issue 11): ${count} photos of the localization dev set (one product beside a distractor, or
+2–3 products, on real background photos; benchmarks/results/localization-research.md), 640 px JPEG uploads, each
+sent three ways in shuffled order. The products of these photos are not in this catalog: what is measured is the
+work (localization, the regions' embeddings and searches), not recall. Milliseconds, p50 / p95 / p99:
+
+| products | asked | decode | localize | embed (all regions) | search (msearch) | total in the API | end to end |
+| --- | --- | --- | --- | --- | --- | --- | --- |
+${lines.join('\n')}
+
+Targets (issue 11): end-to-end p95 ≤ 60 ms at 100,000 products without \`objects\`, ≤ 120 ms with it.
+`;
 }
 
 main().catch((error: unknown) => {

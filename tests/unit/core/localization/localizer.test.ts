@@ -1,0 +1,84 @@
+import type { CropBox } from '../../../../core/image/autocrop';
+import { choose, DEFAULT_LOCALIZER_SETTINGS, Localizer, type Candidate } from '../../../../core/localization/localizer';
+import type { FeatureMap, FeatureMapModel } from '../../../../core/localization/feature-map';
+
+const size = { width: 400, height: 300 };
+const box = (left: number, top: number, width: number, height: number): CropBox => ({ left, top, width, height });
+const candidate = (b: CropBox | null, source: Candidate['source'] = 'map'): Candidate => ({ box: b, source, label: null });
+const answer = (firstId: string | undefined, firstScore: number) => ({ firstId, firstScore });
+
+describe('choose', () => {
+  const settings = { wholeMargin: 0.05, objectMargin: 0.1 };
+
+  it('keeps the reference (the whole photo or its trim) unless a region beats it by the margin', () => {
+    const candidates = [candidate(null, 'whole'), candidate(box(10, 10, 100, 100)), candidate(box(200, 100, 150, 150))];
+    expect(choose(candidates, [answer('a', 0.8), answer('b', 0.84), answer('c', 0.7)], size, settings, 5).primary).toBe(0);
+    expect(choose(candidates, [answer('a', 0.8), answer('b', 0.86), answer('c', 0.7)], size, settings, 5).primary).toBe(1);
+  });
+
+  it('returns objects best first: never the untrimmed whole photo, one per first result, not overlapping, within the margin, at most max', () => {
+    const candidates = [
+      candidate(null, 'whole'),
+      candidate(box(10, 10, 100, 100)), // b, best
+      candidate(box(15, 12, 100, 96)), // b again, and overlaps the first
+      candidate(box(200, 100, 150, 150)), // c
+      candidate(box(0, 200, 80, 80)), // d, too weak
+      candidate(box(300, 0, 90, 90)), // e
+      candidate(box(120, 0, 60, 60)), // nothing passed the filters
+    ];
+    const answers = [answer('a', 0.95), answer('b', 0.9), answer('b2', 0.89), answer('c', 0.87), answer('d', 0.7), answer('e', 0.86), answer(undefined, 0)];
+    expect(choose(candidates, answers, size, settings, 5).objects).toEqual([1, 3, 5]);
+    // The margin counts from the best region, the whole photo included (as measured).
+    expect(choose(candidates, answers, size, settings, 2).objects).toEqual([1, 3]);
+    // A trim is a real object (a product on white): it may be returned.
+    const trimmed = [candidate(box(50, 40, 300, 220), 'trim'), ...candidates.slice(1)];
+    expect(choose(trimmed, answers, size, settings, 5).objects[0]).toBe(0);
+  });
+});
+
+describe('Localizer.propose', () => {
+  // A map with one hot blob in the right half: SCDA finds it at every threshold.
+  const map: FeatureMap = (() => {
+    const [width, height, channels] = [8, 6, 2];
+    const features = new Float32Array(channels * width * height);
+    const sum = new Float32Array(width * height);
+    for (const [x, y] of [[5, 2], [6, 2], [5, 3], [6, 3]] as const) {
+      features[y * width + x] = 5;
+      sum[y * width + x] = 5;
+    }
+    sum[0] = 0.01;
+    return { width, height, channels, features, sum: { values: sum, width, height } };
+  })();
+  const fakeModel = (calls: { n: number }) => ({ map: async () => (calls.n++, map) }) as unknown as FeatureMapModel;
+  const noisy = { data: Buffer.alloc(400 * 300 * 3), width: 400, height: 300 };
+  for (let i = 0; i < noisy.data.length; i++) noisy.data[i] = (i * 7919) % 251;
+  const plain = { data: Buffer.alloc(400 * 300 * 3, 255), width: 400, height: 300 };
+  for (let y = 100; y < 200; y++) for (let x = 150; x < 250; x++) plain.data.fill(20, (y * 400 + x) * 3, (y * 400 + x) * 3 + 3);
+
+  it('a busy photo: the whole photo first, then the map regions, without near duplicates', async () => {
+    const calls = { n: 0 };
+    const { candidates } = await new Localizer(fakeModel(calls), null).propose(noisy, false);
+    expect(candidates[0]).toEqual({ box: null, source: 'whole', label: null });
+    expect(candidates.length).toBeGreaterThan(1);
+    for (const c of candidates.slice(1)) {
+      expect(c.source).toBe('map');
+      // The blob's cells span x 5–6 and y 2–3 of an 8 × 6 map: x 250–350, y 100–200 of the photo, plus padding.
+      expect(c.box!.left).toBeGreaterThanOrEqual(200);
+      expect(c.box!.top).toBeGreaterThanOrEqual(50);
+    }
+    expect(calls.n).toBe(1);
+  });
+
+  it('a product on a plain background: its trim alone, without running the model; with objects, the regions too', async () => {
+    const calls = { n: 0 };
+    const localizer = new Localizer(fakeModel(calls), null, DEFAULT_LOCALIZER_SETTINGS);
+    const alone = await localizer.propose(plain, false);
+    expect(alone.candidates).toHaveLength(1);
+    expect(alone.candidates[0]!.source).toBe('trim');
+    expect(calls.n).toBe(0);
+    const objects = await localizer.propose(plain, true);
+    expect(objects.candidates[0]!.source).toBe('trim');
+    expect(objects.candidates.length).toBeGreaterThan(1);
+    expect(calls.n).toBe(1);
+  });
+});

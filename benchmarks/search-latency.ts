@@ -280,7 +280,7 @@ async function main(): Promise<void> {
             const form = multipart(sceneUploads[n % sceneUploads.length]!, SCENE_KINDS[kind]);
             const { ms, body } = await request(`${api}/v1/search`, 'POST', form.headers, form.body);
             samples[kind].push({ wall: ms, ...(body.timings_ms as Omit<Sample, 'wall'>) });
-            sceneBar.update(n, sceneOrder.length);
+            sceneBar.update(kinds.reduce((done, k) => done + samples[k].length, 0), sceneOrder.length);
           }
           sceneBar.done();
           scenes = Object.fromEntries(kinds.map((kind) => [kind, summariseScenes(samples[kind])])) as Record<SceneKind, ReturnType<typeof summariseScenes>>;

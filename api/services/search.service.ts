@@ -146,8 +146,9 @@ export class SearchService {
 
   /**
    * A photo searched by regions: the `box` given, or the candidates the localizer proposes (docs/search.md,
-   * "Localization"), all embedded in one batch and searched in one msearch; the catalog's answers choose the primary
-   * region (the results) and the distinct objects (`objects`).
+   * "Localization"), all embedded in one batch by the main model and searched in one msearch; the catalog's answers
+   * choose the primary region (the results) and the distinct objects (`objects`), which are then searched with every
+   * model.
    */
   private async searchRegions(bytes: Buffer, fetchMs: number, weights: Record<string, number>, options: QueryOptions, started: number): Promise<SearchResult> {
     if (!this.localizer && !options.box) throw new AppError('localization_unavailable', 'localization is not loaded on this server; search with crop "trim" or "none"', 503);
@@ -169,39 +170,58 @@ export class SearchService {
       candidates = proposal.candidates;
       timings.localize = proposal.timings.map + proposal.timings.detect;
     }
-    const t1 = performance.now();
-    const embedded = await this.embedder.embedRegions(image, candidates.map((candidate) => candidate.box), { models: ids });
-    const t2 = performance.now();
-    timings.embed = t2 - t1;
+    // 1. Every candidate embedded by the heaviest-weighted model alone and searched with it (one kNN each, one
+    //    msearch): the semantic model's first scores choose the regions better than the hybrid's (0.695 against 0.66
+    //    recall@1 on the scene dev set) and cost one model and one request per region.
+    const scorer = ids.reduce((best, id) => (weights[id]! > weights[best]! ? id : best));
     const filters = buildFilterClauses(options.filters);
-    const responses = await searchCatalogMany(
+    const t1 = performance.now();
+    const scoring = await this.embedder.embedRegions(image, candidates.map((candidate) => candidate.box), { models: [scorer] });
+    const t2 = performance.now();
+    const alone = ids.length === 1;
+    const scored = await searchCatalogMany(
       this.es,
       this.alias,
-      embedded.map((vectors) => this.catalogSearch(Object.fromEntries(ids.map((id) => [id, Array.from(vectors[id]!)])), weights, options, filters)),
+      scoring.map((vectors) => {
+        const query = { [scorer]: Array.from(vectors[scorer]!) };
+        return alone ? this.catalogSearch(query, weights, options, filters) : { vectors: query, weights: { [scorer]: 1 }, size: 1, numCandidates: options.num_candidates, filters, mode: options.mode, facets: false };
+      }),
     );
-    timings.search = performance.now() - t2;
-    const answers = responses.map((response) => ({ firstId: response.hits[0]?._id, firstScore: response.hits[0]?._score ?? 0 }));
+    const t3 = performance.now();
+    // Scores are (1 + cos) / 2; the margins are cosine differences, as measured.
+    const answers = scored.map((response) => ({ firstId: response.hits[0]?._id, firstScore: response.hits[0] ? 2 * (response.hits[0]._score ?? 0) - 1 : -1 }));
     const settings = this.localizer?.settings ?? { wholeMargin: 0, objectMargin: 0 };
     const choice = choose(candidates, answers, image, settings, options.max_objects ?? 5);
-    const primary = responses[choice.primary]!;
+    // 2. The chosen regions (the primary, and the objects) searched with every model.
+    const chosen = [...new Set([choice.primary, ...(options.objects ? choice.objects : [])])];
+    let responses = new Map(chosen.map((i) => [i, scored[i]!]));
+    let t4 = t3;
+    if (!alone) {
+      const rest = ids.filter((id) => id !== scorer);
+      const others = await this.embedder.embedRegions(image, chosen.map((i) => candidates[i]!.box), { models: rest });
+      t4 = performance.now();
+      const full = await searchCatalogMany(
+        this.es,
+        this.alias,
+        chosen.map((i, n) => this.catalogSearch(Object.fromEntries([[scorer, Array.from(scoring[i]![scorer]!)], ...rest.map((id) => [id, Array.from(others[n]![id]!)])]), weights, options, filters)),
+      );
+      responses = new Map(chosen.map((i, n) => [i, full[n]!]));
+    }
+    timings.embed = t2 - t1 + (t4 - t3);
+    timings.search = t3 - t2 + (performance.now() - t4);
+    const primary = responses.get(choice.primary)!;
     const whole = { left: 0, top: 0, width: image.width, height: image.height };
     const inPhoto = (box: CropBox | null): CropBox | null => (box ? scaleBox(box, image, original) : null);
+    const objects = choice.objects
+      .map((i) => ({ box: inPhoto(candidates[i]!.box ?? whole)!, label: candidates[i]!.label, score: roundScore(responses.get(i)!.hits[0]?._score ?? 0), ...answer(responses.get(i)!, options) }))
+      .sort((a, b) => b.score - a.score);
     const { results, match } = answer(primary, options);
     timings.total = performance.now() - started;
     return {
       results,
       match,
       query: { crop: inPhoto(candidates[choice.primary]!.box), models: ids },
-      ...(options.objects
-        ? {
-            objects: choice.objects.map((i) => ({
-              box: inPhoto(candidates[i]!.box ?? whole)!,
-              label: candidates[i]!.label,
-              score: roundScore(answers[i]!.firstScore),
-              ...answer(responses[i]!, options),
-            })),
-          }
-        : {}),
+      ...(options.objects ? { objects } : {}),
       ...(options.facets ? { facets: facets(primary.aggregations as Record<string, { buckets?: Array<{ key: string; doc_count: number }> }> | undefined) } : {}),
       timings_ms: roundTimings(timings),
     };

@@ -303,5 +303,28 @@ describe('the web page', () => {
     await page.waitForSelector('.status.error');
     expect(await page.textContent('.status')).toContain('fetch_blocked_address');
     await page.screenshot({ path: path.join(artifacts, 'page-phone.png'), fullPage: true });
+    // A photo of several products: the boxes fit the screen, and a box drawn with a finger is searched.
+    const { file, truth } = await sceneFile('phone');
+    const searched = page.waitForResponse((response) => response.url().endsWith('/v1/search'));
+    await page.setInputFiles('#file', file);
+    await searched;
+    await page.waitForSelector('.object-box');
+    expect(await page.evaluate(() => (globalThis as any).document.documentElement.scrollWidth as number)).toBeLessThanOrEqual(390);
+    const image = (await page.locator('#preview-img').boundingBox())!;
+    const k = image.width / 640;
+    const ball = truth.find((placed) => placed.label === 'basketball')!;
+    const finger = (x: number, y: number) => [{ x: image.x + x * k, y: image.y + y * k, id: 1 }];
+    const touch = await page.context().newCDPSession(page);
+    const drawnSearch = page.waitForResponse((response) => response.url().endsWith('/v1/search'));
+    await touch.send('Input.dispatchTouchEvent', { type: 'touchStart', touchPoints: finger(ball.left - 6, ball.top - 6) });
+    for (let step = 1; step <= 6; step++) {
+      await touch.send('Input.dispatchTouchEvent', { type: 'touchMove', touchPoints: finger(ball.left - 6 + ((ball.width + 12) * step) / 6, ball.top - 6 + ((ball.height + 12) * step) / 6) });
+    }
+    await touch.send('Input.dispatchTouchEvent', { type: 'touchEnd', touchPoints: [] });
+    expect((await (await drawnSearch).json()).results[0].id).toBe('basketball');
+    await page.waitForFunction(() => (globalThis as any).document.querySelector('.card .title')?.textContent === 'Product basketball');
+    expect(await page.locator('.object-box.drawn.selected').count()).toBe(1);
+    await page.screenshot({ path: path.join(artifacts, 'page-phone-objects.png'), fullPage: true });
+    fs.rmSync(file);
   });
 });

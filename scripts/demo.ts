@@ -18,7 +18,7 @@ import { Client } from '@elastic/elasticsearch';
 import { createProgress } from '../core/progress';
 import { seededRandom } from '../core/random';
 import { signatureHeader } from '../core/webhook-signature';
-import { renderProduct, selectClipart } from '../benchmarks/lib/clipart';
+import { renderProduct, renderScene, selectClipart, type ClipartItem } from '../benchmarks/lib/clipart';
 
 const root = path.resolve(__dirname, '..');
 const dir = path.join(root, '.cache', 'demo');
@@ -34,6 +34,18 @@ const COLOURS: Array<[string, [number, number, number]]> = [
   ['yellow', [230, 210, 60]], ['green', [60, 150, 70]], ['blue', [50, 90, 200]], ['purple', [130, 70, 160]], ['brown', [120, 80, 50]], ['pink', [235, 150, 180]],
 ];
 const PRICE: Record<string, [number, number]> = { transportation: [80, 900], electronics: [20, 600], computer: [30, 1200], tools: [5, 150], food: [1, 25], plants: [5, 60], recreation: [5, 120], office: [2, 80], people: [10, 90], animals: [8, 70], buildings: [50, 500], containers: [3, 40], education: [4, 60], science: [10, 300] };
+
+/** The example photo's products: the first catalog drawing of each of these categories (seeded, so always the same). */
+const EXAMPLE_CATEGORIES = ['containers', 'electronics', 'plants'];
+
+/** Writes the example query photo: several catalog products side by side on a table-like surface. */
+async function writeExample(file: string, items: ClipartItem[], catalogIds: Set<string>): Promise<void> {
+  const picks = EXAMPLE_CATEGORIES.flatMap((category) => items.find((item) => item.category === category && catalogIds.has(item.id)) ?? []);
+  if (picks.length < 2) return;
+  const { jpeg } = await renderScene(picks.map((item) => item.file), { width: 960, height: 640, seed: 3 });
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  fs.writeFileSync(file, jpeg);
+}
 
 /** The colour name nearest to the photo's dominant colour. */
 async function colourOf(photo: Buffer): Promise<string> {
@@ -57,9 +69,10 @@ async function main(): Promise<void> {
   // 1. The catalog: photos rendered once, attributes derived deterministically.
   const catalogFile = path.join(dir, `catalog-${perCategory}.json`);
   let catalog: Array<Record<string, unknown> & { id: string }>;
+  let items: ClipartItem[] | null = null;
   if (fs.existsSync(catalogFile)) catalog = JSON.parse(fs.readFileSync(catalogFile, 'utf8'));
   else {
-    const items = await selectClipart({ perCategory, seed: 1, maxPixels: 8_000_000 });
+    items = await selectClipart({ perCategory, seed: 1, maxPixels: 8_000_000 });
     const random = seededRandom(2);
     const progress = createProgress('demo catalog: product photos');
     catalog = [];
@@ -86,6 +99,9 @@ async function main(): Promise<void> {
     progress.done();
     fs.writeFileSync(catalogFile, JSON.stringify(catalog));
   }
+  // Built from the drawings themselves (their transparency), so a catalog from before the example selects them again.
+  const exampleFile = path.join(dir, 'examples', `several-products-${perCategory}.jpg`);
+  if (!fs.existsSync(exampleFile)) await writeExample(exampleFile, items ?? (await selectClipart({ perCategory, seed: 1, maxPixels: 8_000_000 })), new Set(catalog.map((product) => product.id)));
 
   // 2. The image server (the catalog's CDN, on loopback).
   const images = http.createServer((request, response) => {
@@ -140,7 +156,8 @@ async function main(): Promise<void> {
   }
   progress.done();
   await es.close();
-  process.stdout.write(`\nLookalike is running at ${api}/  (${catalog.length} products; photos to try: ${imagesDir})\nCtrl-C stops the API and the indexer; npm run services:down stops Elasticsearch and Redis.\n`);
+  const example = fs.existsSync(exampleFile) ? `; several products in one photo: ${exampleFile}` : '';
+  process.stdout.write(`\nLookalike is running at ${api}/  (${catalog.length} products; photos to try: ${imagesDir}${example})\nCtrl-C stops the API and the indexer; npm run services:down stops Elasticsearch and Redis.\n`);
 }
 
 main().catch((error: unknown) => {

@@ -1,11 +1,25 @@
 // Lookalike's page: a photo (chosen, dropped or pasted, resized here to ≤ 512 px JPEG before upload) or an image
-// URL, with filters, against POST /v1/search; "more like this" uses GET /v1/products/:id/similar.
+// URL, with filters, against POST /v1/search; "more like this" uses GET /v1/products/:id/similar. A photo is searched
+// with `objects: true`: a box on each object found (boxes.js), a click on one shows its results, and a box the
+// shopper draws is searched with `box`.
 'use strict';
 (function () {
   const $ = (id) => document.getElementById(id);
   const status = $('status');
   const results = $('results');
-  let lastQuery = null; // { blob } or { url }
+  let lastQuery = null; // { blob } or { url }: the photo the boxes are on
+  // The regions the boxes show: [{ box, name, drawn?, body: { results, match, timings_ms } | null }].
+  let regions = [];
+  let selected = -1;
+  // Bumped by every search and selection: an answer that arrives after a newer one was asked for is dropped.
+  let turn = 0;
+  const boxes = window.createBoxes({
+    preview: $('preview'),
+    image: $('preview-img'),
+    canDraw: () => Boolean(lastQuery),
+    onSelect: (i) => choose(i),
+    onDraw: (box) => searchBox(box),
+  });
 
   function say(text, isError) {
     status.textContent = text;
@@ -53,20 +67,11 @@
     $('preview-img').src = src;
     $('preview-img').dataset.w = size ? size.width : '';
     $('preview-img').dataset.h = size ? size.height : '';
-    $('crop').hidden = true;
+    regions = [];
+    selected = -1;
+    boxes.clear();
+    $('box-hint').hidden = !lastQuery;
   }
-
-  function drawCrop(crop) {
-    const img = $('preview-img');
-    const box = $('crop');
-    const w = Number(img.dataset.w) || img.naturalWidth;
-    const h = Number(img.dataset.h) || img.naturalHeight;
-    if (!crop || !w || !h) { box.hidden = true; return; }
-    const sx = img.clientWidth / w, sy = img.clientHeight / h;
-    Object.assign(box.style, { left: crop.left * sx + 'px', top: crop.top * sy + 'px', width: crop.width * sx + 'px', height: crop.height * sy + 'px' });
-    box.hidden = false;
-  }
-
   // The `match` verdict is about the first result only: is it the product photographed? The others are similar items.
   const VERDICTS = {
     good: 'Best match: very likely the product in your photo.',
@@ -122,43 +127,97 @@
     }
   }
 
-  async function handle(response, similarTo) {
+  /** The body of a successful answer; otherwise says what went wrong and gives null. */
+  async function read(response) {
     const body = await response.json().catch(() => null);
-    if (!response.ok) {
-      say(body && body.error ? body.error.message + ' (' + body.error.code + ')' : 'error ' + response.status, true);
-      return null;
-    }
-    say('');
-    render(body, similarTo);
-    return body;
+    if (response.ok) return body;
+    say(body && body.error ? body.error.message + ' (' + body.error.code + ')' : 'error ' + response.status, true);
+    return null;
   }
 
+  /** POST /v1/search of the current photo with these options (besides k and the filters). */
+  function post(options) {
+    const query = Object.assign({ k: 24, filters: filters() }, options);
+    if (lastQuery.blob) {
+      const form = new FormData();
+      form.append('image', lastQuery.blob, 'photo.jpg');
+      form.append('query', JSON.stringify(query));
+      return fetch('/v1/search', { method: 'POST', body: form });
+    }
+    return fetch('/v1/search', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(Object.assign({ image_url: lastQuery.url }, query)) });
+  }
+
+  const sameBox = (a, b) => Boolean(a && b) && a.left === b.left && a.top === b.top && a.width === b.width && a.height === b.height;
+
+  /** Shows region i: its box selected, its results below. */
+  function choose(i) {
+    turn++;
+    selected = i;
+    boxes.select(i);
+    const region = regions[i];
+    if (region.body) {
+      say('');
+      render(region.body);
+    } else searchBox(region.box);
+  }
+
+  // The photo searched again (a new photo, or new filters): every object with its results, the main one shown; a box
+  // the shopper drew stays, searched again too, and stays shown if it was.
   async function search() {
     if (!lastQuery) return;
+    const mine = ++turn;
+    const drawn = regions.find((region) => region.drawn);
+    const keepDrawn = drawn && regions[selected] === drawn;
     say('Searching…');
     try {
-      let response;
-      if (lastQuery.blob) {
-        const form = new FormData();
-        form.append('image', lastQuery.blob, 'photo.jpg');
-        form.append('query', JSON.stringify({ k: 24, filters: filters() }));
-        response = await fetch('/v1/search', { method: 'POST', body: form });
-      } else {
-        response = await fetch('/v1/search', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ image_url: lastQuery.url, k: 24, filters: filters() }) });
-      }
-      const body = await handle(response);
-      if (body) drawCrop(body.query.crop);
+      const [body, drawnBody] = await Promise.all([post({ objects: true }).then(read), keepDrawn ? post({ box: drawn.box }).then(read) : null]);
+      if (mine !== turn || !body) return;
+      const found = (body.objects || []).map((object, i) => ({ box: object.box, name: object.label || 'object ' + (i + 1), body: { results: object.results, match: object.match, timings_ms: body.timings_ms } }));
+      // The main object is the one the top-level results are for; a server that lists no objects has the crop alone.
+      let main = found.findIndex((region) => sameBox(region.box, body.query.crop));
+      if (main < 0 && !found.length && body.query.crop) found.push({ box: body.query.crop, name: 'object 1', body });
+      if (main < 0) main = 0;
+      if (drawn) found.push({ box: drawn.box, name: drawn.name, drawn: true, body: drawnBody });
+      regions = found;
+      selected = keepDrawn && drawnBody ? found.length - 1 : found.length ? main : -1;
+      boxes.show(regions, selected);
+      say('');
+      render(selected >= 0 ? regions[selected].body : body);
     } catch (error) {
-      say('The search failed: ' + error.message, true);
+      if (mine === turn) say('The search failed: ' + error.message, true);
+    }
+  }
+
+  // The box the shopper drew (image pixels) searched on its own, shown as the selected box; it replaces an earlier one.
+  async function searchBox(box) {
+    if (!lastQuery) return;
+    const mine = ++turn;
+    const region = { box, name: 'your box', drawn: true, body: null };
+    regions = regions.filter((other) => !other.drawn).concat(region);
+    selected = regions.length - 1;
+    boxes.show(regions, selected);
+    say('Searching…');
+    try {
+      const body = await read(await post({ box }));
+      if (mine !== turn || !body) return;
+      region.body = body;
+      say('');
+      render(body);
+    } catch (error) {
+      if (mine === turn) say('The search failed: ' + error.message, true);
     }
   }
 
   async function similar(id, product) {
+    const mine = ++turn;
     say('Searching…');
-    showPreview(product.image_url, null);
     lastQuery = null;
+    showPreview(product.image_url, null);
     const query = new URLSearchParams({ k: '24', filters: JSON.stringify(filters()) });
-    await handle(await fetch('/v1/products/' + encodeURIComponent(id) + '/similar?' + query), product.title || id);
+    const body = await read(await fetch('/v1/products/' + encodeURIComponent(id) + '/similar?' + query));
+    if (mine !== turn || !body) return;
+    say('');
+    render(body, product.title || id);
   }
 
   async function useFile(file) {
@@ -177,9 +236,11 @@
   const drop = $('drop');
   drop.addEventListener('click', (e) => { if (e.target === drop) $('file').click(); });
   drop.addEventListener('keydown', (e) => { if (e.key === 'Enter' || e.key === ' ') $('file').click(); });
-  drop.addEventListener('dragover', (e) => { e.preventDefault(); drop.classList.add('over'); });
-  drop.addEventListener('dragleave', () => drop.classList.remove('over'));
-  drop.addEventListener('drop', (e) => { e.preventDefault(); drop.classList.remove('over'); useFile(e.dataTransfer.files[0]); });
+  for (const target of [drop, $('preview')]) {
+    target.addEventListener('dragover', (e) => { e.preventDefault(); drop.classList.add('over'); });
+    target.addEventListener('dragleave', () => drop.classList.remove('over'));
+    target.addEventListener('drop', (e) => { e.preventDefault(); drop.classList.remove('over'); useFile(e.dataTransfer.files[0]); });
+  }
   document.addEventListener('paste', (e) => {
     const item = [...e.clipboardData.items].find((i) => i.type.startsWith('image/'));
     if (item) useFile(item.getAsFile());

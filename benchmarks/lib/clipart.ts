@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import sharp from 'sharp';
+import sharp, { type OverlayOptions } from 'sharp';
 
 /**
  * Files are read into buffers before sharp sees them: the decoder allow-list (core/image/decode.ts) blocks
@@ -91,6 +91,31 @@ async function texture(width: number, height: number, random: () => number): Pro
     .tint(tint)
     .png()
     .toBuffer();
+}
+
+/**
+ * A photo of several drawings on a table-like surface (`width`×`height`): one per column, each fit into 80 % of its
+ * column and 70 % of the height, at a seeded height. Returns the JPEG and each drawing's box (its opaque pixels).
+ */
+export async function renderScene(files: string[], options: { width: number; height: number; seed: number }): Promise<{ jpeg: Buffer; boxes: Array<{ left: number; top: number; width: number; height: number }> }> {
+  const random = seeded(options.seed);
+  const column = Math.floor(options.width / files.length);
+  const layers: OverlayOptions[] = [];
+  const boxes: Array<{ left: number; top: number; width: number; height: number }> = [];
+  for (const [i, file] of files.entries()) {
+    const { data, info } = await sharp(fs.readFileSync(file), { limitInputPixels: false })
+      .ensureAlpha()
+      .trim({ background: { r: 0, g: 0, b: 0, alpha: 0 } })
+      .resize(Math.round(column * 0.8), Math.round(options.height * 0.7), { fit: 'inside' })
+      .raw()
+      .toBuffer({ resolveWithObject: true });
+    const left = i * column + Math.round((column - info.width) / 2);
+    const top = Math.round(random() * (options.height - info.height));
+    layers.push({ input: data, raw: { width: info.width, height: info.height, channels: 4 }, left, top });
+    boxes.push({ left, top, width: info.width, height: info.height });
+  }
+  const jpeg = await sharp(await texture(options.width, options.height, random)).composite(layers).jpeg({ quality: 88 }).toBuffer();
+  return { jpeg, boxes };
 }
 
 /** A photo-like query of a catalog item: one distortion, with parameters from `random`. */

@@ -1,10 +1,5 @@
-import fs from 'node:fs';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
-import path from 'node:path';
-import sharp from 'sharp';
 import { iou } from '../../core/localization/regions';
-import { busyBackdrop, stampScene, STAMP_DIR, type Box, type PlacedStamp } from '../fixtures/stamps';
+import { busyBackdrop, serveStampCatalog, stampId, stampScene, type Box, type PlacedStamp } from '../fixtures/stamps';
 import { startPipeline, upsert, type Pipeline } from './pipeline-helpers';
 
 /**
@@ -19,31 +14,17 @@ const CATALOG = [
   'animals/mammals/equines/horse.png', 'vehicles/auto/beetle.png', 'town/roadsigns/traffic_cone.png', 'medical/stethoscope.png',
   'plants/mushrooms/cep.png', 'animals/birds/pink_flamingo.png', 'food/nuts/walnut.png', 'household/tools/toolbox.png',
 ];
-const idOf = (stamp: string) => path.basename(stamp, '.png');
-
-/** The catalog photo: the object on white, as a shop would photograph it. */
-async function catalogPhoto(stamp: string): Promise<Buffer> {
-  const object = await sharp(fs.readFileSync(path.join(STAMP_DIR, stamp))).resize(550, 550, { fit: 'inside' }).png().toBuffer();
-  return sharp({ create: { width: 640, height: 640, channels: 3, background: '#ffffff' } }).composite([{ input: object, gravity: 'centre' }]).jpeg({ quality: 90 }).toBuffer();
-}
 
 describe('finding the product in a photo of a scene', () => {
   let p: Pipeline;
-  let server: http.Server;
+  let server: Awaited<ReturnType<typeof serveStampCatalog>>;
 
   beforeAll(async () => {
-    const photos = new Map(await Promise.all(CATALOG.map(async (stamp) => [idOf(stamp), await catalogPhoto(stamp)] as const)));
-    server = http.createServer((request, response) => {
-      const photo = photos.get((request.url ?? '').slice(1, -'.jpg'.length));
-      if (!photo) return void response.writeHead(404).end();
-      response.writeHead(200, { 'content-type': 'image/jpeg' }).end(photo);
-    });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    server = await serveStampCatalog(CATALOG);
     p = await startPipeline();
-    expect((await p.post({ events: CATALOG.map((stamp) => upsert(idOf(stamp), 1, `${base}/${idOf(stamp)}.jpg`)) })).status).toBe(202);
+    expect((await p.post({ events: CATALOG.map((stamp) => upsert(stampId(stamp), 1, server.urlOf(stampId(stamp)))) })).status).toBe(202);
     await p.waitFor(async () => {
-      const states = await Promise.all(CATALOG.map(async (stamp) => (await p.get(`/v1/products/${idOf(stamp)}/status`)).body.state));
+      const states = await Promise.all(CATALOG.map(async (stamp) => (await p.get(`/v1/products/${stampId(stamp)}/status`)).body.state));
       return states.every((state) => state === 'indexed');
     }, 150_000);
   });

@@ -190,7 +190,7 @@ export class SearchService {
     const t3 = performance.now();
     // Scores are (1 + cos) / 2; the margins are cosine differences, as measured.
     const answers = scored.map((response) => ({ firstId: response.hits[0]?._id, firstScore: response.hits[0] ? 2 * (response.hits[0]._score ?? 0) - 1 : -1 }));
-    const settings = this.localizer?.settings ?? { wholeMargin: 0, objectMargin: 0 };
+    const settings = this.localizer?.settings ?? { wholeMargin: 0, objectMargin: 0, tightenMargin: 0 };
     const choice = choose(candidates, answers, image, settings, options.max_objects ?? 5);
     // 2. The chosen regions (the primary, and the objects) searched with every model.
     const chosen = [...new Set([choice.primary, ...(options.objects ? choice.objects : [])])];

@@ -46,6 +46,11 @@ export interface LocalizerSettings {
   wholeMargin: number;
   /** An object is returned when its first score is within this of the best region's. */
   objectMargin: number;
+  /**
+   * A chosen region is replaced by the smallest candidate inside or over it (IoU ≥ 0.3) with the same first result
+   * scoring within this of it: the tightest region that finds the same product is the best guess of its extent.
+   */
+  tightenMargin: number;
 }
 
 export const DEFAULT_LOCALIZER_SETTINGS: LocalizerSettings = {
@@ -57,6 +62,7 @@ export const DEFAULT_LOCALIZER_SETTINGS: LocalizerSettings = {
   detectorScore: 0.3,
   wholeMargin: 0.05,
   objectMargin: 0.1,
+  tightenMargin: 0.03,
 };
 
 export interface Proposal {
@@ -144,13 +150,26 @@ export interface Choice {
  * scores best, except that the reference (candidate 0: the trim or the whole photo) stays unless beaten by
  * `wholeMargin` (a plain product photo is then answered as before). Objects: candidates best first, each kept when it
  * is not the untrimmed whole photo, its first result scores within `objectMargin` of the best and is not already
- * another object's, and it overlaps no kept object by IoU ≥ 0.5; at most `maxObjects`.
+ * another object's, and it overlaps no kept object by IoU ≥ 0.5; at most `maxObjects`. Each chosen region is then
+ * tightened (`tightenMargin`).
  */
-export function choose(candidates: Candidate[], answers: RegionAnswer[], size: { width: number; height: number }, settings: Pick<LocalizerSettings, 'wholeMargin' | 'objectMargin'>, maxObjects: number): Choice {
+export function choose(candidates: Candidate[], answers: RegionAnswer[], size: { width: number; height: number }, settings: Pick<LocalizerSettings, 'wholeMargin' | 'objectMargin' | 'tightenMargin'>, maxObjects: number): Choice {
   const order = answers.map((_, i) => i).sort((a, b) => answers[b]!.firstScore - answers[a]!.firstScore || a - b);
   const best = order[0] ?? 0;
-  const primary = answers[best]!.firstScore >= (answers[0]?.firstScore ?? 0) + settings.wholeMargin ? best : 0;
   const whole = { left: 0, top: 0, width: size.width, height: size.height };
+  const boxOf = (i: number): CropBox => candidates[i]!.box ?? whole;
+  const area = (i: number): number => boxOf(i).width * boxOf(i).height;
+  const tighten = (i: number): number => {
+    const { firstId, firstScore } = answers[i]!;
+    let tightest = i;
+    for (let j = 0; j < candidates.length; j++) {
+      const other = answers[j]!;
+      if (other.firstId !== firstId || firstId === undefined || other.firstScore < firstScore - settings.tightenMargin) continue;
+      if (area(j) < area(tightest) && iou(boxOf(j), boxOf(i)) >= 0.3) tightest = j;
+    }
+    return tightest;
+  };
+  const primary = tighten(answers[best]!.firstScore >= (answers[0]?.firstScore ?? 0) + settings.wholeMargin ? best : 0);
   const objects: number[] = [];
   const bestScore = answers[best]?.firstScore ?? 0;
   for (const i of order) {
@@ -158,9 +177,9 @@ export function choose(candidates: Candidate[], answers: RegionAnswer[], size: {
     const { firstId, firstScore } = answers[i]!;
     if (candidates[i]!.source === 'whole' || firstId === undefined || firstScore < bestScore - settings.objectMargin) continue;
     if (objects.some((k) => answers[k]!.firstId === firstId)) continue;
-    const box = candidates[i]!.box ?? whole;
-    if (objects.some((k) => iou(candidates[k]!.box ?? whole, box) >= 0.5)) continue;
-    objects.push(i);
+    const kept = tighten(i);
+    if (objects.some((k) => iou(boxOf(k), boxOf(kept)) >= 0.5)) continue;
+    objects.push(kept);
   }
   return { primary, objects };
 }

@@ -8,7 +8,7 @@ const candidate = (b: CropBox | null, source: Candidate['source'] = 'map'): Cand
 const answer = (firstId: string | undefined, firstScore: number) => ({ firstId, firstScore });
 
 describe('choose', () => {
-  const settings = { wholeMargin: 0.05, objectMargin: 0.1 };
+  const settings = { wholeMargin: 0.05, objectMargin: 0.1, tightenMargin: 0.03 };
 
   it('keeps the reference (the whole photo or its trim) unless a region beats it by the margin', () => {
     const candidates = [candidate(null, 'whole'), candidate(box(10, 10, 100, 100)), candidate(box(200, 100, 150, 150))];
@@ -33,6 +33,19 @@ describe('choose', () => {
     // A trim is a real object (a product on white): it may be returned.
     const trimmed = [candidate(box(50, 40, 300, 220), 'trim'), ...candidates.slice(1)];
     expect(choose(trimmed, answers, size, settings, 5).objects[0]).toBe(0);
+  });
+});
+
+describe('choose: tightening', () => {
+  it('reports the smallest region over the chosen one that finds the same product about as surely', () => {
+    const candidates = [candidate(null, 'whole'), candidate(box(0, 0, 250, 250)), candidate(box(20, 20, 150, 160)), candidate(box(30, 30, 60, 60)), candidate(box(300, 0, 90, 90))];
+    const settings = { wholeMargin: 0.05, objectMargin: 0.1, tightenMargin: 0.03 };
+    // 2 is tighter than 1 and within 0.03; 3 is tighter still but scores 0.05 less; 4 is the same product elsewhere.
+    const answers = [answer('a', 0.7), answer('k', 0.9), answer('k', 0.88), answer('k', 0.85), answer('k', 0.89)];
+    const choice = choose(candidates, answers, size, settings, 5);
+    expect(choice.primary).toBe(2);
+    expect(choice.objects).toEqual([2]);
+    expect(choose(candidates, answers, size, { ...settings, tightenMargin: 0 }, 5).primary).toBe(1);
   });
 });
 

@@ -212,7 +212,7 @@ export class SearchService {
     const primary = responses.get(choice.primary)!;
     const whole = { left: 0, top: 0, width: image.width, height: image.height };
     const inPhoto = (box: CropBox | null): CropBox | null => (box ? scaleBox(box, image, original) : null);
-    const objects = choice.objects
+    const objects = (options.objects ? choice.objects : [])
       .map((i) => ({ box: inPhoto(candidates[i]!.box ?? whole)!, label: candidates[i]!.label, score: roundScore(responses.get(i)!.hits[0]?._score ?? 0), ...answer(responses.get(i)!, options) }))
       .sort((a, b) => b.score - a.score);
     const { results, match } = answer(primary, options);

@@ -75,6 +75,9 @@ describe('finding the product in a photo of a scene', () => {
     const scores = body.objects.map((object: { score: number }) => object.score);
     expect(scores).toEqual([...scores].sort((a, b) => b - a));
     expect(body.results[0].id).toBe(body.objects.find((object: { box: Box }) => iou(object.box, body.query.crop) > 0.99)?.results[0].id ?? body.results[0].id);
+    // Without `objects`: the main object's results only (the other objects are chosen but not searched).
+    const main = await p.search({ image_base64 });
+    expect([main.status, main.body.objects, main.body.results[0].id]).toEqual([200, undefined, body.results[0].id]);
     const capped = await p.search({ image_base64, objects: true, max_objects: 2 });
     expect(capped.body.objects).toHaveLength(2);
   });

@@ -85,6 +85,7 @@ const envSchema = z.object({
   IMAGE_MAX_PIXELS: positiveInt.max(1_000_000_000).default(50_000_000),
   IMAGE_WORKING_SIZE: positiveInt.min(224).max(4096).default(512),
   AUTOCROP: z.enum(['model', 'localize', 'trim', 'attention', 'none']).default('model'),
+  LOCALIZE_MAX_REGIONS: positiveInt.min(2).max(64).default(16),
 
   WEBHOOK_SECRETS: z.string().optional(),
   WEBHOOK_TOLERANCE_S: positiveInt.max(86_400).default(300),
@@ -188,6 +189,8 @@ const configSchema = envSchema
        * catalog photo has no catalog to score its regions against); otherwise one mode for catalog photos and queries.
        */
       autocrop: e.AUTOCROP,
+      /** Most candidate regions a localized photo query embeds and searches (fewer: faster, less recall). */
+      localizeMaxRegions: e.LOCALIZE_MAX_REGIONS,
       /** How a query photo is cropped when the request says `crop: "auto"`. */
       queryCrop: e.AUTOCROP === 'model' || e.AUTOCROP === 'localize' ? ('localize' as const) : e.AUTOCROP,
     },

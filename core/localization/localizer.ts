@@ -40,6 +40,8 @@ export interface LocalizerSettings {
   padding: number;
   /** A candidate overlapping an earlier one by more than this IoU is dropped. */
   duplicateIou: number;
+  /** Most candidates embedded and searched per photo, the whole photo included (LOCALIZE_MAX_REGIONS). */
+  maxRegions: number;
   /** Lowest detector score for a detector box to become a candidate (and to label one). */
   detectorScore: number;
   /** The whole photo (or its trim) stays the primary region unless another's first score beats it by this much. */
@@ -59,6 +61,7 @@ export const DEFAULT_LOCALIZER_SETTINGS: LocalizerSettings = {
   upsample: 4,
   padding: 0.1,
   duplicateIou: 0.9,
+  maxRegions: 16,
   detectorScore: 0.3,
   wholeMargin: 0.05,
   objectMargin: 0.1,
@@ -95,9 +98,10 @@ export class Localizer {
     const detections = objects && this.detector ? await this.detector.detect(image, { scoreThreshold: this.settings.detectorScore }) : [];
     const t2 = performance.now();
     const found: Candidate[] = [];
-    for (const threshold of this.settings.thresholds) {
-      const regions = scdaRegions(map.sum, image.width, image.height, { threshold, upsample: this.settings.upsample, padding: this.settings.padding });
-      for (const region of regions.slice(0, this.settings.perThreshold)) found.push({ box: region.box, source: 'map', label: null });
+    // Each threshold's strongest region first, then each one's second …: a cap on the regions keeps every threshold.
+    const byThreshold = this.settings.thresholds.map((threshold) => scdaRegions(map.sum, image.width, image.height, { threshold, upsample: this.settings.upsample, padding: this.settings.padding }));
+    for (let rank = 0; rank < this.settings.perThreshold; rank++) {
+      for (const regions of byThreshold) if (regions[rank]) found.push({ box: regions[rank]!.box, source: 'map', label: null });
     }
     for (const detection of detections) {
       const box = { left: detection.left, top: detection.top, width: detection.width, height: detection.height };
@@ -109,6 +113,7 @@ export class Localizer {
       const box = candidate.box ?? whole;
       if (box.width < 8 || box.height < 8) continue;
       if (candidates.some((kept) => iou(kept.box ?? whole, box) > this.settings.duplicateIou)) continue;
+      if (candidates.length >= this.settings.maxRegions) break;
       candidates.push(candidate);
     }
     for (const candidate of candidates) {
@@ -129,7 +134,7 @@ export async function createLocalizer(config: Config, logger: Logger): Promise<L
   const log = logger.child({ component: 'localization' });
   const featureMap = await FeatureMapModel.load(readLocalizerManifest(), config.onnx, log);
   const detector = await Detector.load(resolveDetectorManifest(), config.onnx, log);
-  return new Localizer(featureMap, detector);
+  return new Localizer(featureMap, detector, { ...DEFAULT_LOCALIZER_SETTINGS, maxRegions: config.image.localizeMaxRegions });
 }
 
 /** What the catalog answered for one candidate: its first result's id and score (none when nothing passed the filters). */

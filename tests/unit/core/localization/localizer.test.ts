@@ -80,6 +80,8 @@ describe('Localizer.propose', () => {
       expect(c.box!.top).toBeGreaterThanOrEqual(50);
     }
     expect(calls.n).toBe(1);
+    const capped = await new Localizer(fakeModel(calls), null, { ...DEFAULT_LOCALIZER_SETTINGS, maxRegions: 2 }).propose(noisy, false);
+    expect(capped.candidates.map((c) => c.source)).toEqual(['whole', 'map']);
   });
 
   it('a product on a plain background: its trim alone, without running the model; with objects, the regions too', async () => {

@@ -175,8 +175,9 @@ describe('the web page', () => {
   const scaled = (box: Box, k: number): Box => ({ left: box.left * k, top: box.top * k, width: box.width * k, height: box.height * k });
   const firstTitle = (page: Page) => page.locator('.card .title').first().textContent();
 
-  it('a photo of several products: a box on each, the main one selected; a click on a box shows that product first', async () => {
-    const { file, truth } = await sceneFile('objects');
+  /** A new page with a scene photo of several products chosen: the page, its errors, its searches and the answer. */
+  async function choosePhoto(name: string) {
+    const { file, truth } = await sceneFile(name);
     const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
     const problems: string[] = [];
     page.on('pageerror', (error) => problems.push(error.message));
@@ -184,7 +185,11 @@ describe('the web page', () => {
     await page.goto(`${p.apiUrl}/`);
     const searched = page.waitForResponse((response) => response.url().endsWith('/v1/search'));
     await page.setInputFiles('#file', file);
-    const response = await searched;
+    return { file, truth, page, problems, searches, response: await searched };
+  }
+
+  it('a photo of several products: a box on each, the main one selected; a click on a box shows that product first', async () => {
+    const { file, truth, page, problems, searches, response } = await choosePhoto('objects');
     expect(await searches()).toEqual([{ k: 24, filters: {}, objects: true }]);
     const body = await response.json();
     await page.waitForSelector('.card');
@@ -238,15 +243,7 @@ describe('the web page', () => {
   });
 
   it('a box drawn by hand on the photo is searched: that product first, the drawn box selected; Esc or a click without a drag searches nothing', async () => {
-    const { file, truth } = await sceneFile('draw');
-    const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
-    const problems: string[] = [];
-    page.on('pageerror', (error) => problems.push(error.message));
-    const searches = await recordSearches(page);
-    await page.goto(`${p.apiUrl}/`);
-    const searched = page.waitForResponse((response) => response.url().endsWith('/v1/search'));
-    await page.setInputFiles('#file', file);
-    await searched;
+    const { file, truth, page, problems, searches } = await choosePhoto('draw');
     await page.waitForSelector('.object-box');
     const image = (await page.locator('#preview-img').boundingBox())!;
     const k = image.width / 640;

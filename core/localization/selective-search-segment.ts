@@ -82,21 +82,35 @@ export function gaussianBlur(image: ChannelImage, sigma: number): ChannelImage {
   const { width, height, values } = image;
   const pass = (source: Float32Array, horizontal: boolean): Float32Array => {
     const out = new Float32Array(source.length);
+    // Step between neighbours along the pass, in array elements; the kernel is clamped only near the edges.
+    const step = horizontal ? 3 : width * 3;
+    const length = horizontal ? width : height;
     for (let y = 0; y < height; y++) {
       for (let x = 0; x < width; x++) {
+        const at = horizontal ? x : y;
+        const o = (y * width + x) * 3;
         let c0 = 0;
         let c1 = 0;
         let c2 = 0;
-        for (let i = -radius; i <= radius; i++) {
-          const sx = horizontal ? Math.min(width - 1, Math.max(0, x + i)) : x;
-          const sy = horizontal ? y : Math.min(height - 1, Math.max(0, y + i));
-          const w = kernel[i + radius]!;
-          const s = (sy * width + sx) * 3;
-          c0 += w * source[s]!;
-          c1 += w * source[s + 1]!;
-          c2 += w * source[s + 2]!;
+        if (at >= radius && at < length - radius) {
+          for (let i = -radius; i <= radius; i++) {
+            const w = kernel[i + radius]!;
+            const s = o + i * step;
+            c0 += w * source[s]!;
+            c1 += w * source[s + 1]!;
+            c2 += w * source[s + 2]!;
+          }
+        } else {
+          for (let i = -radius; i <= radius; i++) {
+            const sx = horizontal ? Math.min(width - 1, Math.max(0, x + i)) : x;
+            const sy = horizontal ? y : Math.min(height - 1, Math.max(0, y + i));
+            const w = kernel[i + radius]!;
+            const s = (sy * width + sx) * 3;
+            c0 += w * source[s]!;
+            c1 += w * source[s + 1]!;
+            c2 += w * source[s + 2]!;
+          }
         }
-        const o = (y * width + x) * 3;
         out[o] = c0;
         out[o + 1] = c1;
         out[o + 2] = c2;
@@ -173,28 +187,34 @@ export function segmentGraph(image: ChannelImage, k: number, minSize: number): S
   const counts = new Int32Array(WEIGHT_BUCKETS + 1);
   for (let e = 0; e < edges; e++) counts[bucket[e]! + 1]!++;
   for (let b = 0; b < WEIGHT_BUCKETS; b++) counts[b + 1]! += counts[b]!;
-  const order = new Int32Array(edges);
-  for (let e = 0; e < edges; e++) order[counts[bucket[e]!]!++] = e;
+  // The edges' ends and weights in sorted order, so that the merging pass reads them in sequence.
+  const sortedFrom = new Int32Array(edges);
+  const sortedTo = new Int32Array(edges);
+  const sortedWeight = new Float32Array(edges);
+  for (let e = 0; e < edges; e++) {
+    const at = counts[bucket[e]!]!++;
+    sortedFrom[at] = from[e]!;
+    sortedTo[at] = to[e]!;
+    sortedWeight[at] = weight[e]!;
+  }
 
   const parent = new Int32Array(n);
   for (let p = 0; p < n; p++) parent[p] = p;
   const size = new Int32Array(n).fill(1);
   const threshold = new Float32Array(n).fill(k);
   for (let i = 0; i < edges; i++) {
-    const e = order[i]!;
-    const a = findRoot(parent, from[e]!);
-    const b = findRoot(parent, to[e]!);
+    const a = findRoot(parent, sortedFrom[i]!);
+    const b = findRoot(parent, sortedTo[i]!);
     if (a === b) continue;
-    const w = weight[e]!;
+    const w = sortedWeight[i]!;
     if (w <= threshold[a]! && w <= threshold[b]!) {
       const root = unite(parent, size, a, b);
       threshold[root] = w + k / size[root]!;
     }
   }
   for (let i = 0; i < edges; i++) {
-    const e = order[i]!;
-    const a = findRoot(parent, from[e]!);
-    const b = findRoot(parent, to[e]!);
+    const a = findRoot(parent, sortedFrom[i]!);
+    const b = findRoot(parent, sortedTo[i]!);
     if (a !== b && (size[a]! < minSize || size[b]! < minSize)) unite(parent, size, a, b);
   }
   const labels = new Int32Array(n);

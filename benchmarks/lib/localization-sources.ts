@@ -6,6 +6,7 @@ import type { CropBox } from '../../core/image/autocrop';
 import type { Logger } from '../../core/logger';
 import { selectiveSearch, type SelectiveSearchOptions } from '../../core/localization/selective-search';
 import { createProgress } from '../../core/progress';
+import type { FeatureMaps } from './feature-map';
 import { pooledVector } from './localization-eval';
 import { proposalMethod, trimElse, type Method, type ProposalOptions, type QueryContext, type ScdaSpec } from './localization-methods';
 import { iou } from './localize';
@@ -96,16 +97,9 @@ export class ProposalSources {
       this.shortlists.set(q, items);
     }
     const dims = index.semanticDims;
-    const score = boxes.map((box) => {
-      const vector = pooledVector(maps, box, q.image);
-      let best = -Infinity;
-      for (const item of items) {
-        let dot = 0;
-        for (let d = 0; d < dims; d++) dot += vector[d]! * index.semantic[item * dims + d]!;
-        best = Math.max(best, dot);
-      }
-      return best;
-    });
+    const vectors = new Float32Array(items.length * dims);
+    items.forEach((item, i) => vectors.set(index.semantic.subarray(item * dims, (item + 1) * dims), i * dims));
+    const score = pooledScores(maps, boxes, q.image, vectors, items.length);
     const order = boxes.map((_, i) => i).sort((a, b) => score[b]! - score[a]! || a - b);
     const kept: CropBox[] = [];
     for (const i of order) {
@@ -123,6 +117,60 @@ export class ProposalSources {
   async close(): Promise<void> {
     await this.detector?.close();
   }
+}
+
+/**
+ * The best cosine of each box's pooled vector (pooledVector: the mean of the map's cells inside it, L2-normalised)
+ * with `count` unit vectors `items` (rows of the map's channels). Computed through each cell's dot product with each
+ * item and integral images over the cells, so that a box costs O(channels + items) rather than O(cells × channels ×
+ * items): ~200 boxes against 100 items take one 1280 × cells × 100 product (≈ 20 M multiply-adds), not 200 of them.
+ */
+export function pooledScores(maps: FeatureMaps, boxes: CropBox[], image: { width: number; height: number }, items: Float32Array, count: number): Float32Array {
+  const { width, height, channels, features } = maps;
+  const cells = width * height;
+  const transposed = new Float32Array(channels * count);
+  for (let i = 0; i < count; i++) for (let c = 0; c < channels; c++) transposed[c * count + i] = items[i * channels + c]!;
+  const dots = new Float32Array(cells * count);
+  for (let c = 0; c < channels; c++) {
+    for (let cell = 0; cell < cells; cell++) {
+      const f = features[c * cells + cell]!;
+      if (f === 0) continue;
+      for (let i = 0; i < count; i++) dots[cell * count + i]! += f * transposed[c * count + i]!;
+    }
+  }
+  // Integral images over (height + 1) × (width + 1) corners: of the dot products, and of the channels (for the norm).
+  const stride = width + 1;
+  const dotSums = new Float64Array((height + 1) * stride * count);
+  const channelSums = new Float64Array((height + 1) * stride * channels);
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      const [at, up, left, diagonal] = [(y + 1) * stride + x + 1, y * stride + x + 1, (y + 1) * stride + x, y * stride + x];
+      for (let i = 0; i < count; i++) dotSums[at * count + i] = dots[(y * width + x) * count + i]! + dotSums[up * count + i]! + dotSums[left * count + i]! - dotSums[diagonal * count + i]!;
+      for (let c = 0; c < channels; c++) channelSums[at * channels + c] = features[c * cells + y * width + x]! + channelSums[up * channels + c]! + channelSums[left * channels + c]! - channelSums[diagonal * channels + c]!;
+    }
+  }
+  const column = (x: number): number => (x / image.width) * width - 0.5;
+  const row = (y: number): number => (y / image.height) * height - 0.5;
+  return Float32Array.from(boxes, (box) => {
+    // The cells whose centre is inside the box, as pooledVector takes them.
+    let x0 = Math.ceil(column(box.left));
+    let x1 = Math.floor(column(box.left + box.width));
+    let y0 = Math.ceil(row(box.top));
+    let y1 = Math.floor(row(box.top + box.height));
+    if (x1 < x0) x0 = x1 = Math.min(width - 1, Math.max(0, Math.round(column(box.left + box.width / 2))));
+    if (y1 < y0) y0 = y1 = Math.min(height - 1, Math.max(0, Math.round(row(box.top + box.height / 2))));
+    [x0, y0, x1, y1] = [Math.max(0, x0), Math.max(0, y0), Math.min(width - 1, x1), Math.min(height - 1, y1)];
+    const [a, b, c, d] = [y0 * stride + x0, y0 * stride + x1 + 1, (y1 + 1) * stride + x0, (y1 + 1) * stride + x1 + 1];
+    let norm = 0;
+    for (let k = 0; k < channels; k++) {
+      const sum = channelSums[d * channels + k]! - channelSums[b * channels + k]! - channelSums[c * channels + k]! + channelSums[a * channels + k]!;
+      norm += sum * sum;
+    }
+    norm = Math.sqrt(norm) || 1;
+    let best = -Infinity;
+    for (let i = 0; i < count; i++) best = Math.max(best, (dotSums[d * count + i]! - dotSums[b * count + i]! - dotSums[c * count + i]! + dotSums[a * count + i]!) / norm);
+    return best;
+  });
 }
 
 export interface SourceOptions {

@@ -22,6 +22,7 @@ import { embedAll } from './lib/embed';
 import { FeatureMapModel } from './lib/feature-map';
 import { evaluate, RegionCache, type EvalQuery, type MethodResult } from './lib/localization-eval';
 import { methods, PLAIN_DEFAULT } from './lib/localization-catalog';
+import { ProposalSources, sourceMethods } from './lib/localization-sources';
 import { rescale } from './lib/localize';
 import { measureLatency } from './lib/localization-latency';
 import { COLOUR, SEMANTIC, type CatalogIndex } from './lib/region-search';
@@ -46,7 +47,9 @@ async function main(): Promise<void> {
   const plainFilter = new RegExp(argument('plain-methods', PLAIN_DEFAULT));
   const latencyQueries = Number(argument('latency', '40'));
   const config = loadConfig({ ...process.env, LOG_LEVEL: 'warn', MODELS: `${SEMANTIC},${COLOUR}` });
-  const embedder = await createEmbedder(config, createLogger(config));
+  const logger = createLogger(config);
+  const embedder = await createEmbedder(config, logger);
+  const sources = new ProposalSources(config, logger);
   const maps = await FeatureMapModel.load(Math.max(1, config.onnx.intraOpThreads));
   const scenes = await buildSceneDevSet(path.join(CACHE, 'scenes'), { single, multi, seed });
   // The plain dev set's catalog (openclipart drawings on white) also serves as 1062 extra catalog items for the
@@ -89,7 +92,7 @@ async function main(): Promise<void> {
   }
   const cache = new RegionCache(embedder, index, path.join(scenes.directory, `regions-${extra ? 'extra' : 'plain'}.json`));
   const results: MethodResult[] = [];
-  for (const method of methods(index).filter((m) => methodFilter.test(m.name))) {
+  for (const method of [...methods(index), ...sourceMethods(index, sources)].filter((m) => methodFilter.test(m.name))) {
     results.push(await evaluate(method, queries, cache, maps));
     cache.save();
   }
@@ -105,12 +108,14 @@ async function main(): Promise<void> {
       plainQueries.push({ id: path.basename(q.photo), kind: 'single', image, maps: new Map(), products: [whole], targets: [plainPosition.get(q.item)!], distractors: [], attention: await findCrop(image, 'attention') });
     }
     const plainCache = new RegionCache(embedder, plainIndex, path.join(plainSet.directory, 'regions.json'));
-    for (const method of methods(plainIndex).filter((m) => plainFilter.test(m.name) && methodFilter.test(m.name))) {
+    for (const method of [...methods(plainIndex), ...sourceMethods(plainIndex, sources)].filter((m) => plainFilter.test(m.name) && methodFilter.test(m.name))) {
       plainResults.push(await evaluate(method, plainQueries, plainCache, maps));
       plainCache.save();
     }
   }
   const latency = await measureLatency(embedder, maps, scenes.queries.slice(0, latencyQueries).map((q) => q.photo), limits);
+  const sourceLatency = sources.latency();
+  await sources.close();
   await maps.close();
   await embedder.close();
 
@@ -138,8 +143,14 @@ Latency per stage (ms per query, ${latency.queries} scene queries one at a time;
 | stage | median | p95 |
 | --- | --- | --- |
 ${Object.entries(latency.stages).map(([stage, s]) => `| ${stage} | ${s.median.toFixed(1)} | ${s.p95.toFixed(1)} |`).join('\n')}
+
+Proposal sources, timed on every query they ran on during the evaluation (ms; median / p95):
+
+| stage | queries | median | p95 |
+| --- | --- | --- | --- |
+${Object.entries(sourceLatency).map(([stage, s]) => `| ${stage} | ${s.queries} | ${s.median.toFixed(1)} | ${s.p95.toFixed(1)} |`).join('\n')}
 `;
-  writeResult('localization', command, { devset: { catalog: scenes.catalog.length, extra_catalog: plainSet.catalog.length, distractors: scenes.distractors.length, single, multi, seed }, near_duplicates: duplicates, results, plain: plainResults, latency }, markdown);
+  writeResult('localization', command, { devset: { catalog: scenes.catalog.length, extra_catalog: plainSet.catalog.length, distractors: scenes.distractors.length, single, multi, seed }, near_duplicates: duplicates, results, plain: plainResults, latency, proposal_source_latency: sourceLatency }, markdown);
   process.stdout.write(markdown);
 }
 

@@ -159,6 +159,7 @@ export async function ensureMaps(queries: QueryContext[], sizes: number[], model
 /** Scores one method on the queries. */
 export async function evaluate(method: Method, queries: EvalQuery[], cache: RegionCache, maps: FeatureMapModel): Promise<MethodResult> {
   await ensureMaps(queries, method.mapSizes, maps);
+  await method.prepare?.(queries);
   let candidates = queries.map((q) => method.candidates(q));
   const wholeOf = (q: QueryContext): CropBox => ({ left: 0, top: 0, width: q.image.width, height: q.image.height });
   const covered = queries.filter((q, i) => q.kind === 'single' && candidates[i]!.some((box) => iou(box ?? wholeOf(q), q.products[0]!) >= 0.5)).length;

@@ -26,6 +26,8 @@ export interface Method {
   name: string;
   /** Feature-map sizes the method needs. */
   mapSizes: number[];
+  /** Computes what `candidates` needs beyond the maps (detector boxes, Selective Search), once per query. */
+  prepare?(queries: QueryContext[]): Promise<void>;
   candidates(query: QueryContext): Array<CropBox | null>;
   /**
    * Candidates are first ranked by their vector pooled from the feature map at `size` (semantic part only, no model

@@ -85,7 +85,7 @@ const envSchema = z.object({
   IMAGE_MAX_PIXELS: positiveInt.max(1_000_000_000).default(50_000_000),
   IMAGE_WORKING_SIZE: positiveInt.min(224).max(4096).default(512),
   AUTOCROP: z.enum(['model', 'localize', 'trim', 'attention', 'none']).default('model'),
-  LOCALIZE_MAX_REGIONS: positiveInt.min(2).max(64).default(16),
+  LOCALIZE_MAX_REGIONS: positiveInt.min(2).max(64).default(24),
 
   WEBHOOK_SECRETS: z.string().optional(),
   WEBHOOK_TOLERANCE_S: positiveInt.max(86_400).default(300),

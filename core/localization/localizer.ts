@@ -12,10 +12,10 @@ import { iou, scdaRegions } from './regions';
 /**
  * Finding the product in a shopper's photo (docs/search.md, "Localization"): a photo of a product on a plain
  * background is cropped by `trim` as before; any other photo gets candidate regions (the strongest connected regions
- * of the localizer's feature map at several thresholds, SCDA after Wei et al. 2017, the detector's boxes when
- * `objects` asks for labels, and the whole photo), which the search service embeds in one batch and searches in one
+ * of the localizer's feature map at several thresholds, SCDA after Wei et al. 2017; the detector's best boxes,
+ * whatever their class; and the whole photo), which the search service embeds in one batch and searches in one
  * msearch: the catalog itself says which region holds a product (`choose`). Measured in
- * benchmarks/results/localization.md; the settings below are the measured best.
+ * benchmarks/results/localization-research.md and scene-search.md; the settings below are the measured best.
  */
 
 /** Where a candidate region comes from. */
@@ -42,8 +42,16 @@ export interface LocalizerSettings {
   duplicateIou: number;
   /** Most candidates embedded and searched per photo, the whole photo included (LOCALIZE_MAX_REGIONS). */
   maxRegions: number;
-  /** Lowest detector score for a detector box to become a candidate (and to label one). */
+  /**
+   * The detector's boxes become candidates class-agnostically, even at low scores: its classes cover few products,
+   * but a box it draws around an unknown thing is still a tight box around a thing. The best `detectorBoxes` with a
+   * score ≥ `detectorScore` (non-maximum suppression at `detectorIou`) are candidates.
+   */
   detectorScore: number;
+  detectorBoxes: number;
+  detectorIou: number;
+  /** Lowest detector score for a class name to label a region. */
+  labelScore: number;
   /** The whole photo (or its trim) stays the primary region unless another's first score beats it by this much. */
   wholeMargin: number;
   /** An object is returned when its first score is within this of the best region's. */
@@ -61,10 +69,13 @@ export const DEFAULT_LOCALIZER_SETTINGS: LocalizerSettings = {
   upsample: 4,
   padding: 0.1,
   duplicateIou: 0.9,
-  maxRegions: 16,
-  detectorScore: 0.3,
+  maxRegions: 24,
+  detectorScore: 0.05,
+  detectorBoxes: 10,
+  detectorIou: 0.7,
+  labelScore: 0.3,
   wholeMargin: 0.05,
-  objectMargin: 0.1,
+  objectMargin: 0.2,
   tightenMargin: 0.03,
 };
 
@@ -79,7 +90,7 @@ const wholeOf = (image: RgbImage): CropBox => ({ left: 0, top: 0, width: image.w
 export class Localizer {
   constructor(
     readonly featureMap: FeatureMapModel,
-    /** Labels objects and proposes its boxes when `objects` is asked for; null runs without it. */
+    /** Proposes boxes and labels objects; null runs without it. */
     readonly detector: Detector | null,
     readonly settings: LocalizerSettings = DEFAULT_LOCALIZER_SETTINGS,
   ) {}
@@ -95,17 +106,20 @@ export class Localizer {
     const t0 = performance.now();
     const map = await this.featureMap.map(image);
     const t1 = performance.now();
-    const detections = objects && this.detector ? await this.detector.detect(image, { scoreThreshold: this.settings.detectorScore }) : [];
+    const { detectorScore: scoreThreshold, detectorBoxes, detectorIou: iouThreshold, labelScore } = this.settings;
+    const detections = this.detector ? (await this.detector.detect(image, { scoreThreshold, iouThreshold, maxDetections: 100, classAgnostic: true })).slice(0, detectorBoxes) : [];
     const t2 = performance.now();
     const found: Candidate[] = [];
-    // Each threshold's strongest region first, then each one's second …: a cap on the regions keeps every threshold.
+    // Interleaved, so that a cap on the regions (maxRegions) keeps some of each: each threshold's strongest map
+    // region, then the detector's best boxes, then each threshold's second region, and so on.
     const byThreshold = this.settings.thresholds.map((threshold) => scdaRegions(map.sum, image.width, image.height, { threshold, upsample: this.settings.upsample, padding: this.settings.padding }));
+    const perRank = Math.ceil(detections.length / Math.max(1, this.settings.perThreshold - 1));
     for (let rank = 0; rank < this.settings.perThreshold; rank++) {
       for (const regions of byThreshold) if (regions[rank]) found.push({ box: regions[rank]!.box, source: 'map', label: null });
-    }
-    for (const detection of detections) {
-      const box = { left: detection.left, top: detection.top, width: detection.width, height: detection.height };
-      found.push({ box, source: 'detector', label: detection.label });
+      for (const detection of detections.slice(rank * perRank, (rank + 1) * perRank)) {
+        const box = { left: detection.left, top: detection.top, width: detection.width, height: detection.height };
+        found.push({ box, source: 'detector', label: detection.score >= labelScore ? detection.label : null });
+      }
     }
     const whole = wholeOf(image);
     const candidates: Candidate[] = [reference];
@@ -118,7 +132,7 @@ export class Localizer {
     }
     for (const candidate of candidates) {
       if (candidate.label || candidate.source === 'whole') continue;
-      const overlapping = detections.find((d) => iou(d, candidate.box ?? whole) >= 0.5);
+      const overlapping = detections.find((d) => d.score >= labelScore && iou(d, candidate.box ?? whole) >= 0.5);
       if (overlapping) candidate.label = overlapping.label;
     }
     return { candidates, timings: { map: t1 - t0, detect: t2 - t1 } };

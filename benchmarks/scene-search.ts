@@ -11,7 +11,8 @@
  * The plain-background dev set (drawings on white with distortions, its own catalog in a second index) is searched
  * the default way and with trim: localization must not cost it anything.
  *
- * usage: npm run bench:scene-search -- [--single 600] [--multi 200] [--seed 11] [--plain 2100]
+ * usage: npm run bench:scene-search -- [--single 600] [--multi 200] [--seed 11] [--plain 2100] [--name scene-search]
+ * (the API inherits the environment: e.g. LOCALIZE_MAX_REGIONS=8 measures a cap; --name keeps its results apart)
  * (services up: npm run services:up; the API runs from dist/: npm run build)
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -46,6 +47,7 @@ const single = Number(argument('single', '600'));
 const multi = Number(argument('multi', '200'));
 const seed = Number(argument('seed', '11'));
 const plainCount = Number(argument('plain', '2100'));
+const name = argument('name', 'scene-search');
 
 interface Answer {
   ms: number;
@@ -200,6 +202,7 @@ async function main(): Promise<void> {
     for (const index of indexes) await index.drop();
   }
 
+  const settings = process.env.LOCALIZE_MAX_REGIONS ? `LOCALIZE_MAX_REGIONS=${process.env.LOCALIZE_MAX_REGIONS} ` : '';
   const cell = (s: Stats) => `${fixed(s.p50, 1)} / ${fixed(s.p95, 1)}`;
   const label: Record<string, string> = {
     'scene default': 'scene photos, default (localization)',
@@ -215,7 +218,7 @@ async function main(): Promise<void> {
     .join('\n');
   const markdown = `# Finding the product in a photo: the API, measured from outside
 
-The real API process (\`node --single-threaded-gc dist/api/main.js\`, default settings) against Elasticsearch 9.5.4,
+The real API process (\`node --single-threaded-gc dist/api/main.js\`, ${settings ? `\`${settings.trim()}\`` : 'default settings'}) against Elasticsearch 9.5.4,
 photos uploaded one at a time (multipart, \`k: 5\`) on one ${os.cpus().length}-core machine. Scene photos: the
 localization dev set (seed ${seed}: ${single} photos of one catalog product beside a distractor, ${multi} photos of 2–3
 products, on real background photos; [localization-research.md](localization-research.md) describes it), searched in
@@ -230,7 +233,7 @@ Targets (issue 11): in-scene recall@1 ≥ 0.90, multi-object recall ≥ 0.90, pl
 end p95 ≤ 60 ms at 100,000 products without \`objects\`, ≤ 120 ms with it (latency at 100,000 products:
 [search-latency.md](search-latency.md)).
 `;
-  writeResult('scene-search', `npm run bench:scene-search -- --single ${single} --multi ${multi} --seed ${seed} --plain ${plainCount}`, { rows }, markdown);
+  writeResult(name, `${settings}npm run bench:scene-search -- --single ${single} --multi ${multi} --seed ${seed} --plain ${plainCount} --name ${name}`, { settings, rows }, markdown);
   process.stdout.write(markdown);
 }
 

@@ -170,21 +170,23 @@ export class SearchService {
       candidates = proposal.candidates;
       timings.localize = proposal.timings.map + proposal.timings.detect;
     }
-    // 1. Every candidate embedded by the heaviest-weighted model alone and searched with it (one kNN each, one
-    //    msearch): the semantic model's first scores choose the regions better than the hybrid's (0.695 against 0.66
-    //    recall@1 on the scene dev set) and cost one model and one request per region.
+    // One region (a trimmed product photo, a drawn box): embedded by every model at once and searched as usual.
+    // Several: 1. every candidate embedded by the heaviest-weighted model alone and searched with it (one kNN each,
+    // one msearch): the semantic model's first scores choose the regions better than the hybrid's (0.695 against
+    // 0.66 recall@1 on the scene dev set) and cost one model and one request per region; 2. the chosen regions (the
+    // primary, and the objects) embedded by the other models and searched with every model.
     const scorer = ids.reduce((best, id) => (weights[id]! > weights[best]! ? id : best));
     const filters = buildFilterClauses(options.filters);
+    const several = candidates.length > 1 && ids.length > 1;
     const t1 = performance.now();
-    const scoring = await this.embedder.embedRegions(image, candidates.map((candidate) => candidate.box), { models: [scorer] });
+    const scoring = await this.embedder.embedRegions(image, candidates.map((candidate) => candidate.box), { models: several ? [scorer] : ids });
     const t2 = performance.now();
-    const alone = ids.length === 1;
     const scored = await searchCatalogMany(
       this.es,
       this.alias,
       scoring.map((vectors) => {
-        const query = { [scorer]: Array.from(vectors[scorer]!) };
-        return alone ? this.catalogSearch(query, weights, options, filters) : { vectors: query, weights: { [scorer]: 1 }, size: 1, numCandidates: options.num_candidates, filters, mode: options.mode, facets: false };
+        if (!several) return this.catalogSearch(Object.fromEntries(ids.map((id) => [id, Array.from(vectors[id]!)])), weights, options, filters);
+        return { vectors: { [scorer]: Array.from(vectors[scorer]!) }, weights: { [scorer]: 1 }, size: 1, numCandidates: options.num_candidates, filters, mode: options.mode, facets: false };
       }),
     );
     const t3 = performance.now();
@@ -192,11 +194,10 @@ export class SearchService {
     const answers = scored.map((response) => ({ firstId: response.hits[0]?._id, firstScore: response.hits[0] ? 2 * (response.hits[0]._score ?? 0) - 1 : -1 }));
     const settings = this.localizer?.settings ?? { wholeMargin: 0, objectMargin: 0, tightenMargin: 0 };
     const choice = choose(candidates, answers, image, settings, options.max_objects ?? 5);
-    // 2. The chosen regions (the primary, and the objects) searched with every model.
     const chosen = [...new Set([choice.primary, ...(options.objects ? choice.objects : [])])];
     let responses = new Map(chosen.map((i) => [i, scored[i]!]));
     let t4 = t3;
-    if (!alone) {
+    if (several) {
       const rest = ids.filter((id) => id !== scorer);
       const others = await this.embedder.embedRegions(image, chosen.map((i) => candidates[i]!.box), { models: rest });
       t4 = performance.now();

@@ -4,6 +4,7 @@ import type { CropBox } from '../image/autocrop';
 import type { RgbImage } from '../image/decode';
 import { groupHierarchy, initialRegions, pixelBins, SIMILARITIES, type PixelBins, type Similarity } from './selective-search-grouping';
 import { COLOUR_SPACES, gaussianBlur, segmentGraph, toColourSpace, type ChannelImage, type ColourSpace } from './selective-search-segment';
+import { seededRandom } from '../random';
 
 /**
  * Class-agnostic object proposals by Selective Search (Uijlings et al., "Selective Search for Object Recognition",
@@ -99,16 +100,10 @@ export function downscale(image: RgbImage, maxSide: number): { rgb: Uint8Array; 
   return { rgb, width, height };
 }
 
-/** A deterministic uniform generator in (0, 1] (mulberry32). */
+/** A deterministic uniform generator in (0, 1]: core/random.ts's mulberry32, shifted off zero. */
 function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (((t ^ (t >>> 14)) >>> 0) + 1) / 4294967296;
-  };
+  const next = seededRandom(seed);
+  return () => next() + 1 / 4294967296;
 }
 
 /**

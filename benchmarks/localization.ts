@@ -50,7 +50,7 @@ async function main(): Promise<void> {
   const logger = createLogger(config);
   const embedder = await createEmbedder(config, logger);
   const sources = new ProposalSources(config, logger);
-  const maps = await FeatureMapModel.load(Math.max(1, config.onnx.intraOpThreads));
+  const maps = await FeatureMapModel.load(config.onnx, createLogger(config));
   const scenes = await buildSceneDevSet(path.join(CACHE, 'scenes'), { single, multi, seed });
   // The plain dev set's catalog (openclipart drawings on white) also serves as 1062 extra catalog items for the
   // scenes, so that a background region has many wrong products to match, as in a real catalog.

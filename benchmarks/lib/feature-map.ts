@@ -1,20 +1,10 @@
-import { execFileSync } from 'node:child_process';
-import fs from 'node:fs';
-import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import * as ort from 'onnxruntime-node';
-import sharp from 'sharp';
+import type { Config } from '../../core/config';
+import type { Logger } from '../../core/logger';
+import { FeatureMapModel as CoreFeatureMapModel } from '../../core/localization/feature-map';
+import { readLocalizerManifest } from '../../core/localization/manifest';
 import type { RgbImage } from '../../core/image/decode';
 import type { ActivationMap } from '../../core/localization/regions';
-
-/**
- * The embedding model's last convolutional feature map, from a research copy of the built-in EfficientNet-Lite0
- * that takes any input size and outputs the map (models/add_feature_map_output.py builds it beside the pinned model,
- * which stays untouched).
- */
-const ROOT = path.resolve(__dirname, '..', '..');
-const BUILT_IN = path.join(ROOT, '.cache', 'models', 'efficientnet-lite0.onnx');
-export const FEATURE_MAP_MODEL = path.join(ROOT, '.cache', 'models', 'efficientnet-lite0-feature-map.onnx');
 
 /**
  * Per-cell saliency statistics of a feature map F (C channels × cells):
@@ -35,9 +25,6 @@ export interface FeatureMaps {
   width: number;
   height: number;
   channels: number;
-  /** Model input size the maps came from, px. */
-  inputWidth: number;
-  inputHeight: number;
   statistics: Record<Statistic, Float32Array>;
   /** The feature map itself, channels first (kept for pooling regions). */
   features: Float32Array;
@@ -81,53 +68,27 @@ function statisticsOf(data: Float32Array, channels: number, cells: number): Reco
   return { sum, contrast, crow, sumcontrast };
 }
 
+/**
+ * The harness's view of the service's localizer model (core/localization/feature-map.ts: the same model, input size
+ * rounding and normalisation), at any long side, with the four statistics.
+ */
 export class FeatureMapModel {
-  private constructor(private readonly session: ort.InferenceSession) {}
+  private constructor(private readonly model: CoreFeatureMapModel) {}
 
-  /** Loads the research model, building it first when it is missing. */
-  static async load(threads = 2): Promise<FeatureMapModel> {
-    if (!fs.existsSync(FEATURE_MAP_MODEL)) {
-      execFileSync(path.join(ROOT, '.cache', 'venv', 'bin', 'python'), [path.join(ROOT, 'models', 'add_feature_map_output.py'), BUILT_IN, FEATURE_MAP_MODEL], { stdio: 'inherit' });
-    }
-    const session = await ort.InferenceSession.create(FEATURE_MAP_MODEL, {
-      graphOptimizationLevel: 'all',
-      intraOpNumThreads: threads,
-      extra: { session: { intra_op: { allow_spinning: '0' } } },
-    });
-    return new FeatureMapModel(session);
+  static async load(onnx: Config['onnx'], logger: Logger): Promise<FeatureMapModel> {
+    return new FeatureMapModel(await CoreFeatureMapModel.load(readLocalizerManifest(), onnx, logger));
   }
 
-  /**
-   * The feature maps of the whole image scaled so that its long side is `size` px (both sides rounded to a multiple
-   * of 32, so each cell covers 32 × 32 input px), with the built-in model's normalisation ((x − 127) / 128).
-   */
-  async activation(image: RgbImage, size: number): Promise<{ maps: FeatureMaps; preprocessMs: number; inferenceMs: number; statisticsMs: number }> {
+  /** The feature maps of the whole image scaled so that its long side is `size` px (sides multiples of 32). */
+  async activation(image: RgbImage, size: number): Promise<{ maps: FeatureMaps; mapMs: number; statisticsMs: number }> {
     const t0 = performance.now();
-    const scale = size / Math.max(image.width, image.height);
-    const width = Math.max(32, Math.round((image.width * scale) / 32) * 32);
-    const height = Math.max(32, Math.round((image.height * scale) / 32) * 32);
-    const pixels = await sharp(image.data, { raw: { width: image.width, height: image.height, channels: 3 } }).resize(width, height, { fit: 'fill' }).raw().toBuffer();
-    const plane = width * height;
-    const input = new Float32Array(3 * plane);
-    for (let c = 0; c < 3; c++) for (let i = 0; i < plane; i++) input[c * plane + i] = (pixels[i * 3 + c]! - 127) / 128;
+    const { width, height, channels, features } = await this.model.map(image, size);
     const t1 = performance.now();
-    const results = await this.session.run({ image: new ort.Tensor('float32', input, [1, 3, height, width]) }, ['feature_map']);
-    const tensor = results.feature_map!;
-    const [, channels, mapHeight, mapWidth] = tensor.dims as [number, number, number, number];
-    const features = Float32Array.from(tensor.data as Float32Array);
-    tensor.dispose?.();
-    const t2 = performance.now();
-    const statistics = statisticsOf(features, channels, mapHeight * mapWidth);
-    const t3 = performance.now();
-    return {
-      maps: { width: mapWidth, height: mapHeight, channels, inputWidth: width, inputHeight: height, statistics, features },
-      preprocessMs: t1 - t0,
-      inferenceMs: t2 - t1,
-      statisticsMs: t3 - t2,
-    };
+    const statistics = statisticsOf(features, channels, width * height);
+    return { maps: { width, height, channels, statistics, features }, mapMs: t1 - t0, statisticsMs: performance.now() - t1 };
   }
 
   async close(): Promise<void> {
-    await this.session.release();
+    await this.model.close();
   }
 }

@@ -36,16 +36,17 @@ export class FeatureMapModel {
     return new FeatureMapModel(manifest, provider, session);
   }
 
-  /** The input size for an image: long side = the manifest's input width, both sides multiples of the stride. */
-  inputSize(width: number, height: number): { width: number; height: number } {
+  /** The input size for an image: long side `longSide`, both sides multiples of the stride. */
+  inputSize(width: number, height: number, longSide: number = this.manifest.input.width): { width: number; height: number } {
     const { stride } = this.manifest;
-    const scale = this.manifest.input.width / Math.max(width, height);
+    const scale = longSide / Math.max(width, height);
     const round = (side: number): number => Math.max(stride, Math.round((side * scale) / stride) * stride);
     return { width: round(width), height: round(height) };
   }
 
-  async map(image: RgbImage): Promise<FeatureMap> {
-    const size = this.inputSize(image.width, image.height);
+  /** The map of the whole image at long side `longSide` (default the manifest's input width, 448 px). */
+  async map(image: RgbImage, longSide: number = this.manifest.input.width): Promise<FeatureMap> {
+    const size = this.inputSize(image.width, image.height, longSide);
     const spec = { ...this.manifest.input, ...size, resize: 'stretch' as const };
     const pixels = await resizeForModel(image, null, spec);
     const input = new Float32Array(3 * size.width * size.height);

@@ -17,7 +17,7 @@ describe('pooledScores', () => {
     const [width, height, channels, count] = [7, 5, 16, 4];
     // Zero cells as well (ReLU6 maps are sparse), which the fast path skips.
     const features = Float32Array.from({ length: channels * width * height }, () => (random() < 0.3 ? 0 : random() * 6));
-    const maps: FeatureMaps = { width, height, channels, inputWidth: 224, inputHeight: 160, features, statistics: {} as FeatureMaps['statistics'] };
+    const maps: FeatureMaps = { width, height, channels, features, statistics: {} as FeatureMaps['statistics'] };
     const items = new Float32Array(count * channels);
     for (let i = 0; i < count; i++) {
       const row = items.subarray(i * channels, (i + 1) * channels);

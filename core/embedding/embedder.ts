@@ -42,6 +42,12 @@ export type EmbedOutcome = { ok: true; image: EmbeddedImage } | { ok: false; err
 
 const round = (ms: number): number => Math.round(ms * 100) / 100;
 
+/** The coded errors of an image that fails a stage (an AppError already coded passes through). */
+const decodeFailed = (error: unknown): AppError => (error instanceof AppError ? error : new AppError('corrupt_image', 'the image cannot be decoded', 422, { cause: error }));
+const preprocessFailed = (error: unknown): AppError =>
+  error instanceof AppError ? error : new AppError('preprocess_failed', `the image could not be prepared for the model: ${describeError(error)}`, 422, { cause: error });
+const embeddingFailed = (model: EmbeddingModel, error: unknown): AppError => new AppError('embedding_failed', `model ${model.id} failed on this image: ${describeError(error)}`, 422, { cause: error });
+
 export class Embedder {
   private readonly byId: Map<string, EmbeddingModel>;
 
@@ -99,7 +105,7 @@ export class Embedder {
           }
           return { ok: true as const, image, crops, decode: t1 - t0, crop: performance.now() - t1 };
         } catch (error) {
-          return { ok: false as const, error: error instanceof AppError ? error : new AppError('corrupt_image', 'the image cannot be decoded', 422, { cause: error }) };
+          return { ok: false as const, error: decodeFailed(error) };
         }
       }),
     );
@@ -120,7 +126,7 @@ export class Embedder {
             }),
           );
         } catch (error) {
-          failed.set(entry.position, error instanceof AppError ? error : new AppError('preprocess_failed', `the image could not be prepared for the model: ${describeError(error)}`, 422, { cause: error }));
+          failed.set(entry.position, preprocessFailed(error));
         }
       }),
     );
@@ -175,7 +181,7 @@ export class Embedder {
     try {
       return await decodeImage(bytes, this.limits());
     } catch (error) {
-      throw error instanceof AppError ? error : new AppError('corrupt_image', 'the image cannot be decoded', 422, { cause: error });
+      throw decodeFailed(error);
     }
   }
 
@@ -193,13 +199,13 @@ export class Embedder {
         try {
           await Promise.all(boxes.map(async (box, slot) => writeTensor(await resizeForModel(image, box, model.manifest.input), model.manifest.input, batch, slot)));
         } catch (error) {
-          throw new AppError('preprocess_failed', `the image could not be prepared for the model: ${describeError(error)}`, 422, { cause: error });
+          throw preprocessFailed(error);
         }
         let vectors: Float32Array[];
         try {
           vectors = await model.embed(batch, boxes.length);
         } catch (error) {
-          throw new AppError('embedding_failed', `model ${model.id} failed on this image: ${describeError(error)}`, 422, { cause: error });
+          throw embeddingFailed(model, error);
         }
         vectors.forEach((vector, slot) => (out[slot]![model.id] = vector));
       }),
@@ -216,7 +222,7 @@ export class Embedder {
       return await model.embed(batch, positions.length);
     } catch (batchError) {
       if (positions.length === 1) {
-        failed.set(positions[0]!, new AppError('embedding_failed', `model ${model.id} failed on this image: ${describeError(batchError)}`, 422, { cause: batchError }));
+        failed.set(positions[0]!, embeddingFailed(model, batchError));
         return [undefined];
       }
       const size = model.inputSize;

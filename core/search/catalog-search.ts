@@ -106,16 +106,20 @@ export interface CatalogSearchResponse {
   aggregations?: Record<string, unknown>;
 }
 
+/** A hybrid kNN search takes two requests: candidates, then fusion. */
+const isHybrid = (options: CatalogSearchOptions): boolean => options.mode === 'knn' && Object.keys(options.vectors).length > 1;
+/** What a hybrid search whose candidates step found nothing answers. */
+const noCandidates = (options: CatalogSearchOptions): CatalogSearchResponse => ({ hits: [], ...(options.facets ? { aggregations: {} } : {}) });
+
 /** Runs one search (one request, or two for a hybrid kNN search). */
 export async function searchCatalog(es: Client, index: string, options: CatalogSearchOptions): Promise<CatalogSearchResponse> {
-  const hybrid = options.mode === 'knn' && Object.keys(options.vectors).length > 1;
-  if (!hybrid) {
+  if (!isHybrid(options)) {
     const response = await es.search<Record<string, unknown>>({ index, ...buildSearchBody(options) });
     return { hits: response.hits.hits, aggregations: response.aggregations as Record<string, unknown> | undefined };
   }
   const candidates = await es.search({ index, ...buildCandidatesBody(options) });
   const ids = candidates.hits.hits.map((hit) => hit._id!).filter(Boolean);
-  if (ids.length === 0) return { hits: [], ...(options.facets ? { aggregations: {} } : {}) };
+  if (ids.length === 0) return noCandidates(options);
   const response = await es.search<Record<string, unknown>>({ index, ...buildFusionBody(options, ids) });
   return { hits: response.hits.hits, aggregations: response.aggregations as Record<string, unknown> | undefined };
 }
@@ -146,7 +150,7 @@ export async function searchCatalogMany(es: Client, index: string, searches: Cat
       return { hits: item.hits.hits, aggregations: item.aggregations as Record<string, unknown> | undefined };
     });
   };
-  const hybrid = searches.map((options) => options.mode === 'knn' && Object.keys(options.vectors).length > 1);
+  const hybrid = searches.map(isHybrid);
   // One-request searches (and every hybrid's candidates) in the first round trip.
   const first = await run(searches.map((options, i) => (hybrid[i] ? buildCandidatesBody(options) : buildSearchBody(options))));
   const fusions = searches.flatMap((options, i) => {
@@ -155,7 +159,7 @@ export async function searchCatalogMany(es: Client, index: string, searches: Cat
     return ids.length > 0 ? [{ i, body: buildFusionBody(options, ids) }] : [];
   });
   const fused = await run(fusions.map((fusion) => fusion.body));
-  const out = searches.map((options, i): CatalogSearchResponse => (hybrid[i] ? { hits: [], ...(options.facets ? { aggregations: {} } : {}) } : first[i]!));
+  const out = searches.map((options, i) => (hybrid[i] ? noCandidates(options) : first[i]!));
   fusions.forEach((fusion, j) => (out[fusion.i] = fused[j]!));
   return out;
 }

@@ -1,0 +1,85 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import sharp from 'sharp';
+import type { TopLevelSpec } from 'vega-lite';
+
+/**
+ * Benchmark charts as PNG images: a Vega-Lite spec compiled and rendered to SVG by Vega (headless, no canvas), then
+ * rasterised by sharp (librsvg). One look for every chart: white background, the system sans-serif font.
+ */
+
+export interface Series {
+  /** The legend's name of this line. */
+  name: string;
+  points: Array<{ x: number; y: number }>;
+}
+
+export interface LineChart {
+  title: string;
+  x: { title: string; log?: boolean };
+  y: { title: string; log?: boolean; zero?: boolean };
+  series: Series[];
+  /** Horizontal reference lines (targets), each with its label. */
+  rules?: Array<{ y: number; label: string }>;
+  width?: number;
+  height?: number;
+}
+
+/** A line chart (one line per series, points marked) as a Vega-Lite spec. */
+export function lineChartSpec(chart: LineChart): TopLevelSpec {
+  const values = chart.series.flatMap((series) => series.points.map((point) => ({ series: series.name, x: point.x, y: point.y })));
+  const scale = (axis: { log?: boolean; zero?: boolean }) => (axis.log ? { type: 'log' as const } : { zero: axis.zero ?? true });
+  const lines = {
+    data: { values },
+    mark: { type: 'line' as const, point: true },
+    encoding: {
+      x: { field: 'x', type: 'quantitative' as const, title: chart.x.title, scale: scale(chart.x) },
+      y: { field: 'y', type: 'quantitative' as const, title: chart.y.title, scale: scale(chart.y) },
+      color: { field: 'series', type: 'nominal' as const, title: null, sort: chart.series.map((series) => series.name) },
+    },
+  };
+  const rules = (chart.rules ?? []).length
+    ? [
+        {
+          data: { values: chart.rules! },
+          layer: [
+            { mark: { type: 'rule' as const, strokeDash: [4, 4], color: '#888' }, encoding: { y: { field: 'y', type: 'quantitative' as const } } },
+            {
+              mark: { type: 'text' as const, align: 'left' as const, dx: 4, dy: -6, color: '#555' },
+              encoding: { y: { field: 'y', type: 'quantitative' as const }, x: { value: 0 }, text: { field: 'label', type: 'nominal' as const } },
+            },
+          ],
+        },
+      ]
+    : [];
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    title: chart.title,
+    width: chart.width ?? 560,
+    height: chart.height ?? 320,
+    background: 'white',
+    config: { font: 'DejaVu Sans, Helvetica, Arial, sans-serif' },
+    layer: [lines, ...rules],
+  } as TopLevelSpec;
+}
+
+/** Renders a Vega-Lite spec to PNG bytes (2× for sharp text). */
+export async function renderPng(spec: TopLevelSpec, scale = 2): Promise<Buffer> {
+  // Vega and Vega-Lite are ES modules: loaded when a chart is drawn.
+  const vegaLite = await import('vega-lite');
+  const vega = await import('vega');
+  const view = new vega.View(vega.parse(vegaLite.compile(spec).spec), { renderer: 'none' });
+  try {
+    const svg = await view.toSVG(scale);
+    return await sharp(Buffer.from(svg)).png().toBuffer();
+  } finally {
+    view.finalize();
+  }
+}
+
+/** Draws `chart` into `file` (a .png path); returns the path. */
+export async function writeLineChart(file: string, chart: LineChart): Promise<string> {
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  fs.writeFileSync(file, await renderPng(lineChartSpec(chart)));
+  return file;
+}

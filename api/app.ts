@@ -26,6 +26,7 @@ import { webhookRouter } from './routes/webhook.route';
 import { IngestService } from './services/ingest.service';
 import { SearchService } from './services/search.service';
 import { StatusService } from './services/status.service';
+import { createAdmission } from './services/admission';
 import { searchRouter } from './routes/search.route';
 import type { ImageFetcher } from '../core/net/image-fetcher';
 
@@ -86,7 +87,7 @@ export function createApp(deps: ApiDeps): Express {
   app.use(webhookRouter(config, ingest));
   app.use(statusRouter(new StatusService(deps.es, config.index.alias, deps.status)));
   if (deps.embedder) {
-    const search = new SearchService(deps.es, config.index.alias, deps.embedder, deps.fetcher, config.search.weights, deps.exactSearch, deps.localizer, config.image.queryCrop);
+    const search = new SearchService(deps.es, config.index.alias, deps.embedder, deps.fetcher, config.search.weights, deps.exactSearch, deps.localizer, config.image.queryCrop, createAdmission(config.api.admission, deps.registry));
     app.use(searchRouter(config, search, searchStageMetrics(deps.registry)));
   }
   // The page: static files with a strict policy (no inline script; product images may come from any https host).

@@ -1,3 +1,4 @@
+import os from 'node:os';
 import { z } from 'zod';
 import { StartupError, describeIssues } from './errors';
 import { parseTrustProxy, type TrustProxy } from './net/trust-proxy';
@@ -120,6 +121,9 @@ const envSchema = z.object({
     .optional(),
   RATE_LIMIT_PER_S: nonNegativeInt.max(100_000).default(50),
   RATE_LIMIT_BURST: positiveInt.max(1_000_000).default(100),
+  SEARCH_CONCURRENCY: nonNegativeInt.max(4096).default(0),
+  SEARCH_QUEUE: nonNegativeInt.max(100_000).default(32),
+  SEARCH_QUEUE_WAIT_MS: positiveInt.max(60_000).default(250),
   TRUST_PROXY: trustProxy.default(false),
   REQUEST_TIMEOUT_MS: positiveInt.max(600_000).default(30_000),
   HEADERS_TIMEOUT_MS: positiveInt.max(600_000).default(10_000),
@@ -224,6 +228,15 @@ const configSchema = envSchema
       /** Search requests a second per client (0: no limit), and the burst allowed; shared by all API processes through Redis. */
       rateLimitPerSecond: e.RATE_LIMIT_PER_S,
       rateLimitBurst: e.RATE_LIMIT_BURST,
+      /**
+       * Admission control per API process: searches running at once (0: 4 per core), waiting for a slot, and the
+       * longest wait; past them a search is answered 503 `overloaded` at once (api/services/admission.ts).
+       */
+      admission: {
+        concurrency: e.SEARCH_CONCURRENCY || 4 * os.availableParallelism(),
+        queue: e.SEARCH_QUEUE,
+        maxWaitMs: e.SEARCH_QUEUE_WAIT_MS,
+      },
       /**
        * Express's `trust proxy`: which hops' X-Forwarded-For to believe, so that `request.ip` (the rate limit's key
        * for requests without an API key) is the client's address behind a load balancer. Default false: the socket's.

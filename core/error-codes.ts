@@ -16,6 +16,11 @@ export const API_ERRORS = {
   api_key_invalid: { status: [401], description: 'The API key is not one of API_KEYS.' },
   api_key_scope: { status: [403], description: 'The API key lacks the scope this route needs (`search`, `webhook` or `admin`).' },
   rate_limited: { status: [429], retryAfter: true, description: 'More requests than the client’s rate allows; retry after the `Retry-After` seconds.' },
+  overloaded: {
+    status: [503],
+    retryAfter: true,
+    description: 'The server is at capacity (SEARCH_CONCURRENCY searches running, SEARCH_QUEUE waiting, or no slot within SEARCH_QUEUE_WAIT_MS): answered at once; retry after the `Retry-After` seconds, or on another server.',
+  },
   // Any request
   route_not_found: { status: [404], description: 'No route for this method and path.' },
   invalid_json: { status: [400], description: 'The body is not valid JSON.' },

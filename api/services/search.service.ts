@@ -3,6 +3,7 @@ import type { Client } from '@elastic/elasticsearch';
 import { errors } from '@elastic/elasticsearch';
 import { z } from 'zod';
 import type { Embedder } from '../../core/embedding/embedder';
+import type { Admission } from './admission';
 import { AppError, NotFoundError, ValidationError } from '../../core/errors';
 import { cropBoxSchema, scaleBox, type CropBox } from '../../core/image/autocrop';
 import { choose, type Candidate, type Localizer } from '../../core/localization/localizer';
@@ -79,6 +80,8 @@ export class SearchService {
     private readonly localizer: Localizer | null,
     /** How a photo is cropped when the request says `crop: "auto"` (AUTOCROP). */
     private readonly queryCrop: 'localize' | 'trim' | 'attention' | 'none',
+    /** Bounds the searches at work at once: past it, 503 `overloaded` (fetching an image_url happens before). */
+    private readonly admission: Admission,
   ) {}
 
   private weights(options: SearchOptions): Record<string, number> {
@@ -91,28 +94,39 @@ export class SearchService {
     return weights;
   }
 
-  /** `started`: when the request arrived (performance.now()), which `timings_ms.total` counts from; default now. */
+  /**
+   * `started`: when the request arrived (performance.now()), which `timings_ms.total` counts from; default now.
+   * The options are checked and an image_url fetched first; then the search waits for its admission.
+   */
   async search(source: QuerySource, options: QueryOptions, started = performance.now()): Promise<SearchResult> {
     if (options.mode === 'exact' && !this.exactAvailable) {
       throw new AppError('exact_search_unavailable', 'exact search needs painless scripting, which this Elasticsearch cluster does not have; use mode "knn"', 501);
     }
     const weights = this.weights(options);
+    if (source.kind !== 'image_url') return this.admission.run(() => this.searchAdmitted(source, weights, options, started, 0));
+    const t0 = performance.now();
+    const { bytes } = await this.fetcher.fetch(source.url);
+    const fetchMs = performance.now() - t0;
+    return this.admission.run(() => this.searchAdmitted({ kind: 'image', bytes }, weights, options, started, fetchMs));
+  }
+
+  /** `fetchMs`: the time an image_url took to fetch, counted in `decode`. */
+  private async searchAdmitted(source: Exclude<QuerySource, { kind: 'image_url' }>, weights: Record<string, number>, options: QueryOptions, started: number, fetchMs: number): Promise<SearchResult> {
     const ids = Object.keys(weights);
     const timings: Timings = { decode: 0, embed: 0, search: 0, total: 0 };
     let crop: CropBox | null = null;
     let vectors: Record<string, number[]> = {};
     let exclude: string | undefined;
 
-    if (source.kind === 'image' || source.kind === 'image_url') {
-      const t0 = performance.now();
-      const bytes = source.kind === 'image' ? source.bytes : (await this.fetcher.fetch(source.url)).bytes;
+    if (source.kind === 'image') {
+      const { bytes } = source;
       const cropMode = options.crop === 'auto' ? this.queryCrop : options.crop;
-      if (options.box || options.objects || cropMode === 'localize') return this.searchRegions(bytes, performance.now() - t0, weights, options, started);
+      if (options.box || options.objects || cropMode === 'localize') return this.searchRegions(bytes, fetchMs, weights, options, started);
       // `attention` only comes from AUTOCROP, which the embedder's `auto` applies.
       const image = await this.embedder.embed(bytes, { models: ids, crop: cropMode === 'attention' ? 'auto' : cropMode });
       for (const embedding of image.embeddings) vectors[embedding.model] = Array.from(embedding.vector);
       crop = image.embeddings[0]?.crop ?? null;
-      timings.decode = image.timings.decode + image.timings.crop + (source.kind === 'image_url' ? performance.now() - t0 - image.timings.total : 0);
+      timings.decode = fetchMs + image.timings.decode + image.timings.crop;
       timings.embed = image.timings.preprocess + image.timings.embed;
     } else if (source.kind === 'product_id') {
       vectors = await this.productVectors(source.id, ids);

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
-import { deleteEventSchema, eventBatchSchema, eventSchema, productIdSchema, productSchema, upsertEventSchema, webhookBodySchema } from '../core/catalog';
+import { catalogNameSchema, deleteEventSchema, eventBatchSchema, eventSchema, productIdSchema, productSchema, upsertEventSchema, webhookBodySchema } from '../core/catalog';
 import { REPO_ROOT } from '../core/embedding/manifest';
 import type { ApiErrorCode } from '../core/error-codes';
 import { filtersSchema } from '../core/search/filters';
@@ -86,7 +86,7 @@ function optionParameters(options: JsonObject): JsonObject[] {
 /** What reading a request body can answer. */
 const BODY_ERRORS: ApiErrorCode[] = ['invalid_json', 'request_aborted', 'payload_too_large', 'unsupported_encoding'];
 /** What both search routes can answer. */
-const SEARCH_ERRORS: ApiErrorCode[] = ['invalid_request', 'unknown_model', 'product_not_found', 'product_not_embedded', 'exact_search_unavailable', 'overloaded', 'internal_error'];
+const SEARCH_ERRORS: ApiErrorCode[] = ['catalog_forbidden', 'invalid_request', 'unknown_model', 'product_not_found', 'product_not_embedded', 'exact_search_unavailable', 'overloaded', 'internal_error'];
 /** What only POST /v1/search can answer: its query source (an upload, base64, a URL to fetch, a vector). */
 const QUERY_SOURCE_ERRORS: ApiErrorCode[] = [
   'invalid_query_source', 'invalid_base64', 'invalid_box', 'localization_unavailable', 'vector_length_mismatch', 'invalid_vector', 'unsupported_media_type', 'upload_limit', 'empty_image',
@@ -162,16 +162,19 @@ export function buildOpenApiDocument(): JsonObject {
         parameters: [{ name: 'Lookalike-Signature', in: 'header', required: true, description: '`t=<unix seconds>,v1=<64 hex>[,v1=<64 hex>…]`', schema: { type: 'string', maxLength: 4096 } }],
         requestBody: { required: true, content: json(ref('WebhookBody')) },
         responses: { 202: success('Enqueued (or recognised as duplicates)', json(ref('Accepted'))) },
-        errors: [...BODY_ERRORS, 'webhooks_disabled', 'signature_missing', 'signature_malformed', 'signature_expired', 'signature_mismatch', 'invalid_event', 'too_many_events', 'queue_unavailable', 'internal_error'],
+        errors: [...BODY_ERRORS, 'webhooks_disabled', 'signature_missing', 'signature_malformed', 'signature_expired', 'signature_mismatch', 'invalid_event', 'too_many_events', 'catalog_forbidden', 'queue_unavailable', 'internal_error'],
       }),
     },
     '/v1/products/{id}/status': {
       get: operation({
         summary: 'Where a product stands in the pipeline',
         scope: 'webhook',
-        parameters: [{ ...productId, schema: jsonSchema(productIdSchema) }],
+        parameters: [
+          { ...productId, schema: jsonSchema(productIdSchema) },
+          { name: 'catalog', in: 'query', description: 'The product’s catalog: default `default`, or the first catalog of an API key bound to catalogs', schema: jsonSchema(catalogNameSchema) },
+        ],
         responses: { 200: success('The status', json(ref('ProductStatus'))) },
-        errors: ['invalid_product_id', 'internal_error'],
+        errors: ['invalid_product_id', 'invalid_catalog', 'catalog_forbidden', 'internal_error'],
       }),
     },
     '/healthz': { get: operation({ summary: 'Liveness', responses: { 200: success('The process is up', json(ref('Health'))) } }) },
@@ -218,7 +221,7 @@ export function buildOpenApiDocument(): JsonObject {
           type: 'http',
           scheme: 'bearer',
           description:
-            'An API key from API_KEYS (`<key>:<scope>[+<scope>…]`, comma-separated) as `Authorization: Bearer <key>`. Scopes: `search` for POST /v1/search and GET /v1/products/{id}/similar; `webhook` for POST /v1/webhooks/catalog and GET /v1/products/{id}/status; `admin` for GET /metrics, and every other scope too. Without API_KEYS no key is asked for: search and status are public, and webhooks rely on their signatures alone.',
+            'An API key from API_KEYS (`<key>:<scope>[+<scope>…][@<catalog>[|<catalog>…]]`, comma-separated) as `Authorization: Bearer <key>`. A key with catalogs reaches only their products: a request naming another catalog (a search’s or status request’s `catalog`, a webhook event’s) is a 403 `catalog_forbidden`, and a request naming none works in the key’s first catalog. Scopes: `search` for POST /v1/search and GET /v1/products/{id}/similar; `webhook` for POST /v1/webhooks/catalog and GET /v1/products/{id}/status; `admin` for GET /metrics, and every other scope too. Without API_KEYS no key is asked for: search and status are public, and webhooks rely on their signatures alone.',
         },
         apiKey: { type: 'apiKey', in: 'header', name: 'X-API-Key', description: 'The same key in an `X-API-Key` header.' },
       },

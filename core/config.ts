@@ -15,6 +15,10 @@ export type VectorIndexType = (typeof VECTOR_INDEX_TYPES)[number];
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 const positiveInt = z.coerce.number().int().positive();
+/** One API_KEYS entry: `<key>:<scope>[+<scope>…][@<catalog>[|<catalog>…]]` (catalog names as core/catalog.ts has them). */
+const API_SCOPE = '(search|webhook|admin)';
+const CATALOG_NAME = '[a-z0-9][a-z0-9_-]{0,63}';
+const API_KEY_ENTRY = `[\\x21-\\x2b\\x2d-\\x7e]{16,}:${API_SCOPE}(\\+${API_SCOPE})*(@${CATALOG_NAME}(\\|${CATALOG_NAME})*)?`;
 const nonNegativeInt = z.coerce.number().int().nonnegative();
 const bool = z.stringbool({ truthy: ['true', '1', 'yes', 'on'], falsy: ['false', '0', 'no', 'off'] });
 const indexName = z
@@ -117,7 +121,10 @@ const envSchema = z.object({
     .default('efficientnet-lite0:0.6,colour-texture:0.4'),
   API_KEYS: z
     .string()
-    .regex(/^[\x21-\x2b\x2d-\x7e]{16,}:(search|webhook|admin)(\+(search|webhook|admin))*(,[\x21-\x2b\x2d-\x7e]{16,}:(search|webhook|admin)(\+(search|webhook|admin))*)*$/, 'comma-separated <key of 16+ characters>:<scope>[+<scope>] with scopes search, webhook, admin')
+    .regex(
+      new RegExp(`^${API_KEY_ENTRY}(,${API_KEY_ENTRY})*$`),
+      'comma-separated <key of 16+ characters>:<scope>[+<scope>][@<catalog>[|<catalog>]] with scopes search, webhook, admin',
+    )
     .optional(),
   RATE_LIMIT_PER_S: nonNegativeInt.max(100_000).default(50),
   RATE_LIMIT_BURST: positiveInt.max(1_000_000).default(100),
@@ -223,7 +230,7 @@ const configSchema = envSchema
     api: {
       port: e.API_PORT,
       host: e.API_HOST,
-      /** `<key>:<scope>[+<scope>]` entries; empty: search and status public, webhooks by signature alone. */
+      /** `<key>:<scope>[+<scope>][@<catalog>[|<catalog>]]` entries; empty: search and status public, webhooks by signature alone. */
       keys: list(e.API_KEYS ?? ''),
       /** Search requests a second per client (0: no limit), and the burst allowed; shared by all API processes through Redis. */
       rateLimitPerSecond: e.RATE_LIMIT_PER_S,

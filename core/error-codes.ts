@@ -15,6 +15,10 @@ export const API_ERRORS = {
   api_key_missing: { status: [401], description: 'The route needs an API key (`Authorization: Bearer <key>` or `X-API-Key`) and none was sent.' },
   api_key_invalid: { status: [401], description: 'The API key is not one of API_KEYS.' },
   api_key_scope: { status: [403], description: 'The API key lacks the scope this route needs (`search`, `webhook` or `admin`).' },
+  catalog_forbidden: {
+    status: [403],
+    description: 'The API key is bound to catalogs (API_KEYS `@<catalog>`) and the request names another: a search’s or status request’s `catalog`, or an event of another catalog in a webhook (then nothing is enqueued).',
+  },
   rate_limited: { status: [429], retryAfter: true, description: 'More requests than the client’s rate allows; retry after the `Retry-After` seconds.' },
   overloaded: {
     status: [503],
@@ -39,6 +43,7 @@ export const API_ERRORS = {
   queue_unavailable: { status: [503], description: 'Redis does not answer; answered at once, nothing was enqueued. Retry later.' },
   // Product status
   invalid_product_id: { status: [400], description: 'The product id is not 1–256 printable ASCII characters.' },
+  invalid_catalog: { status: [400], description: 'The `catalog` parameter is not a catalog name (lower-case letters, digits, "-" and "_", at most 64), or appears more than once.' },
   // Search: the request
   invalid_request: { status: [400], description: 'The search options are invalid: unknown fields, wrong types, values out of range; the message names each.' },
   invalid_query_source: { status: [400], description: 'Not exactly one of image_base64, image_url, product_id, vector (or, in a multipart request, no file part `image`).' },

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { Queue, UnrecoverableError, type ConnectionOptions, type DefaultJobOptions } from 'bullmq';
-import type { CatalogEvent, Product } from './catalog';
+import { DEFAULT_CATALOG, catalogOf, documentId, type CatalogEvent, type Product } from './catalog';
 import type { Config } from './config';
 
 /**
@@ -30,6 +30,8 @@ export interface DeleteJob {
   eventId: string;
   version: number;
   productId: string;
+  /** Absent in jobs enqueued before catalogs existed: the default catalog. */
+  catalog?: string;
   receivedAt: number;
 }
 
@@ -51,14 +53,17 @@ export type ReembedQueue = Queue<ReembedJob, unknown, typeof JOBS.reembed>;
 
 const digest = (value: string): string => createHash('sha256').update(value).digest('hex').slice(0, 40);
 
-/** BullMQ ids may not contain ':'; hashing also bounds their length. */
-export const eventJobId = (eventId: string): string => `event-${digest(eventId)}`;
+/**
+ * BullMQ ids may not contain ':'; hashing also bounds their length. Event ids are per catalog (one catalog's events
+ * can never shadow another's), and the default catalog's ids are those of releases before catalogs.
+ */
+export const eventJobId = (eventId: string, catalog: string = DEFAULT_CATALOG): string => `event-${digest(catalog === DEFAULT_CATALOG ? eventId : `${catalog}\n${eventId}`)}`;
 export const reembedJobId = (productId: string, model: string, modelVersion: string): string => `reembed-${digest(`${model}\n${modelVersion}\n${productId}`)}`;
 
 export function eventToJob(event: CatalogEvent, receivedAt: number): CatalogJob {
   return event.type === 'product.upsert'
     ? { name: JOBS.upsert, data: { eventId: event.id, version: event.version, product: event.product, receivedAt } }
-    : { name: JOBS.delete, data: { eventId: event.id, version: event.version, productId: event.product_id, receivedAt } };
+    : { name: JOBS.delete, data: { eventId: event.id, version: event.version, productId: event.product_id, catalog: catalogOf(event), receivedAt } };
 }
 
 /**
@@ -73,6 +78,10 @@ export function catalogJobOf(job: { name: string; data: CatalogJobData }): Catal
 
 /** The product a catalog job is about. */
 export const productIdOfJob = (job: CatalogJob): string => (job.name === JOBS.upsert ? job.data.product.id : job.data.productId);
+/** The catalog a catalog job is about. */
+export const catalogOfJob = (job: CatalogJob): string => (job.name === JOBS.upsert ? job.data.product.catalog : job.data.catalog) ?? DEFAULT_CATALOG;
+/** The Elasticsearch `_id` (and status key) of the product a catalog job is about. */
+export const documentIdOfJob = (job: CatalogJob): string => documentId(catalogOfJob(job), productIdOfJob(job));
 
 export function defaultJobOptions(worker: Config['worker']): DefaultJobOptions {
   return {

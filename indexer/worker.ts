@@ -3,7 +3,7 @@ import type { Redis } from 'ioredis';
 import type { Config } from '../core/config';
 import type { Embedder } from '../core/embedding/embedder';
 import { describeError } from '../core/errors';
-import { QUEUES, catalogJobOf, productIdOfJob, reembedQueueName, type CatalogJob, type CatalogJobData, type CatalogJobName, type JOBS, type ReembedJob } from '../core/jobs';
+import { QUEUES, catalogJobOf, catalogOfJob, documentIdOfJob, productIdOfJob, reembedQueueName, type CatalogJob, type CatalogJobData, type CatalogJobName, type JOBS, type ReembedJob } from '../core/jobs';
 import type { Logger } from '../core/logger';
 import type { IndexerMetrics } from '../core/metrics';
 import type { ImageFetcher } from '../core/net/image-fetcher';
@@ -76,25 +76,28 @@ export function createIndexerWorker(deps: IndexerWorkerDeps): IndexerWorker {
   const catalogProcessor = async (job: Job<CatalogJobData, ItemOutcome, CatalogJobName>): Promise<ItemOutcome> => {
     const item = catalogJobOf(job);
     const productId = productIdOfJob(item);
+    const catalog = catalogOfJob(item);
+    // Status records are per catalog, keyed like the index.
+    const statusKey = documentIdOfJob(item);
     const { version, eventId } = item.data;
     try {
       const outcome = await catalogBatcher.submit(item);
       // Every event older than what the catalog holds is counted as `stale`, logged, and shown in the status.
       metrics.events.inc({ kind: item.name, outcome: outcome === 'tombstoned' ? 'stale' : outcome });
       if (outcome === 'stale' || outcome === 'tombstoned') {
-        log.info({ jobId: job.id, productId, eventId, version, reason: outcome }, 'event ignored: the catalog holds a newer version');
-        await recordStatus('ignored', productId, () => status.ignored(productId, { eventId, version, reason: outcome }));
+        log.info({ jobId: job.id, productId, catalog, eventId, version, reason: outcome }, 'event ignored: the catalog holds a newer version');
+        await recordStatus('ignored', statusKey, () => status.ignored(statusKey, { eventId, version, reason: outcome }));
         return outcome;
       }
       if (outcome !== 'applied') metrics.freshness.observe({ kind: outcome === 'updated' ? 'update' : item.name }, (Date.now() - item.data.receivedAt) / 1000);
-      await status.set(productId, item.name === 'delete' ? 'deleted' : 'indexed', version);
+      await status.set(statusKey, item.name === 'delete' ? 'deleted' : 'indexed', version);
       return outcome;
     } catch (error) {
       const final = isFinalFailure(job, error);
       metrics.events.inc({ kind: item.name, outcome: final ? 'failed' : 'retry' });
       const reason = describeError(error);
-      log.warn({ jobId: job.id, productId, attempt: job.attemptsMade + 1, final, reason }, 'catalog job failed');
-      if (final) await recordStatus('failed', productId, () => status.set(productId, 'failed', version, reason));
+      log.warn({ jobId: job.id, productId, catalog, attempt: job.attemptsMade + 1, final, reason }, 'catalog job failed');
+      if (final) await recordStatus('failed', statusKey, () => status.set(statusKey, 'failed', version, reason));
       throw error;
     }
   };

@@ -7,6 +7,7 @@ import { optionsFromQuery, parsePhotoOptions, parseSearchBody } from '../../core
 import type { Histogram } from 'prom-client';
 import { searchResultSchema, type SearchResult, type SearchService } from '../services/search.service';
 import { bodyLimits } from '../middleware/request-body';
+import { allowedCatalogs, resolveCatalog } from '../middleware/api-keys';
 
 export const searchResponseSchema = searchResultSchema.extend({ request_id: z.string() });
 export type SearchResponse = z.infer<typeof searchResponseSchema>;
@@ -24,6 +25,8 @@ export function searchRouter(config: Config, search: SearchService, stages: Hist
     const body: SearchResponse = { ...result, request_id: response.locals.requestId as string };
     response.json(body);
   };
+  /** The options with the catalog the key allows (checked before anything reaches Elasticsearch). */
+  const inCatalog = <T extends { catalog?: string }>(options: T, response: Response): T => ({ ...options, catalog: resolveCatalog(options.catalog, allowedCatalogs(response)) });
   const router = Router();
   const json = express.json({ limit: bodyLimits(config).searchJson, strict: true });
   const upload = multer({
@@ -47,10 +50,10 @@ export function searchRouter(config: Config, search: SearchService, stages: Hist
           throw new ValidationError('the "query" part must be a JSON object of search options', { code: 'invalid_request' });
         }
       }
-      result = await search.search({ kind: 'image', bytes: request.file.buffer }, parsePhotoOptions(options), arrival(response));
+      result = await search.search({ kind: 'image', bytes: request.file.buffer }, inCatalog(parsePhotoOptions(options), response), arrival(response));
     } else if (request.is('application/json')) {
       const { options, source } = parseSearchBody(request.body, config.image.maxBytes);
-      result = await search.search(source, options, arrival(response));
+      result = await search.search(source, inCatalog(options, response), arrival(response));
     } else {
       throw new AppError('unsupported_media_type', 'send application/json or multipart/form-data', 415);
     }
@@ -58,7 +61,7 @@ export function searchRouter(config: Config, search: SearchService, stages: Hist
   });
 
   router.get('/v1/products/:id/similar', async (request, response) => {
-    const options = optionsFromQuery(request.query as Record<string, unknown>);
+    const options = inCatalog(optionsFromQuery(request.query as Record<string, unknown>), response);
     const result = await search.search({ kind: 'product_id', id: request.params.id! }, options, arrival(response));
     finish(result, response);
   });

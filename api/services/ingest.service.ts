@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
-import { productIdOf, type CatalogEvent } from '../../core/catalog';
+import { DEFAULT_CATALOG, catalogOf, documentId, productIdOf, type CatalogEvent } from '../../core/catalog';
 import { DependencyUnavailableError } from '../../core/errors';
 import { eventJobId, eventToJob, type CatalogQueue } from '../../core/jobs';
 import type { StatusStore } from '../../core/status-store';
@@ -31,8 +31,16 @@ export class IngestService {
     private readonly timeoutMs = 3_000,
   ) {}
 
-  private seenKey(eventId: string): string {
-    return `${this.prefix}:event:${createHash('sha256').update(eventId).digest('hex').slice(0, 40)}`;
+  /** Event ids are per catalog: one catalog's events never shadow another's (the default's keys are as before). */
+  private seenKey(event: CatalogEvent): string {
+    const catalog = catalogOf(event);
+    const id = catalog === DEFAULT_CATALOG ? event.id : `${catalog}\n${event.id}`;
+    return `${this.prefix}:event:${createHash('sha256').update(id).digest('hex').slice(0, 40)}`;
+  }
+
+  /** An event's identity within the request: its catalog and its id. */
+  private static identity(event: CatalogEvent): string {
+    return `${catalogOf(event)}\n${event.id}`;
   }
 
   async ingest(events: CatalogEvent[], receivedAt = Date.now()): Promise<IngestResult> {
@@ -50,25 +58,26 @@ export class IngestService {
   }
 
   private async enqueue(events: CatalogEvent[], receivedAt: number): Promise<IngestResult> {
-    const seen = await this.redis.mget(...events.map((e) => this.seenKey(e.id)));
+    const seen = await this.redis.mget(...events.map((e) => this.seenKey(e)));
     const fresh: CatalogEvent[] = [];
     const inRequest = new Set<string>();
     events.forEach((event, i) => {
-      if (seen[i] !== null || inRequest.has(event.id)) return;
-      inRequest.add(event.id);
+      const identity = IngestService.identity(event);
+      if (seen[i] !== null || inRequest.has(identity)) return;
+      inRequest.add(identity);
       fresh.push(event);
     });
     if (fresh.length > 0) {
       await this.queue.addBulk(
         fresh.map((event) => {
           const job = eventToJob(event, receivedAt);
-          return { name: job.name, data: job.data, opts: { jobId: eventJobId(event.id) } };
+          return { name: job.name, data: job.data, opts: { jobId: eventJobId(event.id, catalogOf(event)) } };
         }),
       );
       const pipeline = this.redis.pipeline();
-      for (const event of fresh) pipeline.set(this.seenKey(event.id), '1', 'EX', this.dedupTtlSeconds);
+      for (const event of fresh) pipeline.set(this.seenKey(event), '1', 'EX', this.dedupTtlSeconds);
       await pipeline.exec();
-      await this.status.setMany(fresh.map((event) => ({ productId: productIdOf(event), state: 'queued' as const, version: event.version })));
+      await this.status.setMany(fresh.map((event) => ({ productId: documentId(catalogOf(event), productIdOf(event)), state: 'queued' as const, version: event.version })));
     }
     return { accepted: fresh.length, duplicates: events.length - fresh.length };
   }

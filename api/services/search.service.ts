@@ -8,8 +8,9 @@ import { AppError, NotFoundError, ValidationError } from '../../core/errors';
 import { cropBoxSchema, scaleBox, type CropBox } from '../../core/image/autocrop';
 import { choose, type Candidate, type Localizer } from '../../core/localization/localizer';
 import type { ImageFetcher } from '../../core/net/image-fetcher';
-import { buildFilterClauses, type FilterClause } from '../../core/search/filters';
-import { FACETS, searchCatalog, searchCatalogMany, type CatalogSearchOptions, type CatalogSearchResponse } from '../../core/search/catalog-search';
+import { DEFAULT_CATALOG, documentId } from '../../core/catalog';
+import { buildFilterClauses, catalogFilter, type FilterClause } from '../../core/search/filters';
+import { FACETS, searchCatalog, searchCatalogMany, type CatalogHit, type CatalogSearchOptions, type CatalogSearchResponse } from '../../core/search/catalog-search';
 import { productFieldsSchema } from '../../core/search/catalog-store';
 import { VERDICT_DEPTH, verdict } from '../../core/search/verdict';
 import type { QueryOptions, QuerySource, SearchOptions } from '../../core/search/search-request';
@@ -129,8 +130,8 @@ export class SearchService {
       timings.decode = fetchMs + image.timings.decode + image.timings.crop;
       timings.embed = image.timings.preprocess + image.timings.embed;
     } else if (source.kind === 'product_id') {
-      vectors = await this.productVectors(source.id, ids);
-      exclude = source.id;
+      vectors = await this.productVectors(catalogOf(options), source.id, ids);
+      exclude = documentId(catalogOf(options), source.id);
     } else {
       const model = ids.length === 1 ? this.embedder.get(ids[0]!)! : this.embedder.models.find((m) => ids.includes(m.id) && m.dims === source.vector.length);
       if (!model || model.dims !== source.vector.length) {
@@ -142,7 +143,7 @@ export class SearchService {
     }
 
     const used = ids.filter((id) => vectors[id]);
-    const filters = buildFilterClauses(options.filters);
+    const filters = searchFilters(options);
     if (exclude) filters.push({ bool: { must_not: { ids: { values: [exclude] } } } });
     const t1 = performance.now();
     const response = await searchCatalog(this.es, this.alias, this.catalogSearch(Object.fromEntries(used.map((id) => [id, vectors[id]!])), weights, options, filters));
@@ -190,7 +191,7 @@ export class SearchService {
     // 0.66 recall@1 on the scene dev set) and cost one model and one request per region; 2. the chosen regions (the
     // primary, and the objects) embedded by the other models and searched with every model.
     const scorer = ids.reduce((best, id) => (weights[id]! > weights[best]! ? id : best));
-    const filters = buildFilterClauses(options.filters);
+    const filters = searchFilters(options);
     const several = candidates.length > 1 && ids.length > 1;
     const t1 = performance.now();
     const scoring = await this.embedder.embedRegions(image, candidates.map((candidate) => candidate.box), { models: several ? [scorer] : ids });
@@ -247,16 +248,17 @@ export class SearchService {
     return { vectors, weights, size: Math.max(options.k, VERDICT_DEPTH), numCandidates: options.num_candidates, filters, mode: options.mode, facets: options.facets };
   }
 
-  private async productVectors(id: string, ids: string[]): Promise<Record<string, number[]>> {
+  /** The vectors of product `id` of `catalog` (the document id encodes the catalog: no other catalog's product). */
+  private async productVectors(catalog: string, id: string, ids: string[]): Promise<Record<string, number[]>> {
     let doc;
     try {
-      doc = await this.es.get<{ deleted?: boolean; vectors?: Record<string, number[]> }>({ index: this.alias, id, _source_includes: ['deleted', 'vectors'], _source_exclude_vectors: false } as never);
+      doc = await this.es.get<{ deleted?: boolean; vectors?: Record<string, number[]> }>({ index: this.alias, id: documentId(catalog, id), _source_includes: ['deleted', 'vectors'], _source_exclude_vectors: false } as never);
     } catch (error) {
       if (error instanceof errors.ResponseError && error.statusCode === 404) throw new NotFoundError(`product ${id} is not in the catalog`, 'product_not_found');
       throw error;
     }
     const source = (doc as { _source?: { deleted?: boolean; vectors?: Record<string, number[]> } })._source;
-    if (!source || source.deleted) throw new NotFoundError(`product ${id} is not in the catalog`, 'product_not_found');
+    if (!source || source.deleted) throw new NotFoundError(`product ${id} is not in catalog "${catalog}"`, 'product_not_found');
     const vectors = Object.fromEntries(ids.flatMap((m) => (source.vectors?.[m] ? [[m, source.vectors[m]!]] : [])));
     if (Object.keys(vectors).length === 0) throw new AppError('product_not_embedded', `product ${id} has no vector for ${ids.join(', ')} yet`, 409);
     return vectors;
@@ -269,12 +271,25 @@ const roundScore = (score: number): number => Math.round(score * 10_000) / 10_00
 const roundMs = (ms: number): number => Math.round(ms * 100) / 100;
 const roundTimings = (timings: Timings): SearchResult['timings_ms'] => Object.fromEntries(Object.entries(timings).map(([stage, ms]) => [stage, roundMs(ms)])) as SearchResult['timings_ms'];
 
+const catalogOf = (options: SearchOptions): string => options.catalog ?? DEFAULT_CATALOG;
+
+/** The search's pre-filters: its catalog first (never left out), then the request's filters. */
+function searchFilters(options: SearchOptions): FilterClause[] {
+  return [catalogFilter(catalogOf(options)), ...buildFilterClauses(options.filters)];
+}
+
+/** A hit as a result: the product's own id (the document id also encodes its catalog). */
+function resultOf(hit: CatalogHit, score: number): SearchResult['results'][number] {
+  const { id, catalog, ...product } = (hit._source ?? {}) as Record<string, unknown>;
+  return { id: typeof id === 'string' ? id : hit._id!, score, product: { ...product, catalog: typeof catalog === 'string' ? catalog : DEFAULT_CATALOG } };
+}
+
 /** The results (k of them, above min_score) and the verdict of one catalog search. */
 function answer(response: CatalogSearchResponse, options: SearchOptions): Pick<SearchResult, 'results' | 'match'> {
   const scores = response.hits.map((hit) => roundScore(hit._score ?? 0));
   const results = response.hits
     .slice(0, options.k)
-    .map((hit, i) => ({ id: hit._id!, score: scores[i]!, product: hit._source ?? {} }))
+    .map((hit, i) => resultOf(hit, scores[i]!))
     .filter((r) => options.min_score === undefined || r.score >= options.min_score);
   return { results, match: results.length > 0 ? verdict(scores) : 'none' };
 }

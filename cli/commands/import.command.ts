@@ -4,7 +4,7 @@ import readline from 'node:readline';
 import { Transform } from 'node:stream';
 import { parse as parseCsv } from 'csv-parse';
 import { z } from 'zod';
-import { productSchema, type Product } from '../../core/catalog';
+import { DEFAULT_CATALOG, documentId, productSchema, type Product } from '../../core/catalog';
 import { loadConfig } from '../../core/config';
 import { createDeps } from '../../core/deps';
 import { ValidationError, describeIssues } from '../../core/errors';
@@ -37,6 +37,9 @@ Only a newer version changes a product, so pick the version your catalog's webho
   - webhooks send a timestamp in ms: import with the time the export was taken, e.g. --version $(date +%s%3N);
   - or give each row its own "version" (a JSONL field or a CSV column) taken from your catalog.
 See docs/pipeline.md ("Versions").`;
+
+/** A product's document id: a row names its catalog in a `catalog` field or column (default `default`). */
+const productKey = (product: Product): string => documentId(product.catalog ?? DEFAULT_CATALOG, product.id);
 
 const rowVersion = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
 const INVALID_JSON = Symbol('invalid-json');
@@ -145,9 +148,9 @@ export async function importCommand(args: string[]): Promise<number> {
   /** Rows older than what the catalog holds now: the indexer will ignore them (each product's status shows it). */
   const countOlder = async (rows: typeof chunk) => {
     if (!catalogExists) return;
-    const stored = await store.read(rows.map((row) => row.product.id));
+    const stored = await store.read(rows.map((row) => productKey(row.product)));
     for (const row of rows) {
-      const current = stored.get(row.product.id);
+      const current = stored.get(productKey(row.product));
       if (current && current.version > row.version) {
         summary.older++;
         if (older.length < 5) older.push(`${row.product.id} (line ${row.line}: version ${row.version}, catalog ${current.version}${current.deleted ? ', deleted' : ''})`);
@@ -173,10 +176,10 @@ export async function importCommand(args: string[]): Promise<number> {
           // The same row of the same file at the same version is the same event (a re-run enqueues it once); at
           // another version it is a new one.
           const eventId = `import-${digest}-${line}-v${rowVersionValue}`;
-          return { name: JOBS.upsert, data: { eventId, version: rowVersionValue, product, receivedAt }, opts: { jobId: eventJobId(eventId) } };
+          return { name: JOBS.upsert, data: { eventId, version: rowVersionValue, product, receivedAt }, opts: { jobId: eventJobId(eventId, product.catalog) } };
         }),
       );
-      await deps.status.setMany(chunk.map(({ product, version: v }) => ({ productId: product.id, state: 'queued' as const, version: v })));
+      await deps.status.setMany(chunk.map(({ product, version: v }) => ({ productId: productKey(product), state: 'queued' as const, version: v })));
       summary.enqueued += chunk.length;
       lastLine = chunk[chunk.length - 1]!.line;
       await deps.redis.set(checkpointKey, JSON.stringify({ version: version ?? null, line: lastLine }), 'EX', 30 * 86_400);

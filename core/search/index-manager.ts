@@ -3,7 +3,7 @@ import type { Config } from '../config';
 import { AppError, StartupError } from '../errors';
 import type { Logger } from '../logger';
 import { bulkWrite, type BulkAction } from './bulk';
-import { buildIndexBody, compareMapping, modelFieldsMapping, type VectorFieldSpec } from './catalog-mapping';
+import { buildIndexBody, compareMapping, modelFieldsMapping, type MappingCheck, type VectorFieldSpec } from './catalog-mapping';
 
 /**
  * Owns the catalog index: versioned concrete indices `<alias>-v<N>` behind the alias `<alias>`.
@@ -90,7 +90,11 @@ export class IndexManager {
       }
       const current = this.singleIndex(names.aliasedIndices);
       if (current) {
-        const missing = await this.checkMapping(current, models);
+        const { missingModels: missing, missingFields } = await this.checkMapping(current, models);
+        if (Object.keys(missingFields).length > 0) {
+          await this.es.indices.putMapping({ index: current, properties: missingFields as never });
+          this.logger.info({ index: current, fields: Object.keys(missingFields) }, 'added new base fields to the catalog index');
+        }
         for (const model of missing) await this.addModel(model, current);
         return { index: current, created: false, addedModels: missing.map((m) => m.modelId) };
       }
@@ -112,15 +116,18 @@ export class IndexManager {
     }
   }
 
-  /** Throws StartupError(mapping_mismatch) on disagreement; returns the models whose fields do not exist yet. */
-  async checkMapping(index: string, models: VectorFieldSpec[]): Promise<VectorFieldSpec[]> {
+  /**
+   * Throws StartupError(mapping_mismatch) on disagreement; returns the models and the base fields that do not exist
+   * yet (both can be added in place).
+   */
+  async checkMapping(index: string, models: VectorFieldSpec[]): Promise<Pick<MappingCheck, 'missingModels' | 'missingFields'>> {
     const response = await this.es.indices.getMapping({ index });
     const live = Object.values(response)[0]?.mappings ?? {};
-    const { problems, missingModels } = compareMapping(live as Record<string, unknown>, models);
+    const { problems, missingModels, missingFields } = compareMapping(live as Record<string, unknown>, models);
     if (problems.length > 0) {
       throw new StartupError('mapping_mismatch', `index ${index} does not match the configuration: ${problems.join('; ')}`);
     }
-    return missingModels;
+    return { missingModels, missingFields };
   }
 
   /** Adds one model's vector and metadata fields to an index (the current one by default). */

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { cropBoxSchema } from '../image/autocrop';
+import { DEFAULT_CATALOG, catalogNameSchema } from '../catalog';
 import { PayloadTooLargeError, ValidationError, describeIssues } from '../errors';
 import { filtersSchema } from './filters';
 
@@ -13,6 +14,9 @@ export const MAX_OBJECTS = 10;
 
 export const searchOptionsSchema = z
   .object({
+    catalog: catalogNameSchema
+      .optional()
+      .describe(`The catalog to search: default "${DEFAULT_CATALOG}", or the first catalog of an API key bound to catalogs (one it is not bound to: 403 catalog_forbidden)`),
     filters: filtersSchema.optional(),
     k: z.number().int().min(1).max(MAX_K).default(10).describe('How many results'),
     num_candidates: z.number().int().min(1).optional().describe(`Candidates per model; clamped to [k, ${MAX_NUM_CANDIDATES}]; default max(100, 10·k)`),

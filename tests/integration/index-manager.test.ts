@@ -1,7 +1,7 @@
 import { StartupError } from '../../core/errors';
 import type { Deps } from '../../core/deps';
 import { buildFilterClauses, knnClause, matchesFilters, type SearchFilters } from '../../core/search/filters';
-import { vectorField } from '../../core/search/catalog-mapping';
+import { buildIndexBody, vectorField } from '../../core/search/catalog-mapping';
 import { BRANDS, CATEGORIES, COLORS, SIZES, indexProducts, randomProduct, randomUnitVector, seededRandom, testDeps, testModel, type TestProduct } from './helpers';
 
 describe('IndexManager against real Elasticsearch', () => {
@@ -31,6 +31,17 @@ describe('IndexManager against real Elasticsearch', () => {
       code: 'mapping_mismatch',
       message: expect.stringContaining('has 16 dims but model test-model outputs 32'),
     });
+  });
+
+  it('adds a base field of a newer release (catalog) to an index made before it, in place', async () => {
+    const model = testModel();
+    const alias = deps.indexManager.alias;
+    const body = buildIndexBody(deps.config.index, [model]);
+    delete (body.mappings.properties as Record<string, unknown>).catalog;
+    await deps.es.indices.create({ index: `${alias}-v1`, settings: body.settings, mappings: body.mappings, aliases: { [alias]: { is_write_index: true } } });
+    expect(await deps.indexManager.ensure([model])).toEqual({ index: `${alias}-v1`, created: false, addedModels: [] });
+    const mapping = await deps.es.indices.getMapping({ index: `${alias}-v1` });
+    expect(Object.values(mapping)[0]!.mappings.properties!.catalog).toEqual({ type: 'keyword' });
   });
 
   it('adds the vector field of a new model in place', async () => {

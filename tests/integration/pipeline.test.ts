@@ -43,7 +43,7 @@ describe('catalog pipeline: webhook → queue → batched embedding → Elastics
     expect(first).toMatchObject({ id: 'sku-7', price: 10, available: true, source_version: 1 });
     expect(first.vectors['efficientnet-lite0']).toHaveLength(1280);
     expect(first.vectors['colour-texture']).toHaveLength(288);
-    expect(await statusOf(p, 'sku-7')).toEqual({ id: 'sku-7', state: 'indexed', version: 1, models: ['colour-texture', 'efficientnet-lite0'], last_error: null, last_ignored: null });
+    expect(await statusOf(p, 'sku-7')).toEqual({ id: 'sku-7', catalog: 'default', state: 'indexed', version: 1, models: ['colour-texture', 'efficientnet-lite0'], last_error: null, last_ignored: null });
 
     const fetchesBefore = images.requests.length;
     expect((await p.post(upsert('sku-7', 2, `${images.url}/img/7.jpg`, { price: 7.5, available: false }))).status).toBe(202);
@@ -263,7 +263,7 @@ describe('the OpenAPI document', () => {
       for (const code of ['signature_missing', 'signature_malformed', 'signature_expired', 'signature_mismatch', 'invalid_event', 'too_many_events', 'queue_unavailable', 'payload_too_large']) {
         expect(described).toContain(code);
       }
-      expect(Object.keys(spec.components.schemas.Product.properties)).toEqual(['id', 'title', 'brand', 'category', 'color', 'sizes', 'price', 'currency', 'available', 'image_url']);
+      expect(Object.keys(spec.components.schemas.Product.properties)).toEqual(['id', 'catalog', 'title', 'brand', 'category', 'color', 'sizes', 'price', 'currency', 'available', 'image_url']);
     } finally {
       await p.close();
     }

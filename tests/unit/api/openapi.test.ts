@@ -68,7 +68,9 @@ describe('the OpenAPI document', () => {
         if (operation.security) {
           expect(operation.security).toEqual([{ bearer: [scopes[`${method} ${path}`]] }, { apiKey: [scopes[`${method} ${path}`]] }]);
           expect(operation.responses['401'].content['application/json'].schema.properties.error.properties.code.enum).toEqual(expect.arrayContaining(['api_key_missing', 'api_key_invalid']));
-          expect(operation.responses['403'].content['application/json'].schema.properties.error.properties.code.enum).toEqual(['api_key_scope']);
+          // Catalog routes also refuse a key bound to other catalogs; /metrics has no catalog.
+          const forbidden = path === '/metrics' ? ['api_key_scope'] : ['api_key_scope', 'catalog_forbidden'];
+          expect(operation.responses['403'].content['application/json'].schema.properties.error.properties.code.enum).toEqual(forbidden);
         }
       }
     }

@@ -28,6 +28,7 @@ import { SearchService } from './services/search.service';
 import { StatusService } from './services/status.service';
 import { createAdmission } from './services/admission';
 import { searchRouter } from './routes/search.route';
+import { QueryStore } from '../core/search/query-store';
 import type { ImageFetcher } from '../core/net/image-fetcher';
 
 /** Everything the API needs, built by api/main.ts (or by a test). createApp neither listens nor connects. */
@@ -87,7 +88,7 @@ export function createApp(deps: ApiDeps): Express {
   app.use(webhookRouter(config, ingest));
   app.use(statusRouter(new StatusService(deps.es, config.index.alias, deps.status)));
   if (deps.embedder) {
-    const search = new SearchService(deps.es, config.index.alias, deps.embedder, deps.fetcher, config.search.weights, deps.exactSearch, deps.localizer, config.image.queryCrop, createAdmission(config.api.admission, deps.registry));
+    const search = new SearchService(deps.es, config.index.alias, deps.embedder, deps.fetcher, config.search.weights, deps.exactSearch, deps.localizer, config.image.queryCrop, createAdmission(config.api.admission, deps.registry), new QueryStore(deps.redis, config.redis.queuePrefix, config.search.queryTtlSeconds), deps.logger.child({ component: 'search' }));
     app.use(searchRouter(config, search, searchStageMetrics(deps.registry)));
   }
   // The page: static files with a strict policy (no inline script; product images may come from any https host).

@@ -119,6 +119,7 @@ const envSchema = z.object({
     .string()
     .regex(/^[a-z0-9][a-z0-9_-]*:\d+(\.\d+)?(,[a-z0-9][a-z0-9_-]*:\d+(\.\d+)?)*$/, 'like efficientnet-lite0:0.6,colour-texture:0.4')
     .default('efficientnet-lite0:0.6,colour-texture:0.4'),
+  QUERY_TTL_S: positiveInt.max(86_400).default(900),
   API_KEYS: z
     .string()
     .regex(
@@ -254,7 +255,11 @@ const configSchema = envSchema
       headersTimeoutMs: e.HEADERS_TIMEOUT_MS,
     },
     /** Default hybrid weights per model (measured on the dev set: benchmarks/results/embedding-quality.md). */
-    search: { weights: Object.fromEntries(e.SEARCH_MODEL_WEIGHTS.split(',').map((pair) => [pair.split(':')[0]!, Number(pair.split(':')[1])])) },
+    search: {
+      weights: Object.fromEntries(e.SEARCH_MODEL_WEIGHTS.split(',').map((pair) => [pair.split(':')[0]!, Number(pair.split(':')[1])])),
+      /** How long a search's query (its embeddings, never the photo) can be re-run by `query_id`, in seconds (default 900). */
+      queryTtlSeconds: e.QUERY_TTL_S,
+    },
   }));
 
 export type Env = Record<string, string | undefined>;

@@ -53,7 +53,8 @@ export function searchRouter(config: Config, search: SearchService, stages: Hist
       result = await search.search({ kind: 'image', bytes: request.file.buffer }, inCatalog(parsePhotoOptions(options), response), arrival(response));
     } else if (request.is('application/json')) {
       const { options, source } = parseSearchBody(request.body, config.image.maxBytes);
-      result = await search.search(source, inCatalog(options, response), arrival(response));
+      // A kept query has its catalog: the service checks it against the key's.
+      result = source.kind === 'query_id' ? await search.search(source, options, arrival(response), allowedCatalogs(response)) : await search.search(source, inCatalog(options, response), arrival(response));
     } else {
       throw new AppError('unsupported_media_type', 'send application/json or multipart/form-data', 415);
     }

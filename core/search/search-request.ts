@@ -56,6 +56,18 @@ export const searchBodySchema = photoOptionsSchema
     image_base64: z.string().min(1).optional().describe('JPEG, PNG, WebP, AVIF or GIF, base64; a data: URL prefix is accepted'),
     image_url: z.string().min(1).max(2048).optional().describe('Fetched SSRF-safely: http(s) only, private addresses refused'),
     product_id: z.string().min(1).max(256).optional().describe('Products like this catalog product (never itself)'),
+    query_id: z
+      .string()
+      .min(1)
+      .max(64)
+      .optional()
+      .describe('Run a search made in the last QUERY_TTL_S again (its `query_id`) with these options: other filters, other models, steering; or its next page with `cursor`. No photo is uploaded again; `box` and `objects` need one. Expired, or of a catalog this request may not use: 404 query_expired'),
+    cursor: z
+      .string()
+      .min(1)
+      .max(16_384)
+      .optional()
+      .describe("With query_id: the `next_cursor` of the page before; answers the next `k` results of the same search (its options travel in the cursor: give only query_id, cursor and k). Pages reach at most 1,000 results deep"),
     vector: z
       .array(z.number().finite())
       .min(1)
@@ -64,7 +76,7 @@ export const searchBodySchema = photoOptionsSchema
       .describe('A raw vector for the one model whose dimension it matches (or the one model in `models`)'),
   })
   .strict()
-  .describe('The search options plus exactly one of image_base64, image_url, product_id, vector');
+  .describe('The search options plus exactly one of image_base64, image_url, product_id, vector, query_id');
 
 export type SearchOptions = z.infer<typeof searchOptionsSchema>;
 /** The options of any query: a photo query's own options are absent from other kinds. */
@@ -74,16 +86,28 @@ export type QuerySource =
   | { kind: 'image'; bytes: Buffer }
   | { kind: 'image_url'; url: string }
   | { kind: 'product_id'; id: string }
-  | { kind: 'vector'; vector: number[] };
+  | { kind: 'vector'; vector: number[] }
+  | { kind: 'query_id'; id: string; cursor?: string };
+
+/** With a cursor a request gives only these: the page's options are those of the search it continues. */
+const PAGE_FIELDS = new Set(['query_id', 'cursor', 'k']);
 
 /** Parses a JSON search body into its options and its one query source. */
 export function parseSearchBody(body: unknown, maxImageBytes: number): { options: QueryOptions; source: QuerySource } {
   const parsed = searchBodySchema.safeParse(body);
   if (!parsed.success) throw new ValidationError(`invalid search request: ${describeIssues(parsed.error.issues).join('; ')}`, { code: 'invalid_request' });
-  const { image_base64, image_url, product_id, vector, ...options } = parsed.data;
-  const given = [image_base64, image_url, product_id, vector].filter((v) => v !== undefined).length;
+  const { image_base64, image_url, product_id, vector, query_id, cursor, ...options } = parsed.data;
+  const given = [image_base64, image_url, product_id, vector, query_id].filter((v) => v !== undefined).length;
   if (given !== 1) {
-    throw new ValidationError('give exactly one of image_base64, image_url, product_id, vector', { code: 'invalid_query_source' });
+    throw new ValidationError('give exactly one of image_base64, image_url, product_id, vector, query_id', { code: 'invalid_query_source' });
+  }
+  if (cursor !== undefined) {
+    if (query_id === undefined) throw new ValidationError('cursor pages a query: give it with its query_id', { code: 'invalid_request' });
+    const others = Object.keys(body as object).filter((key) => !PAGE_FIELDS.has(key));
+    if (others.length > 0) throw new ValidationError(`with a cursor give only query_id, cursor and k (the page's options are the search's): not ${others.join(', ')}`, { code: 'invalid_request' });
+  }
+  if (query_id !== undefined && (options.objects || options.box)) {
+    throw new ValidationError('box and objects need the photo, which is never kept: upload it again (query_id re-runs the region it searched)', { code: 'query_needs_photo' });
   }
   let source: QuerySource;
   if (image_base64 !== undefined) {
@@ -94,6 +118,7 @@ export function parseSearchBody(body: unknown, maxImageBytes: number): { options
     source = { kind: 'image', bytes: Buffer.from(cleaned, 'base64') };
   } else if (image_url !== undefined) source = { kind: 'image_url', url: image_url };
   else if (product_id !== undefined) source = { kind: 'product_id', id: product_id };
+  else if (query_id !== undefined) source = { kind: 'query_id', id: query_id, ...(cursor !== undefined ? { cursor } : {}) };
   else source = { kind: 'vector', vector: vector! };
   if ((source.kind === 'product_id' || source.kind === 'vector') && (options.objects || options.box)) {
     throw new ValidationError('objects and box apply to a photo query (image_base64, image_url or an upload)', { code: 'invalid_request' });

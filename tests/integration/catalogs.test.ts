@@ -112,6 +112,27 @@ describe('catalogs: products, searches and keys bound to catalogs', () => {
     expect(idsOf((await call('/v1/products/shared/similar?k=20', { key: KEY_A })).body.results)).toEqual(['a-1', 'a-2']);
   });
 
+  it("a key bound to store-a cannot run or page a query of store-b's searches: 404 query_expired", async () => {
+    const ofB = await search(KEY_B, { vector, models: ct, k: 1 });
+    expect(ofB.body.query_id).toEqual(expect.any(String));
+    const expired = { status: 404, body: { error: { code: 'query_expired', message: expect.any(String) }, request_id: expect.any(String) } };
+    expect(await search(KEY_A, { query_id: ofB.body.query_id })).toMatchObject(expired);
+    expect(await search(KEY_A, { query_id: ofB.body.query_id, catalog: 'store-b' })).toMatchObject(expired);
+    expect(await search(KEY_A, { query_id: ofB.body.query_id, catalog: 'store-a' })).toMatchObject(expired);
+    expect(await search(KEY_A, { query_id: ofB.body.query_id, cursor: ofB.body.next_cursor, k: 5 })).toMatchObject(expired);
+    // A query keeps its catalog: even an unbound key cannot move it to another.
+    expect(await search(ADMIN, { query_id: ofB.body.query_id, catalog: 'store-a' })).toMatchObject(expired);
+    // A's own cursor on B's query_id does not help either.
+    const ofA = await search(KEY_A, { vector, models: ct, k: 1 });
+    expect(await search(KEY_A, { query_id: ofB.body.query_id, cursor: ofA.body.next_cursor, k: 5 })).toMatchObject(expired);
+    // A key bound to both may run it, and stays in store-b.
+    const again = await search(KEY_AB, { query_id: ofB.body.query_id, k: 20 });
+    expect(idsOf(again.body.results)).toEqual(['b-1', 'b-2', 'shared']);
+    const page = await search(KEY_B, { query_id: ofB.body.query_id, cursor: ofB.body.next_cursor, k: 20 });
+    expect(catalogsOf(page.body.results)).toEqual(['store-b']);
+    expect(page.body.results).toHaveLength(2);
+  });
+
   it('a key bound to store-a never reads nor counts the status of a product of store-b', async () => {
     expect((await status(KEY_A, 'shared')).body).toMatchObject({ catalog: 'store-a', version: 1 });
     expect((await status(KEY_A, 'b-1')).body).toMatchObject({ catalog: 'store-a', state: 'unknown', version: null, models: [] });

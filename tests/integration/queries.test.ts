@@ -1,0 +1,109 @@
+import { startImageServer, startPipeline, upsert, type Pipeline } from './pipeline-helpers';
+
+jest.setTimeout(180_000);
+
+/** Reusable queries (`query_id`) and paging (`cursor`) against the real services. */
+describe('query_id: a search run again, and paged', () => {
+  let p: Pipeline;
+  let images: Awaited<ReturnType<typeof startImageServer>>;
+  let photo: string;
+  const N = 60;
+  const ids = (body: { results: Array<{ id: string }> }) => body.results.map((r) => r.id);
+
+  beforeAll(async () => {
+    images = await startImageServer();
+    p = await startPipeline({ QUERY_TTL_S: '600' });
+    const events = Array.from({ length: N }, (_, i) => upsert(`q-${i}`, 1, `${images.url}/img/${i}.jpg`, { brand: i % 2 === 0 ? 'even' : 'odd', price: i }));
+    expect((await p.post({ events })).status).toBe(202);
+    await p.waitFor(async () => (await Promise.all(Array.from({ length: N }, async (_, i) => (await p.get(`/v1/products/q-${i}/status`)).body.state))).every((s) => s === 'indexed'), 150_000);
+    photo = Buffer.from(await (await fetch(`${images.url}/img/7.jpg`)).arrayBuffer()).toString('base64');
+  });
+
+  afterAll(async () => {
+    await p.close();
+    await images.close();
+  });
+
+  it('a photo search answers a query_id; its embeddings, never the photo, are kept for QUERY_TTL_S', async () => {
+    const first = await p.search({ image_base64: photo, crop: 'trim', k: 5 });
+    expect(first.status).toBe(200);
+    expect(first.body.query_id).toMatch(/^[0-9a-f-]{36}$/);
+    expect(ids(first.body)[0]).toBe('q-7');
+    const key = `${p.config.redis.queuePrefix}:query:${first.body.query_id}`;
+    const ttl = await p.deps.redis.ttl(key);
+    expect(ttl).toBeGreaterThan(590);
+    expect(ttl).toBeLessThanOrEqual(600);
+    // What is kept: the record and one Float32 vector per model; nothing the size of a photo.
+    const fields = await p.deps.redis.hgetallBuffer(key);
+    expect(Object.keys(fields).sort()).toEqual(['meta', 'v:colour-texture', 'v:efficientnet-lite0']);
+    expect(fields['v:efficientnet-lite0']!.length).toBe(1280 * 4);
+    expect(fields['v:colour-texture']!.length).toBe(288 * 4);
+    expect(JSON.parse(fields.meta!.toString())).toEqual({ catalog: 'default', crop: first.body.query.crop });
+    // Run again with other filters: no new upload, the same query.
+    const again = await p.search({ query_id: first.body.query_id, k: 5, filters: { brand: ['odd'] } });
+    expect(again.status).toBe(200);
+    expect(again.body.query_id).toBe(first.body.query_id);
+    expect(ids(again.body)[0]).toBe('q-7');
+    expect(again.body.results.every((r: { product: { brand: string } }) => r.product.brand === 'odd')).toBe(true);
+    const even = await p.search({ query_id: first.body.query_id, k: 5, filters: { brand: ['even'] } });
+    expect(ids(even.body)).not.toContain('q-7');
+    expect(even.body.results).toHaveLength(5);
+  });
+
+  it('pages with next_cursor: no repeats and no gaps against one search with the combined k, to the end', async () => {
+    const first = await p.search({ image_base64: photo, crop: 'trim', k: 10, filters: { price: { lte: 50 } } });
+    const queryId = first.body.query_id;
+    const shown = [...ids(first.body)];
+    let cursor = first.body.next_cursor;
+    for (const k of [15, 20]) {
+      expect(cursor).toEqual(expect.any(String));
+      const page = await p.search({ query_id: queryId, cursor, k });
+      expect(page.status).toBe(200);
+      expect(page.body.results).toHaveLength(k);
+      // The cursor carries the search's options: the filters still hold.
+      for (const result of page.body.results) expect(result.product.price).toBeLessThanOrEqual(50);
+      expect(page.body.match).toBe(first.body.match);
+      shown.push(...ids(page.body));
+      cursor = page.body.next_cursor;
+    }
+    const combined = await p.search({ query_id: queryId, k: 45, filters: { price: { lte: 50 } } });
+    expect(shown).toEqual(ids(combined.body));
+    expect(new Set(shown).size).toBe(45);
+    // 51 products cost at most 50: one page of 6 left, and then no cursor.
+    const last = await p.search({ query_id: queryId, cursor, k: 10 });
+    expect(ids(last.body)).toHaveLength(6);
+    expect(last.body.next_cursor).toBeNull();
+    expect(new Set([...shown, ...ids(last.body)]).size).toBe(51);
+  });
+
+  it('a box or objects need the photo again; a cursor takes only query_id and k; a made-up cursor is refused', async () => {
+    const first = await p.search({ image_base64: photo, crop: 'trim', k: 3 });
+    const queryId = first.body.query_id;
+    expect((await p.search({ query_id: queryId, box: { left: 0, top: 0, width: 50, height: 50 } })).body.error.code).toBe('query_needs_photo');
+    expect((await p.search({ query_id: queryId, objects: true })).body.error.code).toBe('query_needs_photo');
+    expect((await p.search({ query_id: queryId, cursor: first.body.next_cursor, filters: { brand: ['odd'] } })).body.error.code).toBe('invalid_request');
+    expect((await p.search({ cursor: first.body.next_cursor })).body.error.code).toBe('invalid_query_source');
+    expect((await p.search({ query_id: queryId, cursor: 'bm90LWEtY3Vyc29y' })).body.error.code).toBe('invalid_cursor');
+    expect((await p.search({ query_id: queryId, image_base64: photo })).body.error.code).toBe('invalid_query_source');
+  });
+
+  it('an expired or unknown query_id is a 404 query_expired', async () => {
+    const first = await p.search({ vector: Array.from({ length: 288 }, (_, i) => Math.sin(i)), models: { 'colour-texture': 1 }, k: 3 });
+    expect((await p.search({ query_id: first.body.query_id, k: 3 })).status).toBe(200);
+    await p.deps.redis.pexpire(`${p.config.redis.queuePrefix}:query:${first.body.query_id}`, 1);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(await p.search({ query_id: first.body.query_id })).toMatchObject({ status: 404, body: { error: { code: 'query_expired' } } });
+    expect((await p.search({ query_id: '00000000-0000-4000-8000-000000000000' })).body.error.code).toBe('query_expired');
+    expect((await p.search({ query_id: 'not-a-query' })).body.error.code).toBe('query_expired');
+  });
+
+  it('a product query keeps only the product id: run again after the product is deleted, it is not found', async () => {
+    const first = await p.search({ product_id: 'q-3', k: 3 });
+    const fields = await p.deps.redis.hgetallBuffer(`${p.config.redis.queuePrefix}:query:${first.body.query_id}`);
+    expect(Object.keys(fields)).toEqual(['meta']);
+    expect(ids((await p.search({ query_id: first.body.query_id, k: 3 })).body)).toEqual(ids(first.body));
+    expect((await p.post({ id: 'del-q-3', type: 'product.delete', version: 2, product_id: 'q-3' })).status).toBe(202);
+    await p.waitFor(async () => (await p.get('/v1/products/q-3/status')).body.state === 'deleted');
+    expect((await p.search({ query_id: first.body.query_id })).body.error.code).toBe('product_not_found');
+  });
+});

@@ -73,11 +73,11 @@ function operation(spec: OperationSpec): JsonObject {
   };
 }
 
-/** GET …/similar takes the search options as query parameters; `filters` and `models` as JSON. */
+/** GET …/similar takes the search options as query parameters; objects and lists (`filters`, `models`, `like`, `unlike`) as JSON. */
 function optionParameters(options: JsonObject): JsonObject[] {
   const properties = options.properties as Record<string, JsonObject>;
   return Object.entries(properties).map(([name, { description, ...schema }]) =>
-    schema.type === 'object' || schema.$ref
+    schema.type === 'object' || schema.type === 'array' || schema.$ref
       ? { name, in: 'query', description: `${(description as string | undefined) ?? `The ${name}`}, as JSON`, content: json(schema) }
       : { name, in: 'query', ...(description ? { description } : {}), schema },
   );

@@ -11,6 +11,7 @@ import { DEFAULT_CATALOG, documentId } from '../../core/catalog';
 import { buildFilterClauses, catalogFilter, type FilterClause } from '../../core/search/filters';
 import { searchCatalog, searchCatalogMany, type CatalogSearchOptions } from '../../core/search/catalog-search';
 import { decodeCursor, pageDepth } from '../../core/search/paging';
+import { DEFAULT_WEIGHT, steer, type SteeringVectors } from '../../core/search/steering';
 import type { QueryStore, StoredQuery } from '../../core/search/query-store';
 import { VERDICT_DEPTH } from '../../core/search/verdict';
 import { searchOptionsSchema, type QueryOptions, type QuerySource, type SearchOptions } from '../../core/search/search-request';
@@ -130,6 +131,32 @@ export class SearchService {
     });
   }
 
+  /**
+   * The vectors of `like` and `unlike`, for the models searched: products and kept queries of the search's catalog
+   * only (a kept query of another is query_expired, as when run), raw vectors by their length.
+   */
+  private async steeringVectors(options: QueryOptions, models: string[]): Promise<SteeringVectors[]> {
+    const catalog = catalogOf(options);
+    const items = [...(options.like ?? []).map((item) => ({ item, sign: 1 as const })), ...(options.unlike ?? []).map((item) => ({ item, sign: -1 as const }))];
+    return Promise.all(
+      items.map(async ({ item, sign }) => {
+        let vectors: Record<string, number[]>;
+        if (item.product_id !== undefined) vectors = await this.productVectors(catalog, item.product_id, models);
+        else if (item.query_id !== undefined) {
+          const kept = await this.queries.load(item.query_id);
+          if (!kept || kept.catalog !== catalog) throw new NotFoundError(`like/unlike query_id ${item.query_id} expired or is not yours`, 'query_expired');
+          vectors = kept.productId ? await this.productVectors(catalog, kept.productId, models) : kept.vectors;
+        } else {
+          const vector = item.vector!;
+          const model = this.embedder.models.find((m) => models.includes(m.id) && m.dims === vector.length);
+          if (!model) throw new ValidationError(`a like/unlike vector has ${vector.length} values; ${models.map((id) => `${id} takes ${this.embedder.get(id)!.dims}`).join(', ')}`, { code: 'vector_length_mismatch' });
+          vectors = { [model.id]: vector };
+        }
+        return { vectors, weight: item.weight ?? DEFAULT_WEIGHT[sign > 0 ? 'like' : 'unlike'], sign };
+      }),
+    );
+  }
+
   /** `fetchMs`: the time an image_url took to fetch, counted in `decode`. */
   private async searchAdmitted(source: Exclude<QuerySource, { kind: 'image_url' | 'query_id' }>, weights: Record<string, number>, options: QueryOptions, started: number, fetchMs: number): Promise<Answered> {
     const ids = Object.keys(weights);
@@ -179,10 +206,15 @@ export class SearchService {
   ): Promise<Omit<SearchResult, 'query_id'>> {
     const used = Object.keys(weights).filter((id) => vectors[id]);
     if (used.length === 0) throw new ValidationError(`the query has no vector for ${Object.keys(weights).join(', ')}; it has ${Object.keys(vectors).join(', ')}`, { code: 'invalid_request' });
+    const catalog = catalogOf(options);
     const filters = searchFilters(options);
-    if (exclude) filters.push({ bool: { must_not: { ids: { values: [exclude] } } } });
+    // "Less like this": an unliked product also leaves the results.
+    const left = [...(exclude ? [exclude] : []), ...(options.unlike ?? []).flatMap((item) => (item.product_id ? [documentId(catalog, item.product_id)] : []))];
+    if (left.length > 0) filters.push({ bool: { must_not: { ids: { values: left } } } });
+    const query = Object.fromEntries(used.map((id) => [id, vectors[id]!]));
+    const steering = await this.steeringVectors(options, used);
     const t1 = performance.now();
-    const response = await searchCatalog(this.es, this.alias, this.catalogSearch(Object.fromEntries(used.map((id) => [id, vectors[id]!])), weights, options, filters, page));
+    const response = await searchCatalog(this.es, this.alias, this.catalogSearch(steering.length > 0 ? steer(query, steering) : query, weights, options, filters, page));
     timings.search = performance.now() - t1;
     const answered = answer(response, options, page, cursorOptions(options));
     timings.total = performance.now() - started;
@@ -274,6 +306,12 @@ export class SearchService {
       })
       .sort((a, b) => b.score - a.score);
     const crop = inPhoto(candidates[choice.primary]!.box);
+    const kept = { catalog: catalogOf(options), crop, vectors: primaryVectors };
+    if (options.like || options.unlike) {
+      // Steering changes the primary region's search only (the regions were chosen by the photo alone).
+      const steered = await this.searchVectors(primaryVectors, weights, options, FIRST_PAGE, undefined, crop, timings, started);
+      return { result: { ...steered, ...(options.objects ? { objects } : {}) }, kept };
+    }
     const answered = answer(primary, options, FIRST_PAGE, cursorOptions(options));
     timings.total = performance.now() - started;
     return {
@@ -284,7 +322,7 @@ export class SearchService {
         ...(options.facets ? { facets: facets(primary.aggregations as Record<string, { buckets?: Array<{ key: string; doc_count: number }> }> | undefined) } : {}),
         timings_ms: roundTimings(timings),
       },
-      kept: { catalog: catalogOf(options), crop, vectors: primaryVectors },
+      kept,
     };
   }
 

@@ -3,6 +3,7 @@ import { cropBoxSchema } from '../image/autocrop';
 import { DEFAULT_CATALOG, catalogNameSchema } from '../catalog';
 import { PayloadTooLargeError, ValidationError, describeIssues } from '../errors';
 import { filtersSchema } from './filters';
+import { steeringSchema } from './steering';
 
 /**
  * A search request, validated before anything reaches Elasticsearch: the options, plus exactly one query source
@@ -29,6 +30,10 @@ export const searchOptionsSchema = z
       .optional()
       .describe('Weight per model id for the hybrid score (normalised to sum 1); default SEARCH_MODEL_WEIGHTS'),
     min_score: z.number().min(0).max(1).optional().describe('Drop results scoring below this'),
+    like: steeringSchema.optional().describe('Steer the query towards these (products, kept queries, vectors), each with a weight: per model, the weighted sum of unit vectors, normalised'),
+    unlike: steeringSchema
+      .optional()
+      .describe('Steer the query away from these (subtracted in the same sum); unliked products are also left out of the results ("less like this")'),
     facets: z.boolean().default(false).describe('Count brand, category, sizes and price buckets over the candidates'),
     crop: z
       .enum(['auto', 'localize', 'trim', 'none'])
@@ -140,12 +145,14 @@ export function parseSearchOptions(raw: unknown): SearchOptions {
   return parsed.data;
 }
 
-/** Query parameters as options: numbers and booleans from their text; `filters` and `models` as JSON. */
+const JSON_PARAMETERS = new Set(['filters', 'models', 'like', 'unlike']);
+
+/** Query parameters as options: numbers and booleans from their text; `filters`, `models`, `like`, `unlike` as JSON. */
 export function optionsFromQuery(query: Record<string, unknown>): SearchOptions {
   const out: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(query)) {
     if (typeof value !== 'string') throw new ValidationError(`query parameter ${key} must appear once`, { code: 'invalid_request' });
-    if (key === 'filters' || key === 'models') {
+    if (JSON_PARAMETERS.has(key)) {
       try {
         out[key] = JSON.parse(value);
       } catch {

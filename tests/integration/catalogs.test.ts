@@ -1,3 +1,4 @@
+import { documentId } from '../../core/catalog';
 import { signatureHeader } from '../../core/webhook-signature';
 import { SECRET, startImageServer, startPipeline, upsert, type Pipeline } from './pipeline-helpers';
 
@@ -52,7 +53,7 @@ describe('catalogs: products, searches and keys bound to catalogs', () => {
     ];
     expect((await webhook(ADMIN, { events })).status).toBe(202);
     const keys: Array<[string, string]> = [['a-1', 'store-a'], ['a-2', 'store-a'], ['shared', 'store-a'], ['b-1', 'store-b'], ['b-2', 'store-b'], ['shared', 'store-b'], ['d-1', 'default']];
-    await p.waitFor(async () => (await Promise.all(keys.map(async ([id, catalog]) => (await status(ADMIN, id, `?catalog=${catalog}`)).body.state))).every((s) => s === 'indexed'), 60_000);
+    await p.waitFor(async () => (await Promise.all(keys.map(async ([id, catalog]) => (await p.status.get(documentId(catalog, id)))?.state))).every((s) => s === 'indexed'), 60_000);
   });
 
   afterAll(async () => {
@@ -125,6 +126,9 @@ describe('catalogs: products, searches and keys bound to catalogs', () => {
     // A's own cursor on B's query_id does not help either.
     const ofA = await search(KEY_A, { vector, models: ct, k: 1 });
     expect(await search(KEY_A, { query_id: ofB.body.query_id, cursor: ofA.body.next_cursor, k: 5 })).toMatchObject(expired);
+    // Nor steer with it, nor with store-b's products.
+    expect(await search(KEY_A, { query_id: ofA.body.query_id, like: [{ query_id: ofB.body.query_id }] })).toMatchObject(expired);
+    expect((await search(KEY_A, { query_id: ofA.body.query_id, unlike: [{ product_id: 'b-1' }] })).body.error.code).toBe('product_not_found');
     // A key bound to both may run it, and stays in store-b.
     const again = await search(KEY_AB, { query_id: ofB.body.query_id, k: 20 });
     expect(idsOf(again.body.results)).toEqual(['b-1', 'b-2', 'shared']);

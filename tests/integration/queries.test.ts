@@ -15,7 +15,8 @@ describe('query_id: a search run again, and paged', () => {
     p = await startPipeline({ QUERY_TTL_S: '600' });
     const events = Array.from({ length: N }, (_, i) => upsert(`q-${i}`, 1, `${images.url}/img/${i}.jpg`, { brand: i % 2 === 0 ? 'even' : 'odd', price: i }));
     expect((await p.post({ events })).status).toBe(202);
-    await p.waitFor(async () => (await Promise.all(Array.from({ length: N }, async (_, i) => (await p.get(`/v1/products/q-${i}/status`)).body.state))).every((s) => s === 'indexed'), 150_000);
+    // The status records directly (60 parallel HTTP polls race keep-alive closes on a loaded machine).
+    await p.waitFor(async () => (await Promise.all(Array.from({ length: N }, async (_, i) => (await p.status.get(`q-${i}`))?.state))).every((s) => s === 'indexed'), 150_000);
     photo = Buffer.from(await (await fetch(`${images.url}/img/7.jpg`)).arrayBuffer()).toString('base64');
   });
 
@@ -95,6 +96,39 @@ describe('query_id: a search run again, and paged', () => {
     expect(await p.search({ query_id: first.body.query_id })).toMatchObject({ status: 404, body: { error: { code: 'query_expired' } } });
     expect((await p.search({ query_id: '00000000-0000-4000-8000-000000000000' })).body.error.code).toBe('query_expired');
     expect((await p.search({ query_id: 'not-a-query' })).body.error.code).toBe('query_expired');
+  });
+
+  it('steering: like pulls the query towards products and kept queries, unlike pushes away and leaves the results', async () => {
+    const seven = await p.search({ image_base64: photo, crop: 'trim', k: 5 });
+    expect(ids(seven.body)[0]).toBe('q-7');
+    const lessLikeThis = await p.search({ query_id: seven.body.query_id, k: 5, unlike: [{ product_id: 'q-7' }] });
+    expect(lessLikeThis.status).toBe(200);
+    expect(ids(lessLikeThis.body)).not.toContain('q-7');
+    // Towards another product: with weight 3 it outweighs the photo.
+    const liked = await p.search({ query_id: seven.body.query_id, k: 5, like: [{ product_id: 'q-20', weight: 3 }] });
+    expect(ids(liked.body)[0]).toBe('q-20');
+    // Towards another kept query (a photo of q-20).
+    const twenty = Buffer.from(await (await fetch(`${images.url}/img/20.jpg`)).arrayBuffer()).toString('base64');
+    const other = await p.search({ image_base64: twenty, crop: 'trim', k: 1 });
+    expect(ids((await p.search({ query_id: seven.body.query_id, k: 5, like: [{ query_id: other.body.query_id, weight: 3 }] })).body)[0]).toBe('q-20');
+    // Weight 0 changes nothing.
+    expect(ids((await p.search({ query_id: seven.body.query_id, k: 5, like: [{ product_id: 'q-20', weight: 0 }] })).body)).toEqual(ids(seven.body));
+    // Steering travels with the cursor.
+    const page = await p.search({ query_id: lessLikeThis.body.query_id, cursor: lessLikeThis.body.next_cursor, k: 50 });
+    expect(ids(page.body)).not.toContain('q-7');
+    // Mistakes: a vector of no model's length, a query that cancels itself, unknown things.
+    expect((await p.search({ query_id: seven.body.query_id, like: [{ vector: [1, 2, 3] }] })).body.error.code).toBe('vector_length_mismatch');
+    expect((await p.search({ query_id: seven.body.query_id, unlike: [{ query_id: seven.body.query_id, weight: 1 }] })).body.error.code).toBe('invalid_vector');
+    expect((await p.search({ query_id: seven.body.query_id, like: [{ product_id: 'no-such' }] })).body.error.code).toBe('product_not_found');
+    expect((await p.search({ query_id: seven.body.query_id, like: [{ product_id: 'q-1', vector: [1] }] })).body.error.code).toBe('invalid_request');
+    // On the similar route too, as JSON parameters.
+    const similar = await p.get(`/v1/products/q-5/similar?k=5&unlike=${encodeURIComponent(JSON.stringify([{ product_id: 'q-6' }]))}`);
+    expect(similar.status).toBe(200);
+    expect(ids(similar.body)).not.toContain('q-6');
+    // Steering a photo search directly (localization chooses the region by the photo alone).
+    const direct = await p.search({ image_base64: photo, k: 5, unlike: [{ product_id: 'q-7' }] });
+    expect(direct.status).toBe(200);
+    expect(ids(direct.body)).not.toContain('q-7');
   });
 
   it('a product query keeps only the product id: run again after the product is deleted, it is not found', async () => {

@@ -53,6 +53,11 @@ export const productSchema = z
     price: z.number().finite().min(0).max(1e12).describe('Major units (19.99)').optional(),
     currency: z.string().regex(/^[A-Z]{3}$/, 'an ISO 4217 code such as EUR').describe('An ISO 4217 code such as EUR').optional(),
     available: z.boolean().optional(),
+    signals: z
+      .record(z.string().regex(/^[a-z][a-z0-9_]{0,63}$/, 'a signal name: lower-case letters, digits and "_"'), z.number().finite())
+      .refine((signals) => Object.keys(signals).length <= 20, { message: 'at most 20 signals' })
+      .optional()
+      .describe('Numbers a search may rank by (`boost`), e.g. { "popularity": 0.8, "margin": 0.3, "stock": 1 }; a change never re-embeds'),
     image_url: z
       .url({ protocol: /^https?$/, hostname: z.regexes.hostname })
       .max(2048)

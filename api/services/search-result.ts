@@ -3,9 +3,10 @@ import { DEFAULT_CATALOG } from '../../core/catalog';
 import { cropBoxSchema } from '../../core/image/autocrop';
 import { FACETS, type CatalogHit, type CatalogSearchResponse } from '../../core/search/catalog-search';
 import { productFieldsSchema } from '../../core/search/catalog-store';
-import { MAX_PAGE_DEPTH, encodeCursor, pageAfter, type Ranked } from '../../core/search/paging';
+import { MAX_PAGE_DEPTH, encodeCursor, pageAfter, pageDepth, type Ranked } from '../../core/search/paging';
+import { rank, reranks, type RankCandidate } from '../../core/search/ranking';
 import type { QueryOptions } from '../../core/search/search-request';
-import { verdict } from '../../core/search/verdict';
+import { VERDICT_DEPTH, verdict } from '../../core/search/verdict';
 
 /**
  * The answer of a search: its schema (the OpenAPI document's SearchResponse) and how catalog hits become results,
@@ -20,9 +21,19 @@ const resultsSchema = z
       id: z.string(),
       score: z.number().min(0).max(1).describe('Weighted similarity, 0..1'),
       product: productFieldsSchema.omit({ id: true }).partial().describe('The product’s catalog fields; null where it has none'),
+      explain: z
+        .object({
+          similarity: z.number().describe('The similarity (`score`)'),
+          boosts: z.record(z.string(), z.number()).describe('Each boost’s part: weight · signal'),
+          pinned: z.boolean(),
+          buried: z.boolean(),
+          score: z.number().describe('The ranking score: similarity + the boosts (pinned first in the order given, buried last)'),
+        })
+        .optional()
+        .describe('With `explain: true`: how the result was ranked'),
     }),
   )
-  .describe('Best first');
+  .describe('Best first: by similarity, or by the business ranking when `boost`, `pin`, `bury`, `max_per_brand` or `dedupe` is given');
 
 const matchSchema = z
   .enum(['good', 'weak', 'none'])
@@ -74,8 +85,14 @@ export const roundTimings = (timings: Timings): SearchResult['timings_ms'] => Ob
 
 /** A hit as a result: the product's own id (the document id also encodes its catalog). */
 function resultOf(hit: CatalogHit, score: number): SearchResult['results'][number] {
-  const { id, catalog, ...product } = (hit._source ?? {}) as Record<string, unknown>;
+  const { id, catalog, image_hash: _imageHash, ...product } = (hit._source ?? {}) as Record<string, unknown>;
   return { id: typeof id === 'string' ? id : hit._id!, score: roundScore(score), product: { ...product, catalog: typeof catalog === 'string' ? catalog : DEFAULT_CATALOG } };
+}
+
+/** A hit as the business ranking sees it. */
+function candidateOf(hit: CatalogHit): RankCandidate & { hit: CatalogHit } {
+  const source = (hit._source ?? {}) as { id?: string; brand?: string | null; title?: string | null; image_hash?: string | null; signals?: Record<string, number> | null };
+  return { hit, id: String(source.id ?? hit._id), similarity: hit._score ?? 0, brand: source.brand, title: source.title, imageHash: source.image_hash, signals: source.signals };
 }
 
 /** Where a page starts: results shown before it, and the last of them (null for a first page). */
@@ -85,6 +102,19 @@ export interface PagePosition {
 }
 
 export const FIRST_PAGE: PagePosition = { shown: 0, after: null };
+
+/** The hits a business ranking reorders: at least this many, or 3 times the page's depth. */
+export const RERANK_POOL = 100;
+
+/**
+ * How many hits a page's search asks for: every result up to the page's end (so kNN's k and num_candidates grow
+ * with the depth), at least the VERDICT_DEPTH the verdict reads, and with business rules a deeper pool for them to
+ * reorder.
+ */
+export function searchSize(options: QueryOptions, page: PagePosition): number {
+  const depth = pageDepth(page.shown, options.k);
+  return Math.max(VERDICT_DEPTH, reranks(options) ? Math.min(MAX_PAGE_DEPTH, Math.max(RERANK_POOL, 3 * depth)) : depth);
+}
 
 /**
  * The options a cursor carries to the next page: the search's, less the page's own `k`, the catalog (the query's)
@@ -97,22 +127,22 @@ export function cursorOptions(options: QueryOptions): Record<string, unknown> {
 
 /**
  * One page of results (k, ranked after `page.after`, above min_score), the verdict and the next page's cursor. The
- * verdict reads the search's own top scores (core/search/verdict.ts), whatever page this is. `cursor`: the options
- * of the search for the next page's cursor; null: no cursor (an object's results).
+ * verdict reads the search's own top similarities (core/search/verdict.ts), whatever page this is and before any
+ * business rule (core/search/ranking.ts) orders the results. `cursor`: the options of the search for the next page's cursor; null: no cursor
+ * (an object's results).
  */
 export function answer(response: CatalogSearchResponse, options: QueryOptions, page: PagePosition, cursor: Record<string, unknown> | null): Pick<SearchResult, 'results' | 'match' | 'next_cursor'> {
-  const ranked = response.hits
-    .map((hit) => ({ hit, id: String((hit._source as { id?: unknown } | undefined)?.id ?? hit._id), score: hit._score ?? 0 }))
-    .filter((entry) => options.min_score === undefined || roundScore(entry.score) >= options.min_score);
+  const candidates = response.hits.map(candidateOf).filter((candidate) => options.min_score === undefined || roundScore(candidate.similarity) >= options.min_score);
+  const ranked = rank(candidates, options);
   const shown = pageAfter(ranked, page.after, Math.min(options.k, MAX_PAGE_DEPTH - page.shown));
-  const results = shown.map((entry) => resultOf(entry.hit, entry.score));
+  const results = shown.map((entry) => ({ ...resultOf(entry.candidate.hit, entry.candidate.similarity), ...(options.explain ? { explain: entry.explain } : {}) }));
   const last = shown[shown.length - 1];
-  // More results may follow: the search found more than this page reaches, or was cut at its size.
-  const more = last !== undefined && page.shown + shown.length < MAX_PAGE_DEPTH && (pageAfter(ranked, last, 1).length > 0 || response.hits.length >= page.shown + options.k);
+  // More results may follow: ranked after this page, or beyond the hits the search was cut at.
+  const more = last !== undefined && page.shown + shown.length < MAX_PAGE_DEPTH && (pageAfter(ranked, last, 1).length > 0 || response.hits.length >= searchSize(options, page));
   return {
     results,
     match: results.length > 0 || page.shown > 0 ? verdict(response.hits.map((hit) => roundScore(hit._score ?? 0))) : 'none',
-    next_cursor: more && cursor ? encodeCursor({ v: 1, shown: page.shown + shown.length, score: last.score, id: last.id, options: cursor }) : null,
+    next_cursor: more && cursor ? encodeCursor({ v: 1, shown: page.shown + shown.length, score: last.score, tier: last.tier, id: last.id, options: cursor }) : null,
   };
 }
 

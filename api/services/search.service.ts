@@ -10,13 +10,12 @@ import type { ImageFetcher } from '../../core/net/image-fetcher';
 import { DEFAULT_CATALOG, documentId } from '../../core/catalog';
 import { buildFilterClauses, catalogFilter, type FilterClause } from '../../core/search/filters';
 import { searchCatalog, searchCatalogMany, type CatalogSearchOptions } from '../../core/search/catalog-search';
-import { decodeCursor, pageDepth } from '../../core/search/paging';
+import { decodeCursor } from '../../core/search/paging';
 import { DEFAULT_WEIGHT, steer, type SteeringVectors } from '../../core/search/steering';
 import type { QueryStore, StoredQuery } from '../../core/search/query-store';
-import { VERDICT_DEPTH } from '../../core/search/verdict';
 import { searchOptionsSchema, type QueryOptions, type QuerySource, type SearchOptions } from '../../core/search/search-request';
 import type { Logger } from '../../core/logger';
-import { FIRST_PAGE, answer, cursorOptions, facets, roundScore, roundTimings, type PagePosition, type SearchResult, type Timings } from './search-result';
+import { FIRST_PAGE, answer, cursorOptions, facets, roundScore, roundTimings, searchSize, type PagePosition, type SearchResult, type Timings } from './search-result';
 
 export { searchResultSchema, type SearchResult } from './search-result';
 
@@ -331,7 +330,7 @@ export class SearchService {
    * grow with the depth); the verdict reads the top VERDICT_DEPTH hits, whatever k is.
    */
   private catalogSearch(vectors: Record<string, number[]>, weights: Record<string, number>, options: SearchOptions, filters: FilterClause[], page: PagePosition = FIRST_PAGE): CatalogSearchOptions {
-    return { vectors, weights, size: Math.max(pageDepth(page.shown, options.k), VERDICT_DEPTH), numCandidates: options.num_candidates, filters, mode: options.mode, facets: options.facets };
+    return { vectors, weights, size: searchSize(options, page), numCandidates: options.num_candidates, filters, mode: options.mode, facets: options.facets };
   }
 
   /** The vectors of product `id` of `catalog` (the document id encodes the catalog: no other catalog's product). */

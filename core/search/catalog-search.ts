@@ -20,7 +20,7 @@ import { MAX_NUM_CANDIDATES } from './search-request';
  * Exact mode: the same weighted cosine in a `script_score` over every product that passes the filters (needs
  * painless).
  */
-export const PRODUCT_FIELDS = ['id', 'catalog', 'title', 'brand', 'category', 'color', 'sizes', 'price', 'currency', 'available', 'image_url'];
+export const PRODUCT_FIELDS = ['id', 'catalog', 'title', 'brand', 'category', 'color', 'sizes', 'price', 'currency', 'available', 'signals', 'image_url', 'image_hash'];
 
 export const FACETS = {
   brand: { terms: { field: 'brand', size: 20 } },

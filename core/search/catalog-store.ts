@@ -56,6 +56,7 @@ export const productFieldsSchema = z.object({
   price: attribute.price.unwrap().nullable(),
   currency: attribute.currency.unwrap().nullable(),
   available: attribute.available.unwrap().nullable(),
+  signals: attribute.signals.unwrap().nullable(),
   image_url: attribute.image_url,
 });
 export type ProductFields = z.infer<typeof productFieldsSchema>;
@@ -73,6 +74,7 @@ export function productFields(product: Product): ProductFields {
     price: product.price ?? null,
     currency: product.currency ?? null,
     available: product.available ?? null,
+    signals: product.signals ?? null,
     image_url: product.image_url,
   };
 }

@@ -17,11 +17,13 @@ export interface Ranked {
   id: string;
   /** The score results are ranked by (unrounded). */
   score: number;
+  /** Ranked before any score: 0 pinned, 1 (the default) the rest, 2 buried (core/search/ranking.ts). */
+  tier?: number;
 }
 
-/** Best first; equal scores by product id, so two searches rank the same hits in the same order. */
+/** Tier, then best score first; equal scores by product id, so two searches rank the same hits in the same order. */
 export function byRank(a: Ranked, b: Ranked): number {
-  return b.score - a.score || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+  return (a.tier ?? 1) - (b.tier ?? 1) || b.score - a.score || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
 }
 
 const cursorSchema = z
@@ -31,6 +33,7 @@ const cursorSchema = z
     shown: z.number().int().min(1).max(MAX_PAGE_DEPTH),
     /** The last result shown: the page starts after it. */
     score: z.number(),
+    tier: z.number().int().min(0).max(2).optional(),
     id: z.string().min(1).max(512),
     /** The options of the search being paged (the page's own `k` aside). */
     options: z.record(z.string(), z.unknown()),
@@ -57,7 +60,7 @@ export function decodeCursor(text: string): Cursor {
 }
 
 /** The hits ranked after `after` (all of them without a boundary), in rank order, at most `k`. */
-export function pageAfter<T extends Ranked>(hits: T[], after: Pick<Cursor, 'score' | 'id'> | null, k: number): T[] {
+export function pageAfter<T extends Ranked>(hits: T[], after: Ranked | null, k: number): T[] {
   const ranked = [...hits].sort(byRank);
   const start = after ? ranked.filter((hit) => byRank(hit, after) > 0) : ranked;
   return start.slice(0, k);

@@ -3,6 +3,7 @@ import { cropBoxSchema } from '../image/autocrop';
 import { DEFAULT_CATALOG, catalogNameSchema } from '../catalog';
 import { PayloadTooLargeError, ValidationError, describeIssues } from '../errors';
 import { filtersSchema } from './filters';
+import { rankingSchema } from './ranking';
 import { steeringSchema } from './steering';
 
 /**
@@ -35,6 +36,7 @@ export const searchOptionsSchema = z
       .optional()
       .describe('Steer the query away from these (subtracted in the same sum); unliked products are also left out of the results ("less like this")'),
     facets: z.boolean().default(false).describe('Count brand, category, sizes and price buckets over the candidates'),
+    ...rankingSchema.shape,
     crop: z
       .enum(['auto', 'localize', 'trim', 'none'])
       .default('auto')
@@ -145,7 +147,7 @@ export function parseSearchOptions(raw: unknown): SearchOptions {
   return parsed.data;
 }
 
-const JSON_PARAMETERS = new Set(['filters', 'models', 'like', 'unlike']);
+const JSON_PARAMETERS = new Set(['filters', 'models', 'like', 'unlike', 'boost', 'pin', 'bury']);
 
 /** Query parameters as options: numbers and booleans from their text; `filters`, `models`, `like`, `unlike` as JSON. */
 export function optionsFromQuery(query: Record<string, unknown>): SearchOptions {
@@ -159,7 +161,8 @@ export function optionsFromQuery(query: Record<string, unknown>): SearchOptions 
         throw new ValidationError(`query parameter ${key} must be JSON`, { code: 'invalid_request' });
       }
     } else if (key === 'k' || key === 'num_candidates' || key === 'min_score') out[key] = /^-?\d+(\.\d+)?$/.test(value) ? Number(value) : value;
-    else if (key === 'facets') out[key] = value === 'true' ? true : value === 'false' ? false : value;
+    else if (key === 'max_per_brand') out[key] = /^\d+$/.test(value) ? Number(value) : value;
+    else if (key === 'facets' || key === 'dedupe' || key === 'explain') out[key] = value === 'true' ? true : value === 'false' ? false : value;
     else out[key] = value;
   }
   return parseSearchOptions(out);

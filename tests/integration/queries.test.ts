@@ -141,3 +141,81 @@ describe('query_id: a search run again, and paged', () => {
     expect((await p.search({ query_id: first.body.query_id })).body.error.code).toBe('product_not_found');
   });
 });
+
+describe('business ranking after the verdict: boost, pin, bury, max_per_brand, dedupe, explain', () => {
+  let p: Pipeline;
+  let images: Awaited<ReturnType<typeof startImageServer>>;
+  let photo: string;
+  const ids = (body: { results: Array<{ id: string }> }) => body.results.map((r) => r.id);
+
+  beforeAll(async () => {
+    images = await startImageServer();
+    p = await startPipeline();
+    const events = Array.from({ length: 30 }, (_, i) => upsert(`r-${i}`, 1, `${images.url}/img/${i}.jpg`, { brand: `brand-${i % 3}`, title: `Product ${i}` }));
+    // The same photo as r-7, another listing of it.
+    events.push(upsert('r-7-copy', 1, `${images.url}/img/7.jpg`, { brand: 'brand-1', title: 'Product 7 again' }));
+    expect((await p.post({ events })).status).toBe(202);
+    await p.waitFor(async () => (await Promise.all(events.map(async (e) => (await p.status.get((e.product as { id: string }).id))?.state))).every((s) => s === 'indexed'), 150_000);
+    // Signals arrive with a later event: a partial update, nothing is embedded again.
+    const fetches = images.requests.length;
+    const popular = [20, 21, 22].map((i) => upsert(`r-${i}`, 2, `${images.url}/img/${i}.jpg`, { brand: `brand-${i % 3}`, title: `Product ${i}`, signals: { popularity: 1, margin: 0.5 } }));
+    expect((await p.post({ events: popular })).status).toBe(202);
+    await p.waitFor(async () => (await Promise.all([20, 21, 22].map(async (i) => p.status.get(`r-${i}`)))).every((s) => s?.version === 2 && s.state === 'indexed'));
+    expect(images.requests.length).toBe(fetches);
+    photo = Buffer.from(await (await fetch(`${images.url}/img/7.jpg`)).arrayBuffer()).toString('base64');
+  });
+
+  afterAll(async () => {
+    await p.close();
+    await images.close();
+  });
+
+  it('boosts reorder the results but never the verdict, which reads the similarities alone', async () => {
+    const plain = await p.search({ image_base64: photo, crop: 'trim', k: 5 });
+    expect(ids(plain.body).slice(0, 2).sort()).toEqual(['r-7', 'r-7-copy']);
+    const boosted = await p.search({ query_id: plain.body.query_id, k: 5, boost: [{ signal: 'popularity', weight: 5 }], explain: true });
+    expect(ids(boosted.body).slice(0, 3).sort()).toEqual(['r-20', 'r-21', 'r-22']);
+    expect(boosted.body.match).toBe(plain.body.match);
+    const first = boosted.body.results[0];
+    expect(first.product.signals).toEqual({ popularity: 1, margin: 0.5 });
+    expect(first.explain).toEqual({ similarity: expect.any(Number), boosts: { popularity: 5 }, pinned: false, buried: false, score: expect.any(Number) });
+    expect(first.explain.score).toBeCloseTo(first.explain.similarity + 5);
+    // Scores stay similarities: the best similarity is still the photo's product, whatever the order.
+    expect(Math.max(...boosted.body.results.map((r: { score: number }) => r.score))).toBeLessThanOrEqual(plain.body.results[0].score);
+    // Something the catalog has nothing like stays "none", however it is boosted.
+    const nothing = await p.search({ vector: Array.from({ length: 288 }, (_, i) => (i % 2 ? 1 : -1)), models: { 'colour-texture': 1 }, k: 5 });
+    const nothingBoosted = await p.search({ query_id: nothing.body.query_id, k: 5, boost: [{ signal: 'popularity', weight: 10 }] });
+    expect(nothingBoosted.body.match).toBe(nothing.body.match);
+  });
+
+  it('pin puts products first in the order given, bury last; max_per_brand and dedupe thin the results', async () => {
+    const plain = await p.search({ image_base64: photo, crop: 'trim', k: 31 });
+    const pinned = await p.search({ query_id: plain.body.query_id, k: 5, pin: ['r-29', 'r-28', 'no-such'], bury: ['r-7'] });
+    expect(ids(pinned.body).slice(0, 2)).toEqual(['r-29', 'r-28']);
+    expect(ids(pinned.body)).not.toContain('r-7');
+    const all = await p.search({ query_id: plain.body.query_id, k: 31, bury: ['r-7'] });
+    expect(ids(all.body).at(-1)).toBe('r-7');
+    const diverse = await p.search({ query_id: plain.body.query_id, k: 31, max_per_brand: 2 });
+    expect(diverse.body.results).toHaveLength(6);
+    const brands = diverse.body.results.map((r: { product: { brand: string } }) => r.product.brand);
+    for (const brand of new Set(brands)) expect(brands.filter((b: string) => b === brand)).toHaveLength(2);
+    // The same photo listed twice folds into the better-ranked listing.
+    expect(ids(plain.body)).toEqual(expect.arrayContaining(['r-7', 'r-7-copy']));
+    const folded = await p.search({ query_id: plain.body.query_id, k: 31, dedupe: true });
+    expect(ids(folded.body).filter((id: string) => id.startsWith('r-7'))).toEqual(['r-7']);
+    expect(folded.body.results).toHaveLength(30);
+  });
+
+  it('pages of a business ranking: no repeats, and together the ranking of one search with the combined k', async () => {
+    const rules = { boost: [{ signal: 'margin', weight: 0.2 }], max_per_brand: 8, bury: ['r-0'] };
+    const first = await p.search({ image_base64: photo, crop: 'trim', k: 5, ...rules });
+    const second = await p.search({ query_id: first.body.query_id, cursor: first.body.next_cursor, k: 7 });
+    const combined = await p.search({ query_id: first.body.query_id, k: 12, ...rules });
+    expect([...ids(first.body), ...ids(second.body)]).toEqual(ids(combined.body));
+    // Also on the similar route, as parameters.
+    const similar = await p.get(`/v1/products/r-7/similar?k=3&pin=${encodeURIComponent('["r-1"]')}&max_per_brand=1&explain=true`);
+    expect(similar.status).toBe(200);
+    expect(ids(similar.body)[0]).toBe('r-1');
+    expect(similar.body.results[0].explain.pinned).toBe(true);
+  });
+});

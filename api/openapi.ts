@@ -12,6 +12,7 @@ import { errorCodeSchema, errorResponse, errorResponses, operationErrors, REQUES
 import { healthSchema, readinessSchema } from './routes/health.route';
 import { searchResponseSchema } from './routes/search.route';
 import { productStatusSchema } from './routes/status.route';
+import { catalogListSchema } from './routes/catalogs.route';
 import { ingestResultSchema } from './services/ingest.service';
 
 /**
@@ -107,7 +108,7 @@ export function buildOpenApiDocument(): JsonObject {
     'input',
   );
   const responses = componentSchemas(
-    registry({ SearchResponse: searchResponseSchema, Accepted: ingestResultSchema, ProductStatus: productStatusSchema, Health: healthSchema, Readiness: readinessSchema, Error: errorBodySchema }),
+    registry({ CatalogList: catalogListSchema, SearchResponse: searchResponseSchema, Accepted: ingestResultSchema, ProductStatus: productStatusSchema, Health: healthSchema, Readiness: readinessSchema, Error: errorBodySchema }),
     'output',
   );
   // zod gives error.code a bare enum; the ErrorCode component lists the same codes with their statuses and meanings.
@@ -151,6 +152,14 @@ export function buildOpenApiDocument(): JsonObject {
         parameters: [{ ...productId, schema: { type: 'string', minLength: 1 } }, ...optionParameters(requests.SearchOptions!)],
         responses: { 200: success('Results, best first', json(ref('SearchResponse'))) },
         errors: SEARCH_ERRORS,
+      }),
+    },
+    '/v1/catalogs': {
+      get: operation({
+        summary: 'The catalogs this key may search, with their sizes',
+        scope: 'search',
+        responses: { 200: success('The catalogs', json(ref('CatalogList'))) },
+        errors: ['internal_error'],
       }),
     },
     '/v1/webhooks/catalog': {

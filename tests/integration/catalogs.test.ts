@@ -70,6 +70,12 @@ describe('catalogs: products, searches and keys bound to catalogs', () => {
     expect(ids).toEqual(['d-1', 'store-a a-1', 'store-a a-2', 'store-a shared', 'store-b b-1', 'store-b b-2', 'store-b shared']);
   });
 
+  it('GET /v1/catalogs lists what a key may search: a bound key its own, never counting another', async () => {
+    expect((await call('/v1/catalogs', { key: ADMIN })).body).toEqual({ catalogs: [{ name: 'default', products: 1 }, { name: 'store-a', products: 3 }, { name: 'store-b', products: 3 }] });
+    expect((await call('/v1/catalogs', { key: KEY_A })).body).toEqual({ catalogs: [{ name: 'store-a', products: 3 }] });
+    expect((await call('/v1/catalogs', { key: KEY_AB })).body).toEqual({ catalogs: [{ name: 'store-a', products: 3 }, { name: 'store-b', products: 3 }] });
+  });
+
   it('a search names its catalog (default "default"), and an unbound key reaches any catalog', async () => {
     const all = await search(ADMIN, { vector, models: ct, k: 20 });
     expect(idsOf(all.body.results)).toEqual(['d-1']);

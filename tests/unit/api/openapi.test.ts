@@ -69,7 +69,7 @@ describe('the OpenAPI document', () => {
           expect(operation.security).toEqual([{ bearer: [scopes[`${method} ${path}`]] }, { apiKey: [scopes[`${method} ${path}`]] }]);
           expect(operation.responses['401'].content['application/json'].schema.properties.error.properties.code.enum).toEqual(expect.arrayContaining(['api_key_missing', 'api_key_invalid']));
           // Catalog routes also refuse a key bound to other catalogs; /metrics has no catalog.
-          const forbidden = path === '/metrics' ? ['api_key_scope'] : ['api_key_scope', 'catalog_forbidden'];
+          const forbidden = path === '/metrics' || path === '/v1/catalogs' ? ['api_key_scope'] : ['api_key_scope', 'catalog_forbidden'];
           expect(operation.responses['403'].content['application/json'].schema.properties.error.properties.code.enum).toEqual(forbidden);
         }
       }
@@ -77,6 +77,7 @@ describe('the OpenAPI document', () => {
     expect(scopes).toEqual({
       'post /v1/search': 'search',
       'get /v1/products/{id}/similar': 'search',
+      'get /v1/catalogs': 'search',
       'post /v1/webhooks/catalog': 'webhook',
       'get /v1/products/{id}/status': 'webhook',
       'get /metrics': 'admin',

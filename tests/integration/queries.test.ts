@@ -139,6 +139,15 @@ describe('query_id: a search run again, and paged', () => {
     expect((await p.post({ id: 'del-q-3', type: 'product.delete', version: 2, product_id: 'q-3' })).status).toBe(202);
     await p.waitFor(async () => (await p.get('/v1/products/q-3/status')).body.state === 'deleted');
     expect((await p.search({ query_id: first.body.query_id })).body.error.code).toBe('product_not_found');
+    // Nothing of it is left to find: its document is a bare tombstone (no attributes, image or vectors, until the
+    // sweep removes it), no kept query brings it back, and nothing can steer by it.
+    const tombstone = (await p.deps.es.get({ index: p.config.index.alias, id: 'q-3', _source_exclude_vectors: false } as never)) as { _source: Record<string, unknown> };
+    expect(Object.keys(tombstone._source).sort()).toEqual(['catalog', 'deleted', 'deleted_at', 'id', 'indexed_at', 'source_version', 'updated_at']);
+    const photoOf3 = Buffer.from(await (await fetch(`${images.url}/img/3.jpg`)).arrayBuffer()).toString('base64');
+    const kept = await p.search({ image_base64: photoOf3, crop: 'trim', k: 100 });
+    expect(ids(kept.body)).not.toContain('q-3');
+    expect(ids((await p.search({ query_id: kept.body.query_id, k: 100 })).body)).not.toContain('q-3');
+    expect((await p.search({ query_id: kept.body.query_id, like: [{ product_id: 'q-3' }] })).body.error.code).toBe('product_not_found');
   });
 });
 

@@ -1,6 +1,5 @@
 import { performance } from 'node:perf_hooks';
 import type { Client } from '@elastic/elasticsearch';
-import { errors } from '@elastic/elasticsearch';
 import type { Embedder } from '../../core/embedding/embedder';
 import type { Admission } from './admission';
 import { AppError, NotFoundError, ValidationError, describeError } from '../../core/errors';
@@ -11,10 +10,11 @@ import { DEFAULT_CATALOG, documentId } from '../../core/catalog';
 import { buildFilterClauses, catalogFilter, type FilterClause } from '../../core/search/filters';
 import { searchCatalog, searchCatalogMany, type CatalogSearchOptions } from '../../core/search/catalog-search';
 import { decodeCursor } from '../../core/search/paging';
-import { DEFAULT_WEIGHT, steer, type SteeringVectors } from '../../core/search/steering';
+import { steer } from '../../core/search/steering';
 import type { QueryStore, StoredQuery } from '../../core/search/query-store';
 import { searchOptionsSchema, type QueryOptions, type QuerySource, type SearchOptions } from '../../core/search/search-request';
 import type { Logger } from '../../core/logger';
+import { QueryVectors } from './query-vectors';
 import { FIRST_PAGE, answer, cursorOptions, facets, roundScore, roundTimings, searchSize, type PagePosition, type SearchResult, type Timings } from './search-result';
 
 export { searchResultSchema, type SearchResult } from './search-result';
@@ -51,7 +51,12 @@ export class SearchService {
     /** Keeps each search's query for QUERY_TTL_S, for `query_id`. */
     private readonly queries: QueryStore,
     private readonly logger: Logger,
-  ) {}
+  ) {
+    this.vectors = new QueryVectors(es, alias, embedder, queries);
+  }
+
+  /** Reads the vectors a query names besides its own: products, kept queries, steering. */
+  private readonly vectors: QueryVectors;
 
   private weights(options: SearchOptions): Record<string, number> {
     const requested = options.models ?? this.defaultWeights;
@@ -123,37 +128,11 @@ export class SearchService {
     return this.admission.run(async () => {
       const timings: Timings = { decode: 0, embed: 0, search: 0, total: 0 };
       // A product query reads the product's vectors again: a product deleted since is not found.
-      const vectors = stored.productId ? await this.productVectors(stored.catalog, stored.productId, ids) : stored.vectors;
+      const vectors = stored.productId ? await this.vectors.product(stored.catalog, stored.productId, ids) : stored.vectors;
       const exclude = stored.productId ? documentId(stored.catalog, stored.productId) : undefined;
       const result = await this.searchVectors(vectors, weights, options, page, exclude, stored.crop, timings, started);
       return { ...result, query_id: source.id };
     });
-  }
-
-  /**
-   * The vectors of `like` and `unlike`, for the models searched: products and kept queries of the search's catalog
-   * only (a kept query of another is query_expired, as when run), raw vectors by their length.
-   */
-  private async steeringVectors(options: QueryOptions, models: string[]): Promise<SteeringVectors[]> {
-    const catalog = catalogOf(options);
-    const items = [...(options.like ?? []).map((item) => ({ item, sign: 1 as const })), ...(options.unlike ?? []).map((item) => ({ item, sign: -1 as const }))];
-    return Promise.all(
-      items.map(async ({ item, sign }) => {
-        let vectors: Record<string, number[]>;
-        if (item.product_id !== undefined) vectors = await this.productVectors(catalog, item.product_id, models);
-        else if (item.query_id !== undefined) {
-          const kept = await this.queries.load(item.query_id);
-          if (!kept || kept.catalog !== catalog) throw new NotFoundError(`like/unlike query_id ${item.query_id} expired or is not yours`, 'query_expired');
-          vectors = kept.productId ? await this.productVectors(catalog, kept.productId, models) : kept.vectors;
-        } else {
-          const vector = item.vector!;
-          const model = this.embedder.models.find((m) => models.includes(m.id) && m.dims === vector.length);
-          if (!model) throw new ValidationError(`a like/unlike vector has ${vector.length} values; ${models.map((id) => `${id} takes ${this.embedder.get(id)!.dims}`).join(', ')}`, { code: 'vector_length_mismatch' });
-          vectors = { [model.id]: vector };
-        }
-        return { vectors, weight: item.weight ?? DEFAULT_WEIGHT[sign > 0 ? 'like' : 'unlike'], sign };
-      }),
-    );
   }
 
   /** `fetchMs`: the time an image_url took to fetch, counted in `decode`. */
@@ -175,7 +154,7 @@ export class SearchService {
       timings.decode = fetchMs + image.timings.decode + image.timings.crop;
       timings.embed = image.timings.preprocess + image.timings.embed;
     } else if (source.kind === 'product_id') {
-      vectors = await this.productVectors(catalogOf(options), source.id, ids);
+      vectors = await this.vectors.product(catalogOf(options), source.id, ids);
       exclude = documentId(catalogOf(options), source.id);
     } else {
       const model = ids.length === 1 ? this.embedder.get(ids[0]!)! : this.embedder.models.find((m) => ids.includes(m.id) && m.dims === source.vector.length);
@@ -211,7 +190,7 @@ export class SearchService {
     const left = [...(exclude ? [exclude] : []), ...(options.unlike ?? []).flatMap((item) => (item.product_id ? [documentId(catalog, item.product_id)] : []))];
     if (left.length > 0) filters.push({ bool: { must_not: { ids: { values: left } } } });
     const query = Object.fromEntries(used.map((id) => [id, vectors[id]!]));
-    const steering = await this.steeringVectors(options, used);
+    const steering = await this.vectors.steering(options, used);
     const t1 = performance.now();
     const response = await searchCatalog(this.es, this.alias, this.catalogSearch(steering.length > 0 ? steer(query, steering) : query, weights, options, filters, page));
     timings.search = performance.now() - t1;
@@ -333,21 +312,7 @@ export class SearchService {
     return { vectors, weights, size: searchSize(options, page), numCandidates: options.num_candidates, filters, mode: options.mode, facets: options.facets };
   }
 
-  /** The vectors of product `id` of `catalog` (the document id encodes the catalog: no other catalog's product). */
-  private async productVectors(catalog: string, id: string, ids: string[]): Promise<Record<string, number[]>> {
-    let doc;
-    try {
-      doc = await this.es.get<{ deleted?: boolean; vectors?: Record<string, number[]> }>({ index: this.alias, id: documentId(catalog, id), _source_includes: ['deleted', 'vectors'], _source_exclude_vectors: false } as never);
-    } catch (error) {
-      if (error instanceof errors.ResponseError && error.statusCode === 404) throw new NotFoundError(`product ${id} is not in the catalog`, 'product_not_found');
-      throw error;
-    }
-    const source = (doc as { _source?: { deleted?: boolean; vectors?: Record<string, number[]> } })._source;
-    if (!source || source.deleted) throw new NotFoundError(`product ${id} is not in catalog "${catalog}"`, 'product_not_found');
-    const vectors = Object.fromEntries(ids.flatMap((m) => (source.vectors?.[m] ? [[m, source.vectors[m]!]] : [])));
-    if (Object.keys(vectors).length === 0) throw new AppError('product_not_embedded', `product ${id} has no vector for ${ids.join(', ')} yet`, 409);
-    return vectors;
-  }
+
 }
 
 const catalogOf = (options: SearchOptions): string => options.catalog ?? DEFAULT_CATALOG;

@@ -173,6 +173,22 @@ describe('catalogs: products, searches and keys bound to catalogs', () => {
     expect((await webhook(KEY_B, { id: 'del-shared', type: 'product.delete', version: 1, product_id: 'nothing', catalog: 'store-b' })).body).toEqual({ accepted: 1, duplicates: 0 });
   });
 
+  it('the tombstone sweep pages through ids that repeat across catalogs, and documents without a catalog', async () => {
+    const old = new Date(Date.now() - 3_600_000).toISOString();
+    const tombstone = (id: string, catalog?: string) => ({ id, ...(catalog ? { catalog } : {}), deleted: true, deleted_at: old, source_version: 1, updated_at: old, indexed_at: old });
+    const operations = [
+      ['t-1', tombstone('t-1')],
+      ['store-a t-1', tombstone('t-1', 'store-a')],
+      ['store-b t-1', tombstone('t-1', 'store-b')],
+      ['store-a t-2', tombstone('t-2', 'store-a')],
+    ].flatMap(([id, document]) => [{ index: { _index: p.config.index.alias, _id: id as string } }, document as object]);
+    await p.deps.es.bulk({ operations, refresh: true });
+    // One per page: every page's search_after must tell the three t-1 apart.
+    expect(await p.store.sweepTombstones(60, 1)).toEqual({ removed: 4, failed: 0 });
+    const left = await p.deps.es.search({ index: p.config.index.alias, size: 20, query: { prefix: { id: 't-' } } });
+    expect(left.hits.hits).toEqual([]);
+  });
+
   it('documents written before catalogs (no catalog field) are the default catalog', async () => {
     const d1 = (await p.deps.es.get({ index: p.config.index.alias, id: 'd-1', _source_exclude_vectors: false } as never)) as { _source: Record<string, unknown> };
     const { catalog: _catalog, ...legacy } = d1._source;

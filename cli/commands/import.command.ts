@@ -29,7 +29,8 @@ export const importUsage = 'lookalike import <file.jsonl|file.csv> [--version <i
  * silently hide every later webhook that counts 1, 2, 3 … Rows older than what the catalog holds are counted and
  * reported (the indexer ignores them and records that in each product's status).
  *
- * CSV: a header row; `sizes` separated by `|`; `available` true/false/yes/no/1/0; empty cells are absent.
+ * CSV: a header row; `sizes` separated by `|`; `available` true/false/yes/no/1/0; a `signals.<name>` column per
+ * signal; empty cells are absent. A row (JSONL or CSV) names its catalog in `catalog` (default `default`).
  */
 export const NO_VERSION_MESSAGE = `the rows carry no "version" and no --version was given.
 Only a newer version changes a product, so pick the version your catalog's webhooks will count up from:
@@ -94,7 +95,10 @@ async function* csvRows(input: NodeJS.ReadableStream): AsyncGenerator<Row> {
     const value: Record<string, unknown> = {};
     for (const [column, cell] of Object.entries(record.record)) {
       const parsed = csvValue(column, cell);
-      if (parsed !== undefined) value[column] = parsed;
+      if (parsed === undefined) continue;
+      // `signals.<name>` columns make the product's signals.
+      if (column.startsWith('signals.')) ((value.signals ??= {}) as Record<string, unknown>)[column.slice('signals.'.length)] = Number(parsed);
+      else value[column] = parsed;
     }
     yield { line: record.info.lines, value };
   }

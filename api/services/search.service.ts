@@ -120,7 +120,7 @@ export class SearchService {
       const parsed = searchOptionsSchema.safeParse({ ...cursor.options, k: requested.k });
       if (!parsed.success) throw new ValidationError('cursor is not a cursor this API gave (pass next_cursor back as it came)', { code: 'invalid_cursor' });
       options = { ...parsed.data, catalog: stored.catalog };
-      page = { shown: cursor.shown, after: { score: cursor.score, id: cursor.id } };
+      page = { shown: cursor.shown, after: { score: cursor.score, id: cursor.id, ...(cursor.tier !== undefined ? { tier: cursor.tier } : {}) } };
     }
     this.checkMode(options);
     const weights = this.weights(options);

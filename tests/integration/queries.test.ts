@@ -221,6 +221,14 @@ describe('business ranking after the verdict: boost, pin, bury, max_per_brand, d
     const second = await p.search({ query_id: first.body.query_id, cursor: first.body.next_cursor, k: 7 });
     const combined = await p.search({ query_id: first.body.query_id, k: 12, ...rules });
     expect([...ids(first.body), ...ids(second.body)]).toEqual(ids(combined.body));
+    // Pinned and buried results page too: the cursor keeps the tier of the last result shown.
+    const tiered = { pin: ['r-29', 'r-28', 'r-27'], bury: ['r-7', 'r-8'] };
+    const top = await p.search({ query_id: first.body.query_id, k: 2, ...tiered });
+    const rest = await p.search({ query_id: first.body.query_id, cursor: top.body.next_cursor, k: 29 });
+    const everything = await p.search({ query_id: first.body.query_id, k: 31, ...tiered });
+    expect([...ids(top.body), ...ids(rest.body)]).toEqual(ids(everything.body));
+    expect(ids(everything.body).slice(0, 3)).toEqual(['r-29', 'r-28', 'r-27']);
+    expect(ids(everything.body).slice(-2).sort()).toEqual(['r-7', 'r-8']);
     // Also on the similar route, as parameters.
     const similar = await p.get(`/v1/products/r-7/similar?k=3&pin=${encodeURIComponent('["r-1"]')}&max_per_brand=1&explain=true`);
     expect(similar.status).toBe(200);

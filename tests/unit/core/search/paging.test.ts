@@ -21,6 +21,13 @@ describe('paging', () => {
     expect(pageAfter(deeper, { id: 'a', score: 0.8 }, 3).map((h) => h.id)).toEqual(['b', 'd']);
   });
 
+  it('tiers rank before scores: pinned (0) first, buried (2) last', () => {
+    const tiered = [{ id: 'p', score: -1, tier: 0 }, { id: 'q', score: 0, tier: 0 }, { id: 'x', score: 0.99, tier: 2 }, ...hits];
+    expect(pageAfter(tiered, null, 7).map((h) => h.id)).toEqual(['q', 'p', 'c', 'a', 'b', 'd', 'x']);
+    expect(pageAfter(tiered, { id: 'p', score: -1, tier: 0 }, 2).map((h) => h.id)).toEqual(['c', 'a']);
+    expect(pageAfter(tiered, { id: 'd', score: 0.7 }, 2).map((h) => h.id)).toEqual(['x']);
+  });
+
   it('a cursor round-trips; anything else is invalid_cursor', () => {
     const cursor = { v: 1 as const, shown: 10, score: 0.8123, id: 'sku 1', options: { filters: { brand: ['acme'] } } };
     expect(decodeCursor(encodeCursor(cursor))).toEqual(cursor);

@@ -72,7 +72,7 @@ export const searchBodySchema = photoOptionsSchema
     cursor: z
       .string()
       .min(1)
-      .max(16_384)
+      .max(512 * 1024)
       .optional()
       .describe("With query_id: the `next_cursor` of the page before; answers the next `k` results of the same search (its options travel in the cursor: give only query_id, cursor and k). Pages reach at most 1,000 results deep"),
     vector: z

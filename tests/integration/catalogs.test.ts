@@ -100,6 +100,10 @@ describe('catalogs: products, searches and keys bound to catalogs', () => {
     expect((await search(KEY_A, { vector, models: ct, filters: { catalog: ['store-b'] } })).body.error.code).toBe('invalid_request');
     expect(idsOf((await search(KEY_A, { vector, models: ct, filters: { brand: ['bee', 'dee', 'acme'] }, k: 20 })).body.results)).toEqual(['a-1', 'a-2', 'shared']);
     expect((await search(KEY_A, { vector, models: ct, filters: { brand: ['bee'] } })).body.results).toEqual([]);
+    // Business rules only reorder what the search found: pinning another catalog's product cannot bring it in.
+    const pinned = await search(KEY_A, { vector, models: ct, k: 20, pin: ['b-1', 'd-1', 'shared'], boost: [{ signal: 'popularity', weight: 1 }] });
+    expect(idsOf(pinned.body.results)).toEqual(['a-1', 'a-2', 'shared']);
+    expect(pinned.body.results[0]).toMatchObject({ id: 'shared', product: { catalog: 'store-a' } });
     // Another catalog's product as the query: not found; the same id finds its own catalog's product.
     expect((await search(KEY_A, { product_id: 'b-1' })).body.error.code).toBe('product_not_found');
     expect((await search(KEY_A, { product_id: 'd-1' })).body.error.code).toBe('product_not_found');

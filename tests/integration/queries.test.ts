@@ -125,6 +125,9 @@ describe('query_id: a search run again, and paged', () => {
     const similar = await p.get(`/v1/products/q-5/similar?k=5&unlike=${encodeURIComponent(JSON.stringify([{ product_id: 'q-6' }]))}`);
     expect(similar.status).toBe(200);
     expect(ids(similar.body)).not.toContain('q-6');
+    // Steering by a kept query that expired, or a vector of no model's length, on the similar route: documented codes.
+    expect((await p.get(`/v1/products/q-5/similar?like=${encodeURIComponent(JSON.stringify([{ query_id: '00000000-0000-4000-8000-000000000000' }]))}`)).body.error.code).toBe('query_expired');
+    expect((await p.get(`/v1/products/q-5/similar?unlike=${encodeURIComponent(JSON.stringify([{ vector: [1, 2] }]))}`)).body.error.code).toBe('vector_length_mismatch');
     // Steering a photo search directly (localization chooses the region by the photo alone).
     const direct = await p.search({ image_base64: photo, k: 5, unlike: [{ product_id: 'q-7' }] });
     expect(direct.status).toBe(200);

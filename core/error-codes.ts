@@ -45,6 +45,7 @@ export const API_ERRORS = {
   invalid_base64: { status: [400], description: 'image_base64 is not base64.' },
   invalid_box: { status: [400], description: 'The `box` is not inside the photo (its pixels after EXIF orientation).' },
   localization_unavailable: { status: [503], description: 'This server runs without its localizer, so `objects` and `crop: "localize"` cannot run; search with crop "trim" or "none".' },
+  invalid_multipart: { status: [400], description: 'The multipart body cannot be parsed (no boundary, a malformed part header, a body that ends inside a part).' },
   unsupported_media_type: { status: [415], description: 'The search body is neither application/json nor multipart/form-data.' },
   upload_limit: { status: [413], description: 'The multipart request has more parts, fields or headers than allowed.' },
   unknown_model: { status: [400], description: '`models` names a model that is not loaded.' },

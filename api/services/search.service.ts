@@ -9,6 +9,7 @@ import { cropBoxSchema, scaleBox, type CropBox } from '../../core/image/autocrop
 import { choose, type Candidate, type Localizer } from '../../core/localization/localizer';
 import type { ImageFetcher } from '../../core/net/image-fetcher';
 import { buildFilterClauses, type FilterClause } from '../../core/search/filters';
+import { searchFailure } from '../../core/search/elasticsearch';
 import { FACETS, searchCatalog, searchCatalogMany, type CatalogSearchOptions, type CatalogSearchResponse } from '../../core/search/catalog-search';
 import { productFieldsSchema } from '../../core/search/catalog-store';
 import { VERDICT_DEPTH, verdict } from '../../core/search/verdict';
@@ -96,18 +97,26 @@ export class SearchService {
 
   /**
    * `started`: when the request arrived (performance.now()), which `timings_ms.total` counts from; default now.
-   * The options are checked and an image_url fetched first; then the search waits for its admission.
+   * The options are checked and an image_url fetched first; then the search waits for its admission. Elasticsearch
+   * unreachable or overloaded is a 503 `search_unavailable`.
    */
   async search(source: QuerySource, options: QueryOptions, started = performance.now()): Promise<SearchResult> {
     if (options.mode === 'exact' && !this.exactAvailable) {
       throw new AppError('exact_search_unavailable', 'exact search needs painless scripting, which this Elasticsearch cluster does not have; use mode "knn"', 501);
     }
     const weights = this.weights(options);
-    if (source.kind !== 'image_url') return this.admission.run(() => this.searchAdmitted(source, weights, options, started, 0));
-    const t0 = performance.now();
-    const { bytes } = await this.fetcher.fetch(source.url);
-    const fetchMs = performance.now() - t0;
-    return this.admission.run(() => this.searchAdmitted({ kind: 'image', bytes }, weights, options, started, fetchMs));
+    let fetchMs = 0;
+    if (source.kind === 'image_url') {
+      const t0 = performance.now();
+      source = { kind: 'image', bytes: (await this.fetcher.fetch(source.url)).bytes };
+      fetchMs = performance.now() - t0;
+    }
+    const admitted = source;
+    try {
+      return await this.admission.run(() => this.searchAdmitted(admitted, weights, options, started, fetchMs));
+    } catch (error) {
+      throw searchFailure(error);
+    }
   }
 
   /** `fetchMs`: the time an image_url took to fetch, counted in `decode`. */
@@ -253,7 +262,7 @@ export class SearchService {
       doc = await this.es.get<{ deleted?: boolean; vectors?: Record<string, number[]> }>({ index: this.alias, id, _source_includes: ['deleted', 'vectors'], _source_exclude_vectors: false } as never);
     } catch (error) {
       if (error instanceof errors.ResponseError && error.statusCode === 404) throw new NotFoundError(`product ${id} is not in the catalog`, 'product_not_found');
-      throw error;
+      throw searchFailure(error);
     }
     const source = (doc as { _source?: { deleted?: boolean; vectors?: Record<string, number[]> } })._source;
     if (!source || source.deleted) throw new NotFoundError(`product ${id} is not in the catalog`, 'product_not_found');

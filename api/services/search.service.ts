@@ -262,7 +262,7 @@ export class SearchService {
       doc = await this.es.get<{ deleted?: boolean; vectors?: Record<string, number[]> }>({ index: this.alias, id, _source_includes: ['deleted', 'vectors'], _source_exclude_vectors: false } as never);
     } catch (error) {
       if (error instanceof errors.ResponseError && error.statusCode === 404) throw new NotFoundError(`product ${id} is not in the catalog`, 'product_not_found');
-      throw searchFailure(error);
+      throw error;
     }
     const source = (doc as { _source?: { deleted?: boolean; vectors?: Record<string, number[]> } })._source;
     if (!source || source.deleted) throw new NotFoundError(`product ${id} is not in the catalog`, 'product_not_found');

@@ -118,7 +118,7 @@ describe('the TypeScript client when the API asks to back off', () => {
     try {
       const client = createLookalikeClient({ baseUrl: p.apiUrl });
       const image = await productOnBackground({ width: 640, height: 480 });
-      const outcomes = await Promise.all(Array.from({ length: 8 }, () => client.searchByPhoto(image).then(() => null, (error: unknown) => error)));
+      const outcomes = await Promise.all(Array.from({ length: 10 }, () => client.searchByPhoto(image).then(() => null, (error: unknown) => error)));
       const refused = outcomes.filter((outcome): outcome is LookalikeError => outcome instanceof LookalikeError);
       expect(refused.length).toBeGreaterThanOrEqual(1);
       expect(outcomes.filter((outcome) => outcome !== null && !(outcome instanceof LookalikeError))).toEqual([]);

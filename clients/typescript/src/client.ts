@@ -81,8 +81,8 @@ function callInit(call: CallOptions = {}): { signal?: AbortSignal; headers?: Rec
 
 function photoBlob(photo: Photo): Blob {
   if (photo instanceof Blob) return photo;
-  // A copy, so that a view over a larger (or shared) buffer sends only its own bytes.
-  return new Blob([photo instanceof ArrayBuffer ? photo.slice(0) : new Uint8Array(photo)]);
+  // A view may sit on a SharedArrayBuffer, which a Blob does not take: its bytes are copied into a plain array.
+  return new Blob([photo instanceof ArrayBuffer ? photo : new Uint8Array(photo)]);
 }
 
 /** GET …/similar takes the options as query parameters, `filters` and `models` as JSON. */

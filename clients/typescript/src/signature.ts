@@ -55,7 +55,7 @@ function fromHex(hex: string): Uint8Array<ArrayBuffer> {
 }
 
 /** The current time in unix seconds, as the header carries it. */
-export const unixSeconds = (): number => Math.floor(Date.now() / 1000);
+const unixSeconds = (): number => Math.floor(Date.now() / 1000);
 
 /** The hex HMAC-SHA256 of `<timestamp>.<body>` with `secret`: one v1 value. */
 export async function computeSignature(secret: string, timestamp: number, body: string | Uint8Array): Promise<string> {

@@ -9,7 +9,8 @@ export type LookalikeErrorCode = ErrorCode | 'unexpected_response' | (string & {
 
 /**
  * A request the API refused or failed: its stable `code`, the HTTP `status`, the `requestId` to quote when reporting
- * it, and, for `rate_limited` (429) and `overloaded` (503), `retryAfterSeconds`: how long to wait before trying again.
+ * it, and, where the API sends Retry-After (429 `rate_limited`, 503 `overloaded` and `search_unavailable`),
+ * `retryAfterSeconds`: how long to wait before trying again.
  * Network failures (the API cannot be reached) are not turned into this: they stay fetch's own errors.
  */
 export class LookalikeError extends Error {

@@ -56,6 +56,8 @@ export interface paths {
                  *
                  *     `invalid_box`: The `box` is not inside the photo (its pixels after EXIF orientation).
                  *
+                 *     `invalid_multipart`: The multipart body cannot be parsed (no boundary, a malformed part header, a body that ends inside a part).
+                 *
                  *     `unknown_model`: `models` names a model that is not loaded.
                  *
                  *     `vector_length_mismatch`: The vector’s length is not the dimension of the model it is meant for.
@@ -241,11 +243,13 @@ export interface paths {
                  * @description `overloaded`: The server is at capacity (SEARCH_CONCURRENCY searches running, SEARCH_QUEUE waiting, or no slot within SEARCH_QUEUE_WAIT_MS): answered at once; retry after the `Retry-After` seconds, or on another server.
                  *
                  *     `localization_unavailable`: This server runs without its localizer, so `objects` and `crop: "localize"` cannot run; search with crop "trim" or "none".
+                 *
+                 *     `search_unavailable`: Elasticsearch is unreachable, timed out or overloaded (say, no copy of a shard while a node is down); retry after the `Retry-After` seconds.
                  */
                 503: {
                     headers: {
                         "X-Request-Id": components["headers"]["RequestId"];
-                        /** @description Seconds to wait before trying again (with `overloaded`) */
+                        /** @description Seconds to wait before trying again (with `overloaded`, `search_unavailable`) */
                         "Retry-After"?: number;
                         [name: string]: unknown;
                     };
@@ -400,11 +404,15 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description `overloaded`: The server is at capacity (SEARCH_CONCURRENCY searches running, SEARCH_QUEUE waiting, or no slot within SEARCH_QUEUE_WAIT_MS): answered at once; retry after the `Retry-After` seconds, or on another server. */
+                /**
+                 * @description `overloaded`: The server is at capacity (SEARCH_CONCURRENCY searches running, SEARCH_QUEUE waiting, or no slot within SEARCH_QUEUE_WAIT_MS): answered at once; retry after the `Retry-After` seconds, or on another server.
+                 *
+                 *     `search_unavailable`: Elasticsearch is unreachable, timed out or overloaded (say, no copy of a shard while a node is down); retry after the `Retry-After` seconds.
+                 */
                 503: {
                     headers: {
                         "X-Request-Id": components["headers"]["RequestId"];
-                        /** @description Seconds to wait before trying again (with `overloaded`) */
+                        /** @description Seconds to wait before trying again (with `overloaded`, `search_unavailable`) */
                         "Retry-After": number;
                         [name: string]: unknown;
                     };
@@ -1244,7 +1252,7 @@ export interface components {
             request_id: string;
         };
         /** @description Every error code the API answers. Codes are stable; new ones may be added. */
-        ErrorCode: string & ("api_key_missing" | "api_key_invalid" | "api_key_scope" | "rate_limited" | "overloaded" | "route_not_found" | "invalid_json" | "request_aborted" | "payload_too_large" | "unsupported_encoding" | "internal_error" | "webhooks_disabled" | "signature_missing" | "signature_malformed" | "signature_expired" | "signature_mismatch" | "invalid_event" | "too_many_events" | "queue_unavailable" | "invalid_product_id" | "invalid_request" | "invalid_query_source" | "invalid_base64" | "invalid_box" | "localization_unavailable" | "unsupported_media_type" | "upload_limit" | "unknown_model" | "vector_length_mismatch" | "invalid_vector" | "product_not_found" | "product_not_embedded" | "exact_search_unavailable" | "empty_image" | "image_too_large" | "image_dimensions_too_large" | "unsupported_image" | "corrupt_image" | "preprocess_failed" | "embedding_failed" | "embedding_invalid" | "fetch_bad_url" | "fetch_blocked_address" | "fetch_dns_failed" | "fetch_not_found" | "fetch_http_error" | "fetch_too_many_redirects" | "fetch_too_large" | "fetch_timeout" | "fetch_network_error");
+        ErrorCode: string & ("api_key_missing" | "api_key_invalid" | "api_key_scope" | "rate_limited" | "overloaded" | "route_not_found" | "invalid_json" | "request_aborted" | "payload_too_large" | "unsupported_encoding" | "internal_error" | "webhooks_disabled" | "signature_missing" | "signature_malformed" | "signature_expired" | "signature_mismatch" | "invalid_event" | "too_many_events" | "queue_unavailable" | "invalid_product_id" | "invalid_request" | "invalid_query_source" | "invalid_base64" | "invalid_box" | "localization_unavailable" | "invalid_multipart" | "unsupported_media_type" | "upload_limit" | "unknown_model" | "vector_length_mismatch" | "invalid_vector" | "product_not_found" | "product_not_embedded" | "search_unavailable" | "exact_search_unavailable" | "empty_image" | "image_too_large" | "image_dimensions_too_large" | "unsupported_image" | "corrupt_image" | "preprocess_failed" | "embedding_failed" | "embedding_invalid" | "fetch_bad_url" | "fetch_blocked_address" | "fetch_dns_failed" | "fetch_not_found" | "fetch_http_error" | "fetch_too_many_redirects" | "fetch_too_large" | "fetch_timeout" | "fetch_network_error");
     };
     responses: {
         /** @description `route_not_found`: No route for this method and path. */

@@ -5,7 +5,7 @@ import { deleteEventSchema, eventBatchSchema, eventSchema, productIdSchema, prod
 import { REPO_ROOT } from '../core/embedding/manifest';
 import type { ApiErrorCode } from '../core/error-codes';
 import { filtersSchema } from '../core/search/filters';
-import { searchBodySchema, searchOptionsSchema } from '../core/search/search-request';
+import { photoOptionsSchema, searchBodySchema, searchOptionsSchema } from '../core/search/search-request';
 import { errorBodySchema } from './middleware/errors';
 import type { Scope } from './middleware/api-keys';
 import { errorCodeSchema, errorResponse, errorResponses, operationErrors, REQUEST_ID_HEADER, UNROUTED_ERRORS, type JsonObject } from './openapi-errors';
@@ -103,7 +103,7 @@ function packageVersion(): string {
 /** The API's OpenAPI 3.1 document. */
 export function buildOpenApiDocument(): JsonObject {
   const requests = componentSchemas(
-    registry({ Product: productSchema, UpsertEvent: upsertEventSchema, DeleteEvent: deleteEventSchema, Event: eventSchema, EventBatch: eventBatchSchema, WebhookBody: webhookBodySchema, Filters: filtersSchema, SearchOptions: searchOptionsSchema, SearchRequest: searchBodySchema }),
+    registry({ Product: productSchema, UpsertEvent: upsertEventSchema, DeleteEvent: deleteEventSchema, Event: eventSchema, EventBatch: eventBatchSchema, WebhookBody: webhookBodySchema, Filters: filtersSchema, SearchOptions: searchOptionsSchema, PhotoOptions: photoOptionsSchema, SearchRequest: searchBodySchema }),
     'input',
   );
   const responses = componentSchemas(
@@ -131,7 +131,7 @@ export function buildOpenApiDocument(): JsonObject {
                 required: ['image'],
                 properties: {
                   image: { type: 'string', contentMediaType: 'application/octet-stream', description: 'The photo: JPEG, PNG, WebP, AVIF or GIF, at most IMAGE_MAX_BYTES' },
-                  query: { ...ref('SearchOptions'), description: 'The search options, as JSON' },
+                  query: { ...ref('PhotoOptions'), description: 'The search options, as JSON (those of a photo: the search options, objects, max_objects, box)' },
                 },
               },
               encoding: { query: { contentType: 'application/json' } },

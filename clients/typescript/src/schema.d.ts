@@ -27,8 +27,8 @@ export interface paths {
                     "multipart/form-data": {
                         /** @description The photo: JPEG, PNG, WebP, AVIF or GIF, at most IMAGE_MAX_BYTES */
                         image: string;
-                        /** @description The search options, as JSON */
-                        query?: components["schemas"]["SearchOptions"];
+                        /** @description The search options, as JSON (those of a photo: the search options, objects, max_objects, box) */
+                        query?: components["schemas"]["PhotoOptions"];
                     };
                 };
             };
@@ -1018,6 +1018,56 @@ export interface components {
              * @enum {string}
              */
             crop?: "auto" | "localize" | "trim" | "none";
+        };
+        PhotoOptions: {
+            filters?: components["schemas"]["Filters"];
+            /**
+             * @description How many results
+             * @default 10
+             */
+            k?: number;
+            /** @description Candidates per model; clamped to [k, 10000]; default max(100, 10·k) */
+            num_candidates?: number;
+            /**
+             * @description knn: approximate nearest neighbours (HNSW). exact: cosine script_score over every product that passes the filters; 501 exact_search_unavailable where the cluster has no painless
+             * @default knn
+             * @enum {string}
+             */
+            mode?: "knn" | "exact";
+            /** @description Weight per model id for the hybrid score (normalised to sum 1); default SEARCH_MODEL_WEIGHTS */
+            models?: {
+                [key: string]: number;
+            };
+            /** @description Drop results scoring below this */
+            min_score?: number;
+            /**
+             * @description Count brand, category, sizes and price buckets over the candidates
+             * @default false
+             */
+            facets?: boolean;
+            /**
+             * @description How a photo is cropped to the product before it is embedded. auto: as the server is configured (AUTOCROP; by default `localize`); localize: trim a plain background, else find the product among candidate regions scored by the catalog (docs/search.md, "Localization"); trim: cut uniform borders only; none: the whole image
+             * @default auto
+             * @enum {string}
+             */
+            crop?: "auto" | "localize" | "trim" | "none";
+            /**
+             * @description Also find every product-like object in the photo and search each: the response gets `objects`, best first
+             * @default false
+             */
+            objects?: boolean;
+            /**
+             * @description With objects: at most this many (1–10)
+             * @default 5
+             */
+            max_objects?: number;
+            /** @description Search this region of the photo only (a box the shopper drew), in the photo's pixels after EXIF orientation; no localization */
+            box?: {
+                left: number;
+                top: number;
+                width: number;
+                height: number;
+            };
         };
         /** @description The search options plus exactly one of image_base64, image_url, product_id, vector */
         SearchRequest: {

@@ -1,6 +1,7 @@
 import os from 'node:os';
 import { z } from 'zod';
 import { StartupError, describeIssues } from './errors';
+import { HostHeaders, hostHeadersSchema } from './net/host-headers';
 import { parseTrustProxy, type TrustProxy } from './net/trust-proxy';
 
 /**
@@ -96,6 +97,7 @@ const envSchema = z.object({
   FETCH_ALLOWED_HOSTS: z.string().default(''),
   FETCH_TIMEOUT_MS: positiveInt.max(300_000).default(15_000),
   FETCH_MAX_REDIRECTS: nonNegativeInt.max(10).default(3),
+  FETCH_HEADERS: jsonRecord.pipe(hostHeadersSchema).optional(),
 
   WORKER_CONCURRENCY: positiveInt.max(16384).default(2048),
   BATCH_MAX_ITEMS: positiveInt.max(1024).default(64),
@@ -199,7 +201,13 @@ const configSchema = envSchema
       queryCrop: e.AUTOCROP === 'model' || e.AUTOCROP === 'localize' ? ('localize' as const) : e.AUTOCROP,
     },
     webhook: { secrets: list(e.WEBHOOK_SECRETS ?? ''), toleranceSeconds: e.WEBHOOK_TOLERANCE_S, maxBytes: e.WEBHOOK_MAX_BYTES, dedupTtlSeconds: e.EVENT_DEDUP_TTL_S },
-    fetch: { allowedHosts: list(e.FETCH_ALLOWED_HOSTS), timeoutMs: e.FETCH_TIMEOUT_MS, maxRedirects: e.FETCH_MAX_REDIRECTS },
+    fetch: {
+      allowedHosts: list(e.FETCH_ALLOWED_HOSTS),
+      timeoutMs: e.FETCH_TIMEOUT_MS,
+      maxRedirects: e.FETCH_MAX_REDIRECTS,
+      /** Request headers per image host (a private CDN's token), sent to that host only; values never serialised. */
+      hostHeaders: new HostHeaders(e.FETCH_HEADERS ?? {}),
+    },
     worker: {
       concurrency: e.WORKER_CONCURRENCY,
       /** A batch closes at this many items or after batchMaxWaitMs, whichever comes first. */

@@ -30,7 +30,7 @@ runMain('indexer', async () => {
     connection: workerConnection,
     store,
     embedder,
-    fetcher: createImageFetcher(config),
+    fetcher: createImageFetcher(config, 'catalog'),
     status: deps.status,
     metrics,
   });

@@ -103,7 +103,7 @@ export async function startPipeline(overrides: Env = {}, options: { startWorker?
   const store = new CatalogStore(deps.es, config.index.alias, config.worker.refresh);
   const queue = createCatalogQueue(deps.redis, config);
   queue.on('error', () => undefined); // the Redis restart test takes Redis away on purpose
-  const fetcher = createImageFetcher(config);
+  const fetcher = createImageFetcher(config, 'catalog');
   const workerConnection = createRedisConnection(config.redis.url, 'worker');
   await connectRedis(workerConnection, config.redis.url);
   const worker = createIndexerWorker({
@@ -111,7 +111,7 @@ export async function startPipeline(overrides: Env = {}, options: { startWorker?
     fetcher,
   });
   if (options.startWorker !== false) worker.start();
-  const appDeps: ApiDeps = { config, logger: deps.logger, es: deps.es, redis: deps.redis, catalogQueue: queue, status, embedder, localizer: await builtinLocalizer(config), registry, fetcher, exactSearch: options.exactSearch ?? false, rateLimiter: createRateLimiter(config, deps.redis) };
+  const appDeps: ApiDeps = { config, logger: deps.logger, es: deps.es, redis: deps.redis, catalogQueue: queue, status, embedder, localizer: await builtinLocalizer(config), registry, fetcher: createImageFetcher(config, 'query'), exactSearch: options.exactSearch ?? false, rateLimiter: createRateLimiter(config, deps.redis) };
   const app = createApp(appDeps);
   const server = app.listen(0, '127.0.0.1');
   await new Promise((resolve) => server.once('listening', resolve));

@@ -99,6 +99,13 @@ const envSchema = z.object({
   FETCH_MAX_REDIRECTS: nonNegativeInt.max(10).default(3),
   FETCH_HEADERS: jsonRecord.pipe(hostHeadersSchema).optional(),
 
+  NOTIFY_URL: z.url({ protocol: /^https?$/, message: 'must be an http or https URL' }).optional(),
+  NOTIFY_SECRET: z.string().optional(),
+  NOTIFY_ATTEMPTS: positiveInt.max(100).default(12),
+  NOTIFY_BACKOFF_MS: positiveInt.max(3_600_000).default(1_000),
+  NOTIFY_TIMEOUT_MS: positiveInt.max(300_000).default(10_000),
+  NOTIFY_BATCH_WAIT_MS: nonNegativeInt.max(10_000).default(50),
+
   WORKER_CONCURRENCY: positiveInt.max(16384).default(2048),
   BATCH_MAX_ITEMS: positiveInt.max(1024).default(64),
   BATCH_MAX_WAIT_MS: nonNegativeInt.max(10_000).default(50),
@@ -143,6 +150,9 @@ const configSchema = envSchema
   .superRefine((e, ctx) => {
     if ((e.ES_USERNAME === undefined) !== (e.ES_PASSWORD === undefined)) {
       ctx.addIssue({ code: 'custom', path: ['ES_USERNAME'], message: 'ES_USERNAME and ES_PASSWORD go together' });
+    }
+    if (e.NOTIFY_URL !== undefined && list(e.NOTIFY_SECRET ?? '').length === 0) {
+      ctx.addIssue({ code: 'custom', path: ['NOTIFY_SECRET'], message: 'required when NOTIFY_URL is set (receivers verify the Lookalike-Signature with it)' });
     }
   })
   .transform((e) => ({
@@ -208,6 +218,22 @@ const configSchema = envSchema
       /** Request headers per image host (a private CDN's token), sent to that host only; values never serialised. */
       hostHeaders: new HostHeaders(e.FETCH_HEADERS ?? {}),
     },
+    /**
+     * Product notifications to NOTIFY_URL (docs/notifications.md), signed with every NOTIFY_SECRET (comma-separated:
+     * one v1 each, for rotation), retried NOTIFY_ATTEMPTS times with exponential backoff from NOTIFY_BACKOFF_MS.
+     * Undefined when NOTIFY_URL is not set.
+     */
+    notify: e.NOTIFY_URL
+      ? {
+          url: e.NOTIFY_URL,
+          secrets: list(e.NOTIFY_SECRET ?? ''),
+          attempts: e.NOTIFY_ATTEMPTS,
+          backoffMs: e.NOTIFY_BACKOFF_MS,
+          timeoutMs: e.NOTIFY_TIMEOUT_MS,
+          /** Events finished within this long of each other go out as one `{ events }` notification. */
+          batchWaitMs: e.NOTIFY_BATCH_WAIT_MS,
+        }
+      : undefined,
     worker: {
       concurrency: e.WORKER_CONCURRENCY,
       /** A batch closes at this many items or after batchMaxWaitMs, whichever comes first. */

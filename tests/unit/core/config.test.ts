@@ -71,6 +71,17 @@ describe('loadConfig', () => {
     expect(bad('not json')).toThrow(/FETCH_HEADERS: must be JSON/);
   });
 
+  it('reads NOTIFY_*: off by default, an http(s) URL, a secret required with it', () => {
+    expect(loadConfig({}).notify).toBeUndefined();
+    const config = loadConfig({ NOTIFY_URL: 'https://hooks.example.com/lookalike', NOTIFY_SECRET: 'old-secret,new-secret', NOTIFY_ATTEMPTS: '5' });
+    expect(config.notify).toEqual({ url: 'https://hooks.example.com/lookalike', secrets: ['old-secret', 'new-secret'], attempts: 5, backoffMs: 1_000, timeoutMs: 10_000, batchWaitMs: 50 });
+    expect(() => loadConfig({ NOTIFY_URL: 'https://hooks.example.com/' })).toThrow(/NOTIFY_SECRET: required when NOTIFY_URL is set/);
+    expect(() => loadConfig({ NOTIFY_URL: 'https://hooks.example.com/', NOTIFY_SECRET: ' , ' })).toThrow(/NOTIFY_SECRET: required/);
+    for (const url of ['ftp://hooks.example.com/', 'file:///tmp/x', 'hooks.example.com/x']) {
+      expect(() => loadConfig({ NOTIFY_URL: url, NOTIFY_SECRET: 's' })).toThrow(/invalid_config|NOTIFY_URL: must be an http or https URL/);
+    }
+  });
+
   it('reads TRUST_PROXY as Express reads trust proxy, and refuses what Express would', () => {
     expect(loadConfig({}).api.trustProxy).toBe(false);
     expect(loadConfig({ TRUST_PROXY: 'true' }).api.trustProxy).toBe(true);

@@ -96,6 +96,7 @@ export const PROCESS_ERRORS = {
   detector_output_mismatch: 'A detector’s outputs disagree with its manifest’s anchors and labels.',
   invalid_detection_options: 'Detection options (score threshold, box count, IoU) are out of range.',
   cuda_unavailable: 'The CUDA execution provider does not load.',
+  notify_url_blocked: 'NOTIFY_URL points at an address the outbound rules refuse (private, loopback, metadata) and FETCH_ALLOWED_HOSTS does not list it.',
   // Readiness probes: reported in /readyz's `checks`, never as an error response.
   redis_unavailable: 'Redis does not answer a probe.',
   elasticsearch_unavailable: 'Elasticsearch is unreachable or red.',

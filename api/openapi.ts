@@ -5,7 +5,7 @@ import { catalogNameSchema, deleteEventSchema, eventBatchSchema, eventSchema, pr
 import { REPO_ROOT } from '../core/embedding/manifest';
 import type { ApiErrorCode } from '../core/error-codes';
 import { filtersSchema } from '../core/search/filters';
-import { searchBodySchema, searchOptionsSchema } from '../core/search/search-request';
+import { photoOptionsSchema, searchBodySchema, searchOptionsSchema } from '../core/search/search-request';
 import { errorBodySchema } from './middleware/errors';
 import type { Scope } from './middleware/api-keys';
 import { errorCodeSchema, errorResponse, errorResponses, operationErrors, REQUEST_ID_HEADER, UNROUTED_ERRORS, type JsonObject } from './openapi-errors';
@@ -87,10 +87,10 @@ function optionParameters(options: JsonObject): JsonObject[] {
 /** What reading a request body can answer. */
 const BODY_ERRORS: ApiErrorCode[] = ['invalid_json', 'request_aborted', 'payload_too_large', 'unsupported_encoding'];
 /** What both search routes can answer (steering with `like`/`unlike` included: kept queries, vectors). */
-const SEARCH_ERRORS: ApiErrorCode[] = ['catalog_forbidden', 'query_expired', 'vector_length_mismatch', 'invalid_vector', 'invalid_request', 'unknown_model', 'product_not_found', 'product_not_embedded', 'exact_search_unavailable', 'overloaded', 'internal_error'];
+const SEARCH_ERRORS: ApiErrorCode[] = ['catalog_forbidden', 'query_expired', 'vector_length_mismatch', 'invalid_vector', 'invalid_request', 'unknown_model', 'product_not_found', 'product_not_embedded', 'exact_search_unavailable', 'overloaded', 'search_unavailable', 'internal_error'];
 /** What only POST /v1/search can answer: its query source (an upload, base64, a URL to fetch, a vector, a kept query). */
 const QUERY_SOURCE_ERRORS: ApiErrorCode[] = [
-  'query_needs_photo', 'invalid_cursor', 'invalid_query_source', 'invalid_base64', 'invalid_box', 'localization_unavailable', 'vector_length_mismatch', 'invalid_vector', 'unsupported_media_type', 'upload_limit', 'empty_image',
+  'query_needs_photo', 'invalid_cursor', 'invalid_query_source', 'invalid_multipart', 'invalid_base64', 'invalid_box', 'localization_unavailable', 'unsupported_media_type', 'upload_limit', 'empty_image',
   'image_too_large', 'image_dimensions_too_large', 'unsupported_image', 'corrupt_image', 'preprocess_failed', 'embedding_failed', 'embedding_invalid', 'fetch_bad_url', 'fetch_blocked_address',
   'fetch_dns_failed', 'fetch_not_found', 'fetch_http_error', 'fetch_too_many_redirects', 'fetch_too_large', 'fetch_timeout', 'fetch_network_error',
 ];
@@ -104,7 +104,7 @@ function packageVersion(): string {
 /** The API's OpenAPI 3.1 document. */
 export function buildOpenApiDocument(): JsonObject {
   const requests = componentSchemas(
-    registry({ Product: productSchema, UpsertEvent: upsertEventSchema, DeleteEvent: deleteEventSchema, Event: eventSchema, EventBatch: eventBatchSchema, WebhookBody: webhookBodySchema, Filters: filtersSchema, SearchOptions: searchOptionsSchema, SearchRequest: searchBodySchema }),
+    registry({ Product: productSchema, UpsertEvent: upsertEventSchema, DeleteEvent: deleteEventSchema, Event: eventSchema, EventBatch: eventBatchSchema, WebhookBody: webhookBodySchema, Filters: filtersSchema, SearchOptions: searchOptionsSchema, PhotoOptions: photoOptionsSchema, SearchRequest: searchBodySchema }),
     'input',
   );
   const responses = componentSchemas(
@@ -132,7 +132,7 @@ export function buildOpenApiDocument(): JsonObject {
                 required: ['image'],
                 properties: {
                   image: { type: 'string', contentMediaType: 'application/octet-stream', description: 'The photo: JPEG, PNG, WebP, AVIF or GIF, at most IMAGE_MAX_BYTES' },
-                  query: { ...ref('SearchOptions'), description: 'The search options, as JSON' },
+                  query: { ...ref('PhotoOptions'), description: 'The search options, as JSON (those of a photo: the search options, objects, max_objects, box)' },
                 },
               },
               encoding: { query: { contentType: 'application/json' } },

@@ -1,6 +1,7 @@
 import os from 'node:os';
 import { z } from 'zod';
 import { StartupError, describeIssues } from './errors';
+import { HostHeaders, hostHeadersSchema } from './net/host-headers';
 import { parseTrustProxy, type TrustProxy } from './net/trust-proxy';
 
 /**
@@ -100,6 +101,14 @@ const envSchema = z.object({
   FETCH_ALLOWED_HOSTS: z.string().default(''),
   FETCH_TIMEOUT_MS: positiveInt.max(300_000).default(15_000),
   FETCH_MAX_REDIRECTS: nonNegativeInt.max(10).default(3),
+  FETCH_HEADERS: jsonRecord.pipe(hostHeadersSchema).optional(),
+
+  NOTIFY_URL: z.url({ protocol: /^https?$/, message: 'must be an http or https URL' }).optional(),
+  NOTIFY_SECRET: z.string().optional(),
+  NOTIFY_ATTEMPTS: positiveInt.max(100).default(12),
+  NOTIFY_BACKOFF_MS: positiveInt.max(3_600_000).default(1_000),
+  NOTIFY_TIMEOUT_MS: positiveInt.max(300_000).default(10_000),
+  NOTIFY_BATCH_WAIT_MS: nonNegativeInt.max(10_000).default(50),
 
   WORKER_CONCURRENCY: positiveInt.max(16384).default(2048),
   BATCH_MAX_ITEMS: positiveInt.max(1024).default(64),
@@ -149,6 +158,9 @@ const configSchema = envSchema
   .superRefine((e, ctx) => {
     if ((e.ES_USERNAME === undefined) !== (e.ES_PASSWORD === undefined)) {
       ctx.addIssue({ code: 'custom', path: ['ES_USERNAME'], message: 'ES_USERNAME and ES_PASSWORD go together' });
+    }
+    if (e.NOTIFY_URL !== undefined && list(e.NOTIFY_SECRET ?? '').length === 0) {
+      ctx.addIssue({ code: 'custom', path: ['NOTIFY_SECRET'], message: 'required when NOTIFY_URL is set (receivers verify the Lookalike-Signature with it)' });
     }
   })
   .transform((e) => ({
@@ -207,7 +219,29 @@ const configSchema = envSchema
       queryCrop: e.AUTOCROP === 'model' || e.AUTOCROP === 'localize' ? ('localize' as const) : e.AUTOCROP,
     },
     webhook: { secrets: list(e.WEBHOOK_SECRETS ?? ''), toleranceSeconds: e.WEBHOOK_TOLERANCE_S, maxBytes: e.WEBHOOK_MAX_BYTES, dedupTtlSeconds: e.EVENT_DEDUP_TTL_S },
-    fetch: { allowedHosts: list(e.FETCH_ALLOWED_HOSTS), timeoutMs: e.FETCH_TIMEOUT_MS, maxRedirects: e.FETCH_MAX_REDIRECTS },
+    fetch: {
+      allowedHosts: list(e.FETCH_ALLOWED_HOSTS),
+      timeoutMs: e.FETCH_TIMEOUT_MS,
+      maxRedirects: e.FETCH_MAX_REDIRECTS,
+      /** Request headers per image host (a private CDN's token), sent to that host only; values never serialised. */
+      hostHeaders: new HostHeaders(e.FETCH_HEADERS ?? {}),
+    },
+    /**
+     * Product notifications to NOTIFY_URL (docs/notifications.md), signed with every NOTIFY_SECRET (comma-separated:
+     * one v1 each, for rotation), retried NOTIFY_ATTEMPTS times with exponential backoff from NOTIFY_BACKOFF_MS.
+     * Undefined when NOTIFY_URL is not set.
+     */
+    notify: e.NOTIFY_URL
+      ? {
+          url: e.NOTIFY_URL,
+          secrets: list(e.NOTIFY_SECRET ?? ''),
+          attempts: e.NOTIFY_ATTEMPTS,
+          backoffMs: e.NOTIFY_BACKOFF_MS,
+          timeoutMs: e.NOTIFY_TIMEOUT_MS,
+          /** Events finished within this long of each other go out as one `{ events }` notification. */
+          batchWaitMs: e.NOTIFY_BATCH_WAIT_MS,
+        }
+      : undefined,
     worker: {
       concurrency: e.WORKER_CONCURRENCY,
       /** A batch closes at this many items or after batchMaxWaitMs, whichever comes first. */

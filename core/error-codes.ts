@@ -50,6 +50,7 @@ export const API_ERRORS = {
   invalid_base64: { status: [400], description: 'image_base64 is not base64.' },
   invalid_box: { status: [400], description: 'The `box` is not inside the photo (its pixels after EXIF orientation).' },
   localization_unavailable: { status: [503], description: 'This server runs without its localizer, so `objects` and `crop: "localize"` cannot run; search with crop "trim" or "none".' },
+  invalid_multipart: { status: [400], description: 'The multipart body cannot be parsed (no boundary, a malformed part header, a body that ends inside a part).' },
   unsupported_media_type: { status: [415], description: 'The search body is neither application/json nor multipart/form-data.' },
   upload_limit: { status: [413], description: 'The multipart request has more parts, fields or headers than allowed.' },
   unknown_model: { status: [400], description: '`models` names a model that is not loaded.' },
@@ -60,6 +61,7 @@ export const API_ERRORS = {
   invalid_cursor: { status: [400], description: '`cursor` is not a `next_cursor` this API gave.' },
   product_not_found: { status: [404], description: 'The product is not in the catalog (or was deleted).' },
   product_not_embedded: { status: [409], description: 'The product has no vector for the requested models yet.' },
+  search_unavailable: { status: [503], retryAfter: true, description: 'Elasticsearch is unreachable, timed out or overloaded (say, no copy of a shard while a node is down); retry after the `Retry-After` seconds.' },
   exact_search_unavailable: { status: [501], description: '`mode: "exact"` needs painless scripting, which this Elasticsearch cluster does not have.' },
   // Search: the image
   empty_image: { status: [400], description: 'The image has no bytes.' },
@@ -102,6 +104,7 @@ export const PROCESS_ERRORS = {
   detector_output_mismatch: 'A detector’s outputs disagree with its manifest’s anchors and labels.',
   invalid_detection_options: 'Detection options (score threshold, box count, IoU) are out of range.',
   cuda_unavailable: 'The CUDA execution provider does not load.',
+  notify_url_blocked: 'NOTIFY_URL points at an address the outbound rules refuse (private, loopback, metadata) and FETCH_ALLOWED_HOSTS does not list it.',
   // Readiness probes: reported in /readyz's `checks`, never as an error response.
   redis_unavailable: 'Redis does not answer a probe.',
   elasticsearch_unavailable: 'Elasticsearch is unreachable or red.',

@@ -53,8 +53,8 @@ export class UnsupportedImageError extends AppError {
 
 /** 503: a service we depend on (Elasticsearch, Redis, a model) is not available right now; worth retrying. */
 export class DependencyUnavailableError extends AppError {
-  constructor(code: ApiErrorCodeWithStatus<503> | ProcessErrorCode, message: string, cause?: unknown) {
-    super(code, message, 503, { cause });
+  constructor(code: ApiErrorCodeWithStatus<503> | ProcessErrorCode, message: string, cause?: unknown, retryAfterSeconds?: number) {
+    super(code, message, 503, { cause, ...(retryAfterSeconds === undefined ? {} : { retryAfterSeconds }) });
   }
 }
 

@@ -7,12 +7,14 @@ import { QUEUES, catalogJobOf, catalogOfJob, documentIdOfJob, productIdOfJob, re
 import type { Logger } from '../core/logger';
 import type { IndexerMetrics } from '../core/metrics';
 import type { ImageFetcher } from '../core/net/image-fetcher';
+import { notificationEvent } from '../core/notifications/notification';
 import type { CatalogStore } from '../core/search/catalog-store';
 import type { StatusStore } from '../core/status-store';
 import { MicroBatcher } from './batcher';
 import { Gate } from './gate';
 import { processCatalogBatch, type ItemOutcome } from './handlers/catalog-batch.handler';
 import { processReembedBatch, type ReembedOutcome } from './handlers/reembed-batch.handler';
+import type { Notifier } from './notifier';
 
 /**
  * The indexer: BullMQ workers on the `catalog` and `reembed` queues, whose jobs are grouped by micro-batchers into
@@ -29,6 +31,8 @@ export interface IndexerWorkerDeps {
   fetcher: ImageFetcher;
   status: StatusStore;
   metrics: IndexerMetrics;
+  /** Product notifications (NOTIFY_URL); none when absent. Started and closed with the worker. */
+  notifier?: Notifier;
 }
 
 export interface IndexerWorker {
@@ -50,7 +54,7 @@ function isFinalFailure(job: Job, error: unknown): boolean {
 }
 
 export function createIndexerWorker(deps: IndexerWorkerDeps): IndexerWorker {
-  const { config, logger, metrics, status } = deps;
+  const { config, logger, metrics, status, notifier } = deps;
   const log = logger.child({ component: 'worker' });
   const { embedConcurrency } = config.worker;
   const handlerDeps = {
@@ -91,13 +95,18 @@ export function createIndexerWorker(deps: IndexerWorkerDeps): IndexerWorker {
       }
       if (outcome !== 'applied') metrics.freshness.observe({ kind: outcome === 'updated' ? 'update' : item.name }, (Date.now() - item.data.receivedAt) / 1000);
       await status.set(statusKey, item.name === 'delete' ? 'deleted' : 'indexed', version);
+      // `applied` too: the version was written by an earlier attempt that may have ended before it notified.
+      await notifier?.publish(notificationEvent(item.name === 'delete' ? 'product.deleted' : 'product.indexed', productId, catalog, version));
       return outcome;
     } catch (error) {
       const final = isFinalFailure(job, error);
       metrics.events.inc({ kind: item.name, outcome: final ? 'failed' : 'retry' });
       const reason = describeError(error);
       log.warn({ jobId: job.id, productId, catalog, attempt: job.attemptsMade + 1, final, reason }, 'catalog job failed');
-      if (final) await recordStatus('failed', statusKey, () => status.set(statusKey, 'failed', version, reason));
+      if (final) {
+        await recordStatus('failed', statusKey, () => status.set(statusKey, 'failed', version, reason));
+        await notifier?.publish(notificationEvent('product.failed', productId, catalog, version, reason));
+      }
       throw error;
     }
   };
@@ -136,6 +145,7 @@ export function createIndexerWorker(deps: IndexerWorkerDeps): IndexerWorker {
 
   return {
     start() {
+      notifier?.start();
       for (const worker of workers) void worker.run().catch((error: unknown) => log.error({ err: String(error) }, 'worker stopped'));
       log.info({ concurrency: config.worker.concurrency, batch: config.worker.batchMaxItems, waitMs: config.worker.batchMaxWaitMs }, 'indexer worker started');
     },
@@ -148,9 +158,11 @@ export function createIndexerWorker(deps: IndexerWorkerDeps): IndexerWorker {
         log.warn({ deadlineMs }, 'shutdown deadline reached: handing unfinished jobs back');
         await Promise.all(workers.map((w) => w.close(true)));
       }
+      // After the catalog jobs: the events they published are queued before the notifier stops.
+      await notifier?.close();
     },
     isAlive() {
-      return workers.every((w) => w.isRunning()) && deps.connection.status === 'ready';
+      return workers.every((w) => w.isRunning()) && (notifier?.isAlive() ?? true) && deps.connection.status === 'ready';
     },
   };
 }

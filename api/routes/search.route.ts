@@ -1,5 +1,5 @@
 import express, { Router, type Request, type Response } from 'express';
-import multer from 'multer';
+import multer, { MulterError } from 'multer';
 import { z } from 'zod';
 import type { Config } from '../../core/config';
 import { AppError, ValidationError } from '../../core/errors';
@@ -35,7 +35,7 @@ export function searchRouter(config: Config, search: SearchService, stages: Hist
   }).single('image');
 
   router.post('/v1/search', (request, response, next) => {
-    if (request.is('multipart/form-data')) upload(request, response, next);
+    if (request.is('multipart/form-data')) upload(request, response, (error?: unknown) => next(error && multipartError(error)));
     else json(request, response, next);
   }, async (request: Request, response) => {
     let result;
@@ -67,4 +67,17 @@ export function searchRouter(config: Config, search: SearchService, stages: Hist
     finish(result, response);
   });
   return router;
+}
+
+/**
+ * What the multipart parser (multer over busboy) reports, as coded errors: its limits keep their codes (the error
+ * middleware maps them), a file part with another name is the wrong query source, and anything else it cannot parse
+ * (no boundary, a malformed part header, a body that ends mid-part) is the client's malformed body, never a 500.
+ */
+function multipartError(error: unknown): unknown {
+  if (error instanceof MulterError) {
+    return error.code === 'LIMIT_UNEXPECTED_FILE' ? new ValidationError(`the file part must be named "image", not "${error.field ?? ''}"`, { code: 'invalid_query_source' }) : error;
+  }
+  if (error instanceof AppError || (error as { type?: string }).type === 'request.aborted') return error;
+  return new ValidationError(`the multipart body cannot be parsed: ${error instanceof Error ? error.message : String(error)}`, { code: 'invalid_multipart' });
 }

@@ -9,6 +9,7 @@ import type { ImageFetcher } from '../../core/net/image-fetcher';
 import { DEFAULT_CATALOG, documentId } from '../../core/catalog';
 import { buildFilterClauses, catalogFilter, type FilterClause } from '../../core/search/filters';
 import { searchCatalog, searchCatalogMany, type CatalogSearchOptions } from '../../core/search/catalog-search';
+import { searchFailure } from '../../core/search/elasticsearch';
 import { decodeCursor } from '../../core/search/paging';
 import { steer } from '../../core/search/steering';
 import type { QueryStore, StoredQuery } from '../../core/search/query-store';
@@ -70,19 +71,25 @@ export class SearchService {
 
   /**
    * `started`: when the request arrived (performance.now()), which `timings_ms.total` counts from; default now.
-   * The options are checked and an image_url fetched first; then the search waits for its admission.
+   * The options are checked and an image_url fetched first; then the search waits for its admission. Elasticsearch
+   * unreachable or overloaded is a 503 `search_unavailable`.
    */
   async search(source: QuerySource, options: QueryOptions, started = performance.now(), allowed: string[] | null = null): Promise<SearchResult> {
     if (source.kind === 'query_id') return this.rerun(source, options, allowed, started);
     this.checkMode(options);
     const weights = this.weights(options);
-    let answered: Answered;
-    if (source.kind !== 'image_url') answered = await this.admission.run(() => this.searchAdmitted(source, weights, options, started, 0));
-    else {
+    let fetchMs = 0;
+    if (source.kind === 'image_url') {
       const t0 = performance.now();
-      const { bytes } = await this.fetcher.fetch(source.url);
-      const fetchMs = performance.now() - t0;
-      answered = await this.admission.run(() => this.searchAdmitted({ kind: 'image', bytes }, weights, options, started, fetchMs));
+      source = { kind: 'image', bytes: (await this.fetcher.fetch(source.url)).bytes };
+      fetchMs = performance.now() - t0;
+    }
+    const admitted = source;
+    let answered: Answered;
+    try {
+      answered = await this.admission.run(() => this.searchAdmitted(admitted, weights, options, started, fetchMs));
+    } catch (error) {
+      throw searchFailure(error);
     }
     return { ...answered.result, query_id: await this.keep(answered.kept) };
   }
@@ -125,14 +132,18 @@ export class SearchService {
     this.checkMode(options);
     const weights = this.weights(options);
     const ids = Object.keys(weights);
-    return this.admission.run(async () => {
-      const timings: Timings = { decode: 0, embed: 0, search: 0, total: 0 };
-      // A product query reads the product's vectors again: a product deleted since is not found.
-      const vectors = stored.productId ? await this.vectors.product(stored.catalog, stored.productId, ids) : stored.vectors;
-      const exclude = stored.productId ? documentId(stored.catalog, stored.productId) : undefined;
-      const result = await this.searchVectors(vectors, weights, options, page, exclude, stored.crop, timings, started);
-      return { ...result, query_id: source.id };
-    });
+    try {
+      return await this.admission.run(async () => {
+        const timings: Timings = { decode: 0, embed: 0, search: 0, total: 0 };
+        // A product query reads the product's vectors again: a product deleted since is not found.
+        const vectors = stored.productId ? await this.vectors.product(stored.catalog, stored.productId, ids) : stored.vectors;
+        const exclude = stored.productId ? documentId(stored.catalog, stored.productId) : undefined;
+        const result = await this.searchVectors(vectors, weights, options, page, exclude, stored.crop, timings, started);
+        return { ...result, query_id: source.id };
+      });
+    } catch (error) {
+      throw searchFailure(error);
+    }
   }
 
   /** `fetchMs`: the time an image_url took to fetch, counted in `decode`. */

@@ -79,7 +79,7 @@ export async function reembedCommand(args: string[]): Promise<number> {
     }
     // A new index version, with this model's vectors computed here on the way.
     const embedder = await createEmbedder(config, deps.logger, [modelId]);
-    const fetcher = createImageFetcher(config);
+    const fetcher = createImageFetcher(config, 'catalog');
     const progress = createProgress(`reembed ${modelId}: new index`);
     let failed = 0;
     try {

@@ -1,5 +1,6 @@
 import type { Client } from '@elastic/elasticsearch';
 import { vectorField } from './catalog-mapping';
+import { MsearchItemError } from './elasticsearch';
 import { knnClause, type FilterClause } from './filters';
 import { MAX_NUM_CANDIDATES } from './search-request';
 
@@ -146,7 +147,7 @@ export async function searchCatalogMany(es: Client, index: string, searches: Cat
     if (bodies.length === 0) return [];
     const response = await es.msearch<Record<string, unknown>>({ index, searches: bodies.flatMap((body) => [{}, body]) });
     return response.responses.map((item) => {
-      if ('error' in item) throw new Error(`msearch item failed: ${JSON.stringify(item.error).slice(0, 500)}`);
+      if ('error' in item) throw new MsearchItemError(item.status ?? 500, item.error);
       return { hits: item.hits.hits, aggregations: item.aggregations as Record<string, unknown> | undefined };
     });
   };

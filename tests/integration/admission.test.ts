@@ -1,10 +1,13 @@
+import type { AddressInfo } from 'node:net';
+import { createApp } from '../../api/app';
+import { createElasticsearchClient } from '../../core/search/elasticsearch';
 import { productOnBackground } from '../fixtures/images';
 import { startPipeline, type Pipeline } from './pipeline-helpers';
 
 jest.setTimeout(60_000);
 
 /**
- * Admission control end to end: one search at a time and none waiting, so a burst of photo searches is partly
+ * Refusing fast, end to end. Admission control: one search at a time and none waiting, so a burst of photo searches is partly
  * admitted and partly refused at once with 503 overloaded, Retry-After and a count in the metrics.
  */
 describe('admission control', () => {
@@ -43,5 +46,37 @@ describe('admission control', () => {
 
     // The slots are free again once the burst is answered.
     expect((await photoSearch(photo)).status).toBe(200);
+  });
+});
+
+describe('Elasticsearch away', () => {
+  let p: Pipeline;
+  beforeAll(async () => {
+    p = await startPipeline({ RATE_LIMIT_PER_S: '0' }, { startWorker: false });
+  });
+  afterAll(() => p.close());
+
+  it('a search answers 503 search_unavailable with Retry-After, not a 500', async () => {
+    // The same API, its Elasticsearch client pointed at a port where nothing listens.
+    const es = createElasticsearchClient({ ...p.config.elasticsearch, url: 'http://127.0.0.1:9', maxRetries: 0 });
+    const server = createApp({ ...p.appDeps, es }).listen(0, '127.0.0.1');
+    await new Promise((resolve) => server.once('listening', resolve));
+    try {
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      const vector = Array.from({ length: 288 }, (_, i) => Math.sin(i + 1));
+      const answers = [
+        await fetch(`${url}/v1/search`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ vector, models: { 'colour-texture': 1 } }) }),
+        await fetch(`${url}/v1/products/some-product/similar`),
+      ];
+      for (const response of answers) {
+        expect(response.status).toBe(503);
+        expect(response.headers.get('retry-after')).toBe('1');
+        expect(((await response.json()) as any).error.code).toBe('search_unavailable');
+      }
+    } finally {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+      await es.close();
+    }
   });
 });

@@ -14,6 +14,8 @@ import type { StatusStore } from '../../core/status-store';
 import { signatureHeader } from '../../core/webhook-signature';
 import { createApp, type ApiDeps } from '../../api/app';
 import { createIndexerWorker, type IndexerWorker } from '../../indexer/worker';
+import { createNotifier } from '../../indexer/notifier';
+import { createNotificationSender } from '../../core/notifications/notification-sender';
 import { testConfig, testDeps } from './helpers';
 import type { Deps } from '../../core/deps';
 import sharp from 'sharp';
@@ -103,15 +105,19 @@ export async function startPipeline(overrides: Env = {}, options: { startWorker?
   const store = new CatalogStore(deps.es, config.index.alias, config.worker.refresh);
   const queue = createCatalogQueue(deps.redis, config);
   queue.on('error', () => undefined); // the Redis restart test takes Redis away on purpose
-  const fetcher = createImageFetcher(config);
+  const fetcher = createImageFetcher(config, 'catalog');
   const workerConnection = createRedisConnection(config.redis.url, 'worker');
   await connectRedis(workerConnection, config.redis.url);
+  // NOTIFY_URL set: notifications as the indexer sends them (indexer/main.ts), through the real transport.
+  const notifier = config.notify
+    ? createNotifier({ config, notify: config.notify, logger: deps.logger, connection: workerConnection, sender: createNotificationSender(config.notify, config.fetch), metrics })
+    : undefined;
   const worker = createIndexerWorker({
     config, logger: deps.logger, connection: workerConnection, store, embedder, status, metrics,
-    fetcher,
+    fetcher, ...(notifier ? { notifier } : {}),
   });
   if (options.startWorker !== false) worker.start();
-  const appDeps: ApiDeps = { config, logger: deps.logger, es: deps.es, redis: deps.redis, catalogQueue: queue, status, embedder, localizer: await builtinLocalizer(config), registry, fetcher, exactSearch: options.exactSearch ?? false, rateLimiter: createRateLimiter(config, deps.redis) };
+  const appDeps: ApiDeps = { config, logger: deps.logger, es: deps.es, redis: deps.redis, catalogQueue: queue, status, embedder, localizer: await builtinLocalizer(config), registry, fetcher: createImageFetcher(config, 'query'), exactSearch: options.exactSearch ?? false, rateLimiter: createRateLimiter(config, deps.redis) };
   const app = createApp(appDeps);
   const server = app.listen(0, '127.0.0.1');
   await new Promise((resolve) => server.once('listening', resolve));

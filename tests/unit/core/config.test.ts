@@ -56,6 +56,32 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ MODELS: 'a,,b' })).toThrow(/MODELS/);
   });
 
+  it('reads FETCH_HEADERS per host, and names a bad entry without echoing its value', () => {
+    const config = loadConfig({ FETCH_HEADERS: '{"CDN.example.com":{"Authorization":"Bearer abc"}}' });
+    expect(config.fetch.hostHeaders.for('cdn.example.com')).toEqual({ authorization: 'Bearer abc' });
+    expect(config.fetch.hostHeaders.for('other.example.com')).toEqual({});
+    expect(loadConfig({}).fetch.hostHeaders.hosts).toEqual([]);
+    const bad = (value: string) => () => loadConfig({ FETCH_HEADERS: value });
+    expect(bad('{"cdn.example.com":{"Authorization":"Bearer hunter2\\r\\nX-Evil: 1"}}')).toThrow(/FETCH_HEADERS\.cdn\.example\.com\.Authorization: the value holds a line break/);
+    expect(bad('{"cdn.example.com":{"Authorization":"Bearer hunter2\\r\\nX-Evil: 1"}}')).not.toThrow(/hunter2/);
+    expect(bad('{"https://cdn.example.com":{"a":"b"}}')).toThrow(/FETCH_HEADERS.*without scheme or port/);
+    expect(bad('{"cdn.example.com":{"Host":"evil.example.com"}}')).toThrow(/FETCH_HEADERS\.cdn\.example\.com\.Host: this header may not be configured/);
+    expect(bad('{"cdn.example.com":{"Bad Name":"x"}}')).toThrow(/not a header name/);
+    expect(bad('{"cdn.example.com":"Bearer x"}')).toThrow(/FETCH_HEADERS/);
+    expect(bad('not json')).toThrow(/FETCH_HEADERS: must be JSON/);
+  });
+
+  it('reads NOTIFY_*: off by default, an http(s) URL, a secret required with it', () => {
+    expect(loadConfig({}).notify).toBeUndefined();
+    const config = loadConfig({ NOTIFY_URL: 'https://hooks.example.com/lookalike', NOTIFY_SECRET: 'old-secret,new-secret', NOTIFY_ATTEMPTS: '5' });
+    expect(config.notify).toEqual({ url: 'https://hooks.example.com/lookalike', secrets: ['old-secret', 'new-secret'], attempts: 5, backoffMs: 1_000, timeoutMs: 10_000, batchWaitMs: 50 });
+    expect(() => loadConfig({ NOTIFY_URL: 'https://hooks.example.com/' })).toThrow(/NOTIFY_SECRET: required when NOTIFY_URL is set/);
+    expect(() => loadConfig({ NOTIFY_URL: 'https://hooks.example.com/', NOTIFY_SECRET: ' , ' })).toThrow(/NOTIFY_SECRET: required/);
+    for (const url of ['ftp://hooks.example.com/', 'file:///tmp/x', 'hooks.example.com/x']) {
+      expect(() => loadConfig({ NOTIFY_URL: url, NOTIFY_SECRET: 's' })).toThrow(/invalid_config|NOTIFY_URL: must be an http or https URL/);
+    }
+  });
+
   it('reads TRUST_PROXY as Express reads trust proxy, and refuses what Express would', () => {
     expect(loadConfig({}).api.trustProxy).toBe(false);
     expect(loadConfig({ TRUST_PROXY: 'true' }).api.trustProxy).toBe(true);

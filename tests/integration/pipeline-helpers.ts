@@ -140,8 +140,15 @@ export async function startPipeline(overrides: Env = {}, options: { startWorker?
     },
     async waitFor(check, timeoutMs = 30_000) {
       const until = Date.now() + timeoutMs;
-      while (!(await check())) {
-        if (Date.now() > until) throw new Error('timed out waiting');
+      let lastError: unknown;
+      for (;;) {
+        try {
+          if (await check()) return;
+        } catch (error) {
+          // A poll that fails on its way (a keep-alive connection reset on a busy machine) is a "not yet".
+          lastError = error;
+        }
+        if (Date.now() > until) throw new Error(`timed out waiting${lastError ? ` (last poll failed: ${String(lastError)})` : ''}`);
         await new Promise((resolve) => setTimeout(resolve, 100));
       }
     },

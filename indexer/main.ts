@@ -21,8 +21,8 @@ runMain('indexer', async () => {
 
   const registry = createRegistry('indexer');
   const metrics = createIndexerMetrics(registry);
-  const workerConnection = createRedisConnection(config.redis.url, 'worker');
-  await connectRedis(workerConnection, config.redis.url);
+  const workerConnection = createRedisConnection(config.redis, 'worker');
+  await connectRedis(workerConnection, config.redis);
   const store = new CatalogStore(deps.es, config.index.alias, config.worker.refresh);
   const worker = createIndexerWorker({
     config,

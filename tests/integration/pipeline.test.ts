@@ -219,7 +219,7 @@ describe('webhook security and validation', () => {
 
   it('503 at once (never a hang, never a 202) while Redis is unreachable', async () => {
     // An API whose Redis is down: its producer connection points at a port nothing listens on.
-    const dead = createRedisConnection('redis://127.0.0.1:1', 'producer');
+    const dead = createRedisConnection({ url: 'redis://127.0.0.1:1' }, 'producer');
     void dead.connect().catch(() => undefined);
     const queue = createCatalogQueue(dead, p.config);
     queue.on('error', () => undefined);

@@ -243,6 +243,20 @@ describe('webhook security and validation', () => {
       dead.disconnect();
     }
   });
+
+  it('with REDIS_WAIT_REPLICAS, 503 (never a 202) when Redis has fewer replicas to hold the event', async () => {
+    // The shared development Redis has no replica: an event it holds alone would be lost with it.
+    const waiting = await startPipeline({ REDIS_WAIT_REPLICAS: '1' }, { startWorker: false });
+    try {
+      const started = Date.now();
+      const response = await waiting.post(upsert('unreplicated', 1, 'http://127.0.0.1/a.jpg'));
+      expect(response.status).toBe(503);
+      expect(response.body).toMatchObject({ error: { code: 'queue_unavailable', message: expect.stringContaining('0 of 1 Redis replica(s) acknowledged') } });
+      expect(Date.now() - started).toBeLessThan(3_500);
+    } finally {
+      await waiting.close();
+    }
+  });
 });
 
 describe('the OpenAPI document', () => {

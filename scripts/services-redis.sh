@@ -145,11 +145,20 @@ sentinel_up() {
   sentinel_start_sentinels
   sentinel_start_instance "$REDIS_PORT"
   sentinel_start_instance $((REDIS_PORT + 1))
-  local i
-  for i in $(seq 1 50); do
-    [ -n "$(sentinel_primary)" ] && [ "$(redis-cli -h 127.0.0.1 -p "$REDIS_SENTINEL_PORT" sentinel replicas "$REDIS_SENTINEL_NAME" 2>/dev/null | grep -c '^ip$')" -ge 1 ] && break
+  # Ready when the replica's link to the primary is up: until then a write cannot be acknowledged by a replica.
+  local primary replica synced=""
+  for _ in $(seq 1 100); do
+    primary=$(sentinel_primary)
+    if [ -n "$primary" ]; then
+      for replica in "$REDIS_PORT" $((REDIS_PORT + 1)); do
+        [ "$replica" = "${primary#* }" ] && continue
+        redis-cli -h 127.0.0.1 -p "$replica" info replication 2>/dev/null | grep -q 'master_link_status:up' && synced=1
+      done
+    fi
+    [ -n "$synced" ] && break
     sleep 0.2
   done
+  [ -n "$synced" ] || die "the Redis replica did not sync with the primary in 20 s (see $REDIS_SENTINEL_DIR)"
   log "Redis with Sentinel ready: primary $(sentinel_primary | tr ' ' ':')"
   log "REDIS_SENTINELS=$(sentinel_hosts) REDIS_SENTINEL_NAME=$REDIS_SENTINEL_NAME"
 }

@@ -152,7 +152,7 @@ describeWithDistribution('a three-node Elasticsearch cluster', () => {
         updates: failureWindow(updates.outcomes, killedAt),
         secondsToRestartNode: (greenAt - restartedAt) / 1000,
       });
-      expect(searches.outcomes.filter((outcome) => outcome.at < killedAt && !outcome.ok)).toEqual([]);
+      expect(searches.outcomes.filter((outcome) => outcome.at + outcome.ms < killedAt && !outcome.ok)).toEqual([]);
       expect(updates.outcomes.filter((outcome) => !outcome.ok)).toEqual([]);
 
       // Every product ends at its last version, with that version's price.

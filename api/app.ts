@@ -81,7 +81,7 @@ export function createApp(deps: ApiDeps): Express {
   app.use('/v1/catalogs', requireScope(keys, 'search'));
   app.use('/v1/products/:id/similar', requireScope(keys, 'search'), limit);
   app.use('/metrics', requireScope(keys, 'admin'));
-  const ingest = new IngestService(deps.redis, deps.catalogQueue, deps.status, config.redis.queuePrefix, config.webhook.dedupTtlSeconds);
+  const ingest = new IngestService(deps.redis, deps.catalogQueue, deps.status, config.redis.queuePrefix, config.webhook.dedupTtlSeconds, config.redis.waitReplicas);
   const openapi = buildOpenApiDocument();
   app.get('/openapi.json', (_request, response) => {
     response.json(openapi);

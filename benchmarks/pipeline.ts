@@ -17,8 +17,8 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Client } from '@elastic/elasticsearch';
 import { loadConfig } from '../core/config';
+import { createElasticsearchClient } from '../core/search/elasticsearch';
 import { createReembedQueue, JOBS, reembedJobId } from '../core/jobs';
 import { createProgress } from '../core/progress';
 import { createRedisConnection } from '../core/redis';
@@ -33,7 +33,6 @@ const stamp = Date.now().toString(36);
 const alias = `bench-${stamp}`;
 const apiPort = 18080;
 const indexerPort = 19464;
-const esUrl = process.env.ES_URL ?? 'http://127.0.0.1:9200';
 
 /** The photo with a JPEG comment segment carrying `n`: distinct bytes (and content hash), the same pixels. */
 function tagged(photo: Buffer, n: number): Buffer {
@@ -81,7 +80,7 @@ async function main(): Promise<void> {
   const startIndexer = (extra: Record<string, string> = {}) => spawn(process.execPath, [path.join(root, 'dist', 'indexer', 'main.js')], { env: { ...env, ...extra }, stdio: ['ignore', 'ignore', 'inherit'] });
   const children: ChildProcess[] = [startIndexer(), spawn(process.execPath, [path.join(root, 'dist', 'api', 'main.js')], { env, stdio: ['ignore', 'ignore', 'inherit'] })];
   const modelDir = fs.mkdtempSync(path.join(os.tmpdir(), 'lookalike-bench-models-'));
-  const es = new Client({ node: esUrl });
+  const es = createElasticsearchClient(loadConfig(process.env).elasticsearch);
   const api = `http://127.0.0.1:${apiPort}`;
   try {
     for (let i = 0; ; i++) {
@@ -162,7 +161,7 @@ async function main(): Promise<void> {
       await sleep(500);
     }
     const reembedMetric = async () => Number(/lookalike_indexer_events_total\{[^}]*kind="reembed",outcome="reembedded"[^}]*\} (\d+)/.exec(await (await fetch(`http://127.0.0.1:${indexerPort}/metrics`)).text())?.[1] ?? 0);
-    const redis = createRedisConnection(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', 'worker');
+    const redis = createRedisConnection(loadConfig(process.env).redis, 'worker');
     const reembedQueue = createReembedQueue('efficientnet-lite0', redis, loadConfig({ ...env, MODEL_DIR: modelDir }));
     const requestedAt = Date.now();
     for (let i = 0; i < reembedCount; i += 500) {

@@ -15,6 +15,8 @@ export type VectorIndexType = (typeof VECTOR_INDEX_TYPES)[number];
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
+const list = (value: string): string[] => value.split(',').map((item) => item.trim()).filter(Boolean);
+
 const positiveInt = z.coerce.number().int().positive();
 /** One API_KEYS entry: `<key>:<scope>[+<scope>…][@<catalog>[|<catalog>…]]` (catalog names as core/catalog.ts has them). */
 const API_SCOPE = '(search|webhook|admin)';
@@ -43,6 +45,29 @@ const trustProxy = z.string().transform((text, ctx): TrustProxy => {
   return z.NEVER;
 });
 
+/** ES_URL: one node's URL or several, comma-separated; the client spreads requests over them. */
+const elasticsearchNodes = z.string().transform((text, ctx) => {
+  const nodes = list(text).map((node) => node.replace(/\/+$/, ''));
+  const bad = nodes.filter((node) => !z.url({ protocol: /^https?$/ }).safeParse(node).success);
+  if (nodes.length === 0 || bad.length > 0) {
+    ctx.addIssue({ code: 'custom', message: `not an http(s) URL or a comma-separated list of them: ${(bad.length > 0 ? bad : [text]).map((node) => JSON.stringify(node)).join(', ')}` });
+    return z.NEVER;
+  }
+  return nodes;
+});
+
+/** REDIS_SENTINELS: `host:port`, comma-separated. */
+const sentinelHosts = z.string().transform((text, ctx) => {
+  const entries = list(text);
+  const parsed = entries.map((entry) => /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(entry));
+  const bad = entries.filter((_, i) => !parsed[i] || Number(parsed[i]![2]) > 65_535);
+  if (entries.length === 0 || bad.length > 0) {
+    ctx.addIssue({ code: 'custom', message: `not host:port, comma-separated: ${(bad.length > 0 ? bad : [text]).map((entry) => JSON.stringify(entry)).join(', ')}` });
+    return z.NEVER;
+  }
+  return parsed.map((match) => ({ host: match![1]!.replace(/^\[|\]$/g, ''), port: Number(match![2]) }));
+});
+
 const jsonRecord = z.string().transform((text, ctx) => {
   try {
     return JSON.parse(text) as unknown;
@@ -55,7 +80,7 @@ const jsonRecord = z.string().transform((text, ctx) => {
 const envSchema = z.object({
   LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
 
-  ES_URL: z.url({ protocol: /^https?$/ }).default('http://127.0.0.1:9200'),
+  ES_URL: elasticsearchNodes.default(['http://127.0.0.1:9200']),
   ES_USERNAME: z.string().min(1).optional(),
   ES_PASSWORD: z.string().min(1).optional(),
   ES_API_KEY: z.string().min(1).optional(),
@@ -64,6 +89,10 @@ const envSchema = z.object({
   ES_COMPRESSION: bool.default(false),
 
   REDIS_URL: z.url({ protocol: /^rediss?$/ }).default('redis://127.0.0.1:6379'),
+  REDIS_SENTINELS: sentinelHosts.optional(),
+  REDIS_SENTINEL_NAME: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'letters, digits, ".", "-" and "_"').default('lookalike'),
+  REDIS_SENTINEL_PASSWORD: z.string().min(1).optional(),
+  REDIS_WAIT_REPLICAS: nonNegativeInt.max(16).optional(),
   QUEUE_PREFIX: z.string().regex(/^[a-zA-Z0-9_-]{1,64}$/, 'letters, digits, "-" and "_"').default('lookalike'),
 
   INDEX_ALIAS: indexName.default('products'),
@@ -148,8 +177,6 @@ const envSchema = z.object({
   API_HOST: z.string().min(1).default('0.0.0.0'),
 });
 
-const list = (value: string): string[] => value.split(',').map((item) => item.trim()).filter(Boolean);
-
 /**
  * The variables above as the nested object the code uses. `Config` is inferred from this transform, so a setting is
  * named in the schema and placed here, and nowhere else.
@@ -166,7 +193,10 @@ const configSchema = envSchema
   .transform((e) => ({
     log: { level: e.LOG_LEVEL },
     elasticsearch: {
-      url: e.ES_URL.replace(/\/+$/, ''),
+      /** Every node the client may send requests to (no sniffing: a cluster's published addresses may be unreachable). */
+      nodes: e.ES_URL,
+      /** The same, comma-separated, as ES_URL takes it: for messages and for child processes. */
+      url: e.ES_URL.join(','),
       /** An API key wins over a username and password; neither: no credentials. */
       auth: e.ES_API_KEY
         ? { apiKey: e.ES_API_KEY }
@@ -177,7 +207,18 @@ const configSchema = envSchema
       maxRetries: e.ES_MAX_RETRIES,
       compression: e.ES_COMPRESSION,
     },
-    redis: { url: e.REDIS_URL, queuePrefix: e.QUEUE_PREFIX },
+    redis: {
+      /** Standalone Redis; with Sentinels, only its credentials, database and TLS are used. */
+      url: e.REDIS_URL,
+      /** Sentinels to ask for the current primary of `sentinelName`; absent: `url` is the Redis. */
+      sentinel: e.REDIS_SENTINELS ? { hosts: e.REDIS_SENTINELS, name: e.REDIS_SENTINEL_NAME, password: e.REDIS_SENTINEL_PASSWORD } : undefined,
+      /**
+       * Replicas that must hold an accepted event before the API answers 202 (Redis WAIT): an event acknowledged by
+       * a primary alone is lost if that primary dies before replicating it. Default 1 with Sentinels, else 0.
+       */
+      waitReplicas: e.REDIS_WAIT_REPLICAS ?? (e.REDIS_SENTINELS ? 1 : 0),
+      queuePrefix: e.QUEUE_PREFIX,
+    },
     index: { alias: e.INDEX_ALIAS, shards: e.INDEX_SHARDS, replicas: e.INDEX_REPLICAS, refreshInterval: e.INDEX_REFRESH_INTERVAL },
     vectors: {
       /** How each model's `dense_vector` field is indexed, unless its manifest or an override says otherwise. */

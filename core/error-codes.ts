@@ -40,7 +40,7 @@ export const API_ERRORS = {
   signature_mismatch: { status: [401], description: 'No v1 value matches the body with any configured secret.' },
   invalid_event: { status: [400], description: 'Events are malformed; the message and `details.problems` name each bad event and field.' },
   too_many_events: { status: [400], description: 'A batch holds more than 500 events.' },
-  queue_unavailable: { status: [503], description: 'Redis does not answer; answered at once, nothing was enqueued. Retry later.' },
+  queue_unavailable: { status: [503], description: 'Redis does not answer, or fewer replicas than REDIS_WAIT_REPLICAS acknowledged the events in time; answered at once, nothing is promised. Retry later: an event that was stored after all comes back as a duplicate.' },
   // Product status
   invalid_product_id: { status: [400], description: 'The product id is not 1–256 printable ASCII characters.' },
   invalid_catalog: { status: [400], description: 'The `catalog` parameter is not a catalog name (lower-case letters, digits, "-" and "_", at most 64), or appears more than once.' },

@@ -26,8 +26,8 @@ runMain('indexer', async () => {
 
   const registry = createRegistry('indexer');
   const metrics = createIndexerMetrics(registry);
-  const workerConnection = createRedisConnection(config.redis.url, 'worker');
-  await connectRedis(workerConnection, config.redis.url);
+  const workerConnection = createRedisConnection(config.redis, 'worker');
+  await connectRedis(workerConnection, config.redis);
   const store = new CatalogStore(deps.es, config.index.alias, config.worker.refresh);
   if (unresolved) log.warn({ reason: unresolved.message }, 'NOTIFY_URL does not resolve now; each delivery checks again');
   const notifier = config.notify && sender ? createNotifier({ config, notify: config.notify, logger: deps.logger, connection: workerConnection, sender, metrics }) : undefined;

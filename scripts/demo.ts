@@ -14,8 +14,9 @@ import http from 'node:http';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import sharp from 'sharp';
-import { Client } from '@elastic/elasticsearch';
+import { loadConfig } from '../core/config';
 import { createProgress } from '../core/progress';
+import { createElasticsearchClient } from '../core/search/elasticsearch';
 import { seededRandom } from '../core/random';
 import { signatureHeader } from '../core/webhook-signature';
 import { renderProduct, renderScene, selectClipart, type ClipartItem } from '../benchmarks/lib/clipart';
@@ -135,7 +136,7 @@ async function main(): Promise<void> {
   // 4. Index through the signed webhook; wait until searchable. Event ids name the index they were sent for (its
   // uuid): a second run against the same index is all duplicates and embeds nothing, while an index that was lost
   // (Elasticsearch data removed, Redis kept) gets its events again instead of having them dropped as already seen.
-  const es = new Client({ node: process.env.ES_URL ?? 'http://127.0.0.1:9200' });
+  const es = createElasticsearchClient(loadConfig(process.env).elasticsearch);
   const indexUuid = Object.values(await es.indices.getSettings({ index: alias }))[0]!.settings!.index!.uuid!;
   let accepted = 0;
   for (let i = 0; i < catalog.length; i += 250) {

@@ -9,7 +9,8 @@ cd "$ROOT_DIR"
 # openclipart-png: public-domain drawings for the dev set, the demo catalog and tests with real images.
 # tuxpaint-stamps-default: photos of objects (a mug, a camera, cars, a dog, a person) for the detector's tests.
 # chromium: the page test drives it headless (playwright-core, no browser download).
-ensure_debian_packages curl unzip redis-server openclipart-png tuxpaint-stamps-default chromium
+# redis-sentinel, haproxy: the failover tests run Redis behind Sentinel and two APIs behind HAProxy.
+ensure_debian_packages curl unzip redis-server redis-sentinel haproxy openclipart-png tuxpaint-stamps-default chromium
 
 # node_modules: `npm ci` when missing or older than the lock file.
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then

@@ -15,11 +15,19 @@ export const ingestResultSchema = z
 
 export type IngestResult = z.infer<typeof ingestResultSchema>;
 
+/** How long an accepted batch waits for replicas to acknowledge it (within the ingest's own deadline). */
+const REPLICA_WAIT_MS = 1_000;
+
 /**
  * Accepts catalog events: drops the ones whose event id was seen before, enqueues the rest with deterministic job ids
  * (one round trip for the batch), then remembers their ids and marks the products queued. The order matters: an
  * event is remembered only after it is enqueued, so a failure in between can cause a second enqueue (harmless: jobs
  * are idempotent and versioned), never a lost event. Redis unavailable → DependencyUnavailableError (503) at once.
+ *
+ * With `waitReplicas` > 0 (Redis with a replica behind Sentinel), the answer also waits until that many replicas
+ * acknowledge the writes (Redis WAIT): Redis replicates asynchronously, and an event held by the primary alone is gone
+ * if that primary dies and its replica is promoted. Fewer acknowledgements in time → 503, and the sender's retry is
+ * accepted again or found a duplicate, whichever the surviving data says.
  */
 export class IngestService {
   constructor(
@@ -28,6 +36,7 @@ export class IngestService {
     private readonly status: StatusStore,
     private readonly prefix: string,
     private readonly dedupTtlSeconds: number,
+    private readonly waitReplicas = 0,
     private readonly timeoutMs = 3_000,
   ) {}
 
@@ -78,6 +87,14 @@ export class IngestService {
       for (const event of fresh) pipeline.set(this.seenKey(event), '1', 'EX', this.dedupTtlSeconds);
       await pipeline.exec();
       await this.status.setMany(fresh.map((event) => ({ productId: documentId(catalogOf(event), productIdOf(event)), state: 'queued' as const, version: event.version })));
+    }
+    // Also when every event was a duplicate: the request that stored them may have been answered 503 for want of
+    // replicas. (WAIT covers this connection's writes, which in one API process are every request's.)
+    if (this.waitReplicas > 0) {
+      const acknowledged = await this.redis.wait(this.waitReplicas, REPLICA_WAIT_MS);
+      if (acknowledged < this.waitReplicas) {
+        throw new Error(`${acknowledged} of ${this.waitReplicas} Redis replica(s) acknowledged the events in ${REPLICA_WAIT_MS} ms`);
+      }
     }
     return { accepted: fresh.length, duplicates: events.length - fresh.length };
   }

@@ -1,6 +1,7 @@
 import http from 'node:http';
 import { performance } from 'node:perf_hooks';
-import { Client } from '@elastic/elasticsearch';
+import type { Client } from '@elastic/elasticsearch';
+import { createElasticsearchClient } from '../../core/search/elasticsearch';
 import type { Config } from '../../core/config';
 import { resolveManifests, vectorFieldSpecs } from '../../core/embedding/manifest';
 import type { Logger } from '../../core/logger';
@@ -75,8 +76,8 @@ export interface BenchIndex {
 }
 
 export async function createBenchIndex(config: Config, logger: Logger): Promise<BenchIndex> {
-  const esUrl = config.elasticsearch.url;
-  const es = new Client({ node: esUrl });
+  const es = createElasticsearchClient(config.elasticsearch);
+  const nodes = config.elasticsearch.nodes;
   const manager = new IndexManager(es, config.index, logger);
   const { index } = await manager.ensure(vectorFieldSpecs(config, resolveManifests(config.models.ids, config.models.dir)));
   let loaded = 0;
@@ -89,7 +90,8 @@ export async function createBenchIndex(config: Config, logger: Logger): Promise<
       const send = async (from: number, to: number) => {
         const lines: string[] = [];
         for (let i = from; i < to; i++) lines.push(JSON.stringify({ index: { _index: index, _id: `p${i}` } }), JSON.stringify(document(i)));
-        const response = await request(`${esUrl}/_bulk`, 'POST', { 'content-type': 'application/x-ndjson' }, `${lines.join('\n')}\n`);
+        // Spread over the nodes given, as the client does.
+        const response = await request(`${nodes[(from / 250) % nodes.length]}/_bulk`, 'POST', { 'content-type': 'application/x-ndjson' }, `${lines.join('\n')}\n`);
         if (response.body.errors) throw new Error(`bulk errors: ${JSON.stringify(response.body).slice(0, 500)}`);
       };
       const inFlight = new Set<Promise<void>>();

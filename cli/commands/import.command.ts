@@ -164,7 +164,7 @@ export async function importCommand(args: string[]): Promise<number> {
 
   try {
     await waitForElasticsearch(deps.es, config.elasticsearch.url, 10_000);
-    await connectRedis(deps.redis, config.redis.url);
+    await connectRedis(deps.redis, config.redis);
     // Before the API or an indexer has run once there is no index yet, and so nothing a row could be older than.
     catalogExists = (await deps.indexManager.currentIndex()) !== null;
     const saved = restart ? null : (JSON.parse((await deps.redis.get(checkpointKey)) ?? 'null') as { version: number | null; line: number } | null);

@@ -39,7 +39,7 @@ export async function reembedCommand(args: string[]): Promise<number> {
   const deps = createDeps(config, { role: 'worker', logger: createLogger(config, 'lookalike', 2) });
   try {
     await waitForElasticsearch(deps.es, config.elasticsearch.url, 10_000);
-    await connectRedis(deps.redis, config.redis.url);
+    await connectRedis(deps.redis, config.redis);
     const manifests = resolveManifests(config.models.ids, config.models.dir);
     const specs = vectorFieldSpecs(config, manifests);
     const manifest = manifests.find((m) => m.id === modelId)!;

@@ -7,10 +7,14 @@ export type { Client as ElasticsearchClient };
 /**
  * The process's one Elasticsearch client (create once, reuse: it pools connections). Request bodies are gzipped when
  * ES_COMPRESSION is on; retries cover connection errors and 502/503/504 with the client's own backoff.
+ *
+ * With several nodes in ES_URL the client spreads requests over all of them, and a request that meets a dead node
+ * (connection refused or reset) is retried on another at once, while that node is left out until it answers again.
+ * No sniffing: the addresses a cluster publishes can be unreachable from here (containers, NAT), the ones given are not.
  */
 export function createElasticsearchClient(config: Config['elasticsearch']): Client {
   return new Client({
-    node: config.url,
+    nodes: config.nodes,
     ...(config.auth ? { auth: config.auth } : {}),
     requestTimeout: config.requestTimeoutMs,
     maxRetries: config.maxRetries,

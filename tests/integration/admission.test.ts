@@ -58,7 +58,7 @@ describe('Elasticsearch away', () => {
 
   it('a search answers 503 search_unavailable with Retry-After, not a 500', async () => {
     // The same API, its Elasticsearch client pointed at a port where nothing listens.
-    const es = createElasticsearchClient({ ...p.config.elasticsearch, url: 'http://127.0.0.1:9', maxRetries: 0 });
+    const es = createElasticsearchClient({ ...p.config.elasticsearch, nodes: ['http://127.0.0.1:9'], url: 'http://127.0.0.1:9', maxRetries: 0 });
     const server = createApp({ ...p.appDeps, es }).listen(0, '127.0.0.1');
     await new Promise((resolve) => server.once('listening', resolve));
     try {

@@ -44,8 +44,8 @@ describe('API keys with scopes, rate limits and metrics', () => {
     const config = change(p.config);
     let connection = redis;
     if (!connection) {
-      connection = createRedisConnection(config.redis.url, 'producer');
-      await connectRedis(connection, config.redis.url);
+      connection = createRedisConnection(config.redis, 'producer');
+      await connectRedis(connection, config.redis);
       const own = connection;
       closers.push(() => own.disconnect());
     }

@@ -2,7 +2,9 @@ import { StartupError } from '../../core/errors';
 import type { Deps } from '../../core/deps';
 import { buildFilterClauses, knnClause, matchesFilters, type SearchFilters } from '../../core/search/filters';
 import { buildIndexBody, vectorField } from '../../core/search/catalog-mapping';
-import { BRANDS, CATEGORIES, COLORS, SIZES, indexProducts, randomProduct, randomUnitVector, seededRandom, testDeps, testModel, type TestProduct } from './helpers';
+import { readLayout } from '../../core/search/index-layout';
+import { IndexManager } from '../../core/search/index-manager';
+import { BRANDS, CATEGORIES, COLORS, SIZES, indexProducts, randomProduct, randomUnitVector, seededRandom, testConfig, testDeps, testModel, type TestProduct } from './helpers';
 
 describe('IndexManager against real Elasticsearch', () => {
   let deps: Deps;
@@ -142,5 +144,42 @@ describe('IndexManager against real Elasticsearch', () => {
     // Vectors were copied too (they are not in _source by default).
     const withVector = await deps.es.get({ index: deps.indexManager.alias, id: 'p-5', _source_exclude_vectors: false } as never) as { _source: { vectors: Record<string, number[]> } };
     expect(withVector._source.vectors[model.modelId]).toHaveLength(model.dims);
+  });
+
+  it('sets INDEX_REPLICAS on the live version (replicas change in place; shards take a migration)', async () => {
+    await deps.indexManager.ensure([testModel()]);
+    const index = `${deps.indexManager.alias}-v1`;
+    expect(await readLayout(deps.es, index)).toEqual({ shards: 1, replicas: 0 });
+    const replicated = new IndexManager(deps.es, { ...deps.config.index, replicas: 1 }, deps.logger);
+    expect(await replicated.applyReplicas()).toEqual({ index, before: { shards: 1, replicas: 0 }, after: { shards: 1, replicas: 1 } });
+    expect(await readLayout(deps.es, index)).toEqual({ shards: 1, replicas: 1 });
+  });
+
+  it('migrates into a version with INDEX_SHARDS and INDEX_REPLICAS, loaded without replicas, which it gets before the swap', async () => {
+    const model = testModel();
+    await deps.indexManager.ensure([model]);
+    const random = seededRandom(3);
+    const products = Array.from({ length: 600 }, (_, i) => randomProduct(random, i));
+    await indexProducts(deps, model, products, products.map(() => randomUnitVector(random, model.dims)));
+    const next = testDeps(testConfig({ INDEX_ALIAS: deps.indexManager.alias, INDEX_SHARDS: '2', INDEX_REPLICAS: '1' }));
+    try {
+      const whileCopying: Array<{ shards: number; replicas: number }> = [];
+      const started = Date.now();
+      await next.indexManager.migrate({
+        models: [model],
+        batchSize: 200,
+        onProgress: () => void readLayout(deps.es, `${deps.indexManager.alias}-v2`).then((layout) => whileCopying.push(layout)),
+      });
+      // Each document written once while loading, not once per copy.
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      expect(whileCopying.length).toBeGreaterThan(0);
+      expect(whileCopying.every((layout) => layout.replicas === 0 && layout.shards === 2)).toBe(true);
+      expect(await readLayout(deps.es, `${deps.indexManager.alias}-v2`)).toEqual({ shards: 2, replicas: 1 });
+      // One node cannot hold a replica: the migration says so and swaps without waiting for green.
+      expect(Date.now() - started).toBeLessThan(60_000);
+      expect(await deps.indexManager.currentIndex()).toBe(`${deps.indexManager.alias}-v2`);
+    } finally {
+      await next.close();
+    }
   });
 });

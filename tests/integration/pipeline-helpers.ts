@@ -96,7 +96,7 @@ export function builtinLocalizer(config: Config): Promise<Localizer> {
 export async function startPipeline(overrides: Env = {}, options: { startWorker?: boolean; exactSearch?: boolean } = {}): Promise<Pipeline> {
   const config = testConfig({ WEBHOOK_SECRETS: SECRET, FETCH_ALLOWED_HOSTS: '127.0.0.1', BATCH_MAX_WAIT_MS: '20', JOB_BACKOFF_MS: '200', ...overrides });
   const deps = testDeps(config);
-  await connectRedis(deps.redis, config.redis.url);
+  await connectRedis(deps.redis, config.redis);
   const embedder = await builtinEmbedder(config);
   await deps.indexManager.ensure(embedder.models.map((m) => ({ modelId: m.id, dims: m.dims, index: config.vectors.defaults })));
   const registry = createRegistry('test');
@@ -106,8 +106,8 @@ export async function startPipeline(overrides: Env = {}, options: { startWorker?
   const queue = createCatalogQueue(deps.redis, config);
   queue.on('error', () => undefined); // the Redis restart test takes Redis away on purpose
   const fetcher = createImageFetcher(config, 'catalog');
-  const workerConnection = createRedisConnection(config.redis.url, 'worker');
-  await connectRedis(workerConnection, config.redis.url);
+  const workerConnection = createRedisConnection(config.redis, 'worker');
+  await connectRedis(workerConnection, config.redis);
   // NOTIFY_URL set: notifications as the indexer sends them (indexer/main.ts), through the real transport.
   const notifier = config.notify
     ? createNotifier({ config, notify: config.notify, logger: deps.logger, connection: workerConnection, sender: createNotificationSender(config.notify, config.fetch), metrics })

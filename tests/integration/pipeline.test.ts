@@ -219,7 +219,7 @@ describe('webhook security and validation', () => {
 
   it('503 at once (never a hang, never a 202) while Redis is unreachable', async () => {
     // An API whose Redis is down: its producer connection points at a port nothing listens on.
-    const dead = createRedisConnection('redis://127.0.0.1:1', 'producer');
+    const dead = createRedisConnection({ url: 'redis://127.0.0.1:1' }, 'producer');
     void dead.connect().catch(() => undefined);
     const queue = createCatalogQueue(dead, p.config);
     queue.on('error', () => undefined);
@@ -241,6 +241,20 @@ describe('webhook security and validation', () => {
       server.closeAllConnections();
       server.close();
       dead.disconnect();
+    }
+  });
+
+  it('with REDIS_WAIT_REPLICAS, 503 (never a 202) when Redis has fewer replicas to hold the event', async () => {
+    // The shared development Redis has no replica: an event it holds alone would be lost with it.
+    const waiting = await startPipeline({ REDIS_WAIT_REPLICAS: '1' }, { startWorker: false });
+    try {
+      const started = Date.now();
+      const response = await waiting.post(upsert('unreplicated', 1, 'http://127.0.0.1/a.jpg'));
+      expect(response.status).toBe(503);
+      expect(response.body).toMatchObject({ error: { code: 'queue_unavailable', message: expect.stringContaining('0 of 1 Redis replica(s) acknowledged') } });
+      expect(Date.now() - started).toBeLessThan(3_500);
+    } finally {
+      await waiting.close();
     }
   });
 });

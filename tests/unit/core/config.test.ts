@@ -6,7 +6,10 @@ describe('loadConfig', () => {
   it('has working defaults for a developer machine', () => {
     const config = loadConfig({});
     expect(config.elasticsearch.url).toBe('http://127.0.0.1:9200');
+    expect(config.elasticsearch.nodes).toEqual(['http://127.0.0.1:9200']);
     expect(config.redis.url).toBe('redis://127.0.0.1:6379');
+    expect(config.redis.sentinel).toBeUndefined();
+    expect(config.redis.waitReplicas).toBe(0);
     expect(config.index.alias).toBe('products');
     expect(config.vectors.defaults).toEqual({ type: 'int8_hnsw', m: 16, efConstruction: 100, oversample: 3 });
     expect(config.models.ids).toEqual(['efficientnet-lite0', 'colour-texture']);
@@ -27,6 +30,28 @@ describe('loadConfig', () => {
     expect(config.index.shards).toBe(3);
     expect(vectorOptionsFor(config, 'colour-texture', { type: 'bbq_hnsw', m: 32 })).toEqual({ type: 'flat', m: 32, efConstruction: 100, oversample: 3 });
     expect(config.models.ids).toEqual(['colour-texture']);
+  });
+
+  it('gives the Elasticsearch client every node of a comma-separated ES_URL', () => {
+    const config = loadConfig({ ES_URL: 'http://10.0.0.1:9200/, http://10.0.0.2:9200,https://es-3.internal:9243' });
+    expect(config.elasticsearch.nodes).toEqual(['http://10.0.0.1:9200', 'http://10.0.0.2:9200', 'https://es-3.internal:9243']);
+    expect(config.elasticsearch.url).toBe('http://10.0.0.1:9200,http://10.0.0.2:9200,https://es-3.internal:9243');
+    expect(() => loadConfig({ ES_URL: 'http://10.0.0.1:9200,redis://10.0.0.2:6379' })).toThrow(/ES_URL: .*"redis:\/\/10\.0\.0\.2:6379"/);
+    expect(() => loadConfig({ ES_URL: ',' })).toThrow(/ES_URL/);
+  });
+
+  it('connects through Redis Sentinels when REDIS_SENTINELS is set, and then waits for a replica by default', () => {
+    const config = loadConfig({ REDIS_SENTINELS: '127.0.0.1:26379, sentinel-2:26380,[::1]:26381', REDIS_SENTINEL_NAME: 'queue-primary' });
+    expect(config.redis.sentinel).toEqual({
+      hosts: [{ host: '127.0.0.1', port: 26379 }, { host: 'sentinel-2', port: 26380 }, { host: '::1', port: 26381 }],
+      name: 'queue-primary',
+      password: undefined,
+    });
+    expect(config.redis.waitReplicas).toBe(1);
+    expect(loadConfig({ REDIS_SENTINELS: '127.0.0.1:26379', REDIS_WAIT_REPLICAS: '0' }).redis.waitReplicas).toBe(0);
+    expect(loadConfig({ REDIS_WAIT_REPLICAS: '2' }).redis.waitReplicas).toBe(2);
+    expect(loadConfig({ REDIS_SENTINELS: '127.0.0.1:26379' }).redis.sentinel?.name).toBe('lookalike');
+    for (const bad of ['127.0.0.1', '127.0.0.1:99999', 'a b:1', ',']) expect(() => loadConfig({ REDIS_SENTINELS: bad })).toThrow(/REDIS_SENTINELS/);
   });
 
   it('treats empty strings as unset', () => {

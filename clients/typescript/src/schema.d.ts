@@ -669,7 +669,7 @@ export interface paths {
                 /**
                  * @description `webhooks_disabled`: No WEBHOOK_SECRETS are configured, so no webhook can be verified.
                  *
-                 *     `queue_unavailable`: Redis does not answer; answered at once, nothing was enqueued. Retry later.
+                 *     `queue_unavailable`: Redis does not answer, or fewer replicas than REDIS_WAIT_REPLICAS acknowledged the events in time; answered at once, nothing is promised. Retry later: an event that was stored after all comes back as a duplicate.
                  */
                 503: {
                     headers: {

@@ -43,6 +43,7 @@ export const loadArgsSchema = z
       .pipe(z.array(z.number().positive().finite()).min(1))
       .optional()
       .describe('knee: the offered rates to step through'),
+    p95: positive.optional().describe('knee: the p95 target in ms, for every pool (default 100 for 640 px, 300 for 12 MP)'),
     'per-category': z.coerce.number().int().min(1).max(2000).optional().describe('The started stack: drawings per category'),
     alias: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,60}$/).optional().describe("The started stack's index alias and queue prefix"),
     'api-port': port.default(18280),
@@ -60,7 +61,7 @@ export const loadArgsSchema = z
 export type LoadArgs = z.infer<typeof loadArgsSchema>;
 
 export const USAGE = `usage: npm run bench:load -- --scenario <${SCENARIOS.join('|')}> [--url <base>] [--rate <n>] [--duration <d>]
-  [--photos 640,12mp] [--rates 2,4,8] [--per-category <n>] [--alias <name>] [--api-port <p>] [--image-port <p>]
+  [--photos 640,12mp] [--rates 2,4,8] [--p95 <ms>] [--per-category <n>] [--alias <name>] [--api-port <p>] [--image-port <p>]
   [--indexer-port <p>] [--drop-index] [--results <dir>] [--webhook-secret <s>] [--api-key <k>] [--es-url <url>] [--api-pid <pid>]`;
 
 /** Parses the command line; throws an Error whose message names every bad flag (and the usage). */

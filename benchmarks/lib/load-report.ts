@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { writeLineChart } from './charts';
-import type { KneeStep } from './load-knee';
+import { kneeAt, marginalCost, type KneeStep } from './load-knee';
 import type { K6Run } from './load-k6';
 import { counterOf, kindResults, rateOf, trendOf, type KindResult } from './load-summary';
 import { fixed } from './report';
@@ -69,7 +69,7 @@ export function kneeTable(steps: KneeStep[]): string {
     return `| ${s.offered} | ${fixed(s.achieved, 1)} | ${ms(s.p50)} / ${ms(s.p95)} / ${ms(s.p99)} | ${percent(s.errorRate)} | ${percent(s.refusedRate)} | ${s.dropped} | ${ms((s.cpuPerSearch.api ?? NaN) * 1000)} + ${ms((s.cpuPerSearch.elasticsearch ?? NaN) * 1000)} = ${ms(apiEs * 1000)} | ${ms((s.cpuPerSearch.k6 ?? NaN) * 1000)} | ${s.cpuBound === null ? 'n/a' : fixed(s.cpuBound, 1)} | ${fixed(s.machineBusy * 100, 0)} % (${fixed(s.othersCpu, 2)}) | ${s.apiRssMaxMiB === null ? 'n/a' : fixed(s.apiRssMaxMiB, 0)} | ${s.meetsTarget ? 'yes' : 'no'} |`;
   });
   return [
-    '| offered /s | achieved /s | admitted ms p50 / p95 / p99 | errors | refused | not sent | CPU ms per search: API + ES | k6 CPU ms per search | CPU bound /s | machine busy (others, cores) | API RSS MiB | meets target |',
+    '| offered /s | achieved /s | admitted ms p50 / p95 / p99 | errors | refused | not sent | CPU ms per search: API + ES | k6 CPU ms per search | CPU bound /s | machine busy (of it others, in cores) | API RSS MiB | meets target |',
     '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
     ...rows,
   ].join('\n');
@@ -110,4 +110,34 @@ export async function kneeCharts(dir: string, name: string, title: string, steps
     ],
   });
   return files;
+}
+
+/**
+ * The knee of one photo pool in words: the knee at the target (and at 100 ms when the target differs), the CPU
+ * bound from the knee step's average CPU per search and from the marginal cost fitted over the steps.
+ */
+export function kneeSummary(steps: KneeStep[], knee: number | null, p95Target: number, cores: number): string {
+  const lines: string[] = [];
+  const atKnee = steps.find((step) => step.offered === knee);
+  if (knee === null || !atKnee) lines.push(`**No knee** at a ${p95Target} ms p95: no step met it (the lowest, ${steps[0]?.offered}/s, had p95 ${ms(steps[0]?.p95)} ms).`);
+  else lines.push(`**Knee: ${knee} searches/s** at a ${p95Target} ms p95 target (p95 there ${ms(atKnee.p95)} ms).`);
+  if (p95Target !== 100) {
+    const at100 = kneeAt(steps, 100);
+    lines.push(at100 === null ? `At 100 ms (the 640 px target) no rate qualifies: p95 was ${ms(Math.min(...steps.map((step) => step.p95)))} ms at best.` : `At 100 ms: ${at100} searches/s.`);
+  }
+  if (atKnee && atKnee.cpuBound !== null && knee !== null) {
+    const api = atKnee.cpuPerSearch.api ?? NaN;
+    const es = atKnee.cpuPerSearch.elasticsearch ?? 0;
+    lines.push(`CPU per search over the knee step (average): API ${ms(api * 1000)} + Elasticsearch ${ms(es * 1000)} = ${ms((api + es) * 1000)} ms → CPU bound ${cores} ÷ that = ${fixed(atKnee.cpuBound, 1)}/s; **knee ÷ bound = ${fixed(knee / atKnee.cpuBound, 2)}**.`);
+  }
+  const api = marginalCost(steps, 'api');
+  const es = marginalCost(steps, 'elasticsearch');
+  if (api && knee !== null) {
+    const perSearch = api.perSearch + (es?.perSearch ?? 0);
+    const bound = cores / perSearch;
+    lines.push(
+      `Marginal CPU per search (the slope of CPU-seconds a second against searches a second over the ${steps.length} steps, which leaves out what does not grow with the load): API ${ms(api.perSearch * 1000)} ms${es ? ` + Elasticsearch ${ms(es.perSearch * 1000)} ms (its load-independent part: ${fixed(es.background, 2)} cores, other people's work on the shared node and its housekeeping)` : ''} → CPU bound ${fixed(bound, 1)}/s; knee ÷ bound = ${fixed(knee / bound, 2)}.`,
+    );
+  }
+  return lines.join(' ');
 }

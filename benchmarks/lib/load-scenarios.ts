@@ -4,7 +4,7 @@ import { durationSeconds, POOLS, type LoadArgs, type Pool, type Scenario } from 
 import { DEFAULT_RATES, KNEE_P95_MS, runKnee, type KneeStep } from './load-knee';
 import { runK6, THRESHOLDS_FAILED, type K6Run } from './load-k6';
 import { poolBytes } from './load-inputs';
-import { droppedIterations, freshnessTable, kindsTable, kneeCharts, kneeTable, requestKinds, stagesLine, usageTable } from './load-report';
+import { droppedIterations, freshnessTable, kindsTable, kneeCharts, kneeSummary, kneeTable, requestKinds, stagesLine, usageTable } from './load-report';
 import { failedThresholds, rateOf, trendOf } from './load-summary';
 import { fixed, RESULTS_DIR, writeResult } from './report';
 
@@ -67,23 +67,31 @@ async function single(context: ScenarioContext, scenario: Exclude<Scenario, 'kne
   const kinds = requestKinds(run, spec.kinds);
   const failed = failedThresholds(run.summary);
   const requests = kinds.reduce((sum, kind) => sum + (kind.admitted?.count ?? 0), 0);
+  const after = scenario === 'overload' ? await apiAfter(context) : null;
   const sections = [
     `# Load: ${spec.title}`,
     preamble(context, `${scenario === 'smoke' ? 'Every kind at its own low rate' : `${rate} requests a second offered (constant arrival rate)`} for ${duration}; photo pools: 640 px ≈ ${fixed(poolBytes(context.pools['640']) / 1024, 0)} KiB, 12 MP ≈ ${fixed(poolBytes(context.pools['12mp']) / 2 ** 20, 1)} MiB a photo; ${context.exportedProducts} products exported for id and vector searches.`),
     kindsTable(kinds, seconds),
     stagesLine(run),
     freshnessTable(run),
-    scenario === 'overload' ? overloadLines(run, pool) : '',
+    after ? overloadLines(run, pool, after) : '',
     `Not sent (every VU busy): ${droppedIterations(run)}. Thresholds: ${failed.length ? `**failed**: ${failed.join('; ')}` : 'all passed'}.`,
     '## Where the CPU went',
     usageTable(run, requests, context.cores),
   ];
-  writeResult(`load-${scenario}`, context.command, { scenario, rate, duration, pool, passed: run.exitCode === 0, failed_thresholds: failed, kinds, usage: run.usage, k6_cpu_seconds: run.k6CpuSeconds, summary: run.summary.metrics }, sections.filter(Boolean).join('\n\n'), context.resultsDir);
+  writeResult(`load-${scenario}`, context.command, { scenario, rate, duration, pool, passed: run.exitCode === 0, failed_thresholds: failed, kinds, ...(after ? { api_after: after } : {}), usage: run.usage, k6_cpu_seconds: run.k6CpuSeconds, summary: run.summary.metrics }, sections.filter(Boolean).join('\n\n'), context.resultsDir);
   process.stderr.write(`bench:load: results in ${path.join(context.resultsDir, `load-${scenario}.md`)}\n`);
   return run.exitCode !== THRESHOLDS_FAILED;
 }
 
-function overloadLines(run: K6Run, pool: Pool): string {
+/** After an overload run: whether the API process is still there (when its pid is known) and answers /readyz within 5 s. */
+async function apiAfter(context: ScenarioContext): Promise<{ alive: boolean | null; ready: boolean }> {
+  const alive = context.pids.api === undefined ? null : fs.existsSync(`/proc/${context.pids.api}`);
+  const ready = await fetch(`${context.env.BASE_URL}/readyz`, { signal: AbortSignal.timeout(5_000) }).then((response) => response.ok, () => false);
+  return { alive, ready };
+}
+
+function overloadLines(run: K6Run, pool: Pool, after: { alive: boolean | null; ready: boolean }): string {
   const kind = `photo_${pool}`;
   const admitted = trendOf(run.summary, `admitted_ms{kind:${kind}}`);
   const refused = rateOf(run.summary, `refused{kind:${kind}}`);
@@ -95,7 +103,7 @@ function overloadLines(run: K6Run, pool: Pool): string {
     `- admitted (2xx): ${admitted?.count ?? 0}, p50 / p95 / p99 ${fixed(admitted?.p50 ?? NaN, 0)} / ${fixed(admitted?.p95 ?? NaN, 0)} / ${fixed(admitted?.p99 ?? NaN, 0)} ms`,
     `- refused (503 \`overloaded\`): ${refused ? `${fixed(refused.rate * 100, 1)} %` : 'none'}; errors: ${errors ? `${fixed(errors.rate * 100, 1)} %` : 'none'}`,
     `- the longest wait of any request: ${fixed((waits?.max ?? NaN) / 1000, 1)} s`,
-    `- the API stayed up: ${stayedUp ? 'yes' : '**no**'} (liveness probe GET /healthz within 2 s: ${healthy ? `${healthy.total - healthy.trues} of ${healthy.total} missed` : 'not run'})`,
+    `- the API stayed up: ${stayedUp ? 'yes' : '**no**'} (liveness probe GET /healthz within 2 s, once a second: ${healthy ? `${healthy.total - healthy.trues} of ${healthy.total} missed` : 'not run'}); after the run its process was ${after.alive === null ? 'not watched' : after.alive ? 'alive' : '**gone**'} and /readyz ${after.ready ? 'answered' : '**did not answer**'}`,
   ].join('\n');
 }
 
@@ -103,31 +111,27 @@ async function knee(context: ScenarioContext): Promise<boolean> {
   const { args } = context;
   const stepSeconds = durationSeconds(args.duration ?? '20s');
   const pools = args.photos ?? [...POOLS];
-  const results: Partial<Record<Pool, { steps: KneeStep[]; knee: number | null; rates: number[] }>> = {};
+  const target = (pool: Pool) => args.p95 ?? KNEE_P95_MS[pool];
+  const results: Partial<Record<Pool, { steps: KneeStep[]; knee: number | null; rates: number[]; p95_target_ms: number }>> = {};
   const sections = [
     '# Load: the knee of photo search',
-    preamble(context, `Photo searches (multipart upload) at a constant offered rate, ${stepSeconds} s a step (after a 10 s warm-up), the rate stepped up until two steps in a row missed the target: admitted p95 < ${KNEE_P95_MS} ms with no error, no refusal and nothing left unsent. The knee is the highest rate that met it. CPU per search is the API's and Elasticsearch's CPU time over the step (/proc utime + stime) ÷ the searches answered; the CPU bound is cores ÷ that: the rate the cores could serve if they did nothing else.`),
+    preamble(context, `Photo searches (multipart upload) at a constant offered rate, ${stepSeconds} s a step (after a 10 s warm-up), the rate stepped up until two steps in a row missed the target: admitted p95 under ${pools.map((pool) => `${target(pool)} ms for ${pool}`).join(', ')}, with no error, no refusal and nothing left unsent. The knee is the highest rate that met it. CPU per search is the API's and Elasticsearch's CPU time over the step (/proc utime + stime) ÷ the searches answered; the CPU bound is cores ÷ that: the rate the cores could serve if they did nothing else.`),
   ];
   for (const pool of pools) {
     const rates = args.rates ?? (args.rate ? Array.from({ length: 20 }, (_, i) => Math.round(args.rate! * (i + 1) * 100) / 100) : DEFAULT_RATES[pool]);
-    const { steps, knee: found } = await runKnee({ k6: context.k6, env: context.env, pids: context.pids, cores: context.cores, summaryFile: context.summaryFile }, pool, rates, stepSeconds, photoEnv(context, pool));
-    results[pool] = { steps, knee: found, rates };
+    const { steps, knee: found } = await runKnee({ k6: context.k6, env: context.env, pids: context.pids, cores: context.cores, summaryFile: context.summaryFile }, pool, rates, stepSeconds, target(pool), photoEnv(context, pool));
+    results[pool] = { steps, knee: found, rates, p95_target_ms: target(pool) };
     const title = pool === '640' ? '640 px photos' : '12 MP photos';
-    const charts = await kneeCharts(context.resultsDir, `load-knee-${pool}`, title, steps, KNEE_P95_MS);
-    const atKnee = steps.find((step) => step.offered === found);
-    const bound = atKnee?.cpuBound ?? null;
+    const charts = await kneeCharts(context.resultsDir, `load-knee-${pool}`, title, steps, target(pool));
     sections.push(
       `## ${title} (${pool === '640' ? `640×480, ≈ ${fixed(poolBytes(context.pools['640']) / 1024, 0)} KiB` : `4000×3000, ≈ ${fixed(poolBytes(context.pools['12mp']) / 2 ** 20, 1)} MiB`})`,
-      found === null
-        ? `**No knee**: no step met the target (the lowest, ${steps[0]?.offered}/s, had p95 ${fixed(steps[0]?.p95 ?? NaN, 0)} ms).`
-        : `**Knee: ${found} searches/s** (p95 ${fixed(atKnee!.p95, 0)} ms). CPU bound at the knee: ${bound === null ? 'not measured' : `${fixed(bound, 1)}/s`}; knee ÷ bound = **${bound === null ? 'n/a' : fixed(found / bound, 2)}**.`,
+      kneeSummary(steps, found, target(pool), context.cores),
       kneeTable(steps),
-      stagesAt(atKnee ?? steps[0]),
+      stagesAt(steps.find((step) => step.offered === found) ?? steps[0]),
       charts.map((file) => `![${file}](${file})`).join('\n'),
     );
   }
-  const data = { step_seconds: stepSeconds, p95_target_ms: KNEE_P95_MS, pools: results };
-  writeResult('load-knee', context.command, data, sections.join('\n\n'), context.resultsDir);
+  writeResult('load-knee', context.command, { step_seconds: stepSeconds, pools: results }, sections.join('\n\n'), context.resultsDir);
   process.stderr.write(`bench:load: results in ${path.join(context.resultsDir, 'load-knee.md')}\n`);
   return Object.values(results).every((result) => result.knee !== null);
 }

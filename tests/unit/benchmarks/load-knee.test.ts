@@ -1,4 +1,4 @@
-import { findKnee, kneeStep, type KneeStep } from '../../../benchmarks/lib/load-knee';
+import { findKnee, kneeAt, kneeStep, marginalCost, type KneeStep } from '../../../benchmarks/lib/load-knee';
 import type { K6Run } from '../../../benchmarks/lib/load-k6';
 import { failedThresholds, kindResults, k6SummarySchema } from '../../../benchmarks/lib/load-summary';
 
@@ -32,7 +32,7 @@ function step(options: { admitted: number; p95: number; errors?: number; refused
 
 describe('kneeStep', () => {
   it('reads a step that meets the target: latency, throughput, CPU per search and the CPU bound', () => {
-    const row = kneeStep(step({ admitted: 200, p95: 80 }), 'photo_640', 10, 2);
+    const row = kneeStep(step({ admitted: 200, p95: 80 }), 'photo_640', 10, 2, 100);
     expect(row).toMatchObject({ offered: 10, requests: 200, p95: 80, p50: 40, errorRate: 0, refusedRate: 0, dropped: 0, meetsTarget: true, apiRssMaxMiB: 300, localized: 0.25 });
     expect(row.achieved).toBeCloseTo(200 / 20.05);
     expect(row.cpuPerSearch).toEqual({ api: 0.04, elasticsearch: 0.01, k6: 0.05 });
@@ -44,15 +44,15 @@ describe('kneeStep', () => {
   });
 
   it('misses the target on a slow p95, any error, any refusal or anything left unsent', () => {
-    expect(kneeStep(step({ admitted: 200, p95: 100 }), 'photo_640', 10, 2).meetsTarget).toBe(false);
-    expect(kneeStep(step({ admitted: 199, p95: 50, errors: 1 }), 'photo_640', 10, 2).meetsTarget).toBe(false);
-    expect(kneeStep(step({ admitted: 199, p95: 50, refused: 1 }), 'photo_640', 10, 2).meetsTarget).toBe(false);
-    expect(kneeStep(step({ admitted: 190, p95: 50, dropped: 10 }), 'photo_640', 10, 2).meetsTarget).toBe(false);
+    expect(kneeStep(step({ admitted: 200, p95: 100 }), 'photo_640', 10, 2, 100).meetsTarget).toBe(false);
+    expect(kneeStep(step({ admitted: 199, p95: 50, errors: 1 }), 'photo_640', 10, 2, 100).meetsTarget).toBe(false);
+    expect(kneeStep(step({ admitted: 199, p95: 50, refused: 1 }), 'photo_640', 10, 2, 100).meetsTarget).toBe(false);
+    expect(kneeStep(step({ admitted: 190, p95: 50, dropped: 10 }), 'photo_640', 10, 2, 100).meetsTarget).toBe(false);
   });
 
   it('counts throughput over the whole run when a backlog drained after the offered span', () => {
     // 400 offered at 20/s (20 s), answered over 40 s: the stack served 10/s.
-    expect(kneeStep(step({ admitted: 400, p95: 9000, runMs: 40_000 }), 'photo_640', 20, 2).achieved).toBeCloseTo(10);
+    expect(kneeStep(step({ admitted: 400, p95: 9000, runMs: 40_000 }), 'photo_640', 20, 2, 100).achieved).toBeCloseTo(10);
   });
 });
 
@@ -63,6 +63,32 @@ describe('findKnee', () => {
     expect(findKnee([row(2, true), row(4, true), row(6, false), row(8, false)])).toBe(4);
     expect(findKnee([row(2, true), row(4, false), row(6, true), row(8, false), row(10, false)])).toBe(6);
     expect(findKnee([row(1, false), row(2, false)])).toBeNull();
+  });
+
+  it('gives the knee of the same steps at another target', () => {
+    const steps = [1, 2, 3, 4].map((offered) => ({ offered, p95: 150 + 50 * offered, errorRate: 0, refusedRate: 0, dropped: 0, meetsTarget: true }) as KneeStep);
+    expect(kneeAt(steps, 300)).toBe(2);
+    expect(kneeAt(steps, 100)).toBeNull();
+    expect(kneeAt([{ ...steps[0]!, errorRate: 0.01 }], 1000)).toBeNull();
+  });
+});
+
+describe('marginalCost', () => {
+  const row = (achieved: number, api: number, elasticsearch: number) => ({ achieved, cpuPerSecond: { api, elasticsearch } }) as unknown as KneeStep;
+
+  it('is the slope of CPU a second against searches a second, leaving out the load-independent part', () => {
+    // Elasticsearch: 6 ms a search on top of 0.25 cores of other work; the API: 60 ms a search and nothing else.
+    const steps = [4, 8, 12, 16].map((rate) => row(rate, 0.06 * rate, 0.25 + 0.006 * rate));
+    expect(marginalCost(steps, 'api')!.perSearch).toBeCloseTo(0.06);
+    expect(marginalCost(steps, 'api')!.background).toBeCloseTo(0);
+    expect(marginalCost(steps, 'elasticsearch')!.perSearch).toBeCloseTo(0.006);
+    expect(marginalCost(steps, 'elasticsearch')!.background).toBeCloseTo(0.25);
+  });
+
+  it('needs two distinct rates', () => {
+    expect(marginalCost([row(4, 0.2, 0.1)], 'api')).toBeNull();
+    expect(marginalCost([row(4, 0.2, 0.1), row(4, 0.3, 0.1)], 'api')).toBeNull();
+    expect(marginalCost([row(4, 0.2, 0.1), row(8, 0.4, 0.1)], 'indexer')).toBeNull();
   });
 });
 

@@ -112,20 +112,25 @@ export function kneeAt(steps: KneeStep[], p95Ms: number): number | null {
 }
 
 /**
- * The marginal CPU cost of a search for one process: the least-squares slope of its CPU seconds a second against
- * searches answered a second, over the steps. On a shared machine a process's average per search also carries work
- * that is not the load's (an Elasticsearch node serving other people's tests, housekeeping): that is the intercept,
- * a constant per second, which the slope leaves out. Null with fewer than two distinct rates.
+ * The marginal CPU cost of a search for one process: the slope of its CPU seconds a second against searches answered
+ * a second over the steps. On a shared machine a process's average per search also carries work that is not the
+ * load's (an Elasticsearch node serving other people's tests, housekeeping): that is the intercept, a constant per
+ * second, which the slope leaves out. Theil–Sen (the median of the slopes between every two steps, the intercept
+ * the median of the rest), so that one step disturbed by someone else's burst does not tilt it. Null with fewer than
+ * two distinct rates.
  */
 export function marginalCost(steps: KneeStep[], name: string): { perSearch: number; background: number } | null {
   const points = steps.filter((step) => step.cpuPerSecond[name] !== undefined && Number.isFinite(step.achieved)).map((step) => ({ x: step.achieved, y: step.cpuPerSecond[name]! }));
-  if (points.length < 2) return null;
-  const meanX = points.reduce((sum, p) => sum + p.x, 0) / points.length;
-  const meanY = points.reduce((sum, p) => sum + p.y, 0) / points.length;
-  const sxx = points.reduce((sum, p) => sum + (p.x - meanX) ** 2, 0);
-  if (sxx === 0) return null;
-  const perSearch = points.reduce((sum, p) => sum + (p.x - meanX) * (p.y - meanY), 0) / sxx;
-  return { perSearch, background: meanY - perSearch * meanX };
+  const slopes = points.flatMap((a, i) => points.slice(i + 1).flatMap((b) => (b.x === a.x ? [] : [(b.y - a.y) / (b.x - a.x)])));
+  if (slopes.length === 0) return null;
+  const perSearch = median(slopes);
+  return { perSearch, background: median(points.map((p) => p.y - perSearch * p.x)) };
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
 }
 
 export interface KneeRunContext {

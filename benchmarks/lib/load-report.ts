@@ -76,7 +76,7 @@ export function kneeTable(steps: KneeStep[]): string {
 }
 
 /** The three charts of a knee run (latency, throughput, errors and refusals against the offered rate); returns their file names. */
-export async function kneeCharts(dir: string, name: string, title: string, steps: KneeStep[], p95Target: number): Promise<string[]> {
+export async function kneeCharts(dir: string, name: string, title: string, steps: KneeStep[], p95Target: number, cores: number): Promise<string[]> {
   const points = (value: (step: KneeStep) => number) => steps.filter((step) => Number.isFinite(value(step))).map((step) => ({ x: step.offered, y: value(step) }));
   const files = [`${name}-latency.png`, `${name}-throughput.png`, `${name}-errors.png`];
   await writeLineChart(path.join(dir, files[0]!), {
@@ -97,8 +97,9 @@ export async function kneeCharts(dir: string, name: string, title: string, steps
     series: [
       { name: 'offered', points: points((s) => s.offered) },
       { name: 'achieved (2xx)', points: points((s) => s.achieved) },
-      { name: 'CPU bound (cores ÷ CPU-s per search)', points: points((s) => s.cpuBound ?? NaN) },
+      { name: 'CPU bound, per step', points: points((s) => s.cpuBound ?? NaN) },
     ],
+    rules: marginalBound(steps, cores) === null ? [] : [{ y: marginalBound(steps, cores)!, label: `CPU bound, marginal fit: ${fixed(marginalBound(steps, cores)!, 1)}/s` }],
   });
   await writeLineChart(path.join(dir, files[2]!), {
     title: `${title}: errors and refusals against offered rate`,
@@ -110,6 +111,14 @@ export async function kneeCharts(dir: string, name: string, title: string, steps
     ],
   });
   return files;
+}
+
+/** cores ÷ the marginal CPU per search of the API and Elasticsearch fitted over the steps, or null. */
+function marginalBound(steps: KneeStep[], cores: number): number | null {
+  const api = marginalCost(steps, 'api');
+  const es = marginalCost(steps, 'elasticsearch');
+  const perSearch = (api?.perSearch ?? NaN) + (es?.perSearch ?? 0);
+  return Number.isFinite(perSearch) && perSearch > 0 ? cores / perSearch : null;
 }
 
 /**
@@ -132,11 +141,10 @@ export function kneeSummary(steps: KneeStep[], knee: number | null, p95Target: n
   }
   const api = marginalCost(steps, 'api');
   const es = marginalCost(steps, 'elasticsearch');
-  if (api && knee !== null) {
-    const perSearch = api.perSearch + (es?.perSearch ?? 0);
-    const bound = cores / perSearch;
+  const bound = marginalBound(steps, cores);
+  if (api && bound !== null && knee !== null) {
     lines.push(
-      `Marginal CPU per search (the slope of CPU-seconds a second against searches a second over the ${steps.length} steps, which leaves out what does not grow with the load): API ${ms(api.perSearch * 1000)} ms${es ? ` + Elasticsearch ${ms(es.perSearch * 1000)} ms (its load-independent part: ${fixed(es.background, 2)} cores, other people's work on the shared node and its housekeeping)` : ''} → CPU bound ${fixed(bound, 1)}/s; knee ÷ bound = ${fixed(knee / bound, 2)}.`,
+      `Marginal CPU per search (the Theil–Sen slope of CPU-seconds a second against searches a second over the ${steps.length} steps, which leaves out what does not grow with the load): API ${ms(api.perSearch * 1000)} ms${es ? ` + Elasticsearch ${ms(es.perSearch * 1000)} ms (its load-independent part: ${fixed(es.background, 2)} cores, other people's work on the shared node and its housekeeping)` : ''} → CPU bound ${fixed(bound, 1)}/s; knee ÷ bound = ${fixed(knee / bound, 2)}.`,
     );
   }
   return lines.join(' ');

@@ -122,7 +122,7 @@ async function knee(context: ScenarioContext): Promise<boolean> {
     const { steps, knee: found } = await runKnee({ k6: context.k6, env: context.env, pids: context.pids, cores: context.cores, summaryFile: context.summaryFile }, pool, rates, stepSeconds, target(pool), photoEnv(context, pool));
     results[pool] = { steps, knee: found, rates, p95_target_ms: target(pool) };
     const title = pool === '640' ? '640 px photos' : '12 MP photos';
-    const charts = await kneeCharts(context.resultsDir, `load-knee-${pool}`, title, steps, target(pool));
+    const charts = await kneeCharts(context.resultsDir, `load-knee-${pool}`, title, steps, target(pool), context.cores);
     sections.push(
       `## ${title} (${pool === '640' ? `640×480, ≈ ${fixed(poolBytes(context.pools['640']) / 1024, 0)} KiB` : `4000×3000, ≈ ${fixed(poolBytes(context.pools['12mp']) / 2 ** 20, 1)} MiB`})`,
       kneeSummary(steps, found, target(pool), context.cores),

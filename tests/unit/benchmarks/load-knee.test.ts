@@ -85,6 +85,13 @@ describe('marginalCost', () => {
     expect(marginalCost(steps, 'elasticsearch')!.background).toBeCloseTo(0.25);
   });
 
+  it('is not tilted by one step that someone else’s burst disturbed', () => {
+    const steps = [2, 4, 6, 8, 10, 12, 14].map((rate) => row(rate, 0.06 * rate, 0.25 + 0.006 * rate));
+    steps[0] = row(2, 0.12, 0.55);
+    expect(marginalCost(steps, 'elasticsearch')!.perSearch).toBeCloseTo(0.006);
+    expect(marginalCost(steps, 'elasticsearch')!.background).toBeCloseTo(0.25);
+  });
+
   it('needs two distinct rates', () => {
     expect(marginalCost([row(4, 0.2, 0.1)], 'api')).toBeNull();
     expect(marginalCost([row(4, 0.2, 0.1), row(4, 0.3, 0.1)], 'api')).toBeNull();

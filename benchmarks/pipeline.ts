@@ -24,6 +24,7 @@ import { createProgress } from '../core/progress';
 import { createRedisConnection } from '../core/redis';
 import { signatureHeader } from '../core/webhook-signature';
 import { buildDevSet } from './lib/devset';
+import { withJpegComment } from './lib/jpeg-comment';
 import { fixed, writeResult } from './lib/report';
 
 const root = path.resolve(__dirname, '..');
@@ -33,17 +34,6 @@ const stamp = Date.now().toString(36);
 const alias = `bench-${stamp}`;
 const apiPort = 18080;
 const indexerPort = 19464;
-
-/** The photo with a JPEG comment segment carrying `n`: distinct bytes (and content hash), the same pixels. */
-function tagged(photo: Buffer, n: number): Buffer {
-  const text = Buffer.from(`lookalike-bench-${n}`);
-  const segment = Buffer.alloc(4 + text.length);
-  segment[0] = 0xff;
-  segment[1] = 0xfe;
-  segment.writeUInt16BE(text.length + 2, 2);
-  text.copy(segment, 4);
-  return Buffer.concat([photo.subarray(0, 2), segment, photo.subarray(2)]);
-}
 
 function interpolate(buckets: Array<[number, number]>, q: number): number {
   const total = buckets[buckets.length - 1]![1];
@@ -72,7 +62,7 @@ async function main(): Promise<void> {
   const imageServer = http.createServer((request, response) => {
     const n = Number(/^\/p\/(\d+)\.jpg$/.exec(request.url ?? '')?.[1] ?? NaN);
     if (!Number.isFinite(n)) return void response.writeHead(404).end();
-    response.writeHead(200, { 'content-type': 'image/jpeg' }).end(tagged(photos[n % photos.length]!, n));
+    response.writeHead(200, { 'content-type': 'image/jpeg' }).end(withJpegComment(photos[n % photos.length]!, `lookalike-bench-${n}`));
   });
   await new Promise<void>((resolve) => imageServer.listen(0, '127.0.0.1', resolve));
   const imageBase = `http://127.0.0.1:${(imageServer.address() as AddressInfo).port}`;

@@ -1,7 +1,14 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
-import type { TopLevelSpec } from 'vega-lite';
+// Vega and Vega-Lite declare their types through package.json "exports", which this project's moduleResolution
+// ("node") does not read: the types come from their declaration files by path, the modules by name at run time.
+import type { TopLevelSpec } from 'vega-lite/build/index';
+
+type VegaLite = typeof import('vega-lite/build/index');
+type Vega = typeof import('vega-typings');
+/** Loads an ES module by name (a variable specifier: resolved by Node at run time, not by the type checker). */
+const load = <T>(name: string): Promise<T> => import(name) as Promise<T>;
 
 /**
  * Benchmark charts as PNG images: a Vega-Lite spec compiled and rendered to SVG by Vega (headless, no canvas), then
@@ -66,8 +73,8 @@ export function lineChartSpec(chart: LineChart): TopLevelSpec {
 /** Renders a Vega-Lite spec to PNG bytes (2× for sharp text). */
 export async function renderPng(spec: TopLevelSpec, scale = 2): Promise<Buffer> {
   // Vega and Vega-Lite are ES modules: loaded when a chart is drawn.
-  const vegaLite = await import('vega-lite');
-  const vega = await import('vega');
+  const vegaLite = await load<VegaLite>('vega-lite');
+  const vega = await load<Vega>('vega');
   const view = new vega.View(vega.parse(vegaLite.compile(spec).spec), { renderer: 'none' });
   try {
     const svg = await view.toSVG(scale);

@@ -9,8 +9,9 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Client } from '@elastic/elasticsearch';
+import { loadConfig } from '../core/config';
 import { createRedisConnection } from '../core/redis';
+import { createElasticsearchClient } from '../core/search/elasticsearch';
 import { DEMO_DIR, startDemoStack, type DemoStack } from '../scripts/demo-stack';
 import { parseLoadArgs, type LoadArgs } from './lib/load-args';
 import { exportProducts, preparePhotoPools } from './lib/load-inputs';
@@ -21,7 +22,9 @@ import { RESULTS_DIR } from './lib/report';
 
 const root = path.resolve(__dirname, '..');
 const workDir = path.join(root, '.cache', 'load');
-const esUrlDefault = process.env.ES_URL ?? 'http://127.0.0.1:9200';
+/** The services as the stack's processes see them (ES_URL, REDIS_URL or the Sentinels). */
+const services = loadConfig(process.env);
+const esUrlDefault = services.elasticsearch.nodes[0]!;
 
 /** The webhook secret: --webhook-secret, the started stack's, or the one `npm run demo` uses. */
 function webhookSecret(args: LoadArgs, stack: DemoStack | null): string {
@@ -32,13 +35,13 @@ function webhookSecret(args: LoadArgs, stack: DemoStack | null): string {
 
 /** Deletes what the started stack left: its index versions and its Redis keys (queues, statuses, dedup). */
 async function dropStackData(alias: string, queuePrefix: string): Promise<void> {
-  const es = new Client({ node: esUrlDefault });
+  const es = createElasticsearchClient(services.elasticsearch);
   try {
     for (const index of Object.keys(await es.indices.get({ index: `${alias}-v*` }).catch(() => ({})))) await es.indices.delete({ index });
   } finally {
     await es.close();
   }
-  const redis = createRedisConnection(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', 'worker');
+  const redis = createRedisConnection(services.redis, 'worker');
   try {
     await redis.connect();
     let cursor = '0';

@@ -131,7 +131,8 @@ export async function exportProducts(esUrl: string, alias: string, file: string,
       const source = hit._source ?? {};
       const vector = source.vectors?.[VECTOR_MODEL];
       if (!vector) return [];
-      const fields = Object.fromEntries(['id', ...PRODUCT_FIELDS].flatMap((name) => (source[name] === undefined || source[name] === null ? [] : [[name, source[name]]])));
+      // What an event's product holds (the index also keeps what the indexer derives, such as image_hash).
+      const fields = Object.fromEntries(['id', ...PRODUCT_FIELDS].flatMap((name) => (!(name in productSchema.shape) || source[name] === undefined || source[name] === null ? [] : [[name, source[name]]])));
       return [{ id: hit._id!, product: productSchema.parse(fields), vector }];
     });
     if (products.length === 0) throw new Error(`the index ${alias} has no embedded products to search by id or vector`);

@@ -15,6 +15,24 @@ export type VectorIndexType = (typeof VECTOR_INDEX_TYPES)[number];
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
+/** `id:weight,id:weight` as a record (empty for ""). */
+const parseWeights = (value: string): Record<string, number> =>
+  Object.fromEntries(value.split(',').filter(Boolean).map((pair) => [pair.split(':')[0]!, Number(pair.split(':')[1])]));
+
+/** The built-in models' hybrid weights, measured on the dev set (benchmarks/results/embedding-quality.md). */
+const BUILTIN_WEIGHTS: Record<string, number> = { 'efficientnet-lite0': 0.6, 'colour-texture': 0.4 };
+
+/**
+ * The default hybrid weights: SEARCH_MODEL_WEIGHTS when set (every model it names is loaded: checked above), else the
+ * built-in weights of the loaded models, else every loaded model alike. A default never names a model that is not
+ * loaded, which would make every search without `models` a 400 unknown_model.
+ */
+function defaultWeights(configured: string | undefined, models: string[]): Record<string, number> {
+  if (configured) return parseWeights(configured);
+  const builtin = Object.fromEntries(models.flatMap((id) => (BUILTIN_WEIGHTS[id] ? [[id, BUILTIN_WEIGHTS[id]]] : [])));
+  return Object.keys(builtin).length > 0 ? builtin : Object.fromEntries(models.map((id) => [id, 1]));
+}
+
 const list = (value: string): string[] => value.split(',').map((item) => item.trim()).filter(Boolean);
 
 const positiveInt = z.coerce.number().int().positive();
@@ -156,7 +174,7 @@ const envSchema = z.object({
   SEARCH_MODEL_WEIGHTS: z
     .string()
     .regex(/^[a-z0-9][a-z0-9_-]*:\d+(\.\d+)?(,[a-z0-9][a-z0-9_-]*:\d+(\.\d+)?)*$/, 'like efficientnet-lite0:0.6,colour-texture:0.4')
-    .default('efficientnet-lite0:0.6,colour-texture:0.4'),
+    .optional(),
   QUERY_TTL_S: positiveInt.max(86_400).default(900),
   API_KEYS: z
     .string()
@@ -185,6 +203,12 @@ const configSchema = envSchema
   .superRefine((e, ctx) => {
     if ((e.ES_USERNAME === undefined) !== (e.ES_PASSWORD === undefined)) {
       ctx.addIssue({ code: 'custom', path: ['ES_USERNAME'], message: 'ES_USERNAME and ES_PASSWORD go together' });
+    }
+    const loaded = new Set(e.MODELS.split(','));
+    const weighted = Object.keys(parseWeights(e.SEARCH_MODEL_WEIGHTS ?? ''));
+    const unloaded = weighted.filter((id) => !loaded.has(id));
+    if (unloaded.length > 0) {
+      ctx.addIssue({ code: 'custom', path: ['SEARCH_MODEL_WEIGHTS'], message: `names ${unloaded.join(', ')}, which MODELS does not load` });
     }
     if (e.NOTIFY_URL !== undefined && list(e.NOTIFY_SECRET ?? '').length === 0) {
       ctx.addIssue({ code: 'custom', path: ['NOTIFY_SECRET'], message: 'required when NOTIFY_URL is set (receivers verify the Lookalike-Signature with it)' });
@@ -331,7 +355,7 @@ const configSchema = envSchema
     },
     /** Default hybrid weights per model (measured on the dev set: benchmarks/results/embedding-quality.md). */
     search: {
-      weights: Object.fromEntries(e.SEARCH_MODEL_WEIGHTS.split(',').map((pair) => [pair.split(':')[0]!, Number(pair.split(':')[1])])),
+      weights: defaultWeights(e.SEARCH_MODEL_WEIGHTS, [...new Set(e.MODELS.split(','))]),
       /** How long a search's query (its embeddings, never the photo) can be re-run by `query_id`, in seconds (default 900). */
       queryTtlSeconds: e.QUERY_TTL_S,
     },

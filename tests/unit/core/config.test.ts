@@ -16,6 +16,14 @@ describe('loadConfig', () => {
     expect(config.elasticsearch.auth).toBeUndefined();
   });
 
+  it('default hybrid weights name only the models that are loaded; SEARCH_MODEL_WEIGHTS may name no other', () => {
+    expect(loadConfig({}).search.weights).toEqual({ 'efficientnet-lite0': 0.6, 'colour-texture': 0.4 });
+    expect(loadConfig({ MODELS: 'colour-texture' }).search.weights).toEqual({ 'colour-texture': 0.4 });
+    expect(loadConfig({ MODELS: 'my-model,other-model', MODEL_DIR: '/models' }).search.weights).toEqual({ 'my-model': 1, 'other-model': 1 });
+    expect(loadConfig({ MODELS: 'colour-texture', SEARCH_MODEL_WEIGHTS: 'colour-texture:1' }).search.weights).toEqual({ 'colour-texture': 1 });
+    expect(() => loadConfig({ MODELS: 'colour-texture', SEARCH_MODEL_WEIGHTS: 'efficientnet-lite0:0.6,colour-texture:0.4' })).toThrow(/SEARCH_MODEL_WEIGHTS.*efficientnet-lite0, which MODELS does not load/);
+  });
+
   it('parses and types every variable', () => {
     const config = loadConfig({
       ES_URL: 'https://es.internal:9243/',

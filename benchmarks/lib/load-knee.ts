@@ -42,8 +42,6 @@ export interface KneeStep {
   cpuPerSearch: Record<string, number>;
   /** The search rate the cores could serve if the API and Elasticsearch used them all: cores ÷ their CPU-s per search. */
   cpuBound: number | null;
-  /** CPU seconds a second per process (api, elasticsearch, indexer, k6) over the step: what the marginal fit reads. */
-  cpuPerSecond: Record<string, number>;
   /** The whole machine's busy share over the step, everyone's work included (1 = every core busy). */
   machineBusy: number;
   /** CPU seconds a second used by processes other than the stack and k6 (other people's work on a shared machine). */
@@ -87,7 +85,6 @@ export function kneeStep(run: K6Run, kind: string, offered: number, cores: numbe
     dropped,
     cpuPerSearch,
     cpuBound: 'api' in cpuPerSearch && served > 0 ? cores / served : null,
-    cpuPerSecond: Object.fromEntries(Object.entries(cpu).map(([name, value]) => [name, value / run.usage.seconds])),
     machineBusy: run.usage.machineBusySeconds / (cores * run.usage.seconds),
     othersCpu: Math.max(0, run.usage.machineBusySeconds - known) / run.usage.seconds,
     apiRssMaxMiB: run.usage.rssMaxBytes.api !== undefined ? run.usage.rssMaxBytes.api / 2 ** 20 : null,
@@ -112,25 +109,20 @@ export function kneeAt(steps: KneeStep[], p95Ms: number): number | null {
 }
 
 /**
- * The marginal CPU cost of a search for one process: the slope of its CPU seconds a second against searches answered
- * a second over the steps. On a shared machine a process's average per search also carries work that is not the
- * load's (an Elasticsearch node serving other people's tests, housekeeping): that is the intercept, a constant per
- * second, which the slope leaves out. Theil–Sen (the median of the slopes between every two steps, the intercept
- * the median of the rest), so that one step disturbed by someone else's burst does not tilt it. Null with fewer than
- * two distinct rates.
+ * The CPU a search costs, for the CPU bound: per process (API, Elasticsearch), the lowest CPU per search of any step.
+ * What a process does whatever the load (timers, housekeeping) and, on a shared Elasticsearch node, other people's
+ * queries only add to a step's figure, most at low rates: the lowest is the closest to a search's own cost. Null
+ * without API figures.
  */
-export function marginalCost(steps: KneeStep[], name: string): { perSearch: number; background: number } | null {
-  const points = steps.filter((step) => step.cpuPerSecond[name] !== undefined && Number.isFinite(step.achieved)).map((step) => ({ x: step.achieved, y: step.cpuPerSecond[name]! }));
-  const slopes = points.flatMap((a, i) => points.slice(i + 1).flatMap((b) => (b.x === a.x ? [] : [(b.y - a.y) / (b.x - a.x)])));
-  if (slopes.length === 0) return null;
-  const perSearch = median(slopes);
-  return { perSearch, background: median(points.map((p) => p.y - perSearch * p.x)) };
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+export function ownCpuPerSearch(steps: KneeStep[]): { api: number; elasticsearch: number | null; total: number } | null {
+  const lowest = (name: string) => {
+    const values = steps.flatMap((step) => (step.cpuPerSearch[name] === undefined ? [] : [step.cpuPerSearch[name]]));
+    return values.length ? Math.min(...values) : null;
+  };
+  const api = lowest('api');
+  if (api === null) return null;
+  const elasticsearch = lowest('elasticsearch');
+  return { api, elasticsearch, total: api + (elasticsearch ?? 0) };
 }
 
 export interface KneeRunContext {

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { writeLineChart } from './charts';
-import { kneeAt, marginalCost, type KneeStep } from './load-knee';
+import { kneeAt, ownCpuPerSearch, type KneeStep } from './load-knee';
 import type { K6Run } from './load-k6';
 import { counterOf, kindResults, rateOf, trendOf, type KindResult } from './load-summary';
 import { fixed } from './report';
@@ -99,7 +99,7 @@ export async function kneeCharts(dir: string, name: string, title: string, steps
       { name: 'achieved (2xx)', points: points((s) => s.achieved) },
       { name: 'CPU bound, per step', points: points((s) => s.cpuBound ?? NaN) },
     ],
-    rules: marginalBound(steps, cores) === null ? [] : [{ y: marginalBound(steps, cores)!, label: `CPU bound, marginal fit: ${fixed(marginalBound(steps, cores)!, 1)}/s` }],
+    rules: ownCpuPerSearch(steps) === null ? [] : [{ y: cores / ownCpuPerSearch(steps)!.total, label: `CPU bound, lowest CPU per search: ${fixed(cores / ownCpuPerSearch(steps)!.total, 1)}/s` }],
   });
   await writeLineChart(path.join(dir, files[2]!), {
     title: `${title}: errors and refusals against offered rate`,
@@ -113,17 +113,9 @@ export async function kneeCharts(dir: string, name: string, title: string, steps
   return files;
 }
 
-/** cores ÷ the marginal CPU per search of the API and Elasticsearch fitted over the steps, or null. */
-function marginalBound(steps: KneeStep[], cores: number): number | null {
-  const api = marginalCost(steps, 'api');
-  const es = marginalCost(steps, 'elasticsearch');
-  const perSearch = (api?.perSearch ?? NaN) + (es?.perSearch ?? 0);
-  return Number.isFinite(perSearch) && perSearch > 0 ? cores / perSearch : null;
-}
-
 /**
  * The knee of one photo pool in words: the knee at the target (and at 100 ms when the target differs), the CPU
- * bound from the knee step's average CPU per search and from the marginal cost fitted over the steps.
+ * bound from the knee step's average CPU per search, and from the lowest of any step.
  */
 export function kneeSummary(steps: KneeStep[], knee: number | null, p95Target: number, cores: number): string {
   const lines: string[] = [];
@@ -139,12 +131,15 @@ export function kneeSummary(steps: KneeStep[], knee: number | null, p95Target: n
     const es = atKnee.cpuPerSearch.elasticsearch ?? 0;
     lines.push(`CPU per search over the knee step (average): API ${ms(api * 1000)} + Elasticsearch ${ms(es * 1000)} = ${ms((api + es) * 1000)} ms → CPU bound ${cores} ÷ that = ${fixed(atKnee.cpuBound, 1)}/s; **knee ÷ bound = ${fixed(knee / atKnee.cpuBound, 2)}**.`);
   }
-  const api = marginalCost(steps, 'api');
-  const es = marginalCost(steps, 'elasticsearch');
-  const bound = marginalBound(steps, cores);
-  if (api && bound !== null && knee !== null) {
+  const own = ownCpuPerSearch(steps);
+  if (own && knee !== null) {
+    const bound = cores / own.total;
+    const range = (name: string) => {
+      const values = steps.flatMap((step) => (step.cpuPerSearch[name] === undefined ? [] : [step.cpuPerSearch[name] * 1000]));
+      return `${ms(Math.min(...values))}–${ms(Math.max(...values))}`;
+    };
     lines.push(
-      `Marginal CPU per search (the Theil–Sen slope of CPU-seconds a second against searches a second over the ${steps.length} steps, which leaves out what does not grow with the load): API ${ms(api.perSearch * 1000)} ms${es ? ` + Elasticsearch ${ms(es.perSearch * 1000)} ms (its load-independent part: ${fixed(es.background, 2)} cores, other people's work on the shared node and its housekeeping)` : ''} → CPU bound ${fixed(bound, 1)}/s; knee ÷ bound = ${fixed(knee / bound, 2)}.`,
+      `The lowest CPU per search of any step (what a process does whatever the load, and other people's queries on the shared Elasticsearch node, only add to a step's figure): API ${ms(own.api * 1000)} ms (over the steps ${range('api')})${own.elasticsearch === null ? '' : ` + Elasticsearch ${ms(own.elasticsearch * 1000)} ms (${range('elasticsearch')})`} → CPU bound ${fixed(bound, 1)}/s; knee ÷ bound = ${fixed(knee / bound, 2)}.`,
     );
   }
   return lines.join(' ');

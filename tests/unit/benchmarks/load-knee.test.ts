@@ -1,4 +1,4 @@
-import { findKnee, kneeAt, kneeStep, marginalCost, type KneeStep } from '../../../benchmarks/lib/load-knee';
+import { findKnee, kneeAt, kneeStep, ownCpuPerSearch, type KneeStep } from '../../../benchmarks/lib/load-knee';
 import type { K6Run } from '../../../benchmarks/lib/load-k6';
 import { failedThresholds, kindResults, k6SummarySchema } from '../../../benchmarks/lib/load-summary';
 
@@ -73,29 +73,17 @@ describe('findKnee', () => {
   });
 });
 
-describe('marginalCost', () => {
-  const row = (achieved: number, api: number, elasticsearch: number) => ({ achieved, cpuPerSecond: { api, elasticsearch } }) as unknown as KneeStep;
+describe('ownCpuPerSearch', () => {
+  const row = (api: number | undefined, elasticsearch?: number) => ({ cpuPerSearch: { ...(api === undefined ? {} : { api }), ...(elasticsearch === undefined ? {} : { elasticsearch }), k6: 0.001 } }) as unknown as KneeStep;
 
-  it('is the slope of CPU a second against searches a second, leaving out the load-independent part', () => {
-    // Elasticsearch: 6 ms a search on top of 0.25 cores of other work; the API: 60 ms a search and nothing else.
-    const steps = [4, 8, 12, 16].map((rate) => row(rate, 0.06 * rate, 0.25 + 0.006 * rate));
-    expect(marginalCost(steps, 'api')!.perSearch).toBeCloseTo(0.06);
-    expect(marginalCost(steps, 'api')!.background).toBeCloseTo(0);
-    expect(marginalCost(steps, 'elasticsearch')!.perSearch).toBeCloseTo(0.006);
-    expect(marginalCost(steps, 'elasticsearch')!.background).toBeCloseTo(0.25);
+  it("takes each process's lowest of any step (background and other people's queries only add)", () => {
+    const own = ownCpuPerSearch([row(0.061, 0.029), row(0.059, 0.32), row(0.055, 0.015), row(0.07, 0.013), row(0.057, 0.151)])!;
+    expect([own.api, own.elasticsearch, own.total]).toEqual([0.055, 0.013, expect.closeTo(0.068)]);
   });
 
-  it('is not tilted by one step that someone else’s burst disturbed', () => {
-    const steps = [2, 4, 6, 8, 10, 12, 14].map((rate) => row(rate, 0.06 * rate, 0.25 + 0.006 * rate));
-    steps[0] = row(2, 0.12, 0.55);
-    expect(marginalCost(steps, 'elasticsearch')!.perSearch).toBeCloseTo(0.006);
-    expect(marginalCost(steps, 'elasticsearch')!.background).toBeCloseTo(0.25);
-  });
-
-  it('needs two distinct rates', () => {
-    expect(marginalCost([row(4, 0.2, 0.1)], 'api')).toBeNull();
-    expect(marginalCost([row(4, 0.2, 0.1), row(4, 0.3, 0.1)], 'api')).toBeNull();
-    expect(marginalCost([row(4, 0.2, 0.1), row(8, 0.4, 0.1)], 'indexer')).toBeNull();
+  it('goes without Elasticsearch when its pid is unknown, and gives nothing without the API', () => {
+    expect(ownCpuPerSearch([row(0.05)])).toEqual({ api: 0.05, elasticsearch: null, total: 0.05 });
+    expect(ownCpuPerSearch([row(undefined, 0.02)])).toBeNull();
   });
 });
 

@@ -39,7 +39,7 @@ node -e '
 
 # The load suite's smoke run (benchmarks/load.ts, docs/load.md): every request kind through k6 against a small stack
 # of its own (ports 18290–18292, its own index and Redis keys, deleted afterwards), results under .cache/load/results.
-# k6 is built once into .cache/bin (about 2 minutes); a cached run adds about 40 s.
+# Measured on 2 cores: 20–30 s; the first time also builds k6 into .cache/bin (2–4 min) and the photo pools (~40 s).
 log "load smoke test (k6)"
 npm run -s bench:load -- --scenario smoke --duration 15s --per-category 2 --alias "load-smoke-$$" \
   --api-port 18290 --image-port 18291 --indexer-port 18292 --drop-index

@@ -24,7 +24,8 @@ export interface Series {
 export interface LineChart {
   title: string;
   x: { title: string; log?: boolean };
-  y: { title: string; log?: boolean; zero?: boolean };
+  /** `max`: the top of the scale (e.g. when every value may be 0, which leaves no scale to draw). */
+  y: { title: string; log?: boolean; zero?: boolean; max?: number };
   series: Series[];
   /** Horizontal reference lines (targets), each with its label. */
   rules?: Array<{ y: number; label: string }>;
@@ -35,7 +36,10 @@ export interface LineChart {
 /** A line chart (one line per series, points marked) as a Vega-Lite spec. */
 export function lineChartSpec(chart: LineChart): TopLevelSpec {
   const values = chart.series.flatMap((series) => series.points.map((point) => ({ series: series.name, x: point.x, y: point.y })));
-  const scale = (axis: { log?: boolean; zero?: boolean }) => (axis.log ? { type: 'log' as const } : { zero: axis.zero ?? true });
+  const scale = (axis: { log?: boolean; zero?: boolean; max?: number }) => ({
+    ...(axis.log ? { type: 'log' as const } : { zero: axis.zero ?? true }),
+    ...(axis.max !== undefined ? { domainMax: axis.max } : {}),
+  });
   const lines = {
     data: { values },
     mark: { type: 'line' as const, point: true },

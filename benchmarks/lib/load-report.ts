@@ -75,6 +75,9 @@ export function kneeTable(steps: KneeStep[]): string {
   ].join('\n');
 }
 
+/** The share of a step's offered requests that k6 could not send (every VU busy). */
+const notSent = (step: KneeStep) => (step.dropped > 0 ? step.dropped / (step.requests + step.dropped) : 0);
+
 /** The three charts of a knee run (latency, throughput, errors and refusals against the offered rate); returns their file names. */
 export async function kneeCharts(dir: string, name: string, title: string, steps: KneeStep[], p95Target: number, cores: number): Promise<string[]> {
   const points = (value: (step: KneeStep) => number) => steps.filter((step) => Number.isFinite(value(step))).map((step) => ({ x: step.offered, y: value(step) }));
@@ -104,10 +107,12 @@ export async function kneeCharts(dir: string, name: string, title: string, steps
   await writeLineChart(path.join(dir, files[2]!), {
     title: `${title}: errors and refusals against offered rate`,
     x: { title: 'offered rate (searches/s)' },
-    y: { title: 'share of requests (%)' },
+    // At least 0–1 %: a run without any error or refusal still gets a scale.
+    y: { title: 'share of requests (%)', max: Math.max(1, ...steps.flatMap((s) => [s.errorRate, s.refusedRate, notSent(s)].map((share) => share * 100))) },
     series: [
       { name: 'errors', points: points((s) => s.errorRate * 100) },
-      { name: 'refused (503 overloaded)', points: points((s) => s.refusedRate * 100) },
+      { name: 'refused (503)', points: points((s) => s.refusedRate * 100) },
+      { name: 'not sent', points: points((s) => notSent(s) * 100) },
     ],
   });
   return files;

@@ -1,7 +1,7 @@
-import * as ort from 'onnxruntime-node';
 import { z } from 'zod';
 import type { Config } from '../config';
 import { openSession, type ExecutionProvider } from '../embedding/onnx-model';
+import type { WorkerSession } from '../embedding/worker-session';
 import { AppError, StartupError, ValidationError, describeIssues } from '../errors';
 import type { RgbImage } from '../image/decode';
 import { resizeForModel, writeTensor } from '../image/preprocess';
@@ -65,7 +65,7 @@ export class Detector {
   private constructor(
     readonly manifest: DetectorManifest,
     readonly provider: ExecutionProvider,
-    private readonly session: ort.InferenceSession,
+    private readonly session: WorkerSession,
     readonly maxBatch: number,
     /** Packed (y centre, x centre, height, width) per anchor, in the order of the model's outputs. */
     readonly anchors: Float64Array,
@@ -144,27 +144,22 @@ export class Detector {
   async run(data: Float32Array, n: number): Promise<RawDetections> {
     const { input, output, id } = this.manifest;
     const shape = input.layout === 'NCHW' ? [n, 3, input.height, input.width] : [n, input.height, input.width, 3];
-    const results = await this.session.run({ [input.name]: new ort.Tensor('float32', data, shape) }, [output.boxes, output.logits]);
+    const results = await this.session.run({ [input.name]: { data, dims: shape } }, [output.boxes, output.logits]);
     const boxes = results[output.boxes]!;
     const logits = results[output.logits]!;
-    try {
-      const anchors = this.anchors.length / ANCHOR_STRIDE;
-      const expected = [[n, anchors, 4], [n, anchors, this.labels.length]];
-      if (JSON.stringify([boxes.dims, logits.dims]) !== JSON.stringify(expected)) {
-        throw new AppError('detector_output_mismatch', `detector ${id}: outputs [${boxes.dims.join(',')}] and [${logits.dims.join(',')}], expected [${expected[0]!.join(',')}] and [${expected[1]!.join(',')}] (the manifest's anchors and labels)`, 500);
-      }
-      const boxData = boxes.data as Float32Array;
-      const logitData = logits.data as Float32Array;
-      const perBoxes = anchors * 4;
-      const perLogits = anchors * this.labels.length;
-      return {
-        encodings: Array.from({ length: n }, (_, i) => boxData.slice(i * perBoxes, (i + 1) * perBoxes)),
-        logits: Array.from({ length: n }, (_, i) => logitData.slice(i * perLogits, (i + 1) * perLogits)),
-      };
-    } finally {
-      boxes.dispose?.();
-      logits.dispose?.();
+    const anchors = this.anchors.length / ANCHOR_STRIDE;
+    const expected = [[n, anchors, 4], [n, anchors, this.labels.length]];
+    if (JSON.stringify([boxes.dims, logits.dims]) !== JSON.stringify(expected)) {
+      throw new AppError('detector_output_mismatch', `detector ${id}: outputs [${boxes.dims.join(',')}] and [${logits.dims.join(',')}], expected [${expected[0]!.join(',')}] and [${expected[1]!.join(',')}] (the manifest's anchors and labels)`, 500);
     }
+    const boxData = boxes.data;
+    const logitData = logits.data;
+    const perBoxes = anchors * 4;
+    const perLogits = anchors * this.labels.length;
+    return {
+      encodings: Array.from({ length: n }, (_, i) => boxData.slice(i * perBoxes, (i + 1) * perBoxes)),
+      logits: Array.from({ length: n }, (_, i) => logitData.slice(i * perLogits, (i + 1) * perLogits)),
+    };
   }
 
   async close(): Promise<void> {

@@ -1,16 +1,18 @@
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import * as ort from 'onnxruntime-node';
+import type * as ort from 'onnxruntime-node';
 import type { Config } from '../config';
 import { AppError, StartupError } from '../errors';
 import type { Logger } from '../logger';
 import type { ModelManifest } from './manifest';
 import { RunCoalescer } from './run-coalescer';
+import { WorkerSession } from './worker-session';
 
 /**
- * One ONNX Runtime session per model, created once and warmed up. The same code runs on CPU and GPU: the execution
- * provider is `cpu`, `cuda`, or `auto` (CUDA when its provider library loads, else CPU, said in one log line).
+ * One ONNX Runtime session per model, created once and warmed up, in a worker thread of its own (WorkerSession: ONNX
+ * Runtime's run would otherwise block the event loop). The same code runs on CPU and GPU: the execution provider is
+ * `cpu`, `cuda`, or `auto` (CUDA when its provider library loads, else CPU, said in one log line).
  */
 export type ExecutionProvider = 'cpu' | 'cuda';
 
@@ -22,7 +24,7 @@ export class EmbeddingModel {
   private constructor(
     readonly manifest: ModelManifest,
     readonly provider: ExecutionProvider,
-    private readonly session: ort.InferenceSession,
+    private readonly session: WorkerSession,
     readonly maxBatch: number,
   ) {
     this.runs = new RunCoalescer((data, n) => this.runRaw(data, n), this.inputSize, maxBatch, (images, ms) => this.runListener?.(images, ms));
@@ -96,13 +98,9 @@ export class EmbeddingModel {
   private async runRaw(data: Float32Array, n: number): Promise<Float32Array[]> {
     const { input, output } = this.manifest;
     const shape = input.layout === 'NCHW' ? [n, 3, input.height, input.width] : [n, input.height, input.width, 3];
-    const results = await this.session.run({ [input.name]: new ort.Tensor('float32', data, shape) }, [output.name]);
+    const results = await this.session.run({ [input.name]: { data, dims: shape } }, [output.name]);
     const tensor = results[output.name]!;
-    try {
-      return pool(tensor.data as Float32Array, tensor.dims, n, output.pooling, this.id);
-    } finally {
-      tensor.dispose?.();
-    }
+    return pool(tensor.data, tensor.dims, n, output.pooling, this.id);
   }
 
   async close(): Promise<void> {
@@ -127,7 +125,7 @@ export interface SessionSource {
  * Checks a model's file (present, pinned sha256) and creates its ONNX Runtime session with the configured threads and
  * execution provider (see createSession). Shared by every kind of model (embedding models, detectors).
  */
-export async function openSession(source: SessionSource, onnx: Config['onnx'], logger: Logger): Promise<{ session: ort.InferenceSession; provider: ExecutionProvider }> {
+export async function openSession(source: SessionSource, onnx: Config['onnx'], logger: Logger): Promise<{ session: WorkerSession; provider: ExecutionProvider }> {
   if (!fs.existsSync(source.modelPath)) {
     const hint = source.build ? 'run `npm run setup` to build it' : 'see the model manifest';
     throw new StartupError('model_missing', `model ${source.id}: ${source.modelPath} does not exist (${hint})`);
@@ -170,12 +168,12 @@ async function createSession(
   wanted: Config['onnx']['provider'],
   id: string,
   logger: Logger,
-): Promise<{ session: ort.InferenceSession; provider: ExecutionProvider }> {
+): Promise<{ session: WorkerSession; provider: ExecutionProvider }> {
   if (wanted === 'auto' && !cudaProviderInstalled()) {
     logger.info({ model: id, provider: 'cpu' }, `model ${id}: execution provider cpu (the CUDA provider is not installed)`);
   } else if (wanted !== 'cpu') {
     try {
-      const session = await ort.InferenceSession.create(bytes, { ...options, executionProviders: ['cuda'] });
+      const session = await WorkerSession.create(bytes, { ...options, executionProviders: ['cuda'] }, id);
       logger.info({ model: id, provider: 'cuda' }, `model ${id}: execution provider cuda`);
       return { session, provider: 'cuda' };
     } catch (error) {
@@ -187,7 +185,7 @@ async function createSession(
   } else {
     logger.info({ model: id, provider: 'cpu' }, `model ${id}: execution provider cpu`);
   }
-  const session = await ort.InferenceSession.create(bytes, { ...options, executionProviders: ['cpu'] });
+  const session = await WorkerSession.create(bytes, { ...options, executionProviders: ['cpu'] }, id);
   return { session, provider: 'cpu' };
 }
 

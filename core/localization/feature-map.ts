@@ -1,6 +1,6 @@
-import * as ort from 'onnxruntime-node';
 import type { Config } from '../config';
 import { openSession, type ExecutionProvider } from '../embedding/onnx-model';
+import type { WorkerSession } from '../embedding/worker-session';
 import type { RgbImage } from '../image/decode';
 import { resizeForModel, writeTensor } from '../image/preprocess';
 import type { Logger } from '../logger';
@@ -28,7 +28,7 @@ export class FeatureMapModel {
   private constructor(
     readonly manifest: LocalizerManifest,
     readonly provider: ExecutionProvider,
-    private readonly session: ort.InferenceSession,
+    private readonly session: WorkerSession,
   ) {}
 
   static async load(manifest: LocalizerManifest, onnx: Config['onnx'], logger: Logger): Promise<FeatureMapModel> {
@@ -51,11 +51,10 @@ export class FeatureMapModel {
     const pixels = await resizeForModel(image, null, spec);
     const input = new Float32Array(3 * size.width * size.height);
     writeTensor(pixels, spec, input, 0);
-    const results = await this.session.run({ [this.manifest.input.name]: new ort.Tensor('float32', input, [1, 3, size.height, size.width]) }, [this.manifest.output]);
+    const results = await this.session.run({ [this.manifest.input.name]: { data: input, dims: [1, 3, size.height, size.width] } }, [this.manifest.output]);
     const tensor = results[this.manifest.output]!;
     const [, channels, height, width] = tensor.dims as [number, number, number, number];
-    const features = Float32Array.from(tensor.data as Float32Array);
-    tensor.dispose();
+    const features = tensor.data;
     const cells = width * height;
     const sum = new Float32Array(cells);
     for (let c = 0; c < channels; c++) {

@@ -7,12 +7,13 @@ import { AppError, StartupError } from '../errors';
 import type { Logger } from '../logger';
 import type { ModelManifest } from './manifest';
 import { RunCoalescer } from './run-coalescer';
-import { WorkerSession } from './worker-session';
+import { WorkerSession, type ModelLoader } from './worker-session';
 
 /**
- * One ONNX Runtime session per model, created once and warmed up, in a worker thread of its own (WorkerSession: ONNX
- * Runtime's run would otherwise block the event loop). The same code runs on CPU and GPU: the execution provider is
- * `cpu`, `cuda`, or `auto` (CUDA when its provider library loads, else CPU, said in one log line).
+ * One ONNX Runtime session per model, created once and warmed up, in the process's inference worker thread
+ * (WorkerSession: ONNX Runtime's run would otherwise block the event loop). The same code runs on CPU and GPU: the
+ * execution provider is `cpu`, `cuda`, or `auto` (CUDA when its provider library loads, else CPU, said in one log
+ * line).
  */
 export type ExecutionProvider = 'cpu' | 'cuda';
 
@@ -126,6 +127,27 @@ export interface SessionSource {
  * execution provider (see createSession). Shared by every kind of model (embedding models, detectors).
  */
 export async function openSession(source: SessionSource, onnx: Config['onnx'], logger: Logger): Promise<{ session: WorkerSession; provider: ExecutionProvider }> {
+  // Read and checked now (a bad file stops the start-up), and again if the inference worker has to be started again.
+  let checked: Uint8Array | null = readModel(source);
+  const load = (): Uint8Array => {
+    const bytes = checked ?? readModel(source);
+    checked = null;
+    return bytes;
+  };
+  const intraOp = source.threads ?? onnx.intraOpThreads;
+  const options: ort.InferenceSession.SessionOptions = {
+    graphOptimizationLevel: 'all',
+    executionMode: 'sequential',
+    ...(intraOp > 0 ? { intraOpNumThreads: intraOp } : {}),
+    ...(onnx.interOpThreads > 0 ? { interOpNumThreads: onnx.interOpThreads } : {}),
+    // Several sessions share the cores (models run side by side): idle threads sleep instead of spinning.
+    extra: { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } },
+  };
+  return createSession(load, options, onnx.provider, source.id, logger);
+}
+
+/** A model file's bytes, present and matching its pinned sha256. */
+function readModel(source: SessionSource): Uint8Array {
   if (!fs.existsSync(source.modelPath)) {
     const hint = source.build ? 'run `npm run setup` to build it' : 'see the model manifest';
     throw new StartupError('model_missing', `model ${source.id}: ${source.modelPath} does not exist (${hint})`);
@@ -137,16 +159,7 @@ export async function openSession(source: SessionSource, onnx: Config['onnx'], l
       throw new StartupError('model_checksum_mismatch', `model ${source.id}: ${source.modelPath} has sha256 ${actual}, the manifest pins ${source.sha256}`);
     }
   }
-  const intraOp = source.threads ?? onnx.intraOpThreads;
-  const options: ort.InferenceSession.SessionOptions = {
-    graphOptimizationLevel: 'all',
-    executionMode: 'sequential',
-    ...(intraOp > 0 ? { intraOpNumThreads: intraOp } : {}),
-    ...(onnx.interOpThreads > 0 ? { interOpNumThreads: onnx.interOpThreads } : {}),
-    // Several sessions share the cores (models run side by side): idle threads sleep instead of spinning.
-    extra: { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } },
-  };
-  return createSession(bytes, options, onnx.provider, source.id, logger);
+  return bytes;
 }
 
 /**
@@ -163,7 +176,7 @@ export function cudaProviderInstalled(): boolean {
 }
 
 async function createSession(
-  bytes: Uint8Array,
+  load: ModelLoader,
   options: ort.InferenceSession.SessionOptions,
   wanted: Config['onnx']['provider'],
   id: string,
@@ -173,7 +186,7 @@ async function createSession(
     logger.info({ model: id, provider: 'cpu' }, `model ${id}: execution provider cpu (the CUDA provider is not installed)`);
   } else if (wanted !== 'cpu') {
     try {
-      const session = await WorkerSession.create(bytes, { ...options, executionProviders: ['cuda'] }, id);
+      const session = await WorkerSession.create(load, { ...options, executionProviders: ['cuda'] }, id);
       logger.info({ model: id, provider: 'cuda' }, `model ${id}: execution provider cuda`);
       return { session, provider: 'cuda' };
     } catch (error) {
@@ -185,7 +198,7 @@ async function createSession(
   } else {
     logger.info({ model: id, provider: 'cpu' }, `model ${id}: execution provider cpu`);
   }
-  const session = await WorkerSession.create(bytes, { ...options, executionProviders: ['cpu'] }, id);
+  const session = await WorkerSession.create(load, { ...options, executionProviders: ['cpu'] }, id);
   return { session, provider: 'cpu' };
 }
 

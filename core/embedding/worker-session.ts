@@ -2,16 +2,21 @@ import { Worker } from 'node:worker_threads';
 import type * as ort from 'onnxruntime-node';
 
 /**
- * An ONNX Runtime session that runs in a worker thread.
+ * ONNX Runtime sessions that run in a worker thread.
  *
  * onnxruntime-node's `session.run` is synchronous under its promise (the native call runs inside a `setImmediate` on
  * the JS thread), so on the main thread every inference blocks the event loop for its whole length: no request is
- * parsed, no photo decoded and no Elasticsearch answer read while a model runs. Each session here lives in a worker
- * of its own; the main thread sends inputs and gets outputs as messages, and keeps serving meanwhile. Runs of one
- * session are serial (as they were); sessions of different models run side by side in their workers.
+ * parsed, no photo decoded and no Elasticsearch answer read while a model runs. Here the sessions live in one worker
+ * thread per process (the inference host); the main thread sends inputs and gets outputs as messages, and keeps
+ * serving meanwhile. Runs are one at a time in the worker, as they were on the main thread, each on its session's
+ * own ONNX Runtime threads.
  *
- * A worker that stops (a crash, an out-of-memory) fails the runs it held with an error and is started again, from the
- * same model bytes and options, on the next run.
+ * One worker for all sessions, not one each: a worker costs its own isolate and ONNX Runtime environment, measured at
+ * 40–90 MB of resident memory each with the built-in models (four workers: +330 MB; one: +180 MB, as on the main
+ * thread).
+ *
+ * A worker that stops (a crash, an out-of-memory) fails the runs it held with an error; the next run starts a new
+ * worker and creates its sessions again from their model files.
  */
 
 /** A tensor as it crosses threads: float32 data and its shape. */
@@ -20,12 +25,19 @@ export interface TensorData {
   dims: readonly number[];
 }
 
-type Request = { type: 'create'; bytes: Uint8Array; options: ort.InferenceSession.SessionOptions } | { type: 'run'; id: number; feeds: Record<string, TensorData>; fetches: string[] };
+/** Reads a model's bytes (again, after a worker stopped): the caller checks them as it did the first time. */
+export type ModelLoader = () => Uint8Array;
+
+type Request =
+  | { type: 'create'; id: number; key: number; bytes: Uint8Array; options: ort.InferenceSession.SessionOptions }
+  | { type: 'run'; id: number; key: number; feeds: Record<string, TensorData>; fetches: string[] }
+  | { type: 'release'; id: number; key: number };
 
 type Reply =
-  | { type: 'created'; inputNames: string[]; outputNames: string[] }
+  | { type: 'created'; id: number; inputNames: string[]; outputNames: string[] }
   | { type: 'ran'; id: number; outputs: Record<string, TensorData> }
-  | { type: 'failed'; id: number | null; message: string };
+  | { type: 'released'; id: number }
+  | { type: 'failed'; id: number; message: string };
 
 /*
  * The worker's code, evaluated rather than loaded from a file, so that it is the same under ts-jest (TypeScript
@@ -34,163 +46,203 @@ type Reply =
 const WORKER_CODE = `
 const { parentPort, workerData } = require('node:worker_threads');
 const ort = require(workerData.ortPath);
-let session = null;
-const fail = (id, error) => parentPort.postMessage({ type: 'failed', id, message: error && error.message ? error.message : String(error) });
-parentPort.on('message', async (message) => {
+const sessions = new Map();
+async function handle(message) {
   if (message.type === 'create') {
-    try {
-      session = await ort.InferenceSession.create(message.bytes, message.options);
-      parentPort.postMessage({ type: 'created', inputNames: session.inputNames, outputNames: session.outputNames });
-    } catch (error) {
-      fail(null, error);
-    }
+    const session = await ort.InferenceSession.create(message.bytes, message.options);
+    sessions.set(message.key, session);
+    return [{ type: 'created', id: message.id, inputNames: session.inputNames, outputNames: session.outputNames }, []];
+  }
+  const session = sessions.get(message.key);
+  if (!session) throw new Error('no session ' + message.key + ' in the inference worker');
+  if (message.type === 'release') {
+    sessions.delete(message.key);
+    await session.release();
+    return [{ type: 'released', id: message.id }, []];
+  }
+  const feeds = {};
+  for (const [name, tensor] of Object.entries(message.feeds)) feeds[name] = new ort.Tensor('float32', tensor.data, tensor.dims);
+  const results = await session.run(feeds, message.fetches);
+  const outputs = {};
+  const transfer = [];
+  for (const name of message.fetches) {
+    const tensor = results[name];
+    if (tensor.type !== 'float32') throw new Error('output ' + name + ' is ' + tensor.type + ', not float32');
+    outputs[name] = { data: tensor.data, dims: Array.from(tensor.dims) };
+    if (!transfer.includes(tensor.data.buffer)) transfer.push(tensor.data.buffer);
+  }
+  return [{ type: 'ran', id: message.id, outputs }, transfer];
+}
+parentPort.on('message', async (message) => {
+  let reply;
+  try {
+    reply = await handle(message);
+  } catch (error) {
+    parentPort.postMessage({ type: 'failed', id: message.id, message: error && error.message ? error.message : String(error) });
     return;
   }
   try {
-    const feeds = {};
-    for (const [name, tensor] of Object.entries(message.feeds)) feeds[name] = new ort.Tensor('float32', tensor.data, tensor.dims);
-    const results = await session.run(feeds, message.fetches);
-    const outputs = {};
-    const transfer = [];
-    for (const name of message.fetches) {
-      const tensor = results[name];
-      if (tensor.type !== 'float32') throw new Error('output ' + name + ' is ' + tensor.type + ', not float32');
-      outputs[name] = { data: tensor.data, dims: Array.from(tensor.dims) };
-      if (!transfer.includes(tensor.data.buffer)) transfer.push(tensor.data.buffer);
-    }
-    try {
-      parentPort.postMessage({ type: 'ran', id: message.id, outputs }, transfer);
-    } catch {
-      // A buffer that cannot be moved (ONNX Runtime's own memory) is copied instead.
-      parentPort.postMessage({ type: 'ran', id: message.id, outputs });
-    }
-  } catch (error) {
-    fail(message.id, error);
+    parentPort.postMessage(reply[0], reply[1]);
+  } catch {
+    // A buffer that cannot be moved (ONNX Runtime's own memory) is copied instead.
+    parentPort.postMessage(reply[0]);
   }
 });
 `;
 
 interface Pending {
-  resolve: (outputs: Record<string, TensorData>) => void;
+  resolve: (reply: Reply) => void;
   reject: (error: Error) => void;
 }
 
-export class WorkerSession {
+interface Registration {
+  load: ModelLoader;
+  options: ort.InferenceSession.SessionOptions;
+  label: string;
+}
+
+/** The worker thread that holds a process's sessions (one, shared: see above). */
+class InferenceHost {
   private worker: Worker | null = null;
   private starting: Promise<Worker> | null = null;
+  private readonly sessions = new Map<number, Registration>();
   private readonly pending = new Map<number, Pending>();
   private nextId = 1;
-  private released = false;
+  private nextKey = 1;
 
-  private constructor(
-    private readonly label: string,
-    private readonly bytes: Uint8Array,
-    private readonly options: ort.InferenceSession.SessionOptions,
-    readonly inputNames: readonly string[],
-    readonly outputNames: readonly string[],
-  ) {}
-
-  /** Starts a worker and creates the session in it; rejects with ONNX Runtime's message when it cannot be created. */
-  static async create(bytes: Uint8Array, options: ort.InferenceSession.SessionOptions, label: string): Promise<WorkerSession> {
-    const { worker, inputNames, outputNames } = await startWorker(bytes, options);
-    const session = new WorkerSession(label, bytes, options, inputNames, outputNames);
-    session.adopt(worker);
-    return session;
+  /** Creates a session in the worker (starting it if needed); rejects with ONNX Runtime's reason. */
+  async open(registration: Registration): Promise<{ key: number; inputNames: string[]; outputNames: string[] }> {
+    const key = this.nextKey++;
+    const worker = await this.ready();
+    const bytes = registration.load();
+    const reply = await this.send(worker, { type: 'create', id: 0, key, bytes, options: registration.options }, movable(bytes));
+    if (reply.type !== 'created') throw new Error('unexpected reply from the inference worker');
+    this.sessions.set(key, registration);
+    return { key, inputNames: reply.inputNames, outputNames: reply.outputNames };
   }
 
-  /**
-   * Runs the session on `feeds` (float32 tensors) and returns the `fetches` outputs. The inputs are copied to the
-   * worker (the caller's arrays stay usable); the outputs are moved back without a copy.
-   */
-  async run(feeds: Record<string, TensorData>, fetches: readonly string[]): Promise<Record<string, TensorData>> {
-    if (this.released) throw new Error(`model ${this.label}: the session was released`);
+  async run(key: number, feeds: Record<string, TensorData>, fetches: readonly string[]): Promise<Record<string, TensorData>> {
     const worker = await this.ready();
-    const id = this.nextId++;
-    const transfer: ArrayBuffer[] = [];
     const copies: Record<string, TensorData> = {};
+    const transfer: ArrayBuffer[] = [];
     for (const [name, tensor] of Object.entries(feeds)) {
+      // A copy of its own, moved to the worker: the caller's arrays (often views into a larger batch) stay usable.
       const data = tensor.data.slice();
       copies[name] = { data, dims: [...tensor.dims] };
       transfer.push(data.buffer as ArrayBuffer);
     }
-    return new Promise((resolve, reject) => {
+    const reply = await this.send(worker, { type: 'run', id: 0, key, feeds: copies, fetches: [...fetches] }, transfer);
+    if (reply.type !== 'ran') throw new Error('unexpected reply from the inference worker');
+    return reply.outputs;
+  }
+
+  /** Releases a session; the worker stops with the last one. */
+  async close(key: number): Promise<void> {
+    if (!this.sessions.delete(key)) return;
+    const worker = this.worker;
+    if (!worker) return;
+    if (this.sessions.size === 0) {
+      this.worker = null;
+      await worker.terminate();
+    } else {
+      await this.send(worker, { type: 'release', id: 0, key }).catch(() => undefined);
+    }
+  }
+
+  private send(worker: Worker, request: Request, transfer: ArrayBuffer[] = []): Promise<Reply> {
+    const id = this.nextId++;
+    return new Promise<Reply>((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
-      // The worker holds the process open only while it has work: an idle model never keeps a CLI from exiting.
+      // The worker holds the process open only while it has work: idle models never keep a CLI from exiting.
       worker.ref();
-      worker.postMessage({ type: 'run', id, feeds: copies, fetches: [...fetches] } satisfies Request, transfer);
+      worker.postMessage({ ...request, id }, transfer);
     });
   }
 
-  /** Stops the worker; runs still in flight fail. */
-  async release(): Promise<void> {
-    this.released = true;
-    const worker = this.worker;
-    this.worker = null;
-    if (worker) await worker.terminate();
-  }
-
-  private async ready(): Promise<Worker> {
-    if (this.worker) return this.worker;
-    this.starting ??= startWorker(this.bytes, this.options)
-      .then(({ worker }) => {
-        if (this.released) {
-          void worker.terminate();
-          throw new Error(`model ${this.label}: the session was released`);
-        }
-        this.adopt(worker);
-        return worker;
-      })
-      .finally(() => (this.starting = null));
+  private ready(): Promise<Worker> {
+    if (this.worker) return Promise.resolve(this.worker);
+    this.starting ??= this.start().finally(() => (this.starting = null));
     return this.starting;
   }
 
-  private adopt(worker: Worker): void {
-    this.worker = worker;
+  /** Starts a worker and creates in it every session opened before (after a worker stopped). */
+  private async start(): Promise<Worker> {
+    const worker = new Worker(WORKER_CODE, { eval: true, workerData: { ortPath: require.resolve('onnxruntime-node') } });
     worker.unref();
     worker.on('message', (reply: Reply) => {
-      if (reply.type === 'created' || reply.id === null) return;
       const pending = this.pending.get(reply.id);
       if (!pending) return;
       this.pending.delete(reply.id);
       if (this.pending.size === 0) worker.unref();
-      if (reply.type === 'ran') pending.resolve(reply.outputs);
-      else pending.reject(new Error(reply.message));
+      if (reply.type === 'failed') pending.reject(new Error(reply.message));
+      else pending.resolve(reply);
     });
     worker.on('error', () => undefined); // its exit, which follows, fails what it held
     worker.on('exit', (code) => {
       if (this.worker === worker) this.worker = null;
-      const reason = new Error(this.released ? `model ${this.label}: the session was released` : `model ${this.label}: its inference worker stopped (exit code ${code})`);
+      const reason = new Error(`the inference worker stopped (exit code ${code})`);
       for (const pending of this.pending.values()) pending.reject(reason);
       this.pending.clear();
     });
+    try {
+      for (const [key, { load, options }] of this.sessions) {
+        const bytes = load();
+        await this.send(worker, { type: 'create', id: 0, key, bytes, options }, movable(bytes));
+      }
+    } catch (error) {
+      void worker.terminate();
+      throw error;
+    }
+    this.worker = worker;
+    return worker;
   }
 }
 
-/** Starts a worker with a session created from `bytes`; terminates it again when the session cannot be created. */
-function startWorker(bytes: Uint8Array, options: ort.InferenceSession.SessionOptions): Promise<{ worker: Worker; inputNames: string[]; outputNames: string[] }> {
-  const worker = new Worker(WORKER_CODE, { eval: true, workerData: { ortPath: require.resolve('onnxruntime-node') } });
-  return new Promise((resolve, reject) => {
-    const settle = (): void => {
-      worker.off('error', fail);
-      worker.off('exit', exited);
-      worker.off('message', created);
-    };
-    function fail(error: Error): void {
-      settle();
-      void worker.terminate();
-      reject(error);
-    }
-    function exited(code: number): void {
-      fail(new Error(`the inference worker stopped while creating the session (exit code ${code})`));
-    }
-    function created(reply: Reply): void {
-      if (reply.type !== 'created') return fail(new Error(reply.type === 'failed' ? reply.message : 'unexpected reply from the inference worker'));
-      settle();
-      resolve({ worker, inputNames: reply.inputNames, outputNames: reply.outputNames });
-    }
-    worker.on('error', fail);
-    worker.on('exit', exited);
-    worker.on('message', created);
-    worker.postMessage({ type: 'create', bytes, options } satisfies Request);
-  });
+/** The buffer of `bytes` when it holds nothing else (moved to the worker, not copied); else none (copied). */
+function movable(bytes: Uint8Array): ArrayBuffer[] {
+  return bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength && bytes.buffer instanceof ArrayBuffer ? [bytes.buffer] : [];
 }
+
+const host = new InferenceHost();
+
+export class WorkerSession {
+  private released = false;
+
+  private constructor(
+    private readonly key: number,
+    private readonly label: string,
+    readonly inputNames: readonly string[],
+    readonly outputNames: readonly string[],
+  ) {}
+
+  /**
+   * Creates the session in the inference worker from the bytes `load` returns (called again to re-create it after the
+   * worker stopped); rejects with ONNX Runtime's message when it cannot be created.
+   */
+  static async create(load: ModelLoader, options: ort.InferenceSession.SessionOptions, label: string): Promise<WorkerSession> {
+    const { key, inputNames, outputNames } = await host.open({ load, options, label });
+    return new WorkerSession(key, label, inputNames, outputNames);
+  }
+
+  /**
+   * Runs the session on `feeds` (float32 tensors) and returns the `fetches` outputs. The inputs are copied to the
+   * worker; the outputs are moved back without a copy.
+   */
+  async run(feeds: Record<string, TensorData>, fetches: readonly string[]): Promise<Record<string, TensorData>> {
+    if (this.released) throw new Error(`model ${this.label}: the session was released`);
+    try {
+      return await host.run(this.key, feeds, fetches);
+    } catch (error) {
+      throw new Error(`model ${this.label}: ${(error as Error).message}`, { cause: error });
+    }
+  }
+
+  async release(): Promise<void> {
+    if (this.released) return;
+    this.released = true;
+    await host.close(this.key);
+  }
+}
+
+/** The inference worker, for tests that stop it as a crash would. */
+export const inferenceHostForTests = host as unknown as { worker: Worker | null };

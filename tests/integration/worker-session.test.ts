@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { WorkerSession } from '../../core/embedding/worker-session';
+import { inferenceHostForTests, WorkerSession } from '../../core/embedding/worker-session';
 
 /** The built-in embedding model (built by `npm run setup`), run in a worker and on this thread to compare. */
 const modelFile = path.resolve(__dirname, '..', '..', '.cache', 'models', 'efficientnet-lite0.onnx');
@@ -22,7 +22,7 @@ describe('an ONNX Runtime session in a worker thread', () => {
   const bytes = fs.readFileSync(modelFile);
 
   beforeAll(async () => {
-    session = await WorkerSession.create(bytes, options, 'efficientnet-lite0');
+    session = await WorkerSession.create(() => new Uint8Array(bytes), options, 'efficientnet-lite0');
   }, 60_000);
   afterAll(async () => {
     await session.release();
@@ -57,15 +57,15 @@ describe('an ONNX Runtime session in a worker thread', () => {
     const feeds = { [input!]: { data: randomBatch(1), dims: [1, 3, 224, 224] } };
     const running = session.run(feeds, [session.outputNames[0]!]);
     // What a crash of the worker looks like from here: it exits with its run unanswered.
-    await (session as unknown as { worker: { terminate(): Promise<number> } }).worker.terminate();
+    await inferenceHostForTests.worker!.terminate();
     await expect(running).rejects.toThrow(/inference worker stopped/);
     const again = await session.run(feeds, [session.outputNames[0]!]);
     expect(again[session.outputNames[0]!]!.dims).toEqual([1, 1280]);
   }, 60_000);
 
   it('refuses a model it cannot load with ONNX Runtime\'s reason, and runs after release', async () => {
-    await expect(WorkerSession.create(Buffer.from('not a model'), options, 'broken')).rejects.toThrow(/protobuf|parse|load/i);
-    const other = await WorkerSession.create(bytes, options, 'efficientnet-lite0');
+    await expect(WorkerSession.create(() => Buffer.from('not a model'), options, 'broken')).rejects.toThrow(/protobuf|parse|load/i);
+    const other = await WorkerSession.create(() => new Uint8Array(bytes), options, 'efficientnet-lite0');
     await other.release();
     await expect(other.run({}, [])).rejects.toThrow(/released/);
   }, 60_000);

@@ -159,7 +159,7 @@ export function buildOpenApiDocument(): JsonObject {
         summary: 'The catalogs this key may search, with their sizes',
         scope: 'search',
         responses: { 200: success('The catalogs', json(ref('CatalogList'))) },
-        errors: ['internal_error'],
+        errors: ['search_unavailable', 'internal_error'],
       }),
     },
     '/v1/webhooks/catalog': {

@@ -61,7 +61,7 @@ export const API_ERRORS = {
   invalid_cursor: { status: [400], description: '`cursor` is not a `next_cursor` this API gave.' },
   product_not_found: { status: [404], description: 'The product is not in the catalog (or was deleted).' },
   product_not_embedded: { status: [409], description: 'The product has no vector for the requested models yet.' },
-  search_unavailable: { status: [503], retryAfter: true, description: 'Elasticsearch is unreachable, timed out or overloaded (say, no copy of a shard while a node is down); retry after the `Retry-After` seconds.' },
+  search_unavailable: { status: [503], retryAfter: true, description: 'Elasticsearch is unreachable, timed out or overloaded (say, no copy of a shard while a node is down, or a shard failed: partial results are never returned); retry after the `Retry-After` seconds.' },
   exact_search_unavailable: { status: [501], description: '`mode: "exact"` needs painless scripting, which this Elasticsearch cluster does not have.' },
   // Search: the image
   empty_image: { status: [400], description: 'The image has no bytes.' },

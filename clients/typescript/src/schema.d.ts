@@ -256,7 +256,7 @@ export interface paths {
                  *
                  *     `localization_unavailable`: This server runs without its localizer, so `objects` and `crop: "localize"` cannot run; search with crop "trim" or "none".
                  *
-                 *     `search_unavailable`: Elasticsearch is unreachable, timed out or overloaded (say, no copy of a shard while a node is down); retry after the `Retry-After` seconds.
+                 *     `search_unavailable`: Elasticsearch is unreachable, timed out or overloaded (say, no copy of a shard while a node is down, or a shard failed: partial results are never returned); retry after the `Retry-After` seconds.
                  */
                 503: {
                     headers: {
@@ -449,7 +449,7 @@ export interface paths {
                 /**
                  * @description `overloaded`: The server is at capacity (SEARCH_CONCURRENCY searches running, SEARCH_QUEUE waiting, or no slot within SEARCH_QUEUE_WAIT_MS): answered at once; retry after the `Retry-After` seconds, or on another server.
                  *
-                 *     `search_unavailable`: Elasticsearch is unreachable, timed out or overloaded (say, no copy of a shard while a node is down); retry after the `Retry-After` seconds.
+                 *     `search_unavailable`: Elasticsearch is unreachable, timed out or overloaded (say, no copy of a shard while a node is down, or a shard failed: partial results are never returned); retry after the `Retry-After` seconds.
                  */
                 503: {
                     headers: {
@@ -527,6 +527,18 @@ export interface paths {
                 500: {
                     headers: {
                         "X-Request-Id": components["headers"]["RequestId"];
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description `search_unavailable`: Elasticsearch is unreachable, timed out or overloaded (say, no copy of a shard while a node is down, or a shard failed: partial results are never returned); retry after the `Retry-After` seconds. */
+                503: {
+                    headers: {
+                        "X-Request-Id": components["headers"]["RequestId"];
+                        /** @description Seconds to wait before trying again (with `search_unavailable`) */
+                        "Retry-After": number;
                         [name: string]: unknown;
                     };
                     content: {

@@ -61,7 +61,7 @@ export function assertAllShards(response: { _shards?: estypes.ShardStatistics })
   if (response._shards && response._shards.failed > 0) throw new PartialResultsError(response._shards);
 }
 
-/** `es.search` that never returns partial results: the one way the catalog is searched. */
+/** `es.search` that never returns partial results: every search of the catalog goes through it (msearch sets the same per search). */
 export async function searchAllShards<TDocument = unknown>(es: Client, request: estypes.SearchRequest): Promise<estypes.SearchResponse<TDocument>> {
   const response = await es.search<TDocument>({ ...request, ...NO_PARTIAL_RESULTS });
   assertAllShards(response);
@@ -83,8 +83,8 @@ export function isTransientElasticsearchError(error: unknown): boolean {
 
 /**
  * A search's Elasticsearch failure as the client should see it: unreachable, timed out or overloaded (no shard copy
- * available while a node is down, a shard that failed, a full search queue) is a 503 `search_unavailable` with Retry-After; anything else
- * (a query Elasticsearch rejects is a bug) passes through as it is, a 500.
+ * available while a node is down, a shard that failed, a full search queue) is a 503 `search_unavailable` with
+ * Retry-After; anything else (a query Elasticsearch rejects is a bug) passes through as it is, a 500.
  */
 export function searchFailure(error: unknown): unknown {
   if (!isTransientElasticsearchError(error)) return error;

@@ -61,7 +61,10 @@ export function assertAllShards(response: { _shards?: estypes.ShardStatistics })
   if (response._shards && response._shards.failed > 0) throw new PartialResultsError(response._shards);
 }
 
-/** `es.search` that never returns partial results: every search of the catalog goes through it (msearch sets the same per search). */
+/**
+ * `es.search` that never returns partial results: every search of the catalog goes through it (an msearch sets the
+ * same flag per search and checks each answer).
+ */
 export async function searchAllShards<TDocument = unknown>(es: Client, request: estypes.SearchRequest): Promise<estypes.SearchResponse<TDocument>> {
   const response = await es.search<TDocument>({ ...request, ...NO_PARTIAL_RESULTS });
   assertAllShards(response);

@@ -90,7 +90,7 @@ const BODY_ERRORS: ApiErrorCode[] = ['invalid_json', 'request_aborted', 'payload
 const SEARCH_ERRORS: ApiErrorCode[] = ['catalog_forbidden', 'query_expired', 'vector_length_mismatch', 'invalid_vector', 'invalid_request', 'unknown_model', 'product_not_found', 'product_not_embedded', 'exact_search_unavailable', 'overloaded', 'search_unavailable', 'internal_error'];
 /** What only POST /v1/search can answer: its query source (an upload, base64, a URL to fetch, a vector, a kept query). */
 const QUERY_SOURCE_ERRORS: ApiErrorCode[] = [
-  'query_needs_photo', 'invalid_cursor', 'invalid_query_source', 'invalid_multipart', 'invalid_base64', 'invalid_box', 'localization_unavailable', 'unsupported_media_type', 'upload_limit', 'empty_image',
+  'query_needs_photo', 'steering_with_objects', 'invalid_cursor', 'invalid_query_source', 'invalid_multipart', 'invalid_base64', 'invalid_box', 'localization_unavailable', 'unsupported_media_type', 'upload_limit', 'empty_image',
   'image_too_large', 'image_dimensions_too_large', 'unsupported_image', 'corrupt_image', 'preprocess_failed', 'embedding_failed', 'embedding_invalid', 'fetch_bad_url', 'fetch_blocked_address',
   'fetch_dns_failed', 'fetch_not_found', 'fetch_http_error', 'fetch_too_many_redirects', 'fetch_too_large', 'fetch_timeout', 'fetch_network_error',
 ];
@@ -159,7 +159,7 @@ export function buildOpenApiDocument(): JsonObject {
         summary: 'The catalogs this key may search, with their sizes',
         scope: 'search',
         responses: { 200: success('The catalogs', json(ref('CatalogList'))) },
-        errors: ['internal_error'],
+        errors: ['search_unavailable', 'internal_error'],
       }),
     },
     '/v1/webhooks/catalog': {

@@ -165,6 +165,8 @@ const envSchema = z.object({
   JOB_BACKOFF_MS: positiveInt.max(600_000).default(1_000),
   JOB_LOCK_MS: positiveInt.min(1_000).max(600_000).default(30_000),
   JOB_HISTORY: nonNegativeInt.max(1_000_000).default(1_000),
+  JOB_COMPLETED_TTL_S: positiveInt.max(30 * 86_400).default(3_600),
+  JOB_FAILED_TTL_S: positiveInt.max(90 * 86_400).default(7 * 86_400),
   TOMBSTONE_TTL_S: positiveInt.default(7 * 86_400),
   WRITE_REFRESH: z.enum(['wait_for', 'false']).default('wait_for'),
   SHUTDOWN_TIMEOUT_MS: positiveInt.max(600_000).default(20_000),
@@ -317,8 +319,15 @@ const configSchema = envSchema
       attempts: e.JOB_ATTEMPTS,
       backoffMs: e.JOB_BACKOFF_MS,
       lockMs: e.JOB_LOCK_MS,
-      /** Completed and failed jobs kept per queue. */
+      /** Completed and failed jobs kept per queue, at most (default 1000). */
       history: e.JOB_HISTORY,
+      /**
+       * How long a completed job (its payload: a product's data) is kept, in seconds (default 1 hour): long enough
+       * to look at what just happened, short enough that a deleted product's data does not linger.
+       */
+      completedTtlSeconds: e.JOB_COMPLETED_TTL_S,
+      /** How long a failed job is kept for inspection, with its reason, in seconds (default 7 days). */
+      failedTtlSeconds: e.JOB_FAILED_TTL_S,
       tombstoneTtlSeconds: e.TOMBSTONE_TTL_S,
       /** `wait_for`: a write returns once searchable (freshness is measured to that point). */
       refresh: e.WRITE_REFRESH,

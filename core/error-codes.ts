@@ -58,10 +58,11 @@ export const API_ERRORS = {
   invalid_vector: { status: [400], description: 'The vector is all zeros.' },
   query_expired: { status: [404], description: 'The `query_id` is unknown: it expired (QUERY_TTL_S after its search), or its search was in a catalog this request may not use. Search with the photo again.' },
   query_needs_photo: { status: [400], description: '`box` and `objects` need the photo, which is never kept: a `query_id` re-runs the region its search found; upload the photo again for another.' },
+  steering_with_objects: { status: [400], description: '`like`/`unlike` steer one search and `objects` runs one per object found: they are not given together. Steer one object’s search with its `box`, or re-run the search by its `query_id`.' },
   invalid_cursor: { status: [400], description: '`cursor` is not a `next_cursor` this API gave.' },
   product_not_found: { status: [404], description: 'The product is not in the catalog (or was deleted).' },
   product_not_embedded: { status: [409], description: 'The product has no vector for the requested models yet.' },
-  search_unavailable: { status: [503], retryAfter: true, description: 'Elasticsearch is unreachable, timed out or overloaded (say, no copy of a shard while a node is down); retry after the `Retry-After` seconds.' },
+  search_unavailable: { status: [503], retryAfter: true, description: 'Elasticsearch is unreachable, timed out or overloaded (say, no copy of a shard while a node is down, or a shard failed: partial results are never returned); retry after the `Retry-After` seconds.' },
   exact_search_unavailable: { status: [501], description: '`mode: "exact"` needs painless scripting, which this Elasticsearch cluster does not have.' },
   // Search: the image
   empty_image: { status: [400], description: 'The image has no bytes.' },

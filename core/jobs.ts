@@ -92,13 +92,34 @@ export const catalogOfJob = (job: CatalogJob): string => (job.name === JOBS.upse
 /** The Elasticsearch `_id` (and status key) of the product a catalog job is about. */
 export const documentIdOfJob = (job: CatalogJob): string => documentId(catalogOfJob(job), productIdOfJob(job));
 
+/**
+ * Every queue's job options. Finished jobs keep their payload (a product's data, its image URL) in Redis, so their
+ * history is bounded by count and age: completed jobs briefly (JOB_COMPLETED_TTL_S), failed ones longer, for
+ * inspection with their reason (JOB_FAILED_TTL_S), at most JOB_HISTORY of each per queue.
+ */
 export function defaultJobOptions(worker: Config['worker']): DefaultJobOptions {
   return {
     attempts: worker.attempts,
     backoff: { type: 'exponential', delay: worker.backoffMs },
-    removeOnComplete: { count: worker.history },
-    removeOnFail: { count: worker.history },
+    removeOnComplete: { age: worker.completedTtlSeconds, count: worker.history },
+    removeOnFail: { age: worker.failedTtlSeconds, count: worker.history },
   };
+}
+
+/** Jobs removed per queue, state and trim: bounds one trim's work (the next takes the rest). */
+const TRIM_LIMIT = 1_000;
+
+/**
+ * Removes finished jobs older than their age. BullMQ applies `removeOnComplete`/`removeOnFail` ages only when another
+ * job of the same kind finishes, so on a quiet queue (or a failed set that nothing joins) an old job, with a deleted
+ * product's data, would stay: the indexer calls this periodically. Resolves with the jobs removed.
+ */
+export async function trimJobHistory(queue: Queue, worker: Config['worker']): Promise<{ completed: number; failed: number }> {
+  const [completed, failed] = await Promise.all([
+    queue.clean(worker.completedTtlSeconds * 1000, TRIM_LIMIT, 'completed'),
+    queue.clean(worker.failedTtlSeconds * 1000, TRIM_LIMIT, 'failed'),
+  ]);
+  return { completed: completed.length, failed: failed.length };
 }
 
 export function createCatalogQueue(connection: ConnectionOptions, config: Config): CatalogQueue {

@@ -1,6 +1,7 @@
 import http from 'node:http';
 import { loadConfig } from '../core/config';
 import { describeError } from '../core/errors';
+import { createCatalogQueue, createNotificationQueue, createReembedQueue, trimJobHistory } from '../core/jobs';
 import { createIndexerMetrics, createRegistry } from '../core/metrics';
 import { runMain } from '../core/main';
 import { createImageFetcher } from '../core/net/image-fetcher';
@@ -57,6 +58,25 @@ runMain('indexer', async () => {
   }, 10 * 60_000);
   sweep.unref();
 
+  // Finished jobs hold products' data: trimmed by age here, as BullMQ trims only when another job finishes.
+  const queues = [
+    createCatalogQueue(deps.redis, config),
+    ...embedder.models.map((model) => createReembedQueue(model.id, deps.redis, config)),
+    ...(config.notify ? [createNotificationQueue(deps.redis, config, config.notify)] : []),
+  ];
+  const trimHistory = () =>
+    Promise.all(queues.map((queue) => trimJobHistory(queue, config.worker))).then(
+      (trimmed) => {
+        const completed = trimmed.reduce((sum, t) => sum + t.completed, 0);
+        const failed = trimmed.reduce((sum, t) => sum + t.failed, 0);
+        if (completed + failed > 0) log.info({ completed, failed }, 'removed finished jobs past JOB_COMPLETED_TTL_S / JOB_FAILED_TTL_S');
+      },
+      (error: unknown) => log.warn({ err: describeError(error) }, 'job history trim failed'),
+    );
+  void trimHistory();
+  const trim = setInterval(() => void trimHistory(), 10 * 60_000);
+  trim.unref();
+
   const server = http.createServer((request, response) => {
     if (request.url === '/healthz') {
       const alive = worker.isAlive();
@@ -76,7 +96,9 @@ runMain('indexer', async () => {
     stopping = true;
     log.info({ signal }, 'shutting down');
     clearInterval(sweep);
+    clearInterval(trim);
     await worker.close();
+    await Promise.all(queues.map((queue) => queue.close()));
     server.close();
     workerConnection.disconnect();
     await embedder.close();

@@ -2,6 +2,7 @@ import { Router } from 'express';
 import type { Client } from '@elastic/elasticsearch';
 import { z } from 'zod';
 import { DEFAULT_CATALOG, catalogNameSchema } from '../../core/catalog';
+import { searchAllShards, searchFailure } from '../../core/search/elasticsearch';
 import { catalogFilter } from '../../core/search/filters';
 import { allowedCatalogs } from '../middleware/api-keys';
 
@@ -25,11 +26,13 @@ export function catalogsRouter(es: Client, alias: string): Router {
     const allowed = allowedCatalogs(response);
     // A bound key's counts come from its own catalogs only: the others are never even counted.
     const scope = allowed ? [{ bool: { should: allowed.map(catalogFilter), minimum_should_match: 1 } }] : [];
-    const result = await es.search({
+    const result = await searchAllShards(es, {
       index: alias,
       size: 0,
       query: { bool: { filter: scope, must_not: [{ term: { deleted: true } }] } },
       aggs: { catalogs: { terms: { field: 'catalog', missing: DEFAULT_CATALOG, size: MAX_CATALOGS, order: { _key: 'asc' } } } },
+    }).catch((error: unknown) => {
+      throw searchFailure(error);
     });
     const buckets = (result.aggregations?.catalogs as { buckets?: Array<{ key: string; doc_count: number }> } | undefined)?.buckets ?? [];
     const counts = new Map(buckets.map((bucket) => [bucket.key, bucket.doc_count]));

@@ -297,9 +297,10 @@ export class SearchService {
     const crop = inPhoto(candidates[choice.primary]!.box);
     const kept = { catalog: catalogOf(options), crop, vectors: primaryVectors };
     if (options.like || options.unlike) {
-      // Steering changes the primary region's search only (the regions were chosen by the photo alone).
+      // Steering changes the chosen region's search only (the regions were chosen by the photo alone); it never comes
+      // with `objects` (refused as steering_with_objects: core/search/search-request.ts).
       const steered = await this.searchVectors(primaryVectors, weights, options, FIRST_PAGE, undefined, crop, timings, started);
-      return { result: { ...steered, ...(options.objects ? { objects } : {}) }, kept };
+      return { result: steered, kept };
     }
     const answered = answer(primary, options, FIRST_PAGE, cursorOptions(options));
     timings.total = performance.now() - started;

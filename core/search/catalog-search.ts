@@ -1,6 +1,6 @@
 import type { Client } from '@elastic/elasticsearch';
 import { vectorField } from './catalog-mapping';
-import { MsearchItemError } from './elasticsearch';
+import { assertAllShards, MsearchItemError, NO_PARTIAL_RESULTS, searchAllShards } from './elasticsearch';
 import { knnClause, type FilterClause } from './filters';
 import { MAX_NUM_CANDIDATES } from './search-request';
 
@@ -115,13 +115,13 @@ const noCandidates = (options: CatalogSearchOptions): CatalogSearchResponse => (
 /** Runs one search (one request, or two for a hybrid kNN search). */
 export async function searchCatalog(es: Client, index: string, options: CatalogSearchOptions): Promise<CatalogSearchResponse> {
   if (!isHybrid(options)) {
-    const response = await es.search<Record<string, unknown>>({ index, ...buildSearchBody(options) });
+    const response = await searchAllShards<Record<string, unknown>>(es, { index, ...buildSearchBody(options) });
     return { hits: response.hits.hits, aggregations: response.aggregations as Record<string, unknown> | undefined };
   }
-  const candidates = await es.search({ index, ...buildCandidatesBody(options) });
+  const candidates = await searchAllShards(es, { index, ...buildCandidatesBody(options) });
   const ids = candidates.hits.hits.map((hit) => hit._id!).filter(Boolean);
   if (ids.length === 0) return noCandidates(options);
-  const response = await es.search<Record<string, unknown>>({ index, ...buildFusionBody(options, ids) });
+  const response = await searchAllShards<Record<string, unknown>>(es, { index, ...buildFusionBody(options, ids) });
   return { hits: response.hits.hits, aggregations: response.aggregations as Record<string, unknown> | undefined };
 }
 
@@ -145,9 +145,10 @@ export async function searchCatalogMany(es: Client, index: string, searches: Cat
   if (searches.length === 0) return [];
   const run = async (bodies: Array<Record<string, unknown>>): Promise<CatalogSearchResponse[]> => {
     if (bodies.length === 0) return [];
-    const response = await es.msearch<Record<string, unknown>>({ index, searches: bodies.flatMap((body) => [{}, body]) });
+    const response = await es.msearch<Record<string, unknown>>({ index, searches: bodies.flatMap((body) => [NO_PARTIAL_RESULTS, body]) });
     return response.responses.map((item) => {
       if ('error' in item) throw new MsearchItemError(item.status ?? 500, item.error);
+      assertAllShards(item);
       return { hits: item.hits.hits, aggregations: item.aggregations as Record<string, unknown> | undefined };
     });
   };

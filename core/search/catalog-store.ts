@@ -2,6 +2,7 @@ import type { Client } from '@elastic/elasticsearch';
 import { z } from 'zod';
 import { DEFAULT_CATALOG, catalogNameSchema, productSchema, type Product } from '../catalog';
 import { bulkWrite, type BulkAction, type BulkResult } from './bulk';
+import { searchAllShards } from './elasticsearch';
 
 /**
  * Reads and writes catalog documents through the alias, with optimistic concurrency: every write is conditional on
@@ -124,7 +125,7 @@ export class CatalogStore {
     const found = new Map<string, Record<string, number[]>>();
     const hashes = [...new Set(imageHashes)];
     if (hashes.length === 0 || models.length === 0) return found;
-    const response = await this.es.search<{ vectors?: Record<string, number[]>; embeddings?: Record<string, StoredEmbedding> }>({
+    const response = await searchAllShards<{ vectors?: Record<string, number[]>; embeddings?: Record<string, StoredEmbedding> }>(this.es, {
       index: this.alias,
       size: hashes.length,
       query: {
@@ -188,7 +189,7 @@ export class CatalogStore {
     const result: SweepResult = { removed: 0, failed: 0 };
     let after: string[] | undefined;
     for (;;) {
-      const response = await this.es.search<{ id?: string }>({
+      const response = await searchAllShards<{ id?: string }>(this.es, {
         index: this.alias,
         size: pageSize,
         seq_no_primary_term: true,

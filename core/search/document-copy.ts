@@ -1,6 +1,7 @@
 import type { Client } from '@elastic/elasticsearch';
 import { AppError } from '../errors';
 import { bulkWrite, type BulkAction } from './bulk';
+import { searchAllShards } from './elasticsearch';
 
 /** Reading every document of an index version and writing documents into another: what a migration is made of. */
 
@@ -27,7 +28,7 @@ export async function scanIndex(
   try {
     let searchAfter: unknown[] | undefined;
     for (;;) {
-      const response = await es.search<CatalogDocument>({
+      const response = await searchAllShards<CatalogDocument>(es, {
         pit: { id: pit.id, keep_alive: PIT_KEEP_ALIVE },
         size,
         sort: [{ _shard_doc: 'asc' }],

@@ -1,4 +1,4 @@
-import { Client, errors } from '@elastic/elasticsearch';
+import { Client, errors, type estypes } from '@elastic/elasticsearch';
 import type { Config } from '../config';
 import { DependencyUnavailableError, StartupError } from '../errors';
 
@@ -34,11 +34,49 @@ export class MsearchItemError extends Error {
   }
 }
 
+/**
+ * A search that Elasticsearch answered from only some of its shards (`_shards.failed` > 0): a shard without a live
+ * copy while a node is down, or one whose search failed. Its hits are a silent subset of the catalog, so it is never
+ * used: treated as unavailable (503), to retry once the shard is back.
+ */
+export class PartialResultsError extends Error {
+  readonly statusCode = 503;
+
+  constructor(readonly shards: estypes.ShardStatistics) {
+    super(`Elasticsearch answered from ${shards.successful} of ${shards.total} shards (${shards.failed} failed): ${JSON.stringify(shards.failures ?? []).slice(0, 500)}`);
+    this.name = 'PartialResultsError';
+  }
+}
+
+/**
+ * Elasticsearch answers a search whose shards did not all answer with the hits of the others, unless told not to:
+ * `allow_partial_search_results: false` on every request (a missing shard is then a 503, a query a shard rejects the
+ * shard's own status). The check of `_shards.failed` covers what the flag does not (phases after the query phase,
+ * a cluster whose default says otherwise).
+ */
+export const NO_PARTIAL_RESULTS = { allow_partial_search_results: false } as const;
+
+/** Throws PartialResultsError when not every shard answered. */
+export function assertAllShards(response: { _shards?: estypes.ShardStatistics }): void {
+  if (response._shards && response._shards.failed > 0) throw new PartialResultsError(response._shards);
+}
+
+/**
+ * `es.search` that never returns partial results: every search of the catalog goes through it (an msearch sets the
+ * same flag per search and checks each answer).
+ */
+export async function searchAllShards<TDocument = unknown>(es: Client, request: estypes.SearchRequest): Promise<estypes.SearchResponse<TDocument>> {
+  const response = await es.search<TDocument>({ ...request, ...NO_PARTIAL_RESULTS });
+  assertAllShards(response);
+  return response;
+}
+
 /** True for errors that mean "Elasticsearch could not be reached or is overloaded": retry later. */
 export function isTransientElasticsearchError(error: unknown): boolean {
   if (error instanceof errors.ConnectionError || error instanceof errors.TimeoutError || error instanceof errors.NoLivingConnectionsError) {
     return true;
   }
+  if (error instanceof PartialResultsError) return true;
   if (error instanceof errors.ResponseError || error instanceof MsearchItemError) {
     const status = error.statusCode ?? 0;
     return status === 429 || status >= 500;
@@ -48,12 +86,17 @@ export function isTransientElasticsearchError(error: unknown): boolean {
 
 /**
  * A search's Elasticsearch failure as the client should see it: unreachable, timed out or overloaded (no shard copy
- * available while a node is down, a full search queue) is a 503 `search_unavailable` with Retry-After; anything else
- * (a query Elasticsearch rejects is a bug) passes through as it is, a 500.
+ * available while a node is down, a shard that failed, a full search queue) is a 503 `search_unavailable` with
+ * Retry-After; anything else (a query Elasticsearch rejects is a bug) passes through as it is, a 500.
  */
 export function searchFailure(error: unknown): unknown {
   if (!isTransientElasticsearchError(error)) return error;
-  const reason = error instanceof errors.ResponseError || error instanceof MsearchItemError ? `HTTP ${error.statusCode}` : (error as Error).name;
+  const reason =
+    error instanceof PartialResultsError
+      ? `${error.shards.failed} of ${error.shards.total} shards failed`
+      : error instanceof errors.ResponseError || error instanceof MsearchItemError
+        ? `HTTP ${error.statusCode}`
+        : (error as Error).name;
   return new DependencyUnavailableError('search_unavailable', `the catalog cannot be searched right now (Elasticsearch: ${reason}); retry shortly`, error, 1);
 }
 

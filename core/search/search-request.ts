@@ -99,6 +99,18 @@ export type QuerySource =
 /** With a cursor a request gives only these: the page's options are those of the search it continues. */
 const PAGE_FIELDS = new Set(['query_id', 'cursor', 'k']);
 
+/**
+ * `like` and `unlike` steer one query; `objects` answers one search per object found in the photo, each about another
+ * thing. Steering them all by the same products would pull each towards the others' (a liked sofa turning the lamp's
+ * results into sofas), and steering only some would answer a mix, so the two are refused together: steer one
+ * object's search with its `box`, or the search's `query_id` (its primary region).
+ */
+function assertSteerable(options: QueryOptions): void {
+  if (options.objects && (options.like !== undefined || options.unlike !== undefined)) {
+    throw new ValidationError('like and unlike steer one search, objects runs one per object: steer an object with its box, or re-run the search by its query_id', { code: 'steering_with_objects' });
+  }
+}
+
 /** Parses a JSON search body into its options and its one query source. */
 export function parseSearchBody(body: unknown, maxImageBytes: number): { options: QueryOptions; source: QuerySource } {
   const parsed = searchBodySchema.safeParse(body);
@@ -113,6 +125,7 @@ export function parseSearchBody(body: unknown, maxImageBytes: number): { options
     const others = Object.keys(body as object).filter((key) => !PAGE_FIELDS.has(key));
     if (others.length > 0) throw new ValidationError(`with a cursor give only query_id, cursor and k (the page's options are the search's): not ${others.join(', ')}`, { code: 'invalid_request' });
   }
+  assertSteerable(options);
   if (query_id !== undefined && (options.objects || options.box)) {
     throw new ValidationError('box and objects need the photo, which is never kept: upload it again (query_id re-runs the region it searched)', { code: 'query_needs_photo' });
   }
@@ -137,6 +150,7 @@ export function parseSearchBody(body: unknown, maxImageBytes: number): { options
 export function parsePhotoOptions(raw: unknown): QueryOptions {
   const parsed = photoOptionsSchema.safeParse(raw ?? {});
   if (!parsed.success) throw new ValidationError(`invalid search options: ${describeIssues(parsed.error.issues).join('; ')}`, { code: 'invalid_request' });
+  assertSteerable(parsed.data);
   return parsed.data;
 }
 

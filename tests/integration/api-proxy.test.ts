@@ -62,32 +62,21 @@ function startApi(config: Config, port: number): ChildProcess {
 }
 
 /**
- * HAProxy in the foreground: round robin, health checks on /healthz, a failed connection retried on the other API.
- * What it says on stderr is kept in `log` (it reports taking a server out there).
+ * HAProxy in the foreground with the deployment's own proxy settings (deploy/haproxy/haproxy.cfg: round robin, health
+ * checks on /healthz, a failed connection retried on the other API) and a backend of the loopback APIs in place of
+ * the compose file's DNS-discovered replicas. What it says on stderr is kept in `log` (it reports taking a server
+ * out there).
  */
 function startProxy(dir: string, port: number, backends: number[], log: string[]): ChildProcess {
-  const file = path.join(dir, 'haproxy.cfg');
-  fs.writeFileSync(file, `global
-  maxconn 256
-defaults
-  mode http
-  timeout connect 1s
-  timeout client 30s
-  timeout server 30s
-  retries 3
-  option redispatch 1
-  retry-on conn-failure empty-response response-timeout
-frontend api
-  bind 127.0.0.1:${port}
-  default_backend apis
-backend apis
-  balance roundrobin
-  option forwardfor
-  option httpchk GET /healthz
+  const file = path.join(dir, 'backend.cfg');
+  fs.writeFileSync(file, `backend apis from apis
   http-response set-header x-served-by %s
-${backends.map((backend, i) => `  server api-${i + 1} 127.0.0.1:${backend} check inter 500ms fall 2 rise 2`).join('\n')}
+${backends.map((backend, i) => `  server api-${i + 1} 127.0.0.1:${backend}`).join('\n')}
 `);
-  const proxy = spawn('haproxy', ['-db', '-f', file], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const proxy = spawn('haproxy', ['-db', '-f', path.join(root, 'deploy', 'haproxy', 'haproxy.cfg'), '-f', file], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+    env: { ...process.env, PROXY_BIND: `127.0.0.1:${port}` },
+  });
   proxy.stderr!.on('data', (chunk: Buffer) => log.push(...chunk.toString().trim().split('\n')));
   return proxy;
 }

@@ -29,8 +29,13 @@ describe('the TypeScript client against the API', () => {
     p = await startPipeline({ API_KEYS: `${KEY}:search+webhook`, RATE_LIMIT_PER_S: '0' });
     client = createLookalikeClient({ baseUrl: p.apiUrl, apiKey: KEY, webhookSecrets: SECRET });
     const events = [1, 2, 3].map((n) => upsert(`sku-${n}`, 1, `${images.url}/img/${n}.jpg`, { price: n * 10 }));
-    expect(await client.sendCatalogEvents({ events: events as UpsertEvent[] })).toEqual({ accepted: 3, duplicates: 0 });
-    await p.waitFor(async () => (await Promise.all([1, 2, 3].map((n) => client.productStatus(`sku-${n}`)))).every((status) => status.state === 'indexed'));
+    // The same product id in another catalog: another product, with a status of its own.
+    events.push(upsert('sku-1', 4, `${images.url}/img/4.jpg`, { catalog: 'store-b' }, 'e-store-b-sku-1'));
+    expect(await client.sendCatalogEvents({ events: events as UpsertEvent[] })).toEqual({ accepted: 4, duplicates: 0 });
+    await p.waitFor(async () => {
+      const states = await Promise.all([...[1, 2, 3].map((n) => client.productStatus(`sku-${n}`)), client.productStatus('sku-1', { catalog: 'store-b' })]);
+      return states.every((status) => status.state === 'indexed');
+    });
   });
   afterAll(async () => {
     await p?.close();
@@ -43,9 +48,39 @@ describe('the TypeScript client against the API', () => {
     expect(await client.sendCatalogEvents({ id: 'gone-1', type: 'product.delete', version: 1, product_id: 'never-there' })).toEqual({ accepted: 1, duplicates: 0 });
   });
 
-  it('reads a product’s status', async () => {
+  it('reads a product’s status, in the default catalog or the one named', async () => {
     expect(await client.productStatus('sku-2')).toEqual({ id: 'sku-2', catalog: 'default', state: 'indexed', version: 1, models: ['colour-texture', 'efficientnet-lite0'], last_error: null, last_ignored: null });
     expect((await client.productStatus('nobody')).state).toBe('unknown');
+    expect(await client.productStatus('sku-1', { catalog: 'store-b', requestId: 'client-status-1' })).toMatchObject({ id: 'sku-1', catalog: 'store-b', state: 'indexed', version: 4 });
+    expect(await client.productStatus('sku-1')).toMatchObject({ catalog: 'default', version: 1 });
+    expect((await client.productStatus('sku-2', { catalog: 'store-b' })).state).toBe('unknown');
+  });
+
+  it('lists the catalogs, and searches the one named', async () => {
+    expect(await client.catalogs()).toEqual({ catalogs: [{ name: 'default', products: 3 }, { name: 'store-b', products: 1 }] });
+    const inStoreB = await client.searchByPhoto(await photo(1), { catalog: 'store-b', k: 5 });
+    expect(inStoreB.results.map((result) => [result.id, result.product.catalog])).toEqual([['sku-1', 'store-b']]);
+  });
+
+  it('pages a search by query_id and next_cursor, and re-runs it steered and ranked', async () => {
+    const whole = await client.searchByPhoto(await photo(2), { k: 3, crop: 'trim' });
+    expect(whole.results).toHaveLength(3);
+    const pages: string[] = [];
+    let page: Awaited<ReturnType<LookalikeClient['nextPage']>> = await client.searchByPhoto(await photo(2), { k: 1, crop: 'trim' });
+    while (page) {
+      pages.push(...page.results.map((result) => result.id));
+      page = await client.nextPage(page, { k: 1 });
+    }
+    expect(pages).toEqual(whole.results.map((result) => result.id));
+    expect(await client.nextPage({ query_id: whole.query_id, next_cursor: null })).toBeNull();
+
+    const first = whole.results[0]!.id;
+    const lessLike = await client.searchByQueryId(whole.query_id!, { unlike: [{ product_id: first }], k: 3 });
+    expect(lessLike.results.map((result) => result.id)).not.toContain(first);
+    expect(lessLike.query_id).toBe(whole.query_id);
+    const pinned = await client.searchByQueryId(whole.query_id!, { pin: ['sku-3'], explain: true, k: 3 });
+    expect(pinned.results[0]).toMatchObject({ id: 'sku-3', explain: { pinned: true } });
+    expect(await refusal(client.searchByQueryId('no-such-query'))).toMatchObject({ code: 'query_expired', status: 404 });
   });
 
   it('searches by an uploaded photo (bytes or a Blob, with options in the query part)', async () => {

@@ -77,7 +77,7 @@ describe('query_id: a search run again, and paged', () => {
     expect(new Set([...shown, ...ids(last.body)]).size).toBe(51);
   });
 
-  it('a box or objects need the photo again; a cursor takes only query_id and k; a made-up cursor is refused', async () => {
+  it('a box or objects need the photo again; a cursor takes only query_id and k; a made-up cursor is refused; objects are not steered', async () => {
     const first = await p.search({ image_base64: photo, crop: 'trim', k: 3 });
     const queryId = first.body.query_id;
     expect((await p.search({ query_id: queryId, box: { left: 0, top: 0, width: 50, height: 50 } })).body.error.code).toBe('query_needs_photo');
@@ -86,6 +86,10 @@ describe('query_id: a search run again, and paged', () => {
     expect((await p.search({ cursor: first.body.next_cursor })).body.error.code).toBe('invalid_query_source');
     expect((await p.search({ query_id: queryId, cursor: 'bm90LWEtY3Vyc29y' })).body.error.code).toBe('invalid_cursor');
     expect((await p.search({ query_id: queryId, image_base64: photo })).body.error.code).toBe('invalid_query_source');
+    // Steering one search per object by the same products is refused; one region (a box, the photo) is steered.
+    const steeredObjects = await p.search({ image_base64: photo, objects: true, unlike: [{ product_id: first.body.results[0].id }] });
+    expect({ status: steeredObjects.status, code: steeredObjects.body.error?.code }).toEqual({ status: 400, code: 'steering_with_objects' });
+    expect((await p.search({ image_base64: photo, crop: 'trim', unlike: [{ product_id: first.body.results[0].id }] })).status).toBe(200);
   });
 
   it('an expired or unknown query_id is a 404 query_expired', async () => {

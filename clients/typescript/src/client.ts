@@ -2,7 +2,7 @@ import createClient, { type Client } from 'openapi-fetch';
 import { errorFromResponse } from './errors';
 import type { paths } from './schema';
 import { SIGNATURE_HEADER, signatureHeader } from './signature';
-import type { Accepted, PhotoSearchOptions, ProductStatus, SearchOptions, SearchRequest, SearchResponse, WebhookBody } from './types';
+import type { Accepted, CatalogList, PhotoSearchOptions, ProductStatus, SearchOptions, SearchRequest, SearchResponse, WebhookBody } from './types';
 
 export interface LookalikeClientOptions {
   /** Where the API answers, e.g. `http://127.0.0.1:8080`. */
@@ -25,6 +25,14 @@ export interface CallOptions {
 
 /** A photo as bytes: a Blob or File (its type is sent along), or the raw bytes (a Node Buffer is a Uint8Array). */
 export type Photo = Blob | Uint8Array | ArrayBuffer;
+
+export interface ProductStatusOptions extends CallOptions {
+  /** The product's catalog: default `default`, or the first catalog of an API key bound to catalogs. */
+  catalog?: string;
+}
+
+/** What `nextPage` needs of the page before: any search answer. */
+export type PageOf = Pick<SearchResponse, 'query_id' | 'next_cursor'>;
 
 export interface SendEventsOptions extends CallOptions {
   /** Overrides the client's webhookSecrets for this call. */
@@ -52,8 +60,22 @@ export interface LookalikeClient {
   searchByVector(vector: number[], options?: SearchOptions, call?: CallOptions): Promise<SearchResponse>;
   /** GET /v1/products/{id}/similar: as searchByProduct, its options sent as query parameters. */
   similar(productId: string, options?: SearchOptions, call?: CallOptions): Promise<SearchResponse>;
-  /** GET /v1/products/{id}/status: where a product stands in the pipeline (queued, indexed, failed, deleted, unknown). */
-  productStatus(productId: string, call?: CallOptions): Promise<ProductStatus>;
+  /**
+   * POST /v1/search with `query_id`: a search of the last QUERY_TTL_S run again (its embeddings, never the photo)
+   * with other options: filters, models, steering (`like`/`unlike`), ranking. `box` and `objects` need the photo.
+   * Rejects with `query_expired` (404) once it expired or when it is of a catalog the key may not use.
+   */
+  searchByQueryId(queryId: string, options?: SearchOptions, call?: CallOptions): Promise<SearchResponse>;
+  /**
+   * The next `k` results (default 10, as for any search) of the search `page` answered:
+   * `{ query_id, cursor: next_cursor, k }`, with the search's own options (they travel in the cursor). Resolves
+   * null when there is no next page (`next_cursor` null: no more results, 1,000 shown, or no `query_id`).
+   */
+  nextPage(page: PageOf, options?: { k?: number }, call?: CallOptions): Promise<SearchResponse | null>;
+  /** GET /v1/catalogs: the catalogs this key may search, with how many products each holds. */
+  catalogs(call?: CallOptions): Promise<CatalogList>;
+  /** GET /v1/products/{id}/status: where a product of a catalog stands in the pipeline (queued, indexed, failed, deleted, unknown). */
+  productStatus(productId: string, options?: ProductStatusOptions): Promise<ProductStatus>;
   /**
    * POST /v1/webhooks/catalog: one event or `{ events: [...] }` (up to 500), signed with the webhook secrets over the
    * exact bytes sent. Resolves with `{ accepted, duplicates }`.
@@ -118,7 +140,14 @@ export function createLookalikeClient(options: LookalikeClientOptions): Lookalik
     searchByVector: (vector, searchOptions, call) => searchJson({ ...searchOptions, vector }, call),
     similar: (productId, searchOptions = {}, call) =>
       unwrap(api.GET('/v1/products/{id}/similar', { params: { path: { id: productId }, query: similarQuery(searchOptions) }, ...callInit(call) })),
-    productStatus: (productId, call) => unwrap(api.GET('/v1/products/{id}/status', { params: { path: { id: productId } }, ...callInit(call) })),
+    searchByQueryId: (queryId, searchOptions, call) => searchJson({ ...searchOptions, query_id: queryId }, call),
+    async nextPage(page, pageOptions = {}, call) {
+      if (!page.query_id || !page.next_cursor) return null;
+      return searchJson({ query_id: page.query_id, cursor: page.next_cursor, ...(pageOptions.k !== undefined ? { k: pageOptions.k } : {}) }, call);
+    },
+    catalogs: (call) => unwrap(api.GET('/v1/catalogs', callInit(call))),
+    productStatus: (productId, status = {}) =>
+      unwrap(api.GET('/v1/products/{id}/status', { params: { path: { id: productId }, ...(status.catalog !== undefined ? { query: { catalog: status.catalog } } : {}) }, ...callInit(status) })),
     async sendCatalogEvents(body, send = {}) {
       const secrets = send.secrets ?? options.webhookSecrets;
       if (secrets === undefined) throw new TypeError('sendCatalogEvents needs a webhook secret: webhookSecrets in createLookalikeClient, or secrets in its options');

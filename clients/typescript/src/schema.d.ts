@@ -66,6 +66,8 @@ export interface paths {
                  *
                  *     `query_needs_photo`: `box` and `objects` need the photo, which is never kept: a `query_id` re-runs the region its search found; upload the photo again for another.
                  *
+                 *     `steering_with_objects`: `like`/`unlike` steer one search and `objects` runs one per object found: they are not given together. Steer one object’s search with its `box`, or re-run the search by its `query_id`.
+                 *
                  *     `invalid_cursor`: `cursor` is not a `next_cursor` this API gave.
                  *
                  *     `empty_image`: The image has no bytes.
@@ -256,7 +258,7 @@ export interface paths {
                  *
                  *     `localization_unavailable`: This server runs without its localizer, so `objects` and `crop: "localize"` cannot run; search with crop "trim" or "none".
                  *
-                 *     `search_unavailable`: Elasticsearch is unreachable, timed out or overloaded (say, no copy of a shard while a node is down); retry after the `Retry-After` seconds.
+                 *     `search_unavailable`: Elasticsearch is unreachable, timed out or overloaded (say, no copy of a shard while a node is down, or a shard failed: partial results are never returned); retry after the `Retry-After` seconds.
                  */
                 503: {
                     headers: {
@@ -449,7 +451,7 @@ export interface paths {
                 /**
                  * @description `overloaded`: The server is at capacity (SEARCH_CONCURRENCY searches running, SEARCH_QUEUE waiting, or no slot within SEARCH_QUEUE_WAIT_MS): answered at once; retry after the `Retry-After` seconds, or on another server.
                  *
-                 *     `search_unavailable`: Elasticsearch is unreachable, timed out or overloaded (say, no copy of a shard while a node is down); retry after the `Retry-After` seconds.
+                 *     `search_unavailable`: Elasticsearch is unreachable, timed out or overloaded (say, no copy of a shard while a node is down, or a shard failed: partial results are never returned); retry after the `Retry-After` seconds.
                  */
                 503: {
                     headers: {
@@ -527,6 +529,18 @@ export interface paths {
                 500: {
                     headers: {
                         "X-Request-Id": components["headers"]["RequestId"];
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description `search_unavailable`: Elasticsearch is unreachable, timed out or overloaded (say, no copy of a shard while a node is down, or a shard failed: partial results are never returned); retry after the `Retry-After` seconds. */
+                503: {
+                    headers: {
+                        "X-Request-Id": components["headers"]["RequestId"];
+                        /** @description Seconds to wait before trying again (with `search_unavailable`) */
+                        "Retry-After": number;
                         [name: string]: unknown;
                     };
                     content: {
@@ -1629,7 +1643,7 @@ export interface components {
             request_id: string;
         };
         /** @description Every error code the API answers. Codes are stable; new ones may be added. */
-        ErrorCode: string & ("api_key_missing" | "api_key_invalid" | "api_key_scope" | "catalog_forbidden" | "rate_limited" | "overloaded" | "route_not_found" | "invalid_json" | "request_aborted" | "payload_too_large" | "unsupported_encoding" | "internal_error" | "webhooks_disabled" | "signature_missing" | "signature_malformed" | "signature_expired" | "signature_mismatch" | "invalid_event" | "too_many_events" | "queue_unavailable" | "invalid_product_id" | "invalid_catalog" | "invalid_request" | "invalid_query_source" | "invalid_base64" | "invalid_box" | "localization_unavailable" | "invalid_multipart" | "unsupported_media_type" | "upload_limit" | "unknown_model" | "vector_length_mismatch" | "invalid_vector" | "query_expired" | "query_needs_photo" | "invalid_cursor" | "product_not_found" | "product_not_embedded" | "search_unavailable" | "exact_search_unavailable" | "empty_image" | "image_too_large" | "image_dimensions_too_large" | "unsupported_image" | "corrupt_image" | "preprocess_failed" | "embedding_failed" | "embedding_invalid" | "fetch_bad_url" | "fetch_blocked_address" | "fetch_dns_failed" | "fetch_not_found" | "fetch_http_error" | "fetch_too_many_redirects" | "fetch_too_large" | "fetch_timeout" | "fetch_network_error");
+        ErrorCode: string & ("api_key_missing" | "api_key_invalid" | "api_key_scope" | "catalog_forbidden" | "rate_limited" | "overloaded" | "route_not_found" | "invalid_json" | "request_aborted" | "payload_too_large" | "unsupported_encoding" | "internal_error" | "webhooks_disabled" | "signature_missing" | "signature_malformed" | "signature_expired" | "signature_mismatch" | "invalid_event" | "too_many_events" | "queue_unavailable" | "invalid_product_id" | "invalid_catalog" | "invalid_request" | "invalid_query_source" | "invalid_base64" | "invalid_box" | "localization_unavailable" | "invalid_multipart" | "unsupported_media_type" | "upload_limit" | "unknown_model" | "vector_length_mismatch" | "invalid_vector" | "query_expired" | "query_needs_photo" | "steering_with_objects" | "invalid_cursor" | "product_not_found" | "product_not_embedded" | "search_unavailable" | "exact_search_unavailable" | "empty_image" | "image_too_large" | "image_dimensions_too_large" | "unsupported_image" | "corrupt_image" | "preprocess_failed" | "embedding_failed" | "embedding_invalid" | "fetch_bad_url" | "fetch_blocked_address" | "fetch_dns_failed" | "fetch_not_found" | "fetch_http_error" | "fetch_too_many_redirects" | "fetch_too_large" | "fetch_timeout" | "fetch_network_error");
     };
     responses: {
         /** @description `route_not_found`: No route for this method and path. */

@@ -21,6 +21,8 @@ export type PhotoSearchOptions = Omit<SearchRequest, 'image_base64' | 'image_url
 export type SearchResponse = Schemas['SearchResponse'];
 export type SearchResult = SearchResponse['results'][number];
 export type ProductStatus = Schemas['ProductStatus'];
+/** GET /v1/catalogs: the catalogs the key may search, with their sizes. */
+export type CatalogList = Schemas['CatalogList'];
 export type Health = Schemas['Health'];
 export type Readiness = Schemas['Readiness'];
 export type ErrorBody = Schemas['Error'];

@@ -1,5 +1,6 @@
 import type { Client } from '@elastic/elasticsearch';
-import { buildCandidatesBody, buildFusionBody, buildSearchBody, FACETS, numCandidatesFor, PRODUCT_FIELDS, searchCatalog } from '../../../../core/search/catalog-search';
+import { buildCandidatesBody, buildFusionBody, buildSearchBody, FACETS, numCandidatesFor, PRODUCT_FIELDS, searchCatalog, searchCatalogMany } from '../../../../core/search/catalog-search';
+import { PartialResultsError, searchFailure } from '../../../../core/search/elasticsearch';
 
 describe('catalog search', () => {
   const vectors = { a: [1, 0], b: [0, 1, 0] };
@@ -80,5 +81,31 @@ describe('catalog search', () => {
     const empty = { search: async () => (emptyRequests++, { hits: { hits: [] } }) } as unknown as Client;
     expect(await searchCatalog(empty, 'products', { vectors, weights: { a: 1, b: 1 }, size: 1, filters: [], mode: 'knn', facets: true })).toEqual({ hits: [], aggregations: {} });
     expect(emptyRequests).toBe(1);
+  });
+});
+
+describe('catalog search never returns partial results', () => {
+  const options = { vectors: { a: [1, 0] }, weights: { a: 1 }, size: 1, filters: [], mode: 'knn' as const, facets: false };
+  const partial = { _shards: { total: 3, successful: 2, skipped: 0, failed: 1, failures: [{ shard: 1, index: 'products-v1', reason: { type: 'no_shard_available_action_exception' } }] }, hits: { hits: [{ _id: 'p1', _score: 1 }] } };
+
+  it('asks Elasticsearch to refuse rather than answer from some shards (search and msearch)', async () => {
+    const requests: Array<Record<string, unknown>> = [];
+    const es = {
+      search: async (request: Record<string, unknown>) => (requests.push(request), { hits: { hits: [] } }),
+      msearch: async (request: { searches: unknown[] }) => (requests.push(...(request.searches.filter((_, i) => i % 2 === 0) as Array<Record<string, unknown>>)), { responses: [{ hits: { hits: [] } }] }),
+    } as unknown as Client;
+    await searchCatalog(es, 'products', options);
+    await searchCatalogMany(es, 'products', [options]);
+    expect(requests).toHaveLength(2);
+    for (const request of requests) expect(request.allow_partial_search_results).toBe(false);
+  });
+
+  it('a response from only some shards is a 503 search_unavailable, not their hits', async () => {
+    const es = { search: async () => partial, msearch: async () => ({ responses: [{ ...partial, status: 200 }] }) } as unknown as Client;
+    const single = await searchCatalog(es, 'products', options).then(() => null, (error: unknown) => error);
+    expect(single).toBeInstanceOf(PartialResultsError);
+    expect(searchFailure(single)).toMatchObject({ code: 'search_unavailable', status: 503 });
+    const many = await searchCatalogMany(es, 'products', [options]).then(() => null, (error: unknown) => error);
+    expect(many).toBeInstanceOf(PartialResultsError);
   });
 });

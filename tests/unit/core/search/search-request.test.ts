@@ -1,4 +1,4 @@
-import { parseSearchBody } from '../../../../core/search/search-request';
+import { parsePhotoOptions, parseSearchBody } from '../../../../core/search/search-request';
 
 describe('parseSearchBody', () => {
   it('refuses base64 longer than the largest image with 413 image_too_large, as an upload of that size is', () => {
@@ -14,5 +14,22 @@ describe('query_id and cursor', () => {
     expect(() => parseSearchBody({ query_id: 'q', cursor: 'c', min_score: 0.5 }, 1_000_000)).toThrow(expect.objectContaining({ code: 'invalid_request' }));
     expect(() => parseSearchBody({ cursor: 'c', vector: [1] }, 1_000_000)).toThrow(expect.objectContaining({ code: 'invalid_request' }));
     expect(() => parseSearchBody({ query_id: 'q', box: { left: 0, top: 0, width: 10, height: 10 } }, 1_000_000)).toThrow(expect.objectContaining({ code: 'query_needs_photo' }));
+  });
+});
+
+describe('steering with objects', () => {
+  const steering = { unlike: [{ product_id: 'p-1' }] };
+
+  it('like or unlike with objects is a 400 steering_with_objects, as JSON and as an upload\'s options', () => {
+    const refused = expect.objectContaining({ code: 'steering_with_objects', status: 400 });
+    expect(() => parseSearchBody({ image_base64: 'AAAA', objects: true, ...steering }, 1000)).toThrow(refused);
+    expect(() => parseSearchBody({ image_url: 'http://shop.example/a.jpg', objects: true, like: [{ vector: [1, 0] }] }, 1000)).toThrow(refused);
+    expect(() => parsePhotoOptions({ objects: true, ...steering })).toThrow(refused);
+  });
+
+  it('steering goes with one region: the photo, a box, or without objects', () => {
+    expect(parseSearchBody({ image_base64: 'AAAA', ...steering }, 1000).options.unlike).toEqual(steering.unlike);
+    expect(parseSearchBody({ image_base64: 'AAAA', objects: false, ...steering }, 1000).options.objects).toBe(false);
+    expect(parsePhotoOptions({ box: { left: 0, top: 0, width: 10, height: 10 }, ...steering }).unlike).toEqual(steering.unlike);
   });
 });

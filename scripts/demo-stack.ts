@@ -13,6 +13,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import sharp from 'sharp';
 import { loadConfig } from '../core/config';
 import { createElasticsearchClient } from '../core/search/elasticsearch';
+import { embeddedByQuery } from '../core/search/photos';
 import { createProgress } from '../core/progress';
 import { seededRandom } from '../core/random';
 import { signatureHeader } from '../core/webhook-signature';
@@ -264,7 +265,7 @@ export async function startDemoStack(options: DemoStackOptions): Promise<DemoSta
       for (;;) {
         if (failure) throw new Error(failure);
         await es.indices.refresh({ index: options.alias });
-        const done = (await es.count({ index: options.alias, query: { exists: { field: 'embeddings.efficientnet-lite0' } } })).count;
+        const done = (await es.count({ index: options.alias, query: embeddedByQuery('efficientnet-lite0') })).count;
         progress.update(done, catalog.length);
         if (done >= catalog.length) break;
         await sleep(1000);

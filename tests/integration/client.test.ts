@@ -67,8 +67,8 @@ describe('the TypeScript client against the API', () => {
     const byProduct = await client.searchByProduct('sku-1', { k: 5 });
     expect(byProduct.results.map((result) => result.id).sort()).toEqual(['sku-2', 'sku-3']);
 
-    const stored = (await p.deps.es.get({ index: p.config.index.alias, id: 'sku-2', _source_exclude_vectors: false } as never)) as { _source: { vectors: Record<string, number[]> } };
-    const byVector = await client.searchByVector(stored._source.vectors['colour-texture']!, { k: 1 });
+    const stored = (await p.deps.es.get({ index: p.config.index.alias, id: 'sku-2', _source_exclude_vectors: false } as never)) as { _source: { photos: Array<{ vectors: Record<string, number[]> }> } };
+    const byVector = await client.searchByVector(stored._source.photos[0]!.vectors['colour-texture']!, { k: 1 });
     expect(byVector.results[0]!.id).toBe('sku-2');
     expect(byVector.query.models).toEqual(['colour-texture']);
   });

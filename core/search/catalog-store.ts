@@ -111,7 +111,8 @@ export class CatalogStore {
     const result = new Map<string, PhotoDocument[]>();
     const unique = [...new Set(ids)];
     if (unique.length === 0) return result;
-    const response = await this.es.mget<{ photos?: PhotoDocument[] }>({ index: this.alias, ids: unique, _source_includes: ['photos'], _source_exclude_vectors: false } as never);
+    // In the query string: the client would put an unknown key of an mget into its body, which Elasticsearch refuses.
+    const response = await this.es.mget<{ photos?: PhotoDocument[] }>({ index: this.alias, ids: unique, _source_includes: ['photos'] }, { querystring: { _source_exclude_vectors: false } });
     response.docs.forEach((doc, position) => {
       const source = (doc as { _source?: { photos?: PhotoDocument[] } })._source;
       result.set(unique[position]!, (source?.photos ?? []).map((photo) => ({ ...photo, embeddings: photo.embeddings ?? {} })));

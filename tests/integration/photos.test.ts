@@ -20,15 +20,18 @@ afterAll(async () => {
 
 const img = (n: number | string) => `${images.url}/img/${n}.jpg`;
 const statusOf = async (id: string) => (await p.get(`/v1/products/${encodeURIComponent(id)}/status`)).body;
-const indexedAt = async (id: string, version: number) => p.waitFor(async () => { const s = await statusOf(id); return s.version === version && (s.state === 'indexed' || s.state === 'failed'); });
+async function indexedAt(id: string, version: number): Promise<void> {
+  await p.waitFor(async () => { const s = await statusOf(id); return s.version === version && (s.state === 'indexed' || s.state === 'failed'); });
+  expect(await statusOf(id)).toMatchObject({ state: 'indexed', version, last_error: null });
+}
 
 async function stored(id: string): Promise<any> {
   const doc = (await p.deps.es.get({ index: p.config.index.alias, id, _source_exclude_vectors: false } as never)) as { _source: unknown };
   return doc._source;
 }
 
-/** A search by one of the image server's photos (no crop: the whole picture, as the catalog photo was embedded). */
-const searchBy = async (url: string, extra: Record<string, unknown> = {}) => (await p.search({ image_url: url, crop: 'none', k: 10, ...extra })).body;
+/** A search by one of the image server's photos, trimmed as the indexer trims catalog photos. */
+const searchBy = async (url: string, extra: Record<string, unknown> = {}) => (await p.search({ image_url: url, crop: 'trim', k: 10, ...extra })).body;
 const fetchesSince = (before: number) => images.requests.slice(before);
 
 describe('several photos per product', () => {

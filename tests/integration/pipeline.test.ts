@@ -283,7 +283,7 @@ describe('the OpenAPI document', () => {
       for (const code of ['signature_missing', 'signature_malformed', 'signature_expired', 'signature_mismatch', 'invalid_event', 'too_many_events', 'queue_unavailable', 'payload_too_large']) {
         expect(described).toContain(code);
       }
-      expect(Object.keys(spec.components.schemas.Product.properties)).toEqual(['id', 'catalog', 'title', 'brand', 'category', 'color', 'sizes', 'price', 'currency', 'available', 'signals', 'image_url']);
+      expect(Object.keys(spec.components.schemas.Product.properties)).toEqual(['id', 'catalog', 'title', 'brand', 'category', 'color', 'sizes', 'price', 'currency', 'available', 'signals', 'images', 'image_url']);
     } finally {
       await p.close();
     }

@@ -57,6 +57,8 @@ export async function reembedCommand(args: string[]): Promise<number> {
       const live = { bool: { must_not: { term: { deleted: true } } } };
       const total = (await deps.es.count({ index: current, query: live })).count;
       try {
+        // photos.url: a photo without this model's metadata would otherwise come back as nothing at all.
+        const SCAN_FIELDS = ['photos.url', 'photos.error', `photos.embeddings.${modelId}`];
         await deps.indexManager.scan(current, live, 1000, async (hits) => {
           const stale = hits.filter((hit) => ((hit._source.photos as PhotoDocument[] | undefined) ?? []).some((photo) => photo.error === undefined && photo.embeddings?.[modelId]?.model_version !== manifest.version));
           if (stale.length > 0) {
@@ -69,7 +71,7 @@ export async function reembedCommand(args: string[]): Promise<number> {
           enqueued += stale.length;
           scanned += hits.length;
           progress.update(scanned, total, `${enqueued} enqueued`);
-        }, ['photos.error', `photos.embeddings.${modelId}`]);
+        }, SCAN_FIELDS);
       } finally {
         await queue.close();
       }

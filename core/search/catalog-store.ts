@@ -4,8 +4,6 @@ import { DEFAULT_CATALOG, catalogNameSchema, productImages, productSchema, type 
 import { bulkWrite, type BulkAction, type BulkResult } from './bulk';
 import type { PhotoDocument } from './photos';
 
-export { embeddingMetadata, type StoredEmbedding } from './photos';
-
 /**
  * Reads and writes catalog documents through the alias, with optimistic concurrency: every write is conditional on
  * the sequence number read (or a create when there was nothing), so a concurrent writer makes it fail with 409 and

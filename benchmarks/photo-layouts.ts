@@ -99,7 +99,7 @@ async function main(): Promise<void> {
   const brands = Array.from({ length: PRODUCTS }, () => BRANDS[Math.floor(random() * BRANDS.length)]!);
   const queries = Array.from({ length: QUERIES }, () => {
     const product = Math.floor(random() * PRODUCTS);
-    return { product: `p${product}`, brand: brands[product]!, vector: noisy(random, photos[product]![Math.floor(random() * PHOTOS)]!, 0.5) };
+    return { product: `p${product}`, brand: brands[product]!, vector: noisy(random, photos[product]![Math.floor(random() * PHOTOS)]!, 1.0) };
   });
   const stamp = Date.now();
   const rows: Array<Record<string, unknown>> = [];

@@ -44,7 +44,11 @@ describe('the TypeScript client against the API', () => {
   });
 
   it('reads a product’s status', async () => {
-    expect(await client.productStatus('sku-2')).toEqual({ id: 'sku-2', catalog: 'default', state: 'indexed', version: 1, models: ['colour-texture', 'efficientnet-lite0'], last_error: null, last_ignored: null });
+    const models = ['colour-texture', 'efficientnet-lite0'];
+    expect(await client.productStatus('sku-2')).toEqual({
+      id: 'sku-2', catalog: 'default', state: 'indexed', version: 1, models, last_error: null, last_ignored: null,
+      photos: [{ url: `${images.url}/img/2.jpg`, state: 'indexed', models, error: null }],
+    });
     expect((await client.productStatus('nobody')).state).toBe('unknown');
   });
 

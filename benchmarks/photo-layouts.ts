@@ -13,7 +13,7 @@
  * disk per photo (`_disk_usage`, the HNSW graph and int8 vectors: what must sit in the page cache). Writes
  * benchmarks/results/photo-layouts.{json,md}.
  *
- * Flags: --products (20000), --photos (4), --dims (128), --queries (300), --k (10).
+ * Flags: --products (20000), --photos (4), --dims (128), --queries (300), --k (10), --noise (1).
  */
 import { performance } from 'node:perf_hooks';
 import { Client } from '@elastic/elasticsearch';
@@ -31,6 +31,8 @@ const PHOTOS = flag('photos', 4);
 const DIMS = flag('dims', 128);
 const QUERIES = flag('queries', 300);
 const K = flag('k', 10);
+/** How far a query strays from the photo it is of (1: cosine about 0.7 to it). */
+const NOISE = flag('noise', 1);
 const NUM_CANDIDATES = 100;
 const BRANDS = ['a', 'b', 'c', 'd', 'e'];
 
@@ -99,7 +101,7 @@ async function main(): Promise<void> {
   const brands = Array.from({ length: PRODUCTS }, () => BRANDS[Math.floor(random() * BRANDS.length)]!);
   const queries = Array.from({ length: QUERIES }, () => {
     const product = Math.floor(random() * PRODUCTS);
-    return { product: `p${product}`, brand: brands[product]!, vector: noisy(random, photos[product]![Math.floor(random() * PHOTOS)]!, 1.0) };
+    return { product: `p${product}`, brand: brands[product]!, vector: noisy(random, photos[product]![Math.floor(random() * PHOTOS)]!, NOISE) };
   });
   const stamp = Date.now();
   const rows: Array<Record<string, unknown>> = [];
@@ -135,10 +137,10 @@ async function main(): Promise<void> {
   const table = rows
     .map((r) => `| ${r.layout} | ${r.filtered ? 'brand (1 in 5)' : '—'} | ${fixed(r.recall_at_1 as number, 3)} | ${fixed(r.recall_at_10 as number, 3)} | ${fixed(r.k_products as number, 3)} | ${fixed(r.p50_ms as number, 1)} | ${fixed(r.p95_ms as number, 1)} | ${fixed(r.vector_bytes_per_photo as number, 0)} |`)
     .join('\n');
-  writeResult('photo-layouts', `npm run bench:photo-layouts -- --products ${PRODUCTS} --photos ${PHOTOS} --dims ${DIMS} --queries ${QUERIES}`, { products: PRODUCTS, photos: PHOTOS, dims: DIMS, queries: QUERIES, k: K, num_candidates: NUM_CANDIDATES, rows }, `# Several photos per product: nested vectors against one document per photo
+  writeResult('photo-layouts', `npm run bench:photo-layouts -- --products ${PRODUCTS} --photos ${PHOTOS} --dims ${DIMS} --queries ${QUERIES} --noise ${NOISE}`, { products: PRODUCTS, photos: PHOTOS, dims: DIMS, queries: QUERIES, noise: NOISE, k: K, num_candidates: NUM_CANDIDATES, rows }, `# Several photos per product: nested vectors against one document per photo
 
 ${PRODUCTS} products × ${PHOTOS} photos, synthetic ${DIMS}-d unit vectors (int8_hnsw, m 16, ef_construction 100, one
-shard, force-merged to one segment), ${QUERIES} queries (a photo plus noise), k = ${K}, num_candidates ${NUM_CANDIDATES} (per-photo:
+shard, force-merged to one segment), ${QUERIES} queries (a photo plus noise ${NOISE}), k = ${K}, num_candidates ${NUM_CANDIDATES} (per-photo:
 k and num_candidates × ${PHOTOS}, collapsed by product). Latency: the Elasticsearch request, one at a time, on a shared
 machine (noisy: compare the rows with each other). Bytes per photo: the vector field on disk (\`_disk_usage\`).
 

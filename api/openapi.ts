@@ -171,7 +171,7 @@ export function buildOpenApiDocument(): JsonObject {
         parameters: [{ name: 'Lookalike-Signature', in: 'header', required: true, description: '`t=<unix seconds>,v1=<64 hex>[,v1=<64 hex>…]`', schema: { type: 'string', maxLength: 4096 } }],
         requestBody: { required: true, content: json(ref('WebhookBody')) },
         responses: { 202: success('Enqueued (or recognised as duplicates)', json(ref('Accepted'))) },
-        errors: [...BODY_ERRORS, 'webhooks_disabled', 'signature_missing', 'signature_malformed', 'signature_expired', 'signature_mismatch', 'invalid_event', 'too_many_events', 'catalog_forbidden', 'queue_unavailable', 'internal_error'],
+        errors: [...BODY_ERRORS, 'webhooks_disabled', 'signature_missing', 'signature_malformed', 'signature_expired', 'signature_mismatch', 'invalid_event', 'too_many_events', 'too_many_images', 'duplicate_images', 'catalog_forbidden', 'queue_unavailable', 'internal_error'],
       }),
     },
     '/v1/products/{id}/status': {

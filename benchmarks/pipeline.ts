@@ -19,6 +19,7 @@ import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { loadConfig } from '../core/config';
 import { createElasticsearchClient } from '../core/search/elasticsearch';
+import { embeddedByQuery } from '../core/search/photos';
 import { createReembedQueue, JOBS, reembedJobId } from '../core/jobs';
 import { createProgress } from '../core/progress';
 import { createRedisConnection } from '../core/redis';
@@ -86,7 +87,7 @@ async function main(): Promise<void> {
     };
     const count = async (version: number) => {
       await es.indices.refresh({ index: alias });
-      return (await es.count({ index: alias, query: { bool: { filter: [{ term: { source_version: version } }, { exists: { field: 'embeddings.efficientnet-lite0' } }] } } })).count;
+      return (await es.count({ index: alias, query: { bool: { filter: [{ term: { source_version: version } }, embeddedByQuery('efficientnet-lite0')] } } })).count;
     };
     const product = (i: number, version: number, price: number, available = true) => ({
       id: `b${version}-${i}`, type: 'product.upsert', version,

@@ -80,9 +80,9 @@ async function main(): Promise<void> {
       if (dataNodes < 3) throw new Error(`the cluster at ${config.elasticsearch.url} has ${dataNodes} data node(s); start three with ES_NODES=3 npm run services:up and set ES_URL to all of them`);
       const jvm = await bench.es.nodes.info({ metric: 'jvm' });
       heap = [...new Set(Object.values(jvm.nodes).map((node) => `${Math.round((node.jvm?.mem?.heap_max_in_bytes ?? 0) / 2 ** 20)} MB`))].join(', ');
-      const dims = (await bench.es.indices.getMapping({ index: bench.index }))[bench.index]!.mappings.properties!.vectors as unknown as { properties: Record<string, { dims: number }> };
-      const vectors = clusteredVectors(dims.properties[MODEL]!.dims);
-      await bench.fill(products, (i) => ({ id: `p${i}`, title: `product ${i}`, available: true, source_version: 1, vectors: { [MODEL]: vectors.product(i) } }), `loading ${products} products (${shards} shard(s))`);
+      const dims = (await bench.es.indices.getMapping({ index: bench.index }))[bench.index]!.mappings.properties!.photos as unknown as { properties: { vectors: { properties: Record<string, { dims: number }> } } };
+      const vectors = clusteredVectors(dims.properties.vectors.properties[MODEL]!.dims);
+      await bench.fill(products, (i) => ({ id: `p${i}`, title: `product ${i}`, available: true, source_version: 1, photos: [{ url: `http://127.0.0.1/bench/${i}.jpg`, embeddings: {}, vectors: { [MODEL]: vectors.product(i) } }] }), `loading ${products} products (${shards} shard(s))`);
       await bench.es.indices.forcemerge({ index: bench.index, max_num_segments: 1 }, { requestTimeout: 30 * 60_000 });
       for (const replicas of REPLICAS) {
         await setReplicas(bench.es, bench.index, replicas);

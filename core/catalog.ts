@@ -4,8 +4,9 @@ import { ValidationError, describeIssues } from './errors';
 /**
  * The catalog's wire formats (a contract: the README and the OpenAPI document describe the same shapes).
  *
- * Product: `{ id, catalog, title, brand, category, color, sizes, price, currency, available, image_url }`; id and
- * image_url required, the rest optional; strict types; unknown fields refused.
+ * Product: `{ id, catalog, title, brand, category, color, sizes, price, currency, available, images }`; id and
+ * images (1–10 distinct photo URLs, the first the main one) required, the rest optional; strict types; unknown fields
+ * refused. `image_url` is the one-photo form, accepted in place of `images` (never both).
  * Event: `{ id, type: "product.upsert", version, product }` or `{ id, type: "product.delete", version, product_id,
  * catalog }`. A webhook body is one event or `{ events: [ … ] }` with at most 500.
  *
@@ -41,6 +42,14 @@ export const productIdSchema = z
   .describe('The product id: 1–256 printable ASCII characters, no spaces');
 const text = (max: number) => z.string().min(1).max(max);
 
+/** How many photos a product may have. */
+export const MAX_IMAGES = 10;
+
+const imageUrlSchema = z
+  .url({ protocol: /^https?$/, hostname: z.regexes.hostname })
+  .max(2048)
+  .describe('http or https; private addresses are refused unless FETCH_ALLOWED_HOSTS lists them');
+
 export const productSchema = z
   .object({
     id: productIdSchema,
@@ -58,14 +67,33 @@ export const productSchema = z
       .refine((signals) => Object.keys(signals).length <= 20, { message: 'at most 20 signals' })
       .optional()
       .describe('Numbers a search may rank by (`boost`), e.g. { "popularity": 0.8, "margin": 0.3, "stock": 1 }; a change never re-embeds'),
-    image_url: z
-      .url({ protocol: /^https?$/, hostname: z.regexes.hostname })
-      .max(2048)
-      .describe('http or https; private addresses are refused unless FETCH_ALLOWED_HOSTS lists them'),
+    images: z
+      .array(imageUrlSchema)
+      .min(1)
+      .max(MAX_IMAGES, `at most ${MAX_IMAGES} images`)
+      .optional()
+      .describe(`The product's photos (1–${MAX_IMAGES} distinct URLs), the main one first; each is embedded and searchable`),
+    image_url: imageUrlSchema.optional().describe('The one-photo form of `images`: give one or the other, never both'),
   })
-  .strict();
+  .strict()
+  .superRefine((product, context) => {
+    if ((product.images === undefined) === (product.image_url === undefined)) {
+      const both = product.images !== undefined;
+      context.addIssue({ code: 'custom', path: [both ? 'image_url' : 'images'], message: both ? 'give images or image_url, not both' : 'give images (or image_url for one photo)', params: { code: 'invalid_images' } });
+    }
+    const seen = new Set<string>();
+    product.images?.forEach((url, position) => {
+      if (seen.has(url)) context.addIssue({ code: 'custom', path: ['images', position], message: `${url} appears twice`, params: { code: 'duplicate_images' } });
+      seen.add(url);
+    });
+  });
 
 export type Product = z.infer<typeof productSchema>;
+
+/** A product's photo URLs in order: `images`, or its one `image_url`. */
+export function productImages(product: Pick<Product, 'images' | 'image_url'>): string[] {
+  return product.images ?? (product.image_url !== undefined ? [product.image_url] : []);
+}
 
 const eventId = z.string().min(1).max(256).describe('For deduplication: an id seen in the last EVENT_DEDUP_TTL_S is answered 202 and enqueues nothing');
 const version = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).describe('Per product; only a newer version changes anything');
@@ -96,7 +124,7 @@ export function parseWebhookBody(body: unknown): CatalogEvent[] {
   const isBatch = typeof body === 'object' && body !== null && !Array.isArray(body) && 'events' in body;
   if (!isBatch) {
     const parsed = eventSchema.safeParse(body);
-    if (!parsed.success) throw invalid(describeIssues(parsed.error.issues));
+    if (!parsed.success) throw invalid(describeIssues(parsed.error.issues), codeOf(parsed.error.issues));
     return [parsed.data];
   }
   const events = (body as { events: unknown }).events;
@@ -104,12 +132,29 @@ export function parseWebhookBody(body: unknown): CatalogEvent[] {
     throw new ValidationError(`a batch holds at most ${MAX_EVENTS_PER_REQUEST} events, got ${events.length}`, { code: 'too_many_events' });
   }
   const parsed = eventBatchSchema.safeParse(body);
-  if (!parsed.success) throw invalid(describeIssues(parsed.error.issues));
+  if (!parsed.success) throw invalid(describeIssues(parsed.error.issues), codeOf(parsed.error.issues));
   return parsed.data.events;
 }
 
-function invalid(problems: string[]): ValidationError {
+/**
+ * The code of a refused body: `too_many_images` or `duplicate_images` when every problem is that one (a client can act
+ * on it without parsing messages), else `invalid_event`.
+ */
+type EventErrorCode = 'invalid_event' | 'too_many_images' | 'duplicate_images';
+
+function codeOf(issues: ReadonlyArray<{ code: string; path: ReadonlyArray<PropertyKey>; params?: Record<string, unknown> }>): EventErrorCode {
+  const codes = new Set<EventErrorCode>(
+    issues.map((issue): EventErrorCode => {
+      if (issue.code === 'too_big' && issue.path[issue.path.length - 1] === 'images') return 'too_many_images';
+      const custom = issue.params?.code;
+      return custom === 'duplicate_images' ? 'duplicate_images' : 'invalid_event';
+    }),
+  );
+  return codes.size === 1 ? [...codes][0]! : 'invalid_event';
+}
+
+function invalid(problems: string[], code: EventErrorCode = 'invalid_event'): ValidationError {
   const shown = problems.slice(0, 20);
   const more = problems.length > shown.length ? `; and ${problems.length - shown.length} more` : '';
-  return new ValidationError(`invalid event: ${shown.join('; ')}${more}`, { code: 'invalid_event', details: { problems: shown } });
+  return new ValidationError(`invalid event: ${shown.join('; ')}${more}`, { code, details: { problems: shown } });
 }

@@ -40,6 +40,8 @@ export const API_ERRORS = {
   signature_mismatch: { status: [401], description: 'No v1 value matches the body with any configured secret.' },
   invalid_event: { status: [400], description: 'Events are malformed; the message and `details.problems` name each bad event and field.' },
   too_many_events: { status: [400], description: 'A batch holds more than 500 events.' },
+  too_many_images: { status: [400], description: 'A product lists more than 10 images (and nothing else is wrong with the events).' },
+  duplicate_images: { status: [400], description: 'A product lists the same image URL twice (and nothing else is wrong with the events).' },
   queue_unavailable: { status: [503], description: 'Redis does not answer, or fewer replicas than REDIS_WAIT_REPLICAS acknowledged the events in time; answered at once, nothing is promised. Retry later: an event that was stored after all comes back as a duplicate.' },
   // Product status
   invalid_product_id: { status: [400], description: 'The product id is not 1–256 printable ASCII characters.' },
@@ -94,6 +96,7 @@ export const PROCESS_ERRORS = {
   alias_conflict: 'A concrete index has the alias’s name.',
   index_create_conflict: 'Other processes kept creating the next index version while this one tried to; it gave up after a few attempts.',
   mapping_mismatch: 'The index mapping disagrees with the configured models.',
+  index_migration_needed: 'The index holds one photo per product (written before several photos): run `lookalike index migrate` once.',
   invalid_model_manifest: 'A model manifest cannot be read or is invalid.',
   model_missing: 'A model file does not exist.',
   model_checksum_mismatch: 'A model file’s sha256 differs from its manifest.',

@@ -13,6 +13,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import sharp from 'sharp';
 import { loadConfig } from '../core/config';
 import { createElasticsearchClient } from '../core/search/elasticsearch';
+import { embeddedByQuery } from '../core/search/photos';
 import { createProgress } from '../core/progress';
 import { seededRandom } from '../core/random';
 import { signatureHeader } from '../core/webhook-signature';
@@ -36,7 +37,29 @@ const EXAMPLE_CATEGORIES = ['containers', 'electronics', 'plants'];
 /** The drawings of the demo catalog (seeded: the same for a size every time; a smaller size is a prefix per category). */
 export const selectDemoClipart = (perCategory: number): Promise<ClipartItem[]> => selectClipart({ perCategory, seed: 1, maxPixels: 8_000_000 });
 
-export type DemoProduct = Record<string, unknown> & { id: string; image_url: string };
+export type DemoProduct = Record<string, unknown> & { id: string; images: string[] };
+
+/** The name of a product's second photo on the image server (`/<name>.jpg`). */
+export const secondPhotoName = (id: string): string => `${id}--photo2`;
+
+/**
+ * A product's second photo, made from its first as a shop's other shot of the same item would differ: mirrored, a
+ * closer crop (the middle 84 %), on a beige background instead of white. A search with one finds the product through
+ * the other (each is embedded and searched on its own).
+ */
+export async function secondPhoto(photo: Buffer): Promise<Buffer> {
+  const { width = 640, height = 640 } = await sharp(photo).metadata();
+  const [w, h] = [Math.round(width * 0.84), Math.round(height * 0.84)];
+  const closer = await sharp(photo).flop().extract({ left: Math.round((width - w) / 2), top: Math.round((height - h) / 2), width: w, height: h }).resize(width, height).toBuffer();
+  // Multiplied onto the background: white turns beige, the drawing keeps its colours.
+  return sharp({ create: { width, height, channels: 3, background: { r: 236, g: 228, b: 212 } } }).composite([{ input: closer, blend: 'multiply' }]).jpeg({ quality: 88 }).toBuffer();
+}
+
+/** Writes the second photo of product `id` beside its first (.cache/demo/images), unless it is there already. */
+async function ensureSecondPhoto(id: string): Promise<void> {
+  const file = path.join(DEMO_IMAGES_DIR, `${secondPhotoName(id)}.jpg`);
+  if (!fs.existsSync(file)) fs.writeFileSync(file, await secondPhoto(fs.readFileSync(path.join(DEMO_IMAGES_DIR, `${id}.jpg`))));
+}
 
 export interface DemoStackOptions {
   /** Drawings per category (DEMO_PER_CATEGORY; 200 gives about 1,700 products). */
@@ -98,7 +121,18 @@ export async function prepareDemoCatalog(perCategory: number, imagePort: number)
   const catalogFile = path.join(DEMO_DIR, `catalog-${perCategory}.json`);
   let catalog: DemoProduct[];
   let items: ClipartItem[] | null = null;
-  if (fs.existsSync(catalogFile)) catalog = (JSON.parse(fs.readFileSync(catalogFile, 'utf8')) as DemoProduct[]).map((product) => ({ ...product, image_url: imageUrl(product.id) }));
+  // Two photos per product: the drawing, and a second shot of it (secondPhoto).
+  const imagesOf = (id: string) => [imageUrl(id), imageUrl(secondPhotoName(id))];
+  if (fs.existsSync(catalogFile)) {
+    // A catalog cached before products had several photos has `image_url`: its products get both photos as well.
+    catalog = (JSON.parse(fs.readFileSync(catalogFile, 'utf8')) as Array<DemoProduct & { image_url?: string }>).map(({ image_url: _imageUrl, ...product }) => ({ ...product, images: imagesOf(product.id) }));
+    const progress = createProgress('demo catalog: second photos');
+    for (const [i, product] of catalog.entries()) {
+      await ensureSecondPhoto(product.id);
+      progress.update(i + 1, catalog.length);
+    }
+    progress.done();
+  }
   else {
     items = await selectDemoClipart(perCategory);
     const random = seededRandom(2);
@@ -108,6 +142,7 @@ export async function prepareDemoCatalog(perCategory: number, imagePort: number)
       const file = path.join(DEMO_IMAGES_DIR, `${item.id}.jpg`);
       const photo = fs.existsSync(file) ? fs.readFileSync(file) : await renderProduct(item.file, 640);
       if (!fs.existsSync(file)) fs.writeFileSync(file, photo);
+      await ensureSecondPhoto(item.id);
       const [low, high] = PRICE[item.category] ?? [5, 100];
       const wearable = item.subcategory === 'clothing' || item.category === 'people';
       catalog.push({
@@ -120,7 +155,7 @@ export async function prepareDemoCatalog(perCategory: number, imagePort: number)
         price: Math.round((low + random() * (high - low)) * 100) / 100,
         currency: 'EUR',
         available: random() < 0.8,
-        image_url: imageUrl(item.id),
+        images: imagesOf(item.id),
       });
       progress.update(catalog.length, items.length);
     }
@@ -264,7 +299,7 @@ export async function startDemoStack(options: DemoStackOptions): Promise<DemoSta
       for (;;) {
         if (failure) throw new Error(failure);
         await es.indices.refresh({ index: options.alias });
-        const done = (await es.count({ index: options.alias, query: { exists: { field: 'embeddings.efficientnet-lite0' } } })).count;
+        const done = (await es.count({ index: options.alias, query: embeddedByQuery('efficientnet-lite0') })).count;
         progress.update(done, catalog.length);
         if (done >= catalog.length) break;
         await sleep(1000);

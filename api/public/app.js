@@ -109,16 +109,47 @@
     return element;
   }
 
+  /**
+   * A product's photos on its card: the one that matched large (`matched_image`), and below it every photo as a
+   * thumbnail (the matched one marked); a thumbnail shown large on a click.
+   */
+  function photos(r, p) {
+    const images = p.images && p.images.length ? p.images : [p.image_url];
+    const matched = images[r.matched_image] !== undefined ? r.matched_image : 0;
+    const img = document.createElement('img');
+    img.className = 'photo';
+    img.loading = 'lazy';
+    img.alt = (p.title || r.id) + (images.length > 1 ? ' (photo ' + (matched + 1) + ' of ' + images.length + ', the one that matched)' : '');
+    img.src = images[matched];
+    if (images.length < 2) return { img, thumbs: null };
+    const thumbs = document.createElement('div');
+    thumbs.className = 'thumbs';
+    images.forEach((url, i) => {
+      const thumb = document.createElement('button');
+      thumb.type = 'button';
+      thumb.className = 'thumb' + (i === matched ? ' matched shown' : '');
+      thumb.title = i === matched ? 'Photo ' + (i + 1) + ': the one that matched' : 'Photo ' + (i + 1);
+      const small = document.createElement('img');
+      small.loading = 'lazy';
+      small.alt = thumb.title;
+      small.src = url;
+      thumb.append(small);
+      thumb.addEventListener('click', () => {
+        img.src = url;
+        for (const other of thumbs.children) other.classList.toggle('shown', other === thumb);
+      });
+      thumbs.append(thumb);
+    });
+    return { img, thumbs };
+  }
+
   /** One result's card: "more like this", and "less like this" where the results have a query to run again. */
   function card(r) {
     const p = r.product;
     const card = document.createElement('article');
     card.className = 'card';
     card.dataset.id = r.id;
-    const img = document.createElement('img');
-    img.loading = 'lazy';
-    img.alt = p.title || r.id;
-    img.src = p.image_url;
+    const { img, thumbs } = photos(r, p);
     const inner = document.createElement('div');
     inner.className = 'body';
     const title = document.createElement('span');
@@ -135,7 +166,9 @@
     more.textContent = 'More like this';
     more.addEventListener('click', () => similar(r.id, p));
     inner.append(title, meta, badge);
-    card.append(img, inner, more);
+    card.append(img);
+    if (thumbs) card.append(thumbs);
+    card.append(inner, more);
     if (current && current.queryId) {
       const less = document.createElement('button');
       less.type = 'button';

@@ -3,6 +3,7 @@ import { errors } from '@elastic/elasticsearch';
 import { DEFAULT_CATALOG, documentId } from '../../core/catalog';
 import type { Embedder } from '../../core/embedding/embedder';
 import { AppError, NotFoundError, ValidationError } from '../../core/errors';
+import type { PhotoDocument } from '../../core/search/photos';
 import type { QueryStore } from '../../core/search/query-store';
 import type { QueryOptions } from '../../core/search/search-request';
 import { DEFAULT_WEIGHT, type SteeringVectors } from '../../core/search/steering';
@@ -20,18 +21,24 @@ export class QueryVectors {
     private readonly queries: QueryStore,
   ) {}
 
-  /** The vectors of product `id` of `catalog` (the document id encodes the catalog: no other catalog's product). */
+  /**
+   * The vectors of product `id` of `catalog` (the document id encodes the catalog: no other catalog's product): those
+   * of its main photo, or of the first photo that has a vector of the most of these models (the main photo may have
+   * failed). "Products like this one" searches with the photo the catalog shows first.
+   */
   async product(catalog: string, id: string, ids: string[]): Promise<Record<string, number[]>> {
+    type Source = { deleted?: boolean; photos?: PhotoDocument[] };
     let doc;
     try {
-      doc = await this.es.get<{ deleted?: boolean; vectors?: Record<string, number[]> }>({ index: this.alias, id: documentId(catalog, id), _source_includes: ['deleted', 'vectors'], _source_exclude_vectors: false } as never);
+      doc = await this.es.get<Source>({ index: this.alias, id: documentId(catalog, id), _source_includes: ['deleted', 'photos.vectors'], _source_exclude_vectors: false } as never);
     } catch (error) {
       if (error instanceof errors.ResponseError && error.statusCode === 404) throw new NotFoundError(`product ${id} is not in the catalog`, 'product_not_found');
       throw error;
     }
-    const source = (doc as { _source?: { deleted?: boolean; vectors?: Record<string, number[]> } })._source;
+    const source = (doc as { _source?: Source })._source;
     if (!source || source.deleted) throw new NotFoundError(`product ${id} is not in catalog "${catalog}"`, 'product_not_found');
-    const vectors = Object.fromEntries(ids.flatMap((m) => (source.vectors?.[m] ? [[m, source.vectors[m]!]] : [])));
+    const photoVectors = (source.photos ?? []).map((photo) => Object.fromEntries(ids.flatMap((m) => (photo.vectors?.[m] ? [[m, photo.vectors[m]!]] : []))));
+    const vectors = photoVectors.reduce<Record<string, number[]>>((best, candidate) => (Object.keys(candidate).length > Object.keys(best).length ? candidate : best), {});
     if (Object.keys(vectors).length === 0) throw new AppError('product_not_embedded', `product ${id} has no vector for ${ids.join(', ')} yet`, 409);
     return vectors;
   }

@@ -3,6 +3,7 @@ import { DEFAULT_CATALOG } from '../../core/catalog';
 import { cropBoxSchema } from '../../core/image/autocrop';
 import { FACETS, type CatalogHit, type CatalogSearchResponse } from '../../core/search/catalog-search';
 import { productFieldsSchema } from '../../core/search/catalog-store';
+import { matchedImage } from '../../core/search/photos';
 import { MAX_PAGE_DEPTH, encodeCursor, pageAfter, pageDepth, type Ranked } from '../../core/search/paging';
 import { rank, reranks, type RankCandidate } from '../../core/search/ranking';
 import type { QueryOptions } from '../../core/search/search-request';
@@ -19,7 +20,12 @@ const resultsSchema = z
   .array(
     z.object({
       id: z.string(),
-      score: z.number().min(0).max(1).describe('Weighted similarity, 0..1'),
+      score: z.number().min(0).max(1).describe('Weighted similarity, 0..1: that of the photo that matched best'),
+      matched_image: z
+        .number()
+        .int()
+        .min(0)
+        .describe("The index in `product.images` of the product's photo that matched (0: the main photo); a product comes back once, scored by its best photo"),
       product: productFieldsSchema.omit({ id: true }).partial().describe('The product’s catalog fields; null where it has none'),
       explain: z
         .object({
@@ -86,7 +92,13 @@ export const roundTimings = (timings: Timings): SearchResult['timings_ms'] => Ob
 /** A hit as a result: the product's own id (the document id also encodes its catalog). */
 function resultOf(hit: CatalogHit, score: number): SearchResult['results'][number] {
   const { id, catalog, image_hash: _imageHash, ...product } = (hit._source ?? {}) as Record<string, unknown>;
-  return { id: typeof id === 'string' ? id : hit._id!, score: roundScore(score), product: { ...product, catalog: typeof catalog === 'string' ? catalog : DEFAULT_CATALOG } };
+  return {
+    id: typeof id === 'string' ? id : hit._id!,
+    score: roundScore(score),
+    // Every kNN and exact hit names its photo; a hit without inner hits is answered with the main photo.
+    matched_image: matchedImage(hit.inner_hits as Parameters<typeof matchedImage>[0]) ?? 0,
+    product: { ...product, catalog: typeof catalog === 'string' ? catalog : DEFAULT_CATALOG },
+  };
 }
 
 /** A hit as the business ranking sees it. */

@@ -2,11 +2,13 @@ import type { Client } from '@elastic/elasticsearch';
 import { errors } from '@elastic/elasticsearch';
 import { z } from 'zod';
 import { catalogNameSchema, documentId } from '../../core/catalog';
+import type { PhotoDocument } from '../../core/search/photos';
 import { IGNORE_REASONS, PRODUCT_STATES, type ProductState, type StatusStore } from '../../core/status-store';
 
 /**
  * A product's processing status: the pipeline's own record (Redis) says queued / failed / indexed / deleted and the
- * last event it ignored; the index says which version it holds and which models' vectors the product has.
+ * last event it ignored; the index says which version it holds and, per photo, whether it is searchable and which
+ * models' vectors it has.
  */
 export const productStatusSchema = z
   .object({
@@ -16,7 +18,17 @@ export const productStatusSchema = z
       .enum(PRODUCT_STATES)
       .describe('queued: an event was accepted and waits for the indexer; indexed: searchable at `version`; failed: the newest event could not be applied (see last_error); deleted: a tombstone; unknown: no event seen and not in the index'),
     version: z.number().int().min(0).nullable().describe('The version the state is about; null when unknown'),
-    models: z.array(z.string()).describe('The models the product has a vector for, in order'),
+    models: z.array(z.string()).describe('The models the product has a vector for (of at least one photo), in order'),
+    photos: z
+      .array(
+        z.object({
+          url: z.string(),
+          state: z.enum(['indexed', 'failed']).describe('indexed: searchable, with a vector of each model in `models`; failed: could not be fetched or embedded (see error), never matched'),
+          models: z.array(z.string()).describe('The models this photo has a vector for, in order'),
+          error: z.string().nullable().describe('Why the photo failed (`code: message`); null unless failed. Sending the product again retries it'),
+        }),
+      )
+      .describe("The indexed version's photos, in the order of `images`; empty when the index holds none"),
     last_error: z.string().nullable().describe('Why the newest event failed (`code: message`, e.g. `fetch_not_found: the image URL answered 404`); null unless failed'),
     last_ignored: z
       .object({
@@ -43,7 +55,7 @@ export class StatusService {
     const key = documentId(catalog, id);
     const [record, doc] = await Promise.all([
       this.status.get(key),
-      this.es.get<{ source_version?: number; deleted?: boolean; embeddings?: Record<string, unknown> }>({ index: this.alias, id: key, _source_includes: ['source_version', 'deleted', 'embeddings'] }).catch((error: unknown) => {
+      this.es.get<{ source_version?: number; deleted?: boolean; photos?: PhotoDocument[] }>({ index: this.alias, id: key, _source_includes: ['source_version', 'deleted', 'photos.url', 'photos.error', 'photos.embeddings'] }).catch((error: unknown) => {
         if (error instanceof errors.ResponseError && error.statusCode === 404) return null;
         throw error;
       }),
@@ -59,12 +71,15 @@ export class StatusService {
       version = storedVersion;
     }
     const ignored = record?.lastIgnored;
+    const photos = stored && !stored.deleted ? (stored.photos ?? []) : [];
+    const photoModels = photos.map((photo) => Object.keys(photo.embeddings ?? {}).sort());
     return {
       id,
       catalog,
       state,
       version,
-      models: stored && !stored.deleted ? Object.keys(stored.embeddings ?? {}).sort() : [],
+      models: [...new Set(photoModels.flat())].sort(),
+      photos: photos.map((photo, i) => ({ url: photo.url, state: photo.error === undefined ? 'indexed' : 'failed', models: photoModels[i]!, error: photo.error ?? null })),
       last_error: state === 'failed' ? (record?.lastError ?? null) : null,
       last_ignored: ignored ? { event_id: ignored.eventId, version: ignored.version, reason: ignored.reason } : null,
     };

@@ -8,7 +8,7 @@ import type { Logger } from '../../core/logger';
 import { createProgress } from '../../core/progress';
 import { IndexManager } from '../../core/search/index-manager';
 import type { ClipartItem } from './clipart';
-import { embeddingMetadata } from '../../core/search/catalog-store';
+import { embeddedPhoto, photoFields } from '../../core/search/photos';
 
 /**
  * A catalog index for a benchmark: created through IndexManager under the config's alias (so it has the real mapping),
@@ -54,14 +54,11 @@ export function benchProduct(i: number, item: ClipartItem, vectors: Record<strin
     price: Math.round((5 + random() * 295) * 100) / 100,
     currency: 'EUR',
     available: random() < 0.8,
-    image_url: `http://127.0.0.1/bench/${i}.jpg`,
-    image_hash: hash,
     updated_at: now,
     indexed_at: now,
     source_version: 1,
     deleted: false,
-    embeddings: Object.fromEntries(Object.keys(vectors).map((id) => [id, embeddingMetadata({ id, version: '1' }, hash)])),
-    vectors,
+    ...photoFields([embeddedPhoto(`http://127.0.0.1/bench/${i}.jpg`, hash, vectors, Object.keys(vectors).map((id) => ({ id, version: '1' })))]),
   };
 }
 

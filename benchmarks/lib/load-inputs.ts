@@ -5,6 +5,7 @@ import { Client } from '@elastic/elasticsearch';
 import { productSchema, type Product } from '../../core/catalog';
 import { createProgress } from '../../core/progress';
 import { PRODUCT_FIELDS } from '../../core/search/catalog-search';
+import { embeddedByQuery } from '../../core/search/photos';
 import { selectDemoClipart } from '../../scripts/demo-stack';
 import { seeded } from './clipart';
 import type { Pool } from './load-args';
@@ -119,20 +120,20 @@ export interface ExportedProduct {
 export async function exportProducts(esUrl: string, alias: string, file: string, count = 200): Promise<number> {
   const es = new Client({ node: esUrl });
   try {
-    const response = await es.search<{ vectors?: Record<string, number[]> } & Record<string, unknown>>({
+    const response = await es.search<{ photos?: Array<{ vectors?: Record<string, number[]> }> } & Record<string, unknown>>({
       index: alias,
       size: count,
       sort: [{ id: 'asc' }],
-      query: { bool: { filter: [{ exists: { field: `embeddings.${VECTOR_MODEL}` } }], must_not: [{ term: { deleted: true } }, { prefix: { id: 'load-' } }] } },
+      query: { bool: { filter: [embeddedByQuery(VECTOR_MODEL)], must_not: [{ term: { deleted: true } }, { prefix: { id: 'load-' } }] } },
       // The mapping keeps vectors out of _source (exclude_source_vectors): asked for by name.
-      _source: { includes: ['id', ...PRODUCT_FIELDS, `vectors.${VECTOR_MODEL}`], exclude_vectors: false } as never,
+      _source: { includes: ['id', ...PRODUCT_FIELDS, `photos.vectors.${VECTOR_MODEL}`], exclude_vectors: false } as never,
     });
     const products: ExportedProduct[] = response.hits.hits.flatMap((hit) => {
       const source = hit._source ?? {};
-      const vector = source.vectors?.[VECTOR_MODEL];
+      const vector = source.photos?.[0]?.vectors?.[VECTOR_MODEL];
       if (!vector) return [];
       // What an event's product holds (the index also keeps what the indexer derives, such as image_hash).
-      const fields = Object.fromEntries(['id', ...PRODUCT_FIELDS].flatMap((name) => (!(name in productSchema.shape) || source[name] === undefined || source[name] === null ? [] : [[name, source[name]]])));
+      const fields = Object.fromEntries(['id', ...PRODUCT_FIELDS].flatMap((name) => (!(name in productSchema.shape) || name === 'image_url' || source[name] === undefined || source[name] === null ? [] : [[name, source[name]]])));
       return [{ id: hit._id!, product: productSchema.parse(fields), vector }];
     });
     if (products.length === 0) throw new Error(`the index ${alias} has no embedded products to search by id or vector`);

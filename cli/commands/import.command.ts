@@ -29,7 +29,7 @@ export const importUsage = 'lookalike import <file.jsonl|file.csv> [--version <i
  * silently hide every later webhook that counts 1, 2, 3 … Rows older than what the catalog holds are counted and
  * reported (the indexer ignores them and records that in each product's status).
  *
- * CSV: a header row; `sizes` separated by `|`; `available` true/false/yes/no/1/0; a `signals.<name>` column per
+ * CSV: a header row; `sizes` and `images` separated by `|`; `available` true/false/yes/no/1/0; a `signals.<name>` column per
  * signal; empty cells are absent. A row (JSONL or CSV) names its catalog in `catalog` (default `default`).
  */
 export const NO_VERSION_MESSAGE = `the rows carry no "version" and no --version was given.
@@ -79,7 +79,7 @@ async function* jsonlRows(input: NodeJS.ReadableStream): AsyncGenerator<Row> {
 
 function csvValue(column: string, cell: string): unknown {
   if (cell === '') return undefined;
-  if (column === 'sizes') return cell.split('|').map((s) => s.trim()).filter(Boolean);
+  if (column === 'sizes' || column === 'images') return cell.split('|').map((s) => s.trim()).filter(Boolean);
   if (column === 'price' || column === 'version') return Number(cell);
   if (column === 'available') {
     if (/^(true|yes|1)$/i.test(cell)) return true;

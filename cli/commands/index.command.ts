@@ -9,7 +9,8 @@ import { createProgress } from '../../core/progress';
 
 export const indexUsage = `lookalike index ensure     create the catalog index or check it against the configured models; set INDEX_REPLICAS on it
 lookalike index status     print the alias, its index version, the document count, shards, replicas and health
-lookalike index migrate    build the next index version (INDEX_SHARDS, INDEX_REPLICAS), copy every document, swap the alias`;
+lookalike index migrate    build the next index version (INDEX_SHARDS, INDEX_REPLICAS), copy every document, swap the alias
+                           (an index written before several photos per product is upgraded on the way, nothing re-embedded)`;
 
 /** `lookalike index <verb>`: operate the catalog index through the index manager. */
 export async function indexCommand(args: string[]): Promise<number> {
@@ -33,7 +34,8 @@ export async function indexCommand(args: string[]): Promise<number> {
       const layout = index ? { ...(await readLayout(deps.es, index)), health: (await deps.es.cluster.health({ index })).status } : {};
       console.log(JSON.stringify({ alias: deps.indexManager.alias, index, documents: count, versions: await deps.indexManager.versions(), ...layout }));
     } else {
-      await deps.indexManager.ensure(models);
+      // An index of the one-photo layout is what a migration upgrades: ensure lets it through here only.
+      await deps.indexManager.ensure(models, { allowOnePhotoLayout: true });
       const progress = createProgress('copying');
       const result = await deps.indexManager.migrate({ models, onProgress: (done, total) => progress.update(done, total) });
       progress.done();

@@ -11,7 +11,7 @@ import { createProgress } from '../../core/progress';
 import { connectRedis } from '../../core/redis';
 import { compareMapping } from '../../core/search/catalog-mapping';
 import { waitForElasticsearch } from '../../core/search/elasticsearch';
-import { embeddingMetadata } from '../../core/search/catalog-store';
+import { embeddingMetadata, type PhotoDocument } from '../../core/search/photos';
 import type { CatalogDocument } from '../../core/search/index-manager';
 
 export const reembedUsage = 'lookalike reembed --model <id> [--new-index]   (re)compute one model\'s vectors for the whole catalog';
@@ -57,8 +57,10 @@ export async function reembedCommand(args: string[]): Promise<number> {
       const live = { bool: { must_not: { term: { deleted: true } } } };
       const total = (await deps.es.count({ index: current, query: live })).count;
       try {
+        // photos.url: a photo without this model's metadata would otherwise come back as nothing at all.
+        const SCAN_FIELDS = ['photos.url', 'photos.error', `photos.embeddings.${modelId}`];
         await deps.indexManager.scan(current, live, 1000, async (hits) => {
-          const stale = hits.filter((hit) => (hit._source.embeddings as Record<string, { model_version?: string }> | undefined)?.[modelId]?.model_version !== manifest.version);
+          const stale = hits.filter((hit) => ((hit._source.photos as PhotoDocument[] | undefined) ?? []).some((photo) => photo.error === undefined && photo.embeddings?.[modelId]?.model_version !== manifest.version));
           if (stale.length > 0) {
             await queue.addBulk(stale.map((hit) => ({
               name: JOBS.reembed,
@@ -69,7 +71,7 @@ export async function reembedCommand(args: string[]): Promise<number> {
           enqueued += stale.length;
           scanned += hits.length;
           progress.update(scanned, total, `${enqueued} enqueued`);
-        }, [`embeddings.${modelId}`]);
+        }, SCAN_FIELDS);
       } finally {
         await queue.close();
       }
@@ -86,34 +88,34 @@ export async function reembedCommand(args: string[]): Promise<number> {
       const result = await deps.indexManager.migrate({
         models: specs,
         batchSize: 64,
-        onProgress: (done, total) => progress.update(done, total, failed ? `${failed} without an image` : ''),
+        onProgress: (done, total) => progress.update(done, total, failed ? `${failed} photos without an image` : ''),
         transform: async (documents) => {
-          const images = await Promise.all(documents.map(async ({ source }) => {
-            if (source.deleted === true || typeof source.image_url !== 'string') return null;
-            return fetcher.fetch(source.image_url).then(
+          // Every photo of every live product, fetched again and embedded by this model; the others' vectors stay.
+          const out = documents.map(({ source }) => structuredClone(source) as CatalogDocument & { photos?: PhotoDocument[] });
+          const photos = out.flatMap((doc) => (doc.deleted === true ? [] : (doc.photos ?? []).filter((photo) => photo.error === undefined)));
+          const images = await Promise.all(photos.map((photo) =>
+            fetcher.fetch(photo.url).then(
               (f) => f.bytes,
               (error: unknown) => {
-                deps.logger.warn({ id: source.id, url: source.image_url, reason: (error as Error).message }, 'reembed: image unavailable, the document keeps no vector for this model');
+                deps.logger.warn({ url: photo.url, reason: (error as Error).message }, 'reembed: image unavailable, the photo keeps no vector for this model');
                 return null;
               },
-            );
-          }));
+            ),
+          ));
           const present = images.flatMap((bytes, i) => (bytes ? [{ i, bytes }] : []));
           const outcomes = await embedder.embedMany(present.map((p) => p.bytes));
-          const out: Array<CatalogDocument | null> = documents.map(({ source }) => {
-            const copy = structuredClone(source) as CatalogDocument & { vectors?: Record<string, unknown>; embeddings?: Record<string, unknown> };
-            if (copy.vectors) delete copy.vectors[modelId];
-            if (copy.embeddings) delete copy.embeddings[modelId];
-            return copy;
-          });
+          for (const photo of photos) {
+            if (photo.vectors) delete photo.vectors[modelId];
+            delete photo.embeddings[modelId];
+          }
           present.forEach(({ i, bytes }, k) => {
             const outcome = outcomes[k]!;
-            const doc = out[i] as CatalogDocument & { vectors?: Record<string, unknown>; embeddings?: Record<string, unknown> };
             if (!outcome.ok) return void failed++;
-            doc.vectors = { ...doc.vectors, [modelId]: Array.from(outcome.image.embeddings[0]!.vector) };
-            doc.embeddings = { ...doc.embeddings, [modelId]: embeddingMetadata(manifest, hashImage(bytes)) };
+            const photo = photos[i]!;
+            photo.vectors = { ...photo.vectors, [modelId]: Array.from(outcome.image.embeddings[0]!.vector) };
+            photo.embeddings = { ...photo.embeddings, [modelId]: embeddingMetadata(manifest, hashImage(bytes)) };
           });
-          failed += images.filter((bytes, i) => !bytes && documents[i]!.source.deleted !== true).length;
+          failed += images.filter((bytes) => !bytes).length;
           return out;
         },
       });

@@ -5,8 +5,10 @@ import type { Config, VectorIndexOptions } from '../config';
  * Builds the catalog index body from mappings/products.json (the source of truth) plus one `dense_vector` field per
  * embedding model, and compares a live mapping against it.
  *
- * Per model `<id>`: `vectors.<id>` holds the vector (cosine), `embeddings.<id>` what it was computed from (model id,
- * model version, image content hash), which is how the indexer knows not to embed the same image twice.
+ * A product has several photos: `photos` is a nested field with one entry per photo, in the order of the product's
+ * `images` (docs/index.md says why nested rather than one document per photo). Per photo and model `<id>`:
+ * `photos.vectors.<id>` holds the vector (cosine), `photos.embeddings.<id>` what it was computed from (model id, model
+ * version, image content hash), which is how the indexer knows not to embed the same photo twice.
  */
 
 /** One embedding model's vector field. */
@@ -22,8 +24,10 @@ const HNSW = new Set(['hnsw', 'int8_hnsw', 'int4_hnsw', 'bbq_hnsw']);
 
 type JsonObject = Record<string, unknown>;
 
-export const vectorField = (modelId: string): string => `vectors.${modelId}`;
-export const embeddingField = (modelId: string): string => `embeddings.${modelId}`;
+/** The nested field that holds a product's photos. */
+export const PHOTOS_PATH = 'photos';
+export const vectorField = (modelId: string): string => `${PHOTOS_PATH}.vectors.${modelId}`;
+export const embeddingField = (modelId: string): string => `${PHOTOS_PATH}.embeddings.${modelId}`;
 
 export function assertModelId(modelId: string): void {
   if (!MODEL_ID.test(modelId)) {
@@ -65,9 +69,9 @@ export function buildIndexBody(indexConfig: Config['index'], models: VectorField
   base.settings.index.number_of_shards = indexConfig.shards;
   base.settings.index.number_of_replicas = indexConfig.replicas;
   base.settings.index.refresh_interval = indexConfig.refreshInterval;
-  const properties = base.mappings.properties;
-  const vectors = properties.vectors as { properties: JsonObject };
-  const embeddings = properties.embeddings as { properties: JsonObject };
+  const photos = (base.mappings.properties.photos as { properties: JsonObject }).properties;
+  const vectors = photos.vectors as { properties: JsonObject };
+  const embeddings = photos.embeddings as { properties: JsonObject };
   for (const model of models) {
     vectors.properties[model.modelId] = denseVectorMapping(model);
     embeddings.properties[model.modelId] = embeddingMetadataMapping();
@@ -79,8 +83,13 @@ export function buildIndexBody(indexConfig: Config['index'], models: VectorField
 export function modelFieldsMapping(model: VectorFieldSpec): JsonObject {
   return {
     properties: {
-      vectors: { properties: { [model.modelId]: denseVectorMapping(model) } },
-      embeddings: { properties: { [model.modelId]: embeddingMetadataMapping() } },
+      [PHOTOS_PATH]: {
+        type: 'nested',
+        properties: {
+          vectors: { properties: { [model.modelId]: denseVectorMapping(model) } },
+          embeddings: { properties: { [model.modelId]: embeddingMetadataMapping() } },
+        },
+      },
     },
   };
 }
@@ -95,6 +104,11 @@ export interface MappingCheck {
    * `catalog`): added in place, since a new field changes nothing stored.
    */
   missingFields: Record<string, JsonObject>;
+  /**
+   * The index holds one photo per product (schema 1: `vectors` and `embeddings` at the top level, no `photos`): it
+   * cannot serve this release until `lookalike index migrate` copies it into a version with `photos`.
+   */
+  onePhotoLayout: boolean;
 }
 
 /** Compares a live mapping (the `mappings` of one index) with the file and the configured models. */
@@ -103,6 +117,7 @@ export function compareMapping(live: JsonObject, models: VectorFieldSpec[]): Map
   const missingModels: VectorFieldSpec[] = [];
   const missingFields: Record<string, JsonObject> = {};
   const liveProps = (live.properties ?? {}) as Record<string, JsonObject>;
+  if (!liveProps[PHOTOS_PATH] && (liveProps.vectors || liveProps.embeddings)) return { problems, missingModels, missingFields, onePhotoLayout: true };
   const expected = (productsMapping.mappings.properties ?? {}) as Record<string, JsonObject>;
   for (const [field, definition] of Object.entries(expected)) {
     const actual = liveProps[field];
@@ -111,7 +126,8 @@ export function compareMapping(live: JsonObject, models: VectorFieldSpec[]): Map
       problems.push(`field "${field}" is ${String(actual.type ?? 'object')}, expected ${String(definition.type)}`);
     }
   }
-  const liveVectors = ((liveProps.vectors?.properties ?? {}) as Record<string, JsonObject>);
+  const livePhotos = (liveProps[PHOTOS_PATH]?.properties ?? {}) as Record<string, JsonObject>;
+  const liveVectors = (livePhotos.vectors?.properties ?? {}) as Record<string, JsonObject>;
   for (const model of models) {
     const field = liveVectors[model.modelId];
     if (!field) {
@@ -126,5 +142,5 @@ export function compareMapping(live: JsonObject, models: VectorFieldSpec[]): Map
       problems.push(`${vectorField(model.modelId)} uses ${String(field.similarity)} similarity, expected cosine`);
     }
   }
-  return { problems, missingModels, missingFields };
+  return { problems, missingModels, missingFields, onePhotoLayout: false };
 }

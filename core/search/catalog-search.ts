@@ -1,5 +1,5 @@
 import type { Client } from '@elastic/elasticsearch';
-import { vectorField } from './catalog-mapping';
+import { PHOTOS_PATH, vectorField } from './catalog-mapping';
 import { assertAllShards, MsearchItemError, NO_PARTIAL_RESULTS, searchAllShards } from './elasticsearch';
 import { knnClause, type FilterClause } from './filters';
 import { MAX_NUM_CANDIDATES } from './search-request';
@@ -18,10 +18,14 @@ import { MAX_NUM_CANDIDATES } from './search-request';
  * 2. the same boosted clauses restricted to those candidates (an `ids` filter no larger than the clause's
  *    num_candidates, which Elasticsearch answers with an exact search): every candidate gets every model's share, and
  *    the best `size` of the complete sums come back with their fields (and facets).
- * Exact mode: the same weighted cosine in a `script_score` over every product that passes the filters (needs
- * painless).
+ * Exact mode: the same weighted cosine in a `script_score` over every photo of every product that passes the filters,
+ * a product scored by its best photo (needs painless).
+ *
+ * The vectors are those of each product's photos (a nested field): a product is scored by its best photo, one hit per
+ * product, and each hit's inner hits (one per model, named after it) say which photo matched (`matchedImage` in
+ * core/search/photos.ts).
  */
-export const PRODUCT_FIELDS = ['id', 'catalog', 'title', 'brand', 'category', 'color', 'sizes', 'price', 'currency', 'available', 'signals', 'image_url', 'image_hash'];
+export const PRODUCT_FIELDS = ['id', 'catalog', 'title', 'brand', 'category', 'color', 'sizes', 'price', 'currency', 'available', 'signals', 'images', 'image_url', 'image_hash'];
 
 export const FACETS = {
   brand: { terms: { field: 'brand', size: 20 } },
@@ -55,9 +59,9 @@ function normalisedWeights(options: CatalogSearchOptions): Record<string, number
   return Object.fromEntries(used.map((id) => [id, (options.weights[id] ?? 0) / total]));
 }
 
-/** Boosted, pre-filtered kNN clauses, one per model. */
-function knnClauses(options: CatalogSearchOptions, weights: Record<string, number>, k: number, numCandidates: number, filters: FilterClause[]): Array<Record<string, unknown>> {
-  return Object.keys(weights).map((id) => knnClause({ field: vectorField(id), vector: options.vectors[id]!, k, numCandidates, filters, boost: weights[id]! }));
+/** Boosted, pre-filtered kNN clauses, one per model; with `innerHits`, each names the photo it matched after its model. */
+function knnClauses(options: CatalogSearchOptions, weights: Record<string, number>, k: number, numCandidates: number, filters: FilterClause[], innerHits = true): Array<Record<string, unknown>> {
+  return Object.keys(weights).map((id) => knnClause({ field: vectorField(id), vector: options.vectors[id]!, k, numCandidates, filters, boost: weights[id]!, ...(innerHits ? { innerHits: id } : {}) }));
 }
 
 /** The request of a one-request search: exact mode, or kNN with one model. */
@@ -80,7 +84,7 @@ export function buildCandidatesBody(options: CatalogSearchOptions): Record<strin
   return {
     size: Math.min(MAX_NUM_CANDIDATES, numCandidates * Object.keys(weights).length),
     _source: false,
-    knn: knnClauses(options, weights, numCandidates, numCandidates, options.filters),
+    knn: knnClauses(options, weights, numCandidates, numCandidates, options.filters, false),
   };
 }
 
@@ -100,6 +104,8 @@ export interface CatalogHit {
   _id?: string;
   _score?: number | null;
   _source?: Record<string, unknown>;
+  /** Per kNN clause (model), the photo that matched: read by `matchedImage`. */
+  inner_hits?: Record<string, unknown>;
 }
 
 export interface CatalogSearchResponse {
@@ -129,12 +135,21 @@ function exactQuery(vectors: Record<string, number[]>, weights: Record<string, n
   const used = Object.keys(weights);
   const source = used.map((id, i) => `params.w${i} * (cosineSimilarity(params.q${i}, '${vectorField(id)}') + 1.0) / 2.0`).join(' + ');
   const params = Object.fromEntries(used.flatMap((id, i) => [[`q${i}`, vectors[id]], [`w${i}`, weights[id]]]));
-  return {
-    script_score: {
-      query: { bool: { filter: [...filters, ...used.map((id) => ({ exists: { field: vectorField(id) } }))] } },
-      script: { source, params },
+  const photos = {
+    nested: {
+      path: PHOTOS_PATH,
+      score_mode: 'max',
+      inner_hits: { name: 'exact', size: 1, _source: false },
+      query: {
+        script_score: {
+          query: { bool: { filter: used.map((id) => ({ exists: { field: vectorField(id) } })) } },
+          script: { source, params },
+        },
+      },
     },
   };
+  // The product filters score nothing: a product's score is its best photo's.
+  return { bool: { filter: filters, must: [photos] } };
 }
 
 /**

@@ -1,22 +1,17 @@
 import type { Client } from '@elastic/elasticsearch';
 import { z } from 'zod';
-import { DEFAULT_CATALOG, catalogNameSchema, productSchema, type Product } from '../catalog';
+import { DEFAULT_CATALOG, catalogNameSchema, productImages, productSchema, type Product } from '../catalog';
 import { bulkWrite, type BulkAction, type BulkResult } from './bulk';
-import { searchAllShards } from './elasticsearch';
+import { assertAllShards, NO_PARTIAL_RESULTS, searchAllShards } from './elasticsearch';
+import type { PhotoDocument } from './photos';
 
 /**
  * Reads and writes catalog documents through the alias, with optimistic concurrency: every write is conditional on
  * the sequence number read (or a create when there was nothing), so a concurrent writer makes it fail with 409 and
- * it is decided again on fresh data. Deletes leave a tombstone document (`deleted: true` and its version, no vector)
+ * it is decided again on fresh data. A product is one document, its photos entries of the nested `photos` field
+ * (core/search/photos.ts). Deletes leave a tombstone document (`deleted: true` and its version, no vector)
  * so that a late, older upsert can never bring a product back; the indexer sweeps tombstones after TOMBSTONE_TTL_S.
  */
-
-export interface StoredEmbedding {
-  model_id: string;
-  model_version: string;
-  image_hash: string;
-  embedded_at: string;
-}
 
 export interface StoredProduct {
   id: string;
@@ -24,14 +19,8 @@ export interface StoredProduct {
   primaryTerm: number;
   version: number;
   deleted: boolean;
-  imageUrl?: string;
-  imageHash?: string;
-  embeddings: Record<string, StoredEmbedding>;
-}
-
-/** What an embedding was computed from: the one builder of `embeddings.<model>`. */
-export function embeddingMetadata(model: { id: string; version: string }, imageHash: string, at = new Date()): StoredEmbedding {
-  return { model_id: model.id, model_version: model.version, image_hash: imageHash, embedded_at: at.toISOString() };
+  /** The photos in order, without their vectors (read them with `readPhotos`). */
+  photos: PhotoDocument[];
 }
 
 /** The outcome of a tombstone sweep: what was removed, and what Elasticsearch refused (each logged by the caller). */
@@ -42,7 +31,7 @@ export interface SweepResult {
   firstFailure?: string;
 }
 
-const READ_FIELDS = ['source_version', 'deleted', 'image_url', 'image_hash', 'embeddings'];
+const READ_FIELDS = ['source_version', 'deleted', 'photos.url', 'photos.hash', 'photos.error', 'photos.embeddings'];
 
 const attribute = productSchema.shape;
 /** The product attributes as stored (and as search results show them): an absent optional field is null. */
@@ -58,7 +47,8 @@ export const productFieldsSchema = z.object({
   currency: attribute.currency.unwrap().nullable(),
   available: attribute.available.unwrap().nullable(),
   signals: attribute.signals.unwrap().nullable(),
-  image_url: attribute.image_url,
+  images: z.array(z.string()).describe("The product's photos, the main one first"),
+  image_url: z.string().describe('The main photo (`images[0]`)'),
 });
 export type ProductFields = z.infer<typeof productFieldsSchema>;
 
@@ -76,7 +66,8 @@ export function productFields(product: Product): ProductFields {
     currency: product.currency ?? null,
     available: product.available ?? null,
     signals: product.signals ?? null,
-    image_url: product.image_url,
+    images: productImages(product),
+    image_url: productImages(product)[0]!,
   };
 }
 
@@ -108,51 +99,71 @@ export class CatalogStore {
         primaryTerm: found._primary_term!,
         version: Number(source.source_version ?? -1),
         deleted: source.deleted === true,
-        ...(typeof source.image_url === 'string' ? { imageUrl: source.image_url } : {}),
-        ...(typeof source.image_hash === 'string' ? { imageHash: source.image_hash } : {}),
-        embeddings: (source.embeddings as Record<string, StoredEmbedding> | undefined) ?? {},
+        photos: ((source.photos as PhotoDocument[] | undefined) ?? []).map((photo) => ({ ...photo, embeddings: photo.embeddings ?? {} })),
       });
     });
     return result;
   }
 
+  /** The photos of each product with their vectors: what a write that keeps some photos and changes others needs. */
+  async readPhotos(ids: string[]): Promise<Map<string, PhotoDocument[]>> {
+    const result = new Map<string, PhotoDocument[]>();
+    const unique = [...new Set(ids)];
+    if (unique.length === 0) return result;
+    // In the query string: the client would put an unknown key of an mget into its body, which Elasticsearch refuses.
+    const response = await this.es.mget<{ photos?: PhotoDocument[] }>({ index: this.alias, ids: unique, _source_includes: ['photos'] }, { querystring: { _source_exclude_vectors: false } });
+    response.docs.forEach((doc, position) => {
+      const source = (doc as { _source?: { photos?: PhotoDocument[] } })._source;
+      result.set(unique[position]!, (source?.photos ?? []).map((photo) => ({ ...photo, embeddings: photo.embeddings ?? {} })));
+    });
+    return result;
+  }
+
   /**
-   * Vectors already computed for these images (same content hash and model version), from any product, in one
-   * search: two products that share a photo are embedded once, and a re-import embeds nothing. Documents are
-   * collapsed by image hash; within a hash the one current for the most models wins.
+   * Vectors already computed for these photos (same content hash and model version), from any product: two products
+   * that share a photo are embedded once, and a re-import embeds nothing. One small search per hash in one msearch
+   * (nested fields cannot be collapsed on): the first product holding a photo with that hash and a current vector.
    */
   async findVectors(imageHashes: string[], models: Array<{ id: string; version: string }>): Promise<Map<string, Record<string, number[]>>> {
     const found = new Map<string, Record<string, number[]>>();
     const hashes = [...new Set(imageHashes)];
     if (hashes.length === 0 || models.length === 0) return found;
-    const response = await searchAllShards<{ vectors?: Record<string, number[]>; embeddings?: Record<string, StoredEmbedding> }>(this.es, {
+    const response = await this.es.msearch<{ photos?: PhotoDocument[] }>({
       index: this.alias,
-      size: hashes.length,
-      query: {
-        bool: {
-          should: models.map((model) => ({
-            constant_score: {
-              filter: { bool: { filter: [{ terms: { [`embeddings.${model.id}.image_hash`]: hashes } }, { term: { [`embeddings.${model.id}.model_version`]: model.version } }] } },
-              boost: 1,
+      searches: hashes.flatMap((hash) => [
+        NO_PARTIAL_RESULTS,
+        {
+          size: 1,
+          query: {
+            nested: {
+              path: 'photos',
+              query: {
+                bool: {
+                  filter: [{ term: { 'photos.hash': hash } }],
+                  should: models.map((model) => ({ term: { [`photos.embeddings.${model.id}.model_version`]: model.version } })),
+                  minimum_should_match: 1,
+                },
+              },
             },
-          })),
-          minimum_should_match: 1,
+          },
+          _source: { includes: ['photos'], exclude_vectors: false },
         },
-      },
-      collapse: { field: 'image_hash' },
-      _source: { includes: models.flatMap((m) => [`vectors.${m.id}`, `embeddings.${m.id}`]), exclude_vectors: false } as never,
+      ]) as never,
     });
-    const wanted = new Set(hashes);
-    for (const hit of response.hits.hits) {
+    response.responses.forEach((item, position) => {
+      if ('error' in item) throw new Error(`finding stored vectors: ${JSON.stringify(item.error)}`);
+      assertAllShards(item);
+      const hash = hashes[position]!;
+      const photo = item.hits.hits[0]?._source?.photos?.find((candidate) => candidate.hash === hash);
+      if (!photo) return;
+      const vectors: Record<string, number[]> = {};
       for (const model of models) {
-        const meta = hit._source?.embeddings?.[model.id];
-        const vector = hit._source?.vectors?.[model.id];
-        if (!meta || meta.model_version !== model.version || !wanted.has(meta.image_hash) || !Array.isArray(vector)) continue;
-        const vectors = found.get(meta.image_hash) ?? {};
-        vectors[model.id] ??= vector;
-        found.set(meta.image_hash, vectors);
+        const meta = photo.embeddings?.[model.id];
+        const vector = photo.vectors?.[model.id];
+        if (meta && meta.model_version === model.version && meta.image_hash === hash && Array.isArray(vector)) vectors[model.id] = vector;
       }
-    }
+      if (Object.keys(vectors).length > 0) found.set(hash, vectors);
+    });
     return found;
   }
 

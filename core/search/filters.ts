@@ -84,9 +84,18 @@ export interface KnnClauseOptions {
   filters: FilterClause[];
   boost?: number;
   similarity?: number;
+  /**
+   * Name the clause's inner hits (the field is nested: the best-matching photo of each product comes back as an inner
+   * hit, whose offset is that photo's index). Absent: no inner hits (the hybrid's candidates step reads ids only).
+   */
+  innerHits?: string;
 }
 
-/** One kNN clause with its pre-filter. Several of them (one per model, each with a boost) make a hybrid query. */
+/**
+ * One kNN clause with its pre-filter. Several of them (one per model, each with a boost) make a hybrid query. Over the
+ * nested photo vectors, k counts products (each product scored by its best photo), and the filters on product fields
+ * stay pre-filters.
+ */
 export function knnClause(options: KnnClauseOptions): Record<string, unknown> {
   return {
     field: options.field,
@@ -96,5 +105,6 @@ export function knnClause(options: KnnClauseOptions): Record<string, unknown> {
     ...(options.filters.length > 0 ? { filter: options.filters } : {}),
     ...(options.boost !== undefined ? { boost: options.boost } : {}),
     ...(options.similarity !== undefined ? { similarity: options.similarity } : {}),
+    ...(options.innerHits !== undefined ? { inner_hits: { name: options.innerHits, size: 1, _source: false } } : {}),
   };
 }

@@ -5,6 +5,7 @@ import type { Logger } from '../logger';
 import { buildIndexBody, compareMapping, modelFieldsMapping, type MappingCheck, type VectorFieldSpec } from './catalog-mapping';
 import { copyDocuments, scanIndex, type DocumentTransform, type ScanHit } from './document-copy';
 import { readLayout, setReplicas, waitForReplicas, type IndexLayout } from './index-layout';
+import { upgradeDocument } from './photos';
 
 /**
  * Owns the catalog index: versioned concrete indices `<alias>-v<N>` behind the alias `<alias>`.
@@ -13,7 +14,9 @@ import { readLayout, setReplicas, waitForReplicas, type IndexLayout } from './in
  *   and each model's dims (a StartupError on disagreement) and adds the fields of models that are new.
  * - `migrate(...)` builds the next version, copies every document with point in time + search_after + bulk (the test
  *   distribution has no `_reindex`, and a re-embed must read and rewrite each document anyway), swaps the alias in
- *   one atomic request, then copies over what writers changed in the old index during the copy.
+ *   one atomic request, then copies over what writers changed in the old index during the copy. An index of the
+ *   one-photo layout (before several photos per product) is copied into the photos layout on the way, each product's
+ *   one photo keeping its vectors; `ensure` refuses to serve such an index until then.
  * - Versions are created with INDEX_SHARDS primaries and INDEX_REPLICAS replicas. A migration loads without replicas
  *   (each document is written once, not once per copy), then adds them and waits for them before the swap.
  */
@@ -84,7 +87,7 @@ export class IndexManager {
    * several processes start at once: the one whose create fails because another process made that index first reads
    * the names again and checks the winner's index like any other.
    */
-  async ensure(models: VectorFieldSpec[]): Promise<EnsureResult> {
+  async ensure(models: VectorFieldSpec[], options: { allowOnePhotoLayout?: boolean } = {}): Promise<EnsureResult> {
     for (let attempt = 1; ; attempt++) {
       const names = await this.readNames();
       if (names.concreteIndex) {
@@ -93,7 +96,12 @@ export class IndexManager {
       const current = this.singleIndex(names.aliasedIndices);
       if (current) {
         await this.checkLayout(current);
-        const { missingModels: missing, missingFields } = await this.checkMapping(current, models);
+        const { missingModels: missing, missingFields, onePhotoLayout } = await this.checkMapping(current, models);
+        // `lookalike index migrate` copies such an index into the photos layout; nothing else may touch it.
+        if (onePhotoLayout) {
+          if (options.allowOnePhotoLayout) return { index: current, created: false, addedModels: [] };
+          throw new StartupError('index_migration_needed', `index ${current} holds one photo per product (written by an older release): stop the indexers and run \`lookalike index migrate\` once`);
+        }
         if (Object.keys(missingFields).length > 0) {
           await this.es.indices.putMapping({ index: current, properties: missingFields as never });
           this.logger.info({ index: current, fields: Object.keys(missingFields) }, 'added new base fields to the catalog index');
@@ -123,14 +131,14 @@ export class IndexManager {
    * Throws StartupError(mapping_mismatch) on disagreement; returns the models and the base fields that do not exist
    * yet (both can be added in place).
    */
-  async checkMapping(index: string, models: VectorFieldSpec[]): Promise<Pick<MappingCheck, 'missingModels' | 'missingFields'>> {
+  async checkMapping(index: string, models: VectorFieldSpec[]): Promise<Pick<MappingCheck, 'missingModels' | 'missingFields' | 'onePhotoLayout'>> {
     const response = await this.es.indices.getMapping({ index });
     const live = Object.values(response)[0]?.mappings ?? {};
-    const { problems, missingModels, missingFields } = compareMapping(live as Record<string, unknown>, models);
+    const { problems, missingModels, missingFields, onePhotoLayout } = compareMapping(live as Record<string, unknown>, models);
     if (problems.length > 0) {
       throw new StartupError('mapping_mismatch', `index ${index} does not match the configuration: ${problems.join('; ')}`);
     }
-    return { missingModels, missingFields };
+    return { missingModels, missingFields, onePhotoLayout };
   }
 
   /** Adds one model's vector and metadata fields to an index (the current one by default). */
@@ -186,6 +194,11 @@ export class IndexManager {
     const latest = (await this.versions())[0] ?? 0;
     const to = this.versionName(latest + 1);
     const batchSize = options.batchSize ?? 500;
+    // Documents of the one-photo layout become one-photo products of the photos layout on the way, vectors and all.
+    const transform: DocumentTransform = async (documents) => {
+      const upgraded = documents.map(({ id, source }) => ({ id, source: upgradeDocument(source) }));
+      return options.transform ? options.transform(upgraded) : upgraded.map((document) => document.source);
+    };
     // No refreshes and no replicas while bulk-loading the new version; both come back before the swap.
     await this.createIndex(to, options.models, { refreshInterval: '-1', replicas: 0 });
     this.logger.info({ from, to }, 'migration: copying documents');
@@ -194,7 +207,7 @@ export class IndexManager {
       const total = (await this.es.count({ index: from })).count;
       let copied = 0;
       await this.scan(from, undefined, batchSize, async (hits) => {
-        copied += await copyDocuments(this.es, hits, to, options.transform, false);
+        copied += await copyDocuments(this.es, hits, to, transform, false);
         options.onProgress?.(copied, total);
       });
       await this.es.indices.putSettings({ index: to, settings: { index: { refresh_interval: this.indexConfig.refreshInterval, number_of_replicas: this.indexConfig.replicas } } });
@@ -213,7 +226,7 @@ export class IndexManager {
       await this.es.indices.refresh({ index: from });
       const since = new Date(startedAt - CATCH_UP_MARGIN_MS).toISOString();
       await this.scan(from, { range: { indexed_at: { gte: since } } }, batchSize, async (hits) => {
-        caughtUp += await copyDocuments(this.es, hits, to, options.transform, true);
+        caughtUp += await copyDocuments(this.es, hits, to, transform, true);
       });
       await this.es.indices.refresh({ index: to });
       if (options.deleteOld) await this.es.indices.delete({ index: from });

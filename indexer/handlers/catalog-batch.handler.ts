@@ -1,17 +1,17 @@
-import { UnrecoverableError } from 'bullmq';
 import { performance } from 'node:perf_hooks';
-import { hashImage } from '../../core/image/decode';
 import type { Embedder } from '../../core/embedding/embedder';
-import { AppError, describeError } from '../../core/errors';
-import { DEFAULT_CATALOG, documentId } from '../../core/catalog';
+import { describeError } from '../../core/errors';
+import { DEFAULT_CATALOG, documentId, productImages } from '../../core/catalog';
 import { catalogOfJob, documentIdOfJob, productIdOfJob, type CatalogJob, type UpsertJob } from '../../core/jobs';
 import type { Logger } from '../../core/logger';
 import type { IndexerMetrics } from '../../core/metrics';
-import { FetchError, type ImageFetcher } from '../../core/net/image-fetcher';
+import type { ImageFetcher } from '../../core/net/image-fetcher';
 import { isTransientFailure, type BulkAction, type BulkItemFailure } from '../../core/search/bulk';
-import { embeddingMetadata, productFields, type CatalogStore, type StoredProduct } from '../../core/search/catalog-store';
+import { productFields, type CatalogStore, type StoredProduct } from '../../core/search/catalog-store';
+import { photoFields } from '../../core/search/photos';
 import type { StatusStore } from '../../core/status-store';
 import type { Gate } from '../gate';
+import { buildPhotos, permanent, photosCurrent } from './product-photos';
 
 /**
  * Applies a batch of catalog jobs: one read of every product, then per item the least work that brings the index to
@@ -20,12 +20,14 @@ import type { Gate } from '../gate';
  * - An event whose version is not newer than the stored one (a replay, a late arrival, an upsert after a newer
  *   delete's tombstone) changes nothing: `applied` for the same version, else `stale` or `tombstoned`, which the
  *   worker records in the product's status and counts.
- * - Same image URL and every model's vector current: a partial update of the attributes (price, stock …), never an
- *   embedding. A new URL whose bytes hash to the stored image: the same. Vectors computed for the same image hash
- *   and model version by any product are reused. Only what is left is embedded, in one batch.
- * - Per-item outcomes: a 409 (someone wrote in between), a 429 or a 5xx is retried with backoff; a refused image,
- *   a 404 image, an image that fails to decode or preprocess, or a mapping error fails that job alone, with its
- *   reason, as UnrecoverableError; the batch's other items are applied.
+ * - The same photo URLs in the same order, each with every model's vector current: a partial update of the
+ *   attributes (price, stock …), never a fetch nor an embedding. Otherwise the photos are built one by one
+ *   (indexer/handlers/product-photos.ts): a photo kept keeps its vectors, a new URL whose bytes hash to a stored
+ *   photo reuses its vectors, as do vectors computed for the same hash and model version by any product; only what
+ *   is left is embedded, in one batch; a photo no longer listed leaves the index with the write.
+ * - Per-item outcomes: a 409 (someone wrote in between), a 429 or a 5xx is retried with backoff; a mapping error, or
+ *   photos that all fail for good (refused, 404, not decodable), fail that job alone, with the reason, as
+ *   UnrecoverableError; one photo failing among others is recorded on that photo. The batch's other items apply.
  */
 
 /**
@@ -53,18 +55,6 @@ export interface CatalogBatchDeps {
 }
 
 const upsertDocumentId = (product: UpsertJob['product']): string => documentId(product.catalog ?? DEFAULT_CATALOG, product.id);
-
-/** A failure of bad input: the job goes to the failed set with this reason and is not retried. */
-function permanent(code: string, message: string): UnrecoverableError {
-  return new UnrecoverableError(`${code}: ${message}`);
-}
-
-function embeddingsCurrent(stored: StoredProduct, embedder: Embedder, imageHash: string | undefined): boolean {
-  return embedder.models.every((model) => {
-    const meta = stored.embeddings[model.id];
-    return meta !== undefined && meta.model_version === model.version && (imageHash === undefined || meta.image_hash === imageHash);
-  });
-}
 
 export async function processCatalogBatch(deps: CatalogBatchDeps, items: CatalogJob[]): Promise<Result[]> {
   deps.metrics.batchSize.observe(items.length);
@@ -108,7 +98,7 @@ async function processRound(deps: CatalogBatchDeps, items: CatalogJob[]): Promis
       return;
     }
     const { product, version } = item.data;
-    if (current && !current.deleted && current.imageUrl === product.image_url && embeddingsCurrent(current, embedder, current.imageHash)) {
+    if (current && !current.deleted && photosCurrent(current.photos, productImages(product), embedder.models)) {
       const partial = { ...productFields(product), source_version: version, updated_at: now(), indexed_at: now() };
       actions.push({ position, action: store.patch(documentIdOfJob(item), partial, current), outcome: 'updated' });
       return;
@@ -116,12 +106,12 @@ async function processRound(deps: CatalogBatchDeps, items: CatalogJob[]): Promis
     needImage.push(position);
   });
 
-  if (needImage.length > 0) await deps.imageGate.run(() => fetchAndEmbed(deps, items, stored, needImage, results, actions), 'high');
+  if (needImage.length > 0) await deps.imageGate.run(() => writePhotos(deps, items, stored, needImage, results, actions), 'high');
   return writeActions(deps, actions, results);
 }
 
-/** Fetches the images of `needImage`, reuses or computes their vectors, and adds the writes to `actions`. */
-async function fetchAndEmbed(
+/** Builds the photos of `needImage` (indexer/handlers/product-photos.ts) and adds the writes to `actions`. */
+async function writePhotos(
   deps: CatalogBatchDeps,
   items: CatalogJob[],
   stored: Map<string, StoredProduct | null>,
@@ -129,68 +119,27 @@ async function fetchAndEmbed(
   results: Array<Result | undefined>,
   actions: Array<{ position: number; action: BulkAction; outcome: ItemOutcome }>,
 ): Promise<void> {
-  const { store, embedder, metrics } = deps;
+  const { store } = deps;
   const now = () => new Date().toISOString();
-  let t = performance.now();
-  const fetched = await Promise.all(
-    needImage.map((position) =>
-      deps.fetcher.fetch((items[position] as { data: UpsertJob }).data.product.image_url).then(
-        (image) => ({ ok: true as const, bytes: image.bytes }),
-        (error: unknown) => ({ ok: false as const, error }),
-      ),
-    ),
+  const upserts = needImage.map((position) => ({ position, data: (items[position] as { data: UpsertJob }).data }));
+  const outcomes = await buildPhotos(
+    deps,
+    upserts.map(({ data }) => {
+      const id = upsertDocumentId(data.product);
+      const current = stored.get(id) ?? null;
+      return { id, urls: productImages(data.product), stored: current && !current.deleted ? current.photos : null };
+    }),
   );
-  metrics.stage.observe({ stage: 'fetch' }, (performance.now() - t) / 1000);
-  const toEmbed: Array<{ position: number; bytes: Buffer; hash: string }> = [];
-  needImage.forEach((position, i) => {
-    const result = fetched[i]!;
-    if (!result.ok) {
-      results[position] = { ok: false, error: toJobError(result.error) };
+  upserts.forEach(({ position, data }, n) => {
+    const outcome = outcomes[n]!;
+    if (!outcome.ok) {
+      results[position] = { ok: false, error: outcome.error };
       return;
     }
-    const { product, version } = (items[position] as { data: UpsertJob }).data;
-    const id = upsertDocumentId(product);
-    const current = stored.get(id) ?? null;
-    const hash = hashImage(result.bytes);
-    if (current && !current.deleted && current.imageHash === hash && embeddingsCurrent(current, embedder, hash)) {
-      const partial = { ...productFields(product), source_version: version, updated_at: now(), indexed_at: now() };
-      actions.push({ position, action: store.patch(id, partial, current), outcome: 'updated' });
-      return;
-    }
-    toEmbed.push({ position, bytes: result.bytes, hash });
+    const id = upsertDocumentId(data.product);
+    const document = { ...productFields(data.product), ...photoFields(outcome.photos), source_version: data.version, updated_at: now(), indexed_at: now() };
+    actions.push({ position, action: store.put(id, document, stored.get(id) ?? null), outcome: 'indexed' });
   });
-  const reused = await store.findVectors(toEmbed.map((e) => e.hash), embedder.models.map((m) => ({ id: m.id, version: m.version })));
-  const needModels = toEmbed.filter((e) => embedder.models.some((m) => !reused.get(e.hash)?.[m.id]));
-  t = performance.now();
-  const outcomes = needModels.length > 0 ? await deps.embedGate.run(() => embedder.embedMany(needModels.map((e) => e.bytes)), 'high') : [];
-  metrics.stage.observe({ stage: 'embed' }, (performance.now() - t) / 1000);
-  const embedded = new Map(needModels.map((entry, i) => [entry.position, outcomes[i]!]));
-  for (const entry of toEmbed) {
-    const outcome = embedded.get(entry.position);
-    if (outcome && !outcome.ok) {
-      results[entry.position] = { ok: false, error: permanent(outcome.error.code, outcome.error.message) };
-      continue;
-    }
-    const { product, version } = (items[entry.position] as { data: UpsertJob }).data;
-    const vectors: Record<string, number[]> = {};
-    const meta: Record<string, unknown> = {};
-    for (const model of embedder.models) {
-      const fresh = outcome?.ok ? outcome.image.embeddings.find((e) => e.model === model.id) : undefined;
-      vectors[model.id] = reused.get(entry.hash)?.[model.id] ?? Array.from(fresh!.vector);
-      meta[model.id] = embeddingMetadata(model, entry.hash);
-    }
-    const document = {
-      ...productFields(product),
-      image_hash: entry.hash,
-      source_version: version,
-      updated_at: now(),
-      indexed_at: now(),
-      vectors,
-      embeddings: meta,
-    };
-    const id = upsertDocumentId(product);
-    actions.push({ position: entry.position, action: store.put(id, document, stored.get(id) ?? null), outcome: 'indexed' });
-  }
 }
 
 /** One conditional bulk request for the round's writes; each item's outcome mapped on its own. */
@@ -231,11 +180,4 @@ async function writeActions(
 export function bulkFailureError(failure: BulkItemFailure): Error {
   const message = `${failure.type}: ${failure.reason}`;
   return isTransientFailure(failure) ? new Error(`bulk item ${failure.status} ${message}`) : permanent('bulk_item_rejected', message);
-}
-
-/** A fetch failure becomes a retry (transient) or an UnrecoverableError (bad input) with the reason kept. */
-function toJobError(error: unknown): Error {
-  if (error instanceof FetchError) return error.transient ? new Error(`${error.code}: ${error.message}`) : permanent(error.code, error.message);
-  if (error instanceof AppError) return permanent(error.code, error.message);
-  return error instanceof Error ? error : new Error(String(error));
 }

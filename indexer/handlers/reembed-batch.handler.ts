@@ -3,13 +3,14 @@ import { hashImage } from '../../core/image/decode';
 import type { ReembedJob } from '../../core/jobs';
 import { FetchError } from '../../core/net/image-fetcher';
 import type { BulkAction } from '../../core/search/bulk';
-import { embeddingMetadata } from '../../core/search/catalog-store';
+import { embeddingMetadata, photoCurrent, type PhotoDocument } from '../../core/search/photos';
 import { bulkFailureError, type CatalogBatchDeps } from './catalog-batch.handler';
 
 /**
  * Re-embeds products with one model (a model added, or a new version of one whose vectors keep their dims): fetch
- * the image again, embed with that model only, and update that model's vector and metadata in place, conditional on
- * what was read. Search keeps answering with the old vector until the new one lands. Re-embed batches queue behind
+ * again each photo whose vector of that model is missing or stale, embed it with that model only, and update that
+ * model's vectors and metadata in place (the photos rewritten with their other vectors), conditional on what was
+ * read. Search keeps answering with the old vector until the new one lands. Re-embed batches queue behind
  * catalog batches at both gates (priority `low`), so a large re-embed does not delay fresh catalog changes.
  */
 export type ReembedOutcome = 'reembedded' | 'current' | 'gone';
@@ -23,46 +24,62 @@ async function reembed(deps: Omit<CatalogBatchDeps, 'status'>, items: ReembedJob
   const { store, embedder } = deps;
   const stored = await store.read(items.map((item) => item.productId));
   const results: Result[] = new Array(items.length);
-  const work: Array<{ position: number; url: string }> = [];
+  // Per item, the photos whose vector of the item's model is missing or of another version or image.
+  const work: Array<{ position: number; stale: number[] }> = [];
   items.forEach((item, position) => {
     const current = stored.get(item.productId);
     const model = embedder.get(item.model);
     if (!model) results[position] = { ok: false, error: new UnrecoverableError(`unknown_model: ${item.model} is not loaded by this indexer`) };
-    else if (!current || current.deleted || !current.imageUrl) results[position] = { ok: true, value: 'gone' };
-    else if (current.embeddings[item.model]?.model_version === model.version && current.embeddings[item.model]?.image_hash === current.imageHash) {
-      results[position] = { ok: true, value: 'current' };
-    } else work.push({ position, url: current.imageUrl });
+    else if (!current || current.deleted || current.photos.length === 0) results[position] = { ok: true, value: 'gone' };
+    else {
+      // A photo that failed keeps failing until its product is sent again; re-embedding does not retry it.
+      const stale = current.photos.flatMap((photo, i) => (photo.error === undefined && !photoCurrent(photo, [model]) ? [i] : []));
+      if (stale.length === 0) results[position] = { ok: true, value: 'current' };
+      else work.push({ position, stale });
+    }
   });
-  const fetched = await Promise.all(work.map((w) => deps.fetcher.fetch(w.url).then((image) => ({ ok: true as const, bytes: image.bytes }), (error: unknown) => ({ ok: false as const, error }))));
-  const byModel = new Map<string, Array<{ position: number; bytes: Buffer }>>();
-  work.forEach((w, i) => {
-    const result = fetched[i]!;
+  const photos = await store.readPhotos(work.map((w) => items[w.position]!.productId));
+  const fetches = work.flatMap((w) => w.stale.map((i) => ({ position: w.position, photo: i, url: stored.get(items[w.position]!.productId)!.photos[i]!.url })));
+  const fetched = await Promise.all(fetches.map((f) => deps.fetcher.fetch(f.url).then((image) => ({ ok: true as const, bytes: image.bytes }), (error: unknown) => ({ ok: false as const, error }))));
+  const byModel = new Map<string, Array<{ position: number; photo: number; bytes: Buffer }>>();
+  fetches.forEach((f, n) => {
+    const result = fetched[n]!;
     if (!result.ok) {
       const error = result.error;
-      results[w.position] = { ok: false, error: error instanceof FetchError && !error.transient ? new UnrecoverableError(`${error.code}: ${error.message}`) : error };
+      results[f.position] ??= { ok: false, error: error instanceof FetchError && !error.transient ? new UnrecoverableError(`${error.code}: ${error.message}`) : error };
       return;
     }
-    const model = items[w.position]!.model;
-    byModel.set(model, [...(byModel.get(model) ?? []), { position: w.position, bytes: result.bytes }]);
+    const model = items[f.position]!.model;
+    byModel.set(model, [...(byModel.get(model) ?? []), { position: f.position, photo: f.photo, bytes: result.bytes }]);
   });
-  const actions: Array<{ position: number; action: BulkAction }> = [];
+  const updated = new Map<number, PhotoDocument[]>();
   for (const [modelId, entries] of byModel) {
     const model = embedder.get(modelId)!;
     const outcomes = await deps.embedGate.run(() => embedder.embedMany(entries.map((e) => e.bytes), { models: [modelId] }), 'low');
     entries.forEach((entry, i) => {
       const outcome = outcomes[i]!;
       if (!outcome.ok) {
-        results[entry.position] = { ok: false, error: new UnrecoverableError(`${outcome.error.code}: ${outcome.error.message}`) };
+        results[entry.position] ??= { ok: false, error: new UnrecoverableError(`${outcome.error.code}: ${outcome.error.message}`) };
         return;
       }
-      const item = items[entry.position]!;
-      const current = stored.get(item.productId)!;
-      const partial = {
-        vectors: { [modelId]: Array.from(outcome.image.embeddings[0]!.vector) },
-        embeddings: { [modelId]: embeddingMetadata(model, hashImage(entry.bytes)) },
+      const list = updated.get(entry.position) ?? structuredClone(photos.get(items[entry.position]!.productId) ?? []);
+      const photo = list[entry.photo]!;
+      const hash = hashImage(entry.bytes);
+      list[entry.photo] = {
+        ...photo,
+        hash,
+        vectors: { ...photo.vectors, [modelId]: Array.from(outcome.image.embeddings[0]!.vector) },
+        embeddings: { ...photo.embeddings, [modelId]: embeddingMetadata(model, hash) },
       };
-      actions.push({ position: entry.position, action: store.patch(item.productId, partial, current) });
+      updated.set(entry.position, list);
     });
+  }
+  const actions: Array<{ position: number; action: BulkAction }> = [];
+  for (const [position, list] of updated) {
+    // A product with one photo failing is retried whole: its other photos' vectors are not written half-way.
+    if (results[position]) continue;
+    const item = items[position]!;
+    actions.push({ position, action: store.patch(item.productId, { photos: list, image_hash: list[0]?.hash ?? null }, stored.get(item.productId)!) });
   }
   if (actions.length > 0) {
     const bulk = await store.write(actions.map((a) => a.action));

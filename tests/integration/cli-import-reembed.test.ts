@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { embeddedByQuery } from '../../core/search/photos';
 import { startImageServer, startPipeline, type Pipeline } from './pipeline-helpers';
 
 jest.setTimeout(120_000);
@@ -174,7 +175,7 @@ describe('lookalike reembed', () => {
       const q = await startPipeline({ ...both, INDEX_ALIAS: p.config.index.alias, QUEUE_PREFIX: p.config.redis.queuePrefix });
       try {
         await p.waitFor(async () => {
-          const docs = await p.deps.es.search({ index: p.config.index.alias, size: 0, query: { exists: { field: 'embeddings.efficientnet-lite0' } } });
+          const docs = await p.deps.es.search({ index: p.config.index.alias, size: 0, query: embeddedByQuery('efficientnet-lite0') });
           return (docs.hits.total as { value: number }).value === 6;
         }, 60_000);
       } finally {
@@ -190,7 +191,7 @@ describe('lookalike reembed', () => {
       const searches = await searching.stop();
       expect(searches.filter((search) => !search.ok)).toEqual([]);
       expect(searches.filter((search) => search.aliasAtStart === before).length).toBeGreaterThan(2);
-      const search = await p.deps.es.search({ index: p.config.index.alias, size: 0, query: { bool: { filter: [{ exists: { field: 'embeddings.colour-texture' } }, { exists: { field: 'embeddings.efficientnet-lite0' } }] } } });
+      const search = await p.deps.es.search({ index: p.config.index.alias, size: 0, query: { bool: { filter: [embeddedByQuery('colour-texture'), embeddedByQuery('efficientnet-lite0')] } } });
       expect((search.hits.total as { value: number }).value).toBe(6);
     } finally {
       await searching?.stop();

@@ -49,7 +49,11 @@ describe('the TypeScript client against the API', () => {
   });
 
   it('reads a product’s status, in the default catalog or the one named', async () => {
-    expect(await client.productStatus('sku-2')).toEqual({ id: 'sku-2', catalog: 'default', state: 'indexed', version: 1, models: ['colour-texture', 'efficientnet-lite0'], last_error: null, last_ignored: null });
+    const models = ['colour-texture', 'efficientnet-lite0'];
+    expect(await client.productStatus('sku-2')).toEqual({
+      id: 'sku-2', catalog: 'default', state: 'indexed', version: 1, models, last_error: null, last_ignored: null,
+      photos: [{ url: `${images.url}/img/2.jpg`, state: 'indexed', models, error: null }],
+    });
     expect((await client.productStatus('nobody')).state).toBe('unknown');
     expect(await client.productStatus('sku-1', { catalog: 'store-b', requestId: 'client-status-1' })).toMatchObject({ id: 'sku-1', catalog: 'store-b', state: 'indexed', version: 4 });
     expect(await client.productStatus('sku-1')).toMatchObject({ catalog: 'default', version: 1 });
@@ -102,8 +106,8 @@ describe('the TypeScript client against the API', () => {
     const byProduct = await client.searchByProduct('sku-1', { k: 5 });
     expect(byProduct.results.map((result) => result.id).sort()).toEqual(['sku-2', 'sku-3']);
 
-    const stored = (await p.deps.es.get({ index: p.config.index.alias, id: 'sku-2', _source_exclude_vectors: false } as never)) as { _source: { vectors: Record<string, number[]> } };
-    const byVector = await client.searchByVector(stored._source.vectors['colour-texture']!, { k: 1 });
+    const stored = (await p.deps.es.get({ index: p.config.index.alias, id: 'sku-2', _source_exclude_vectors: false } as never)) as { _source: { photos: Array<{ vectors: Record<string, number[]> }> } };
+    const byVector = await client.searchByVector(stored._source.photos[0]!.vectors['colour-texture']!, { k: 1 });
     expect(byVector.results[0]!.id).toBe('sku-2');
     expect(byVector.query.models).toEqual(['colour-texture']);
   });

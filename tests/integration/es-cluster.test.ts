@@ -113,8 +113,8 @@ describeWithDistribution('a three-node Elasticsearch cluster', () => {
       // refreshed before another did.
       await p.waitFor(async () => (await p.queue.getJobCountByTypes('waiting', 'active', 'delayed')) === 0 && (await p.queue.getJobCountByTypes('completed')) === ids.length, 120_000);
       await es.cluster.health({ index: p.config.index.alias, wait_for_status: 'green', timeout: '60s' });
-      const stored = await es.search<{ vectors: Record<string, number[]> }>({ index: p.config.index.alias, size: ids.length, _source: { exclude_vectors: false, includes: ['vectors.efficientnet-lite0'] } as never });
-      const vectors = new Map(stored.hits.hits.map((hit) => [hit._id!, hit._source!.vectors['efficientnet-lite0']!]));
+      const stored = await es.search<{ photos: Array<{ vectors: Record<string, number[]> }> }>({ index: p.config.index.alias, size: ids.length, _source: { exclude_vectors: false, includes: ['photos.vectors.efficientnet-lite0'] } as never });
+      const vectors = new Map(stored.hits.hits.map((hit) => [hit._id!, hit._source!.photos[0]!.vectors['efficientnet-lite0']!]));
       expect([...vectors.keys()].sort()).toEqual([...ids].sort());
 
       // A product's own vector must find that product: a search that lost a shard would miss it.

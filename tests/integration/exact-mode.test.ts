@@ -3,7 +3,7 @@ import { loadConfig } from '../../core/config';
 import { seededRandom } from '../../core/random';
 import { randomUnitVector } from './helpers';
 import { startPipeline } from './pipeline-helpers';
-import { embeddingMetadata } from '../../core/search/catalog-store';
+import { embeddedPhoto, photoFields } from '../../core/search/photos';
 
 /**
  * `mode: "exact"` against kNN. On a cluster with painless (the official image: `docker compose up -d elasticsearch`
@@ -24,9 +24,15 @@ it('exact cosine script_score agrees with kNN where painless exists, and is a cl
     const operations = Array.from({ length: 60 }, (_, i) => [
       { index: { _index: p.config.index.alias, _id: `x-${i}` } },
       {
-        id: `x-${i}`, title: `X ${i}`, price: i, available: i % 2 === 0, image_url: 'http://127.0.0.1/x.jpg', source_version: 1,
-        vectors: Object.fromEntries(Object.entries(dims).map(([model, n]) => [model, randomUnitVector(random, n)])),
-        embeddings: Object.fromEntries(Object.keys(dims).map((model) => [model, embeddingMetadata({ id: model, version: '1' }, `h${i}`)])),
+        id: `x-${i}`, title: `X ${i}`, price: i, available: i % 2 === 0, source_version: 1,
+        ...photoFields([
+          embeddedPhoto(
+            'http://127.0.0.1/x.jpg',
+            `h${i}`,
+            Object.fromEntries(Object.entries(dims).map(([model, n]) => [model, randomUnitVector(random, n)])),
+            Object.keys(dims).map((model) => ({ id: model, version: '1' })),
+          ),
+        ]),
       },
     ]).flat();
     await p.deps.es.bulk({ operations, refresh: true });

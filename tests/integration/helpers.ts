@@ -3,7 +3,7 @@ import { loadConfig, type Config, type Env } from '../../core/config';
 import { createDeps, type Deps } from '../../core/deps';
 import { createLogger } from '../../core/logger';
 import type { VectorFieldSpec } from '../../core/search/catalog-mapping';
-import { embeddingMetadata } from '../../core/search/catalog-store';
+import { embeddedPhoto, photoFields } from '../../core/search/photos';
 
 /** A configuration of this test's own: a fresh `test-<uuid>` alias and queue prefix; services from the environment. */
 export function testConfig(overrides: Env = {}): Config {
@@ -71,8 +71,7 @@ export async function indexProducts(deps: Deps, model: VectorFieldSpec, products
       indexed_at: new Date().toISOString(),
       updated_at: new Date().toISOString(),
       source_version: 1,
-      vectors: { [model.modelId]: vectors[position] },
-      embeddings: { [model.modelId]: embeddingMetadata({ id: model.modelId, version: '1' }, `hash-${product.id}`) },
+      ...photoFields([embeddedPhoto(product.image_url, `hash-${product.id}`, { [model.modelId]: vectors[position]! }, [{ id: model.modelId, version: '1' }])]),
     },
   ]);
   const response = await deps.es.bulk({ operations, refresh: true });

@@ -25,7 +25,7 @@ describe('hybrid search: every candidate gets every model share', () => {
     const colour = p.embedder.models.find((m) => m.id === 'colour-texture')!.dims;
     const doc = (id: string, vectors: Record<string, number[]>) => [
       { index: { _index: p.config.index.alias, _id: id } },
-      { id, title: id, price: 10, available: true, source_version: 1, deleted: false, vectors },
+      { id, title: id, price: 10, available: true, source_version: 1, deleted: false, photos: [{ url: `http://127.0.0.1/${id}.jpg`, embeddings: {}, vectors }] },
     ];
     const operations = [
       ...doc('query', { 'efficientnet-lite0': toward(semantic, 1, 1), 'colour-texture': toward(colour, 1, 1) }),

@@ -4,6 +4,7 @@ import { buildFilterClauses, knnClause, matchesFilters, type SearchFilters } fro
 import { buildIndexBody, vectorField } from '../../core/search/catalog-mapping';
 import { readLayout } from '../../core/search/index-layout';
 import { IndexManager } from '../../core/search/index-manager';
+import { matchedImage } from '../../core/search/photos';
 import { BRANDS, CATEGORIES, COLORS, SIZES, indexProducts, randomProduct, randomUnitVector, seededRandom, testConfig, testDeps, testModel, type TestProduct } from './helpers';
 
 describe('IndexManager against real Elasticsearch', () => {
@@ -51,7 +52,8 @@ describe('IndexManager against real Elasticsearch', () => {
     const result = await deps.indexManager.ensure([testModel('model-a', 8), testModel('model-b', 4, 'flat')]);
     expect(result.addedModels).toEqual(['model-b']);
     const mapping = await deps.es.indices.getMapping({ index: result.index });
-    const vectors = (Object.values(mapping)[0]!.mappings.properties!.vectors as { properties: Record<string, { dims: number; index_options: { type: string } }> }).properties;
+    const photos = Object.values(mapping)[0]!.mappings.properties!.photos as { properties: { vectors: { properties: Record<string, { dims: number; index_options: { type: string } }> } } };
+    const vectors = photos.properties.vectors.properties;
     expect(vectors['model-b']).toMatchObject({ dims: 4, index_options: { type: 'flat' } });
   });
 
@@ -142,8 +144,71 @@ describe('IndexManager against real Elasticsearch', () => {
     const moved = await deps.es.get<TestProduct>({ index: deps.indexManager.alias, id: 'p-2999' });
     expect(moved._source!.price).toBe(1234.5);
     // Vectors were copied too (they are not in _source by default).
-    const withVector = await deps.es.get({ index: deps.indexManager.alias, id: 'p-5', _source_exclude_vectors: false } as never) as { _source: { vectors: Record<string, number[]> } };
-    expect(withVector._source.vectors[model.modelId]).toHaveLength(model.dims);
+    const withVector = await deps.es.get({ index: deps.indexManager.alias, id: 'p-5', _source_exclude_vectors: false } as never) as { _source: { photos: Array<{ vectors: Record<string, number[]> }> } };
+    expect(withVector._source.photos[0]!.vectors[model.modelId]).toHaveLength(model.dims);
+  });
+
+  it('an index of one photo per product: refused at start-up, then migrated into photos with every vector kept', async () => {
+    const model = testModel();
+    const alias = deps.indexManager.alias;
+    // The layout of the release before several photos: vectors and their metadata at the top level, no photos.
+    const body = buildIndexBody(deps.config.index, [model]);
+    const properties = body.mappings.properties as Record<string, unknown>;
+    const photoMapping = properties.photos as { properties: { vectors: unknown; embeddings: unknown } };
+    delete properties.photos;
+    delete properties.images;
+    Object.assign(properties, { vectors: photoMapping.properties.vectors, embeddings: photoMapping.properties.embeddings });
+    body.mappings._meta = { schema: 'lookalike-products', schema_version: 1 };
+    await deps.es.indices.create({ index: `${alias}-v1`, settings: body.settings, mappings: body.mappings, aliases: { [alias]: { is_write_index: true } } });
+    const random = seededRandom(11);
+    const products = Array.from({ length: 30 }, (_, i) => randomProduct(random, i));
+    const vectors = products.map(() => randomUnitVector(random, model.dims));
+    const embedded = '2026-01-01T00:00:00.000Z';
+    await deps.es.bulk({
+      refresh: true,
+      operations: [
+        ...products.flatMap((product, i) => [
+          { index: { _index: alias, _id: product.id } },
+          {
+            ...product,
+            image_hash: `hash-${product.id}`,
+            source_version: 1,
+            indexed_at: embedded,
+            vectors: { [model.modelId]: vectors[i] },
+            embeddings: { [model.modelId]: { model_id: model.modelId, model_version: '1', image_hash: `hash-${product.id}`, embedded_at: embedded } },
+          },
+        ]),
+        { index: { _index: alias, _id: 'gone' } },
+        { id: 'gone', deleted: true, deleted_at: embedded, source_version: 2, indexed_at: embedded },
+      ],
+    });
+
+    await expect(deps.indexManager.ensure([model])).rejects.toMatchObject({ code: 'index_migration_needed', message: expect.stringContaining('lookalike index migrate') });
+    await deps.indexManager.ensure([model], { allowOnePhotoLayout: true });
+    const result = await deps.indexManager.migrate({ models: [model] });
+    expect(result).toMatchObject({ from: `${alias}-v1`, to: `${alias}-v2`, copied: 31 });
+    expect(await deps.indexManager.ensure([model])).toMatchObject({ index: `${alias}-v2`, created: false });
+
+    const migrated = (await deps.es.get({ index: alias, id: 'p-7', _source_exclude_vectors: false } as never)) as { _source: Record<string, any> };
+    expect(migrated._source).toMatchObject({ images: [products[7]!.image_url], image_url: products[7]!.image_url, image_hash: 'hash-p-7', price: products[7]!.price });
+    expect(migrated._source.vectors).toBeUndefined();
+    expect(migrated._source.photos).toEqual([
+      {
+        url: products[7]!.image_url,
+        hash: 'hash-p-7',
+        vectors: { [model.modelId]: vectors[7]!.map((v) => expect.closeTo(v, 5)) },
+        embeddings: { [model.modelId]: { model_id: model.modelId, model_version: '1', image_hash: 'hash-p-7', embedded_at: embedded } },
+      },
+    ]);
+    expect((await deps.es.get<Record<string, unknown>>({ index: alias, id: 'gone' }))._source).toMatchObject({ deleted: true, source_version: 2 });
+    // Searchable through its one photo, which a search names as photo 0.
+    const response = await deps.es.search({
+      index: alias,
+      knn: knnClause({ field: vectorField(model.modelId), vector: vectors[7]!, k: 1, numCandidates: 50, filters: [], innerHits: model.modelId }) as never,
+      size: 1,
+    });
+    expect(response.hits.hits[0]?._id).toBe('p-7');
+    expect(matchedImage(response.hits.hits[0]!.inner_hits as never)).toBe(0);
   });
 
   it('sets INDEX_REPLICAS on the live version (replicas change in place; shards take a migration)', async () => {

@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Pipeline } from './pipeline-helpers';
+import { embeddedByQuery } from '../../core/search/photos';
 
 /**
  * Indexer processes for the reliability tests: the built indexer (dist/) started as a child process on a pipeline's
@@ -40,7 +41,7 @@ export async function countIndexed(p: Pipeline, version: number): Promise<number
   await p.deps.es.indices.refresh({ index: p.config.index.alias });
   const response = await p.deps.es.count({
     index: p.config.index.alias,
-    query: { bool: { filter: [{ term: { source_version: version } }, { exists: { field: 'embeddings.efficientnet-lite0' } }, { exists: { field: 'embeddings.colour-texture' } }] } },
+    query: { bool: { filter: [{ term: { source_version: version } }, embeddedByQuery('efficientnet-lite0'), embeddedByQuery('colour-texture')] } },
   });
   return response.count;
 }
@@ -56,17 +57,17 @@ export interface IndexedDocument {
 export async function assertEachWrittenOnce(p: Pipeline, ids: string[], version: number): Promise<IndexedDocument[]> {
   expect((await p.deps.es.count({ index: p.config.index.alias })).count).toBe(ids.length);
   expect(await countIndexed(p, version)).toBe(ids.length);
-  const response = await p.deps.es.search<{ image_hash: string; embeddings: Record<string, { embedded_at: string }> }>({
+  const response = await p.deps.es.search<{ image_hash: string; photos: Array<{ embeddings: Record<string, { embedded_at: string }> }> }>({
     index: p.config.index.alias,
     size: ids.length,
     version: true,
-    _source: ['image_hash', 'embeddings'],
+    _source: ['image_hash', 'photos.embeddings'],
   });
   const documents = response.hits.hits.map((hit) => ({
     id: hit._id!,
     version: hit._version,
     imageHash: hit._source!.image_hash,
-    embeddedAt: Date.parse(hit._source!.embeddings['colour-texture']!.embedded_at),
+    embeddedAt: Date.parse(hit._source!.photos[0]!.embeddings['colour-texture']!.embedded_at),
   }));
   // A replayed or retried job that wrote again (even the same data) would show here as _version 2 or more.
   expect(documents.filter((document) => document.version !== 1)).toEqual([]);

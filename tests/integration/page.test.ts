@@ -6,7 +6,7 @@ import { seededRandom } from '../../core/random';
 import { distort, type ClipartItem } from '../../benchmarks/lib/clipart';
 import { iou } from '../../core/localization/regions';
 import { busyBackdrop, serveStampCatalog, stampId, stampScene, type Box } from '../fixtures/stamps';
-import { startClipartCatalog, startPipeline, upsert, type Pipeline } from './pipeline-helpers';
+import { startClipartCatalog, startImageServer, startPipeline, upsert, upsertPhotos, type Pipeline } from './pipeline-helpers';
 
 /** The page in Debian's Chromium, headless: a photo in, the look-alike grid out; screenshots kept as artifacts. */
 jest.setTimeout(180_000);
@@ -372,5 +372,32 @@ describe('the web page', () => {
     await page.waitForFunction(() => [...(globalThis as any).document.querySelectorAll('.card .title')].map((t: any) => t.textContent).join() === 'In store X');
     expect(problems).toEqual([]);
     fs.rmSync(queryFile);
+  });
+  it('a product with several photos: its card shows the photo that matched, and its other photos as thumbnails', async () => {
+    const server = await startImageServer();
+    try {
+      const urls = [`${server.url}/img/501.jpg`, `${server.url}/img/502.jpg`, `${server.url}/img/503.jpg`];
+      expect((await p.post(upsertPhotos('multi-photo', 1, urls, { title: 'Three photos' }))).status).toBe(202);
+      await p.waitFor(async () => (await p.status.get('multi-photo'))?.state === 'indexed');
+      const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
+      await page.goto(`${p.apiUrl}/`);
+      const searched = page.waitForResponse((response) => response.url().endsWith('/v1/search'));
+      await page.fill('#url', urls[1]!);
+      await page.click('#url-form button');
+      expect((await (await searched).json()).results[0]).toMatchObject({ id: 'multi-photo', matched_image: 1 });
+      const card = page.locator('.card[data-id="multi-photo"]');
+      await card.waitFor();
+      // The large photo is the second one, the one that matched; the thumbnails are all three, the second marked.
+      expect(await card.locator('img.photo').getAttribute('src')).toBe(urls[1]);
+      expect(await card.locator('.thumb img').evaluateAll((imgs) => imgs.map((img: any) => img.getAttribute('src')))).toEqual(urls);
+      expect(await card.locator('.thumb').evaluateAll((thumbs) => thumbs.map((thumb: any) => thumb.classList.contains('matched')))).toEqual([false, true, false]);
+      // A click on another thumbnail shows that photo large.
+      await card.locator('.thumb').nth(2).click();
+      expect(await card.locator('img.photo').getAttribute('src')).toBe(urls[2]);
+      await page.screenshot({ path: path.join(artifacts, 'page-photos.png') });
+      await page.close();
+    } finally {
+      await server.close();
+    }
   });
 });

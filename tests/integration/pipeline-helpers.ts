@@ -183,6 +183,13 @@ export function upsert(id: string, version: number, image: string, extra: Record
   return { id: eventId, type: 'product.upsert', version, product: { id, title: `Product ${id}`, brand: 'acme', category: 'toys', sizes: ['M'], price: 10, currency: 'EUR', available: true, image_url: image, ...extra } };
 }
 
+/** An upsert of a product with several photos (`images`, the main one first). */
+export function upsertPhotos(id: string, version: number, images: string[], extra: Record<string, unknown> = {}, eventId = `e-${id}-${version}`): Record<string, unknown> {
+  const event = upsert(id, version, images[0]!, extra, eventId) as { product: Record<string, unknown> };
+  const { image_url: _imageUrl, ...product } = event.product;
+  return { ...event, product: { ...product, images } };
+}
+
 export function remove(id: string, version: number, eventId = `d-${id}-${version}`): Record<string, unknown> {
   return { id: eventId, type: 'product.delete', version, product_id: id };
 }

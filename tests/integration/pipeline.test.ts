@@ -41,16 +41,22 @@ describe('catalog pipeline: webhook → queue → batched embedding → Elastics
     await p.waitFor(async () => (await statusOf(p, 'sku-19')).state === 'indexed' && (await statusOf(p, 'sku-0')).state === 'indexed');
     const first = await stored(p, 'sku-7');
     expect(first).toMatchObject({ id: 'sku-7', price: 10, available: true, source_version: 1 });
-    expect(first.vectors['efficientnet-lite0']).toHaveLength(1280);
-    expect(first.vectors['colour-texture']).toHaveLength(288);
-    expect(await statusOf(p, 'sku-7')).toEqual({ id: 'sku-7', catalog: 'default', state: 'indexed', version: 1, models: ['colour-texture', 'efficientnet-lite0'], last_error: null, last_ignored: null });
+    expect(first.photos).toHaveLength(1);
+    expect(first.photos[0].vectors['efficientnet-lite0']).toHaveLength(1280);
+    expect(first.photos[0].vectors['colour-texture']).toHaveLength(288);
+    expect(first).toMatchObject({ images: [`${images.url}/img/7.jpg`], image_url: `${images.url}/img/7.jpg`, image_hash: first.photos[0].hash });
+    const models = ['colour-texture', 'efficientnet-lite0'];
+    expect(await statusOf(p, 'sku-7')).toEqual({
+      id: 'sku-7', catalog: 'default', state: 'indexed', version: 1, models, last_error: null, last_ignored: null,
+      photos: [{ url: `${images.url}/img/7.jpg`, state: 'indexed', models, error: null }],
+    });
 
     const fetchesBefore = images.requests.length;
     expect((await p.post(upsert('sku-7', 2, `${images.url}/img/7.jpg`, { price: 7.5, available: false }))).status).toBe(202);
     await p.waitFor(async () => { const s = await statusOf(p, 'sku-7'); return s.version === 2 && s.state === 'indexed'; });
     const updated = await stored(p, 'sku-7');
     expect(updated).toMatchObject({ price: 7.5, available: false, source_version: 2 });
-    expect(updated.embeddings['efficientnet-lite0'].embedded_at).toBe(first.embeddings['efficientnet-lite0'].embedded_at);
+    expect(updated.photos[0].embeddings['efficientnet-lite0'].embedded_at).toBe(first.photos[0].embeddings['efficientnet-lite0'].embedded_at);
     expect(images.requests.length).toBe(fetchesBefore); // not even fetched
     const events2 = await p.registry.getSingleMetricAsString('lookalike_indexer_events_total');
     expect(events2).toMatch(/kind="upsert",outcome="updated"[^\n]* 1/);
@@ -65,8 +71,8 @@ describe('catalog pipeline: webhook → queue → batched embedding → Elastics
     await p.waitFor(async () => (await statusOf(p, 'b')).state === 'indexed');
     const [a, b] = [await stored(p, 'a'), await stored(p, 'b')];
     expect(b.image_hash).toBe(a.image_hash);
-    expect(b.vectors['efficientnet-lite0']).toEqual(a.vectors['efficientnet-lite0']);
-    expect(b.embeddings['efficientnet-lite0'].embedded_at).toBe(b.embeddings['colour-texture'].embedded_at);
+    expect(b.photos[0].vectors['efficientnet-lite0']).toEqual(a.photos[0].vectors['efficientnet-lite0']);
+    expect(b.photos[0].embeddings['efficientnet-lite0'].embedded_at).toBe(b.photos[0].embeddings['colour-texture'].embedded_at);
   });
 
   it('replayed and out-of-order events: the final state is the newest event, also across deletes', async () => {
@@ -277,7 +283,7 @@ describe('the OpenAPI document', () => {
       for (const code of ['signature_missing', 'signature_malformed', 'signature_expired', 'signature_mismatch', 'invalid_event', 'too_many_events', 'queue_unavailable', 'payload_too_large']) {
         expect(described).toContain(code);
       }
-      expect(Object.keys(spec.components.schemas.Product.properties)).toEqual(['id', 'catalog', 'title', 'brand', 'category', 'color', 'sizes', 'price', 'currency', 'available', 'signals', 'image_url']);
+      expect(Object.keys(spec.components.schemas.Product.properties)).toEqual(['id', 'catalog', 'title', 'brand', 'category', 'color', 'sizes', 'price', 'currency', 'available', 'signals', 'images', 'image_url']);
     } finally {
       await p.close();
     }

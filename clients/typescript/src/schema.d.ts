@@ -604,6 +604,10 @@ export interface paths {
                  *     `invalid_event`: Events are malformed; the message and `details.problems` name each bad event and field.
                  *
                  *     `too_many_events`: A batch holds more than 500 events.
+                 *
+                 *     `too_many_images`: A product lists more than 10 images (and nothing else is wrong with the events).
+                 *
+                 *     `duplicate_images`: A product lists the same image URL twice (and nothing else is wrong with the events).
                  */
                 400: {
                     headers: {
@@ -1085,11 +1089,13 @@ export interface components {
             signals?: {
                 [key: string]: number;
             };
+            /** @description The product's photos (1–10 distinct URLs), the main one first; each is embedded and searchable */
+            images?: string[];
             /**
              * Format: uri
-             * @description http or https; private addresses are refused unless FETCH_ALLOWED_HOSTS lists them
+             * @description The one-photo form of `images`: give one or the other, never both
              */
-            image_url: string;
+            image_url?: string;
         };
         /** @description Creates or replaces the product; a change of price, stock or sizes alone never re-embeds it */
         UpsertEvent: {
@@ -1431,8 +1437,10 @@ export interface components {
             /** @description Best first: by similarity, or by the business ranking when `boost`, `pin`, `bury`, `max_per_brand` or `dedupe` is given */
             results: {
                 id: string;
-                /** @description Weighted similarity, 0..1 */
+                /** @description Weighted similarity, 0..1: that of the photo that matched best */
                 score: number;
+                /** @description The index in `product.images` of the product's photo that matched (0: the main photo); a product comes back once, scored by its best photo */
+                matched_image: number;
                 /** @description The product’s catalog fields; null where it has none */
                 product: {
                     /** @description A catalog name: lower-case letters, digits, "-" and "_" (at most 64) */
@@ -1448,10 +1456,9 @@ export interface components {
                     signals?: {
                         [key: string]: number;
                     } | null;
-                    /**
-                     * Format: uri
-                     * @description http or https; private addresses are refused unless FETCH_ALLOWED_HOSTS lists them
-                     */
+                    /** @description The product's photos, the main one first */
+                    images?: string[];
+                    /** @description The main photo (`images[0]`) */
                     image_url?: string;
                 };
                 /** @description With `explain: true`: how the result was ranked */
@@ -1509,8 +1516,10 @@ export interface components {
                 /** @description Best first: by similarity, or by the business ranking when `boost`, `pin`, `bury`, `max_per_brand` or `dedupe` is given */
                 results: {
                     id: string;
-                    /** @description Weighted similarity, 0..1 */
+                    /** @description Weighted similarity, 0..1: that of the photo that matched best */
                     score: number;
+                    /** @description The index in `product.images` of the product's photo that matched (0: the main photo); a product comes back once, scored by its best photo */
+                    matched_image: number;
                     /** @description The product’s catalog fields; null where it has none */
                     product: {
                         /** @description A catalog name: lower-case letters, digits, "-" and "_" (at most 64) */
@@ -1526,10 +1535,9 @@ export interface components {
                         signals?: {
                             [key: string]: number;
                         } | null;
-                        /**
-                         * Format: uri
-                         * @description http or https; private addresses are refused unless FETCH_ALLOWED_HOSTS lists them
-                         */
+                        /** @description The product's photos, the main one first */
+                        images?: string[];
+                        /** @description The main photo (`images[0]`) */
                         image_url?: string;
                     };
                     /** @description With `explain: true`: how the result was ranked */
@@ -1595,8 +1603,21 @@ export interface components {
             state: "queued" | "indexed" | "failed" | "deleted" | "unknown";
             /** @description The version the state is about; null when unknown */
             version: number | null;
-            /** @description The models the product has a vector for, in order */
+            /** @description The models the product has a vector for (of at least one photo), in order */
             models: string[];
+            /** @description The indexed version's photos, in the order of `images`; empty when the index holds none */
+            photos: {
+                url: string;
+                /**
+                 * @description indexed: searchable, with a vector of each model in `models`; failed: could not be fetched or embedded (see error), never matched
+                 * @enum {string}
+                 */
+                state: "indexed" | "failed";
+                /** @description The models this photo has a vector for, in order */
+                models: string[];
+                /** @description Why the photo failed (`code: message`); null unless failed. Sending the product again retries it */
+                error: string | null;
+            }[];
             /** @description Why the newest event failed (`code: message`, e.g. `fetch_not_found: the image URL answered 404`); null unless failed */
             last_error: string | null;
             /** @description The last event the indexer ignored because the catalog held something newer, and why; null when none was */
@@ -1643,7 +1664,7 @@ export interface components {
             request_id: string;
         };
         /** @description Every error code the API answers. Codes are stable; new ones may be added. */
-        ErrorCode: string & ("api_key_missing" | "api_key_invalid" | "api_key_scope" | "catalog_forbidden" | "rate_limited" | "overloaded" | "route_not_found" | "invalid_json" | "request_aborted" | "payload_too_large" | "unsupported_encoding" | "internal_error" | "webhooks_disabled" | "signature_missing" | "signature_malformed" | "signature_expired" | "signature_mismatch" | "invalid_event" | "too_many_events" | "queue_unavailable" | "invalid_product_id" | "invalid_catalog" | "invalid_request" | "invalid_query_source" | "invalid_base64" | "invalid_box" | "localization_unavailable" | "invalid_multipart" | "unsupported_media_type" | "upload_limit" | "unknown_model" | "vector_length_mismatch" | "invalid_vector" | "query_expired" | "query_needs_photo" | "steering_with_objects" | "invalid_cursor" | "product_not_found" | "product_not_embedded" | "search_unavailable" | "exact_search_unavailable" | "empty_image" | "image_too_large" | "image_dimensions_too_large" | "unsupported_image" | "corrupt_image" | "preprocess_failed" | "embedding_failed" | "embedding_invalid" | "fetch_bad_url" | "fetch_blocked_address" | "fetch_dns_failed" | "fetch_not_found" | "fetch_http_error" | "fetch_too_many_redirects" | "fetch_too_large" | "fetch_timeout" | "fetch_network_error");
+        ErrorCode: string & ("api_key_missing" | "api_key_invalid" | "api_key_scope" | "catalog_forbidden" | "rate_limited" | "overloaded" | "route_not_found" | "invalid_json" | "request_aborted" | "payload_too_large" | "unsupported_encoding" | "internal_error" | "webhooks_disabled" | "signature_missing" | "signature_malformed" | "signature_expired" | "signature_mismatch" | "invalid_event" | "too_many_events" | "too_many_images" | "duplicate_images" | "queue_unavailable" | "invalid_product_id" | "invalid_catalog" | "invalid_request" | "invalid_query_source" | "invalid_base64" | "invalid_box" | "localization_unavailable" | "invalid_multipart" | "unsupported_media_type" | "upload_limit" | "unknown_model" | "vector_length_mismatch" | "invalid_vector" | "query_expired" | "query_needs_photo" | "steering_with_objects" | "invalid_cursor" | "product_not_found" | "product_not_embedded" | "search_unavailable" | "exact_search_unavailable" | "empty_image" | "image_too_large" | "image_dimensions_too_large" | "unsupported_image" | "corrupt_image" | "preprocess_failed" | "embedding_failed" | "embedding_invalid" | "fetch_bad_url" | "fetch_blocked_address" | "fetch_dns_failed" | "fetch_not_found" | "fetch_http_error" | "fetch_too_many_redirects" | "fetch_too_large" | "fetch_timeout" | "fetch_network_error");
     };
     responses: {
         /** @description `route_not_found`: No route for this method and path. */

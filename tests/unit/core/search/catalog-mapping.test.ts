@@ -24,18 +24,22 @@ describe('catalog mapping', () => {
     const config = loadConfig({ INDEX_SHARDS: '2', INDEX_REFRESH_INTERVAL: '5s' });
     const body = buildIndexBody(config.index, [{ modelId: 'm1', dims: 4, index: options }]);
     expect(body.settings.index).toMatchObject({ number_of_shards: 2, refresh_interval: '5s' });
-    const properties = body.mappings.properties as Record<string, { properties: Record<string, unknown> }>;
-    expect(properties.vectors!.properties.m1).toMatchObject({ type: 'dense_vector', dims: 4 });
-    expect(properties.embeddings!.properties.m1).toBeDefined();
+    const properties = body.mappings.properties as Record<string, { type?: string; properties: Record<string, { properties: Record<string, unknown> }> }>;
+    // One entry per photo: the vectors sit in the nested photos, never at the top level.
+    expect(properties.photos!.type).toBe('nested');
+    expect(properties.photos!.properties.vectors!.properties.m1).toMatchObject({ type: 'dense_vector', dims: 4 });
+    expect(properties.photos!.properties.embeddings!.properties.m1).toBeDefined();
+    expect(properties.vectors).toBeUndefined();
+    expect(properties.images).toMatchObject({ type: 'keyword', index: false });
     expect(body.mappings.dynamic).toBe('strict');
   });
 
   it('compares a live mapping: mismatched dims, missing models, wrong base types', () => {
     const config = loadConfig({});
     const live = buildIndexBody(config.index, [{ modelId: 'm1', dims: 4, index: options }]).mappings;
-    expect(compareMapping(live, [{ modelId: 'm1', dims: 4, index: options }])).toEqual({ problems: [], missingModels: [], missingFields: {} });
+    expect(compareMapping(live, [{ modelId: 'm1', dims: 4, index: options }])).toEqual({ problems: [], missingModels: [], missingFields: {}, onePhotoLayout: false });
     const mismatch = compareMapping(live, [{ modelId: 'm1', dims: 8, index: options }, { modelId: 'm2', dims: 2, index: options }]);
-    expect(mismatch.problems).toEqual(['vectors.m1 has 4 dims but model m1 outputs 8']);
+    expect(mismatch.problems).toEqual(['photos.vectors.m1 has 4 dims but model m1 outputs 8']);
     expect(mismatch.missingModels.map((m) => m.modelId)).toEqual(['m2']);
     const broken = structuredClone(live) as { properties: Record<string, Record<string, unknown>> };
     broken.properties.price = { type: 'keyword' };
@@ -45,8 +49,14 @@ describe('catalog mapping', () => {
     expect(compareMapping(broken, []).missingFields).toEqual({ sizes: { type: 'keyword', ignore_above: 64 } });
   });
 
+  it('tells a one-photo index (vectors at the top level, no photos) from a mismatch: it needs a migration', () => {
+    const oldLive = { properties: { id: { type: 'keyword' }, image_url: { type: 'keyword' }, vectors: { properties: { m1: { type: 'dense_vector', dims: 4 } } }, embeddings: { properties: {} } } };
+    expect(compareMapping(oldLive, [{ modelId: 'm1', dims: 4, index: options }])).toEqual({ problems: [], missingModels: [], missingFields: {}, onePhotoLayout: true });
+  });
+
   it('adds one model as a mapping delta', () => {
-    const delta = modelFieldsMapping({ modelId: 'm3', dims: 6, index: options }) as { properties: Record<string, { properties: Record<string, unknown> }> };
-    expect(Object.keys(delta.properties.vectors!.properties)).toEqual(['m3']);
+    const delta = modelFieldsMapping({ modelId: 'm3', dims: 6, index: options }) as { properties: Record<string, { type: string; properties: Record<string, { properties: Record<string, unknown> }> }> };
+    expect(delta.properties.photos!.type).toBe('nested');
+    expect(Object.keys(delta.properties.photos!.properties.vectors!.properties)).toEqual(['m3']);
   });
 });

@@ -10,7 +10,7 @@ describe('catalog search', () => {
     expect(buildSearchBody({ vectors: { a: [1, 0] }, weights: { a: 2 }, size: 10, filters, mode: 'knn', facets: false })).toEqual({
       size: 10,
       _source: PRODUCT_FIELDS,
-      knn: [{ field: 'vectors.a', query_vector: [1, 0], k: 10, num_candidates: 100, filter: filters, boost: 1 }],
+      knn: [{ field: 'photos.vectors.a', query_vector: [1, 0], k: 10, num_candidates: 100, filter: filters, boost: 1, inner_hits: { name: 'a', size: 1, _source: false } }],
     });
   });
 
@@ -19,8 +19,8 @@ describe('catalog search', () => {
       size: 200,
       _source: false,
       knn: [
-        { field: 'vectors.a', query_vector: [1, 0], k: 100, num_candidates: 100, filter: filters, boost: 0.75 },
-        { field: 'vectors.b', query_vector: [0, 1, 0], k: 100, num_candidates: 100, filter: filters, boost: 0.25 },
+        { field: 'photos.vectors.a', query_vector: [1, 0], k: 100, num_candidates: 100, filter: filters, boost: 0.75 },
+        { field: 'photos.vectors.b', query_vector: [0, 1, 0], k: 100, num_candidates: 100, filter: filters, boost: 0.25 },
       ],
     });
   });
@@ -32,8 +32,8 @@ describe('catalog search', () => {
       size: 2,
       _source: PRODUCT_FIELDS,
       knn: [
-        { field: 'vectors.a', query_vector: [1, 0], k: 3, num_candidates: 3, filter: restricted, boost: 0.75 },
-        { field: 'vectors.b', query_vector: [0, 1, 0], k: 3, num_candidates: 3, filter: restricted, boost: 0.25 },
+        { field: 'photos.vectors.a', query_vector: [1, 0], k: 3, num_candidates: 3, filter: restricted, boost: 0.75, inner_hits: { name: 'a', size: 1, _source: false } },
+        { field: 'photos.vectors.b', query_vector: [0, 1, 0], k: 3, num_candidates: 3, filter: restricted, boost: 0.25, inner_hits: { name: 'b', size: 1, _source: false } },
       ],
       aggs: FACETS,
     });
@@ -46,19 +46,33 @@ describe('catalog search', () => {
     expect(numCandidatesFor(100, 50_000)).toBe(10_000);
     const body = buildSearchBody({ vectors: { a: [1, 0] }, weights: { a: 1 }, size: 5, numCandidates: 40, filters: [], mode: 'knn', facets: true });
     expect(body.aggs).toBe(FACETS);
-    expect((body.knn as Array<Record<string, unknown>>)[0]).toEqual({ field: 'vectors.a', query_vector: [1, 0], k: 40, num_candidates: 40, boost: 1 });
+    expect((body.knn as Array<Record<string, unknown>>)[0]).toEqual({ field: 'photos.vectors.a', query_vector: [1, 0], k: 40, num_candidates: 40, boost: 1, inner_hits: { name: 'a', size: 1, _source: false } });
   });
 
-  it('exact mode: the same weighted cosine as a script_score over the filtered documents that have the vectors', () => {
+  it('exact mode: the same weighted cosine as a script_score over the photos of the filtered products, each product scored by its best photo', () => {
     const body = buildSearchBody({ vectors, weights: { a: 1, b: 1 }, size: 3, filters: [{ term: { brand: 'acme' } }], mode: 'exact', facets: false });
     expect(body.knn).toBeUndefined();
     expect(body.query).toEqual({
-      script_score: {
-        query: { bool: { filter: [{ term: { brand: 'acme' } }, { exists: { field: 'vectors.a' } }, { exists: { field: 'vectors.b' } }] } },
-        script: {
-          source: "params.w0 * (cosineSimilarity(params.q0, 'vectors.a') + 1.0) / 2.0 + params.w1 * (cosineSimilarity(params.q1, 'vectors.b') + 1.0) / 2.0",
-          params: { q0: [1, 0], w0: 0.5, q1: [0, 1, 0], w1: 0.5 },
-        },
+      bool: {
+        filter: [{ term: { brand: 'acme' } }],
+        must: [
+          {
+            nested: {
+              path: 'photos',
+              score_mode: 'max',
+              inner_hits: { name: 'exact', size: 1, _source: false },
+              query: {
+                script_score: {
+                  query: { bool: { filter: [{ exists: { field: 'photos.vectors.a' } }, { exists: { field: 'photos.vectors.b' } }] } },
+                  script: {
+                    source: "params.w0 * (cosineSimilarity(params.q0, 'photos.vectors.a') + 1.0) / 2.0 + params.w1 * (cosineSimilarity(params.q1, 'photos.vectors.b') + 1.0) / 2.0",
+                    params: { q0: [1, 0], w0: 0.5, q1: [0, 1, 0], w1: 0.5 },
+                  },
+                },
+              },
+            },
+          },
+        ],
       },
     });
   });

@@ -4,14 +4,14 @@ import { Detector, type Detection } from '../../core/detection/detector';
 import { resolveDetectorManifest } from '../../core/detection/manifest';
 import type { CropBox } from '../../core/image/autocrop';
 import type { Logger } from '../../core/logger';
-import { decodeObjectness, loadObjectnessHead, objectnessOutputs, type ObjectnessWeights } from '../../core/localization/objectness';
+import { decodeObjectness, loadObjectnessHead, objectnessOutputs, type ObjectnessBox, type ObjectnessWeights } from '../../core/localization/objectness';
 import { selectiveSearch, type SelectiveSearchOptions } from '../../core/localization/selective-search';
 import { createProgress } from '../../core/progress';
 import type { FeatureMaps } from './feature-map';
 import { pooledVector } from './localization-eval';
 import { proposalMethod, trimElse, type Method, type ProposalOptions, type QueryContext, type ScdaSpec } from './localization-methods';
 import { iou } from './localize';
-import { search, type CatalogIndex } from './region-search';
+import { search, type CatalogIndex, type Hit } from './region-search';
 import { percentile } from './report';
 
 /**
@@ -73,7 +73,7 @@ export class ProposalSources {
   }
 
   /** The objectness head's best `top` boxes (heat ≥ `minScore`, padded by `padding`) on the 448 px map; timed once per query. */
-  objectnessBoxes(q: QueryContext, top: number, minScore: number, padding: number): CropBox[] {
+  objectnessBoxes(q: QueryContext, top: number, minScore: number, padding: number, scales: number[] = [1]): ObjectnessBox[] {
     let outputs = this.objectness.get(q);
     const maps = q.maps.get(POOLED_SIZE)!;
     if (!outputs) {
@@ -83,7 +83,7 @@ export class ProposalSources {
       this.timings['objectness head (on the 448 px map)']!.push(performance.now() - start);
       this.objectness.set(q, outputs);
     }
-    return decodeObjectness(outputs, maps.width, maps.height, q.image, { maxBoxes: top, minScore, padding, iouThreshold: 0.7 }).map((b) => b.box);
+    return decodeObjectness(outputs, maps.width, maps.height, q.image, { maxBoxes: top * scales.length, minScore, padding, iouThreshold: 0.7, scales });
   }
 
   selectiveBoxes(q: QueryContext): CropBox[] {
@@ -198,7 +198,12 @@ export interface SourceOptions {
   /** Selective Search boxes: the best `keep` by pooled ranking (or by their own rank when `byRank`), embedded. */
   selective?: { keep: number; byRank?: boolean };
   /** The objectness head's best `top` boxes with heat ≥ `minScore`, padded by `padding`. */
-  objectness?: { top: number; minScore: number; padding: number };
+  objectness?: { top: number; minScore: number; padding: number; scales?: number[] };
+  /**
+   * Choose with the first score + `objectnessBonus` × the region's objectness (the best score × IoU of the head's
+   * 8 best boxes with it): a region that frames a thing the head sees is preferred over a background patch.
+   */
+  objectnessBonus?: number;
   /** Rank every candidate but the whole photo by pooled vectors and embed only the best this many (and the whole photo). */
   pooledAll?: number;
   /** Keep the whole photo as the primary unless a region beats it by this much. */
@@ -222,7 +227,7 @@ export function sourcesMethod(name: string, options: SourceOptions, index: Catal
     prepare: (queries) => sources.prepare(queries, needs),
     candidates: (q) => {
       const boxes = scda.candidates(q);
-      if (options.objectness) boxes.push(...sources.objectnessBoxes(q, options.objectness.top, options.objectness.minScore, options.objectness.padding));
+      if (options.objectness) boxes.push(...sources.objectnessBoxes(q, options.objectness.top, options.objectness.minScore, options.objectness.padding, options.objectness.scales).map((b) => b.box));
       if (options.detector) boxes.push(...sources.detectorBoxes(q, options.detector.threshold, options.detector.top));
       if (options.selective) {
         const { keep, byRank } = options.selective;
@@ -234,6 +239,18 @@ export function sourcesMethod(name: string, options: SourceOptions, index: Catal
       const regions = distinct.filter((box): box is CropBox => box !== null);
       return [null, ...sources.pooledBest(q, regions, index, POOLED_SIZE, SHORTLIST, options.pooledAll)];
     },
+    ...(options.objectnessBonus
+      ? {
+          choose: (q: QueryContext, hits: Hit[][], boxes: Array<CropBox | null>) => {
+            if (boxes.length < 2 || !q.maps.has(POOLED_SIZE)) return scda.choose(q, hits, boxes); // trimmed: nothing to choose
+            const head = sources.objectnessBoxes(q, 8, 0.02, 0.1);
+            const bonus = (box: CropBox | null): number => (box ? options.objectnessBonus! * Math.max(0, ...head.map((h) => h.score * iou(h.box, box))) : 0);
+            const adjusted = hits.map((list, i) => list.map((hit, rank) => (rank === 0 ? { ...hit, score: hit.score + bonus(boxes[i]!) } : hit)));
+            return scda.choose(q, adjusted, boxes);
+          },
+          mapSizes: [...new Set([...scda.mapSizes, POOLED_SIZE])],
+        }
+      : {}),
   });
 }
 
@@ -258,6 +275,13 @@ export function sourceMethods(index: CatalogIndex, sources: ProposalSources): Me
     ...[3, 5, 8].flatMap((top) => [0, 0.1].map((padding) => method(`head top${top} pad ${padding} + whole`, { objectness: { top, minScore: 0.02, padding } }))),
     ...[3, 5].map((top) => method(`head top${top} + det t0.05 top10 + whole`, { objectness: { top, minScore: 0.02, padding: 0.1 }, detector: { threshold: 0.05, top: 10 } })),
     ...[3, 5].map((top) => method(`head top${top} + scda t1–3 top-3 + det t0.05 top10 + whole`, { objectness: { top, minScore: 0.02, padding: 0.1 }, scda: SCDA_T1_3, detector: { threshold: 0.05, top: 10 } })),
+    ...[0.05, 0.1, 0.2].map((bonus) => method(`head top3 + scda t1–3 top-3 + det t0.05 top10 + whole, objectness bonus ${bonus}`, { objectness: { top: 3, minScore: 0.02, padding: 0.1 }, scda: SCDA_T1_3, detector: { threshold: 0.05, top: 10 }, objectnessBonus: bonus })),
+    ...[0.1].map((bonus) => method(`scda t1–3 top-3 + det t0.05 top10 + whole, objectness bonus ${bonus}`, { scda: SCDA_T1_3, detector: { threshold: 0.05, top: 10 }, objectnessBonus: bonus })),
+    ...[2, 3].map((top) => method(`head top${top} × 0.7/1/1.4 + whole`, { objectness: { top, minScore: 0.02, padding: 0.1, scales: [0.7, 1, 1.4] } })),
+    ...[3].map((top) => method(`head top${top} × 0.7/1/1.4 + det t0.05 top10 + whole`, { objectness: { top, minScore: 0.02, padding: 0.1, scales: [0.7, 1, 1.4] }, detector: { threshold: 0.05, top: 10 } })),
+    ...[3].map((top) => method(`head top${top} × 0.7/1/1.4 + det t0.1 top10 + whole`, { objectness: { top, minScore: 0.02, padding: 0.1, scales: [0.7, 1, 1.4] }, detector: { threshold: 0.1, top: 10 } })),
+    ...[3].map((top) => method(`head top${top} × 0.7/1/1.4 + scda t1–3 top-3 + det t0.05 top10 + whole`, { objectness: { top, minScore: 0.02, padding: 0.1, scales: [0.7, 1, 1.4] }, scda: SCDA_T1_3, detector: { threshold: 0.05, top: 10 } })),
+    ...[0.1].map((bonus) => method(`head top5 + det t0.05 top10 + whole, objectness bonus ${bonus}`, { objectness: { top: 5, minScore: 0.02, padding: 0.1 }, detector: { threshold: 0.05, top: 10 }, objectnessBonus: bonus })),
     ...[5, 8].map((keep) => method(`pooled keep ${keep} of (scda t1–3 top-3 + det t0.05 top10 + ss pooled keep 8) + whole`, { scda: SCDA_T1_3, detector: { threshold: 0.05, top: 10 }, selective: { keep: 8 }, pooledAll: keep })),
   ];
 }

@@ -150,6 +150,8 @@ export interface DecodeOptions {
   padding: number;
   /** A box overlapping a kept one by more than this IoU is dropped. */
   iouThreshold: number;
+  /** Each peak's box at these multiples of the predicted size (default [1]): the predicted size is rough. */
+  scales?: number[];
 }
 
 /**
@@ -188,16 +190,19 @@ export function decodeObjectness(outputs: Float32Array, mapWidth: number, mapHei
     const at = (y * mapWidth + x) * 5;
     const centreX = (x + 0.5 + outputs[at + 1]!) * cellWidth;
     const centreY = (y + 0.5 + outputs[at + 2]!) * cellHeight;
-    const width = Math.exp(outputs[at + 3]!) * cellWidth * (1 + options.padding);
-    const height = Math.exp(outputs[at + 4]!) * cellHeight * (1 + options.padding);
-    const left = Math.max(0, Math.round(centreX - width / 2));
-    const top = Math.max(0, Math.round(centreY - height / 2));
-    const right = Math.min(size.width, Math.round(centreX + width / 2));
-    const bottom = Math.min(size.height, Math.round(centreY + height / 2));
-    if (right - left < 8 || bottom - top < 8) continue;
-    const box = { left, top, width: right - left, height: bottom - top };
-    if (kept.some((k) => iou(k.box, box) > options.iouThreshold)) continue;
-    kept.push({ box, score });
+    for (const scale of options.scales ?? [1]) {
+      if (kept.length >= options.maxBoxes) break;
+      const width = Math.exp(outputs[at + 3]!) * cellWidth * (1 + options.padding) * scale;
+      const height = Math.exp(outputs[at + 4]!) * cellHeight * (1 + options.padding) * scale;
+      const left = Math.max(0, Math.round(centreX - width / 2));
+      const top = Math.max(0, Math.round(centreY - height / 2));
+      const right = Math.min(size.width, Math.round(centreX + width / 2));
+      const bottom = Math.min(size.height, Math.round(centreY + height / 2));
+      if (right - left < 8 || bottom - top < 8) continue;
+      const box = { left, top, width: right - left, height: bottom - top };
+      if (kept.some((k) => iou(k.box, box) > options.iouThreshold)) continue;
+      kept.push({ box, score });
+    }
   }
   return kept;
 }

@@ -47,6 +47,17 @@ describe('decodeObjectness', () => {
     expect(decodeObjectness(outputs, 4, 3, size, { ...options, padding: 1, maxBoxes: 1 })[0]!.box).toEqual({ left: 0, top: 0, width: 350, height: 300 });
   });
 
+  it('gives each peak a box per scale of its predicted size, the count capped by maxBoxes', () => {
+    const outputs = outputsOf(4, 3, { 5: [logit(0.8), 0, 0, 0, 0] }); // (150, 150), 100 × 100 px
+    const boxes = decodeObjectness(outputs, 4, 3, size, { ...options, scales: [0.5, 1, 2] }).map((b) => b.box);
+    expect(boxes).toEqual([
+      { left: 125, top: 125, width: 50, height: 50 },
+      { left: 100, top: 100, width: 100, height: 100 },
+      { left: 50, top: 50, width: 200, height: 200 },
+    ]);
+    expect(decodeObjectness(outputs, 4, 3, size, { ...options, scales: [0.5, 1, 2], maxBoxes: 2 })).toHaveLength(2);
+  });
+
   it('drops a box that overlaps a stronger one by more than the IoU threshold', () => {
     const outputs = outputsOf(4, 3, {
       0: [logit(0.9), 0.5, 0.5, Math.log(2), Math.log(2)], // (100, 100), 200 × 200

@@ -37,8 +37,9 @@ export interface Candidate {
 
 export interface LocalizerSettings {
   /**
-   * The learned objectness head's best boxes (core/localization/objectness.ts) come first: up to `objectnessBoxes`
-   * with a heat ≥ `objectnessScore`, padded by `objectnessPadding` of their size (0 boxes: the head is not run).
+   * With `objects`, the learned objectness head's best boxes (core/localization/objectness.ts) come first: up to
+   * `objectnessBoxes` with a heat ≥ `objectnessScore`, padded by `objectnessPadding` of their size (0 boxes and no
+   * bonus: the head is not run).
    */
   objectnessBoxes: number;
   objectnessScore: number;
@@ -67,7 +68,10 @@ export interface LocalizerSettings {
   labelScore: number;
   /** The whole photo (or its trim) stays the primary region unless another's first score beats it by this much. */
   wholeMargin: number;
-  /** Added to a region's first score × its objectness (Candidate.objectness) when choosing (0: the catalog alone). */
+  /**
+   * Added to a region's first score × its objectness (Candidate.objectness) when choosing (0: the catalog alone;
+   * 0.05–0.2 measured no gain).
+   */
   objectnessBonus: number;
   /** An object is returned when its first score is within this of the best region's. */
   objectMargin: number;
@@ -129,9 +133,11 @@ export class Localizer {
     const t1 = performance.now();
     const found: Candidate[] = [];
     const { objectnessBoxes, objectnessScore: minScore, objectnessPadding: padding, objectnessBonus } = this.settings;
-    // The head's boxes: the best few are candidates; the best 8 also score every candidate (Candidate.objectness).
+    // The head's boxes, for `objects` requests only: the best few are candidates, the best 8 also score every candidate
+    // (Candidate.objectness). Measured: +0.044 multi-object recall for 3 more regions, no gain for the primary alone
+    // (benchmarks/results/localization-objectness-sweep.md), so a plain photo query does not pay for them.
     let seen: ObjectnessBox[] = [];
-    if (this.objectness && (objectnessBoxes > 0 || objectnessBonus > 0)) {
+    if (this.objectness && objects && (objectnessBoxes > 0 || objectnessBonus > 0)) {
       const outputs = objectnessOutputs(this.objectness, map);
       seen = decodeObjectness(outputs, map.width, map.height, image, { maxBoxes: Math.max(8, objectnessBoxes), minScore, padding, iouThreshold: 0.7 });
       for (const { box } of seen.slice(0, objectnessBoxes)) found.push({ box, source: 'objectness', label: null });

@@ -11,7 +11,7 @@
  * The plain-background dev set (drawings on white with distortions, its own catalog in a second index) is searched
  * the default way and with trim: localization must not cost it anything.
  *
- * usage: npm run bench:scene-search -- [--single 600] [--multi 200] [--seed 11] [--plain 2100] [--name scene-search]
+ * usage: npm run bench:scene-search -- [--single 600] [--multi 200] [--seed 11] [--plain 2100] [--name scene-search] [--port 18082]
  * (the API inherits the environment: e.g. LOCALIZE_MAX_REGIONS=8 measures a cap; --name keeps its results apart)
  * (services up: npm run services:up; the API runs from dist/: npm run build)
  */
@@ -36,8 +36,6 @@ import { buildSceneDevSet } from './lib/scenes';
 const root = path.resolve(__dirname, '..');
 const CACHE = path.join(root, '.cache');
 const stamp = Date.now().toString(36);
-const apiPort = 18082;
-const api = `http://127.0.0.1:${apiPort}`;
 
 function argument(name: string, fallback: string): string {
   const at = process.argv.indexOf(`--${name}`);
@@ -48,6 +46,9 @@ const multi = Number(argument('multi', '200'));
 const seed = Number(argument('seed', '11'));
 const plainCount = Number(argument('plain', '2100'));
 const name = argument('name', 'scene-search');
+/** The API's port: another process listening there would answer instead of ours. */
+const apiPort = Number(argument('port', '18082'));
+const api = `http://127.0.0.1:${apiPort}`;
 
 interface Answer {
   ms: number;

@@ -239,7 +239,7 @@ export class SearchService {
     } else {
       const proposal = await this.localizer!.propose(image, options.objects ?? false);
       candidates = proposal.candidates;
-      timings.localize = proposal.timings.map + proposal.timings.detect;
+      timings.localize = proposal.timings.map + proposal.timings.objectness + proposal.timings.detect;
     }
     // One region (a trimmed product photo, a drawn box): embedded by every model at once and searched as usual.
     // Several: 1. every candidate embedded by the heaviest-weighted model alone and searched with it (one kNN each,

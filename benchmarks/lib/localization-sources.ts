@@ -4,13 +4,14 @@ import { Detector, type Detection } from '../../core/detection/detector';
 import { resolveDetectorManifest } from '../../core/detection/manifest';
 import type { CropBox } from '../../core/image/autocrop';
 import type { Logger } from '../../core/logger';
+import { decodeObjectness, loadObjectnessHead, objectnessOutputs, type ObjectnessBox, type ObjectnessWeights } from '../../core/localization/objectness';
 import { selectiveSearch, type SelectiveSearchOptions } from '../../core/localization/selective-search';
 import { createProgress } from '../../core/progress';
 import type { FeatureMaps } from './feature-map';
 import { pooledVector } from './localization-eval';
 import { proposalMethod, trimElse, type Method, type ProposalOptions, type QueryContext, type ScdaSpec } from './localization-methods';
 import { iou } from './localize';
-import { search, type CatalogIndex } from './region-search';
+import { search, type CatalogIndex, type Hit } from './region-search';
 import { percentile } from './report';
 
 /**
@@ -24,8 +25,10 @@ export class ProposalSources {
   private readonly shortlists = new WeakMap<QueryContext, number[]>();
   /** Selective Search boxes of a query in pooled order (distinct, IoU < 0.5), shared by the methods. */
   private readonly selectiveOrder = new WeakMap<QueryContext, CropBox[]>();
-  readonly timings: Record<string, number[]> = { 'detector (preprocess + inference + decode)': [], 'selective search': [] };
+  private readonly objectness = new WeakMap<QueryContext, Float32Array>();
+  readonly timings: Record<string, number[]> = { 'detector (preprocess + inference + decode)': [], 'selective search': [], 'objectness head (on the 448 px map)': [] };
   private detector: Detector | null = null;
+  private head: ObjectnessWeights | null = null;
 
   constructor(
     private readonly config: Config,
@@ -67,6 +70,20 @@ export class ProposalSources {
       .filter((d) => d.score >= threshold)
       .slice(0, top)
       .map(({ left, top: y, width, height }) => ({ left, top: y, width, height }));
+  }
+
+  /** The objectness head's best `top` boxes (heat ≥ `minScore`, padded by `padding`) on the 448 px map; timed once per query. */
+  objectnessBoxes(q: QueryContext, top: number, minScore: number, padding: number, scales: number[] = [1]): ObjectnessBox[] {
+    let outputs = this.objectness.get(q);
+    const maps = q.maps.get(POOLED_SIZE)!;
+    if (!outputs) {
+      this.head ??= loadObjectnessHead();
+      const start = performance.now();
+      outputs = objectnessOutputs(this.head, maps);
+      this.timings['objectness head (on the 448 px map)']!.push(performance.now() - start);
+      this.objectness.set(q, outputs);
+    }
+    return decodeObjectness(outputs, maps.width, maps.height, q.image, { maxBoxes: top * scales.length, minScore, padding, iouThreshold: 0.7, scales });
   }
 
   selectiveBoxes(q: QueryContext): CropBox[] {
@@ -180,6 +197,13 @@ export interface SourceOptions {
   detector?: { threshold: number; top: number };
   /** Selective Search boxes: the best `keep` by pooled ranking (or by their own rank when `byRank`), embedded. */
   selective?: { keep: number; byRank?: boolean };
+  /** The objectness head's best `top` boxes with heat ≥ `minScore`, padded by `padding`. */
+  objectness?: { top: number; minScore: number; padding: number; scales?: number[] };
+  /**
+   * Choose with the first score + `objectnessBonus` × the region's objectness (the best score × IoU of the head's
+   * 8 best boxes with it): a region that frames a thing the head sees is preferred over a background patch.
+   */
+  objectnessBonus?: number;
   /** Rank every candidate but the whole photo by pooled vectors and embed only the best this many (and the whole photo). */
   pooledAll?: number;
   /** Keep the whole photo as the primary unless a region beats it by this much. */
@@ -199,10 +223,11 @@ export function sourcesMethod(name: string, options: SourceOptions, index: Catal
   const needs = { detector: Boolean(options.detector), selective: Boolean(options.selective) };
   return trimElse({
     ...scda,
-    mapSizes: [...new Set([...scda.mapSizes, ...((options.selective && !options.selective.byRank) || options.pooledAll ? [POOLED_SIZE] : [])])],
+    mapSizes: [...new Set([...scda.mapSizes, ...((options.selective && !options.selective.byRank) || options.pooledAll || options.objectness ? [POOLED_SIZE] : [])])],
     prepare: (queries) => sources.prepare(queries, needs),
     candidates: (q) => {
       const boxes = scda.candidates(q);
+      if (options.objectness) boxes.push(...sources.objectnessBoxes(q, options.objectness.top, options.objectness.minScore, options.objectness.padding, options.objectness.scales).map((b) => b.box));
       if (options.detector) boxes.push(...sources.detectorBoxes(q, options.detector.threshold, options.detector.top));
       if (options.selective) {
         const { keep, byRank } = options.selective;
@@ -214,6 +239,18 @@ export function sourcesMethod(name: string, options: SourceOptions, index: Catal
       const regions = distinct.filter((box): box is CropBox => box !== null);
       return [null, ...sources.pooledBest(q, regions, index, POOLED_SIZE, SHORTLIST, options.pooledAll)];
     },
+    ...(options.objectnessBonus
+      ? {
+          choose: (q: QueryContext, hits: Hit[][], boxes: Array<CropBox | null>) => {
+            if (boxes.length < 2 || !q.maps.has(POOLED_SIZE)) return scda.choose(q, hits, boxes); // trimmed: nothing to choose
+            const head = sources.objectnessBoxes(q, 8, 0.02, 0.1);
+            const bonus = (box: CropBox | null): number => (box ? options.objectnessBonus! * Math.max(0, ...head.map((h) => h.score * iou(h.box, box))) : 0);
+            const adjusted = hits.map((list, i) => list.map((hit, rank) => (rank === 0 ? { ...hit, score: hit.score + bonus(boxes[i]!) } : hit)));
+            return scda.choose(q, adjusted, boxes);
+          },
+          mapSizes: [...new Set([...scda.mapSizes, POOLED_SIZE])],
+        }
+      : {}),
   });
 }
 
@@ -235,6 +272,16 @@ export function sourceMethods(index: CatalogIndex, sources: ProposalSources): Me
     ...[5, 8].map((keep) => method(`scda t1–3 top-3 + det t0.05 top10 + ss pooled keep ${keep} + whole`, { scda: SCDA_T1_3, detector: { threshold: 0.05, top: 10 }, selective: { keep } })),
     method('det t0.1 top10 + ss pooled keep 5 + whole', { detector: { threshold: 0.1, top: 10 }, selective: { keep: 5 } }),
     method('det t0.05 top10 + ss pooled keep 8 + whole', { detector: { threshold: 0.05, top: 10 }, selective: { keep: 8 } }),
+    ...[3, 5, 8].flatMap((top) => [0, 0.1].map((padding) => method(`head top${top} pad ${padding} + whole`, { objectness: { top, minScore: 0.02, padding } }))),
+    ...[3, 5].map((top) => method(`head top${top} + det t0.05 top10 + whole`, { objectness: { top, minScore: 0.02, padding: 0.1 }, detector: { threshold: 0.05, top: 10 } })),
+    ...[3, 5].map((top) => method(`head top${top} + scda t1–3 top-3 + det t0.05 top10 + whole`, { objectness: { top, minScore: 0.02, padding: 0.1 }, scda: SCDA_T1_3, detector: { threshold: 0.05, top: 10 } })),
+    ...[0.05, 0.1, 0.2].map((bonus) => method(`head top3 + scda t1–3 top-3 + det t0.05 top10 + whole, objectness bonus ${bonus}`, { objectness: { top: 3, minScore: 0.02, padding: 0.1 }, scda: SCDA_T1_3, detector: { threshold: 0.05, top: 10 }, objectnessBonus: bonus })),
+    ...[0.1].map((bonus) => method(`scda t1–3 top-3 + det t0.05 top10 + whole, objectness bonus ${bonus}`, { scda: SCDA_T1_3, detector: { threshold: 0.05, top: 10 }, objectnessBonus: bonus })),
+    ...[2, 3].map((top) => method(`head top${top} × 0.7/1/1.4 + whole`, { objectness: { top, minScore: 0.02, padding: 0.1, scales: [0.7, 1, 1.4] } })),
+    ...[3].map((top) => method(`head top${top} × 0.7/1/1.4 + det t0.05 top10 + whole`, { objectness: { top, minScore: 0.02, padding: 0.1, scales: [0.7, 1, 1.4] }, detector: { threshold: 0.05, top: 10 } })),
+    ...[3].map((top) => method(`head top${top} × 0.7/1/1.4 + det t0.1 top10 + whole`, { objectness: { top, minScore: 0.02, padding: 0.1, scales: [0.7, 1, 1.4] }, detector: { threshold: 0.1, top: 10 } })),
+    ...[3].map((top) => method(`head top${top} × 0.7/1/1.4 + scda t1–3 top-3 + det t0.05 top10 + whole`, { objectness: { top, minScore: 0.02, padding: 0.1, scales: [0.7, 1, 1.4] }, scda: SCDA_T1_3, detector: { threshold: 0.05, top: 10 } })),
+    ...[0.1].map((bonus) => method(`head top5 + det t0.05 top10 + whole, objectness bonus ${bonus}`, { objectness: { top: 5, minScore: 0.02, padding: 0.1 }, detector: { threshold: 0.05, top: 10 }, objectnessBonus: bonus })),
     ...[5, 8].map((keep) => method(`pooled keep ${keep} of (scda t1–3 top-3 + det t0.05 top10 + ss pooled keep 8) + whole`, { scda: SCDA_T1_3, detector: { threshold: 0.05, top: 10 }, selective: { keep: 8 }, pooledAll: keep })),
   ];
 }

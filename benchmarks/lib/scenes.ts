@@ -154,13 +154,17 @@ function loadBackground(file: string): Promise<{ data: Buffer; width: number; he
   return entry;
 }
 
-/** One query photo: the objects (stamp, role, long side as a share of the frame's short side) on a background. */
-async function composeScene(
-  objects: Array<{ stamp: Stamp; role: PlacedObject['role']; size: number }>,
+/**
+ * One query photo: the objects (stamp, role, long side as a share of the frame's short side) on a background, one of
+ * `backgrounds` (the dev set's photos unless given: the objectness head's training set passes its own).
+ */
+export async function composeScene(
+  objects: Array<{ stamp: Pick<Stamp, 'id' | 'file'>; role: PlacedObject['role']; size: number }>,
   random: () => number,
+  backgrounds: readonly string[] = BACKGROUND_PHOTOS,
 ): Promise<{ jpeg: Buffer; width: number; height: number; background: string; placed: PlacedObject[] }> {
   const [width, height] = FRAMES[Math.floor(random() * FRAMES.length)]!;
-  const backgroundFile = BACKGROUND_PHOTOS[Math.floor(random() * BACKGROUND_PHOTOS.length)]!;
+  const backgroundFile = backgrounds[Math.floor(random() * backgrounds.length)]!;
   const background = await loadBackground(backgroundFile);
   // A random crop of the photo with the frame's aspect, 55–100 % of the largest such crop, sometimes mirrored.
   const fit = Math.min(background.width / width, background.height / height) * uniform(random, 0.55, 1);

@@ -7,6 +7,7 @@ import type { RgbImage } from '../image/decode';
 import type { Logger } from '../logger';
 import { FeatureMapModel } from './feature-map';
 import { readLocalizerManifest } from './manifest';
+import { decodeObjectness, loadObjectnessHead, objectnessOutputs, type ObjectnessBox, type ObjectnessWeights } from './objectness';
 import { iou, scdaRegions } from './regions';
 
 /**
@@ -19,7 +20,7 @@ import { iou, scdaRegions } from './regions';
  */
 
 /** Where a candidate region comes from. */
-export type RegionSource = 'whole' | 'trim' | 'map' | 'detector' | 'box';
+export type RegionSource = 'whole' | 'trim' | 'objectness' | 'map' | 'detector' | 'box';
 
 export interface Candidate {
   /** In the working image's pixels; null for the whole image. */
@@ -27,9 +28,22 @@ export interface Candidate {
   source: RegionSource;
   /** The detector's class name for the region (a detector box, or one overlapping it by IoU ≥ 0.5), else null. */
   label: string | null;
+  /**
+   * How well the region frames a thing the objectness head sees: the best heat × IoU of the head's boxes with it,
+   * 0–1 (absent: 0, e.g. the whole photo). `choose` adds `objectnessBonus` × this to the region's first score.
+   */
+  objectness?: number;
 }
 
 export interface LocalizerSettings {
+  /**
+   * With `objects`, the learned objectness head's best boxes (core/localization/objectness.ts) come first: up to
+   * `objectnessBoxes` with a heat ≥ `objectnessScore`, padded by `objectnessPadding` of their size (0 boxes and no
+   * bonus: the head is not run).
+   */
+  objectnessBoxes: number;
+  objectnessScore: number;
+  objectnessPadding: number;
   /** Feature-map thresholds (× the map's mean) whose connected regions become candidates. */
   thresholds: number[];
   /** Strongest regions (by activation mass) kept per threshold. */
@@ -54,6 +68,11 @@ export interface LocalizerSettings {
   labelScore: number;
   /** The whole photo (or its trim) stays the primary region unless another's first score beats it by this much. */
   wholeMargin: number;
+  /**
+   * Added to a region's first score × its objectness (Candidate.objectness) when choosing (0: the catalog alone;
+   * 0.05–0.2 measured no gain).
+   */
+  objectnessBonus: number;
   /** An object is returned when its first score is within this of the best region's. */
   objectMargin: number;
   /**
@@ -64,6 +83,9 @@ export interface LocalizerSettings {
 }
 
 export const DEFAULT_LOCALIZER_SETTINGS: LocalizerSettings = {
+  objectnessBoxes: 3,
+  objectnessScore: 0.02,
+  objectnessPadding: 0.1,
   thresholds: [1, 1.5, 2, 2.5, 3],
   perThreshold: 3,
   upsample: 4,
@@ -75,14 +97,15 @@ export const DEFAULT_LOCALIZER_SETTINGS: LocalizerSettings = {
   detectorIou: 0.7,
   labelScore: 0.3,
   wholeMargin: 0.05,
+  objectnessBonus: 0,
   objectMargin: 0.2,
   tightenMargin: 0.03,
 };
 
 export interface Proposal {
   candidates: Candidate[];
-  /** Milliseconds: the feature map, the detector (0 when not run). */
-  timings: { map: number; detect: number };
+  /** Milliseconds: the feature map, the objectness head, the detector (0 when not run). */
+  timings: { map: number; objectness: number; detect: number };
 }
 
 const wholeOf = (image: RgbImage): CropBox => ({ left: 0, top: 0, width: image.width, height: image.height });
@@ -93,6 +116,8 @@ export class Localizer {
     /** Proposes boxes and labels objects; null runs without it. */
     readonly detector: Detector | null,
     readonly settings: LocalizerSettings = DEFAULT_LOCALIZER_SETTINGS,
+    /** The learned objectness head; null runs without it. */
+    readonly objectness: ObjectnessWeights | null = null,
   ) {}
 
   /**
@@ -102,14 +127,25 @@ export class Localizer {
   async propose(image: RgbImage, objects: boolean): Promise<Proposal> {
     const trim = trimBox(image);
     const reference: Candidate = { box: trim, source: trim ? 'trim' : 'whole', label: null };
-    if (trim && !objects) return { candidates: [reference], timings: { map: 0, detect: 0 } };
+    if (trim && !objects) return { candidates: [reference], timings: { map: 0, objectness: 0, detect: 0 } };
     const t0 = performance.now();
     const map = await this.featureMap.map(image);
     const t1 = performance.now();
-    const { detectorScore: scoreThreshold, detectorBoxes, detectorIou: iouThreshold, labelScore } = this.settings;
-    const detections = this.detector ? (await this.detector.detect(image, { scoreThreshold, iouThreshold, maxDetections: 100, classAgnostic: true })).slice(0, detectorBoxes) : [];
-    const t2 = performance.now();
     const found: Candidate[] = [];
+    const { objectnessBoxes, objectnessScore: minScore, objectnessPadding: padding, objectnessBonus } = this.settings;
+    // The head's boxes, for `objects` requests only: the best few are candidates, the best 8 also score every candidate
+    // (Candidate.objectness). Measured: +0.044 multi-object recall for 3 more regions, no gain for the primary alone
+    // (benchmarks/results/localization-objectness-sweep.md), so a plain photo query does not pay for them.
+    let seen: ObjectnessBox[] = [];
+    if (this.objectness && objects && (objectnessBoxes > 0 || objectnessBonus > 0)) {
+      const outputs = objectnessOutputs(this.objectness, map);
+      seen = decodeObjectness(outputs, map.width, map.height, image, { maxBoxes: Math.max(8, objectnessBoxes), minScore, padding, iouThreshold: 0.7 });
+      for (const { box } of seen.slice(0, objectnessBoxes)) found.push({ box, source: 'objectness', label: null });
+    }
+    const t2 = performance.now();
+    const { detectorScore: scoreThreshold, detectorBoxes, detectorIou: iouThreshold, labelScore } = this.settings;
+    const detections = this.detector && detectorBoxes > 0 ? (await this.detector.detect(image, { scoreThreshold, iouThreshold, maxDetections: 100, classAgnostic: true })).slice(0, detectorBoxes) : [];
+    const t3 = performance.now();
     // Interleaved, so that a cap on the regions (maxRegions) keeps some of each: each threshold's strongest map
     // region, then the detector's best boxes, then each threshold's second region, and so on.
     const byThreshold = this.settings.thresholds.map((threshold) => scdaRegions(map.sum, image.width, image.height, { threshold, upsample: this.settings.upsample, padding: this.settings.padding }));
@@ -131,11 +167,12 @@ export class Localizer {
       candidates.push(candidate);
     }
     for (const candidate of candidates) {
+      if (candidate.box && seen.length > 0) candidate.objectness = Math.max(0, ...seen.map((s) => s.score * iou(s.box, candidate.box!)));
       if (candidate.label || candidate.source === 'whole') continue;
       const overlapping = detections.find((d) => d.score >= labelScore && iou(d, candidate.box ?? whole) >= 0.5);
       if (overlapping) candidate.label = overlapping.label;
     }
-    return { candidates, timings: { map: t1 - t0, detect: t2 - t1 } };
+    return { candidates, timings: { map: t1 - t0, objectness: t2 - t1, detect: t3 - t2 } };
   }
 
   async close(): Promise<void> {
@@ -143,12 +180,12 @@ export class Localizer {
   }
 }
 
-/** Loads the built-in localizer (feature map) and detector, each checked against its pinned sha256. */
+/** Loads the built-in localizer (feature map), objectness head and detector, each checked against its pinned sha256. */
 export async function createLocalizer(config: Config, logger: Logger): Promise<Localizer> {
   const log = logger.child({ component: 'localization' });
   const featureMap = await FeatureMapModel.load(readLocalizerManifest(), config.onnx, log);
   const detector = await Detector.load(resolveDetectorManifest(), config.onnx, log);
-  return new Localizer(featureMap, detector, { ...DEFAULT_LOCALIZER_SETTINGS, maxRegions: config.image.localizeMaxRegions });
+  return new Localizer(featureMap, detector, { ...DEFAULT_LOCALIZER_SETTINGS, maxRegions: config.image.localizeMaxRegions }, loadObjectnessHead());
 }
 
 /** What the catalog answered for one candidate: its first result's id and score (none when nothing passed the filters). */
@@ -172,8 +209,11 @@ export interface Choice {
  * another object's, and it overlaps no kept object by IoU ≥ 0.5; at most `maxObjects`. Each chosen region is then
  * tightened (`tightenMargin`).
  */
-export function choose(candidates: Candidate[], answers: RegionAnswer[], size: { width: number; height: number }, settings: Pick<LocalizerSettings, 'wholeMargin' | 'objectMargin' | 'tightenMargin'>, maxObjects: number): Choice {
-  const order = answers.map((_, i) => i).sort((a, b) => answers[b]!.firstScore - answers[a]!.firstScore || a - b);
+export function choose(candidates: Candidate[], answers: RegionAnswer[], size: { width: number; height: number }, settings: Pick<LocalizerSettings, 'wholeMargin' | 'objectMargin' | 'tightenMargin'> & Partial<Pick<LocalizerSettings, 'objectnessBonus'>>, maxObjects: number): Choice {
+  const bonus = settings.objectnessBonus ?? 0;
+  // The first score, raised for a region that frames a thing the objectness head sees (0 without the head).
+  const scoreOf = (i: number): number => answers[i]!.firstScore + bonus * (candidates[i]!.objectness ?? 0);
+  const order = answers.map((_, i) => i).sort((a, b) => scoreOf(b) - scoreOf(a) || a - b);
   const best = order[0] ?? 0;
   const whole = { left: 0, top: 0, width: size.width, height: size.height };
   const boxOf = (i: number): CropBox => candidates[i]!.box ?? whole;
@@ -188,13 +228,13 @@ export function choose(candidates: Candidate[], answers: RegionAnswer[], size: {
     }
     return tightest;
   };
-  const primary = tighten(answers[best]!.firstScore >= (answers[0]?.firstScore ?? 0) + settings.wholeMargin ? best : 0);
+  const primary = tighten(answers.length > 0 && scoreOf(best) >= scoreOf(0) + settings.wholeMargin ? best : 0);
   const objects: number[] = [];
-  const bestScore = answers[best]?.firstScore ?? 0;
+  const bestScore = answers.length > 0 ? scoreOf(best) : 0;
   for (const i of order) {
     if (objects.length >= maxObjects) break;
-    const { firstId, firstScore } = answers[i]!;
-    if (candidates[i]!.source === 'whole' || firstId === undefined || firstScore < bestScore - settings.objectMargin) continue;
+    const { firstId } = answers[i]!;
+    if (candidates[i]!.source === 'whole' || firstId === undefined || scoreOf(i) < bestScore - settings.objectMargin) continue;
     if (objects.some((k) => answers[k]!.firstId === firstId)) continue;
     const kept = tighten(i);
     if (objects.some((k) => iou(boxOf(k), boxOf(kept)) >= 0.5)) continue;

@@ -1,6 +1,7 @@
 import type { CropBox } from '../../../../core/image/autocrop';
 import { choose, DEFAULT_LOCALIZER_SETTINGS, Localizer, type Candidate } from '../../../../core/localization/localizer';
 import type { FeatureMap, FeatureMapModel } from '../../../../core/localization/feature-map';
+import { splitWeights } from '../../../../core/localization/objectness';
 
 const size = { width: 400, height: 300 };
 const box = (left: number, top: number, width: number, height: number): CropBox => ({ left, top, width, height });
@@ -49,6 +50,17 @@ describe('choose: tightening', () => {
   });
 });
 
+describe('choose: objectness', () => {
+  it('adds the bonus × objectness to a region\'s first score: a region that frames a thing beats a slightly better background patch', () => {
+    const candidates: Candidate[] = [candidate(null, 'whole'), { ...candidate(box(0, 0, 100, 100)), objectness: 0.1 }, { ...candidate(box(200, 100, 150, 150), 'objectness'), objectness: 0.9 }];
+    const answers = [answer('a', 0.7), answer('b', 0.86), answer('c', 0.84)];
+    const settings = { wholeMargin: 0.05, objectMargin: 0.1, tightenMargin: 0.03 };
+    expect(choose(candidates, answers, size, settings, 5).primary).toBe(1);
+    expect(choose(candidates, answers, size, { ...settings, objectnessBonus: 0 }, 5).primary).toBe(1);
+    expect(choose(candidates, answers, size, { ...settings, objectnessBonus: 0.1 }, 5).primary).toBe(2);
+  });
+});
+
 describe('Localizer.propose', () => {
   // A map with one hot blob in the right half: SCDA finds it at every threshold.
   const map: FeatureMap = (() => {
@@ -82,6 +94,24 @@ describe('Localizer.propose', () => {
     expect(calls.n).toBe(1);
     const capped = await new Localizer(fakeModel(calls), null, { ...DEFAULT_LOCALIZER_SETTINGS, maxRegions: 2 }).propose(noisy, false);
     expect(capped.candidates.map((c) => c.source)).toEqual(['whole', 'map']);
+  });
+
+  it('with the objectness head and objects: its boxes come first after the whole photo, and every region gets its objectness', async () => {
+    // Heat logit 10 · relu(channel 0) − 5: only the blob's cells are hot; offset (+0.5, +0.5) cells, size 2 × 2 cells.
+    const head = splitWeights(Float32Array.from([1, 0, 0, 1, 0, 0, 0, 10, 0, 0, 0, 0, -5, 0.5, 0.5, Math.log(2), Math.log(2)]), 2, 1, 1);
+    const settings = { ...DEFAULT_LOCALIZER_SETTINGS, objectnessBoxes: 2 };
+    const { candidates } = await new Localizer(fakeModel({ n: 0 }), null, settings, head).propose(noisy, true);
+    expect(candidates.map((c) => c.source).slice(0, 3)).toEqual(['whole', 'objectness', 'objectness']);
+    // The first hot cell (5, 2) of the 8 × 6 map over 400 × 300: centre (5.5 + 0.5, 2.5 + 0.5) × 50 px, 100 px + 10 %.
+    expect(candidates[1]!.box).toEqual({ left: 245, top: 95, width: 110, height: 110 });
+    expect(candidates[1]!.objectness).toBeCloseTo(1, 6);
+    expect(candidates[0]!.objectness).toBeUndefined();
+    for (const c of candidates.slice(3)) expect(c.objectness).toBeGreaterThanOrEqual(0);
+    const without = await new Localizer(fakeModel({ n: 0 }), null, { ...settings, objectnessBoxes: 0 }, head).propose(noisy, true);
+    expect(without.candidates.some((c) => c.source === 'objectness')).toBe(false);
+    // A photo query without objects does not run the head (no gain measured for the primary region alone).
+    const plainQuery = await new Localizer(fakeModel({ n: 0 }), null, settings, head).propose(noisy, false);
+    expect(plainQuery.candidates.some((c) => c.source === 'objectness' || c.objectness !== undefined)).toBe(false);
   });
 
   it('a product on a plain background: its trim alone, without running the model; with objects, the regions too', async () => {

@@ -24,7 +24,7 @@ describe('a search over a shard that has no live copy', () => {
     await es.indices.create({ index, settings: { ...body.settings, 'index.routing.allocation.total_shards_per_node': 1 }, mappings: body.mappings as never, wait_for_active_shards: 0 });
     await es.cluster.health({ index, wait_for_active_shards: 1, timeout: '30s' });
     // Products that land on the allocated shard are written; the others cannot be (no primary).
-    const operations = Array.from({ length: 20 }, (_, i) => [{ index: { _index: index, _id: `p-${i}` } }, { id: `p-${i}`, title: `p-${i}`, vectors: { 'colour-texture': vector } }]).flat();
+    const operations = Array.from({ length: 20 }, (_, i) => [{ index: { _index: index, _id: `p-${i}` } }, { id: `p-${i}`, title: `p-${i}`, photos: [{ url: `http://127.0.0.1/p-${i}.jpg`, hash: `h-${i}`, embeddings: {}, vectors: { 'colour-texture': vector } }] }]).flat();
     const written = await es.bulk({ operations, refresh: true, timeout: '1s' });
     expect(written.items.some((item) => item.index?.status === 201)).toBe(true);
     const current = await p.deps.indexManager.currentIndex();
@@ -36,7 +36,7 @@ describe('a search over a shard that has no live copy', () => {
   });
 
   it('the shard really is missing: Elasticsearch alone answers 200 from the other shard', async () => {
-    const response = await p.deps.es.search({ index, knn: { field: 'vectors.colour-texture', query_vector: vector, k: 5, num_candidates: 20 } });
+    const response = await p.deps.es.search({ index, knn: { field: 'photos.vectors.colour-texture', query_vector: vector, k: 5, num_candidates: 20 } });
     expect(response._shards).toMatchObject({ total: 2, failed: 1 });
     expect(response.hits.hits.length).toBeGreaterThan(0);
   });

@@ -130,9 +130,8 @@ export class IndexManager {
     this.logger.info({ index: target, model: model.modelId, dims: model.dims, type: model.index.type }, 'added model vector field');
   }
 
-  async createIndex(index: string, models: VectorFieldSpec[], options: { alias?: boolean; refreshInterval?: string } = {}): Promise<void> {
+  async createIndex(index: string, models: VectorFieldSpec[], options: { alias?: boolean } = {}): Promise<void> {
     const body = buildIndexBody(this.indexConfig, models);
-    if (options.refreshInterval) (body.settings.index as Record<string, unknown>).refresh_interval = options.refreshInterval;
     await this.es.indices.create({
       index,
       settings: body.settings,
@@ -141,24 +140,49 @@ export class IndexManager {
     });
   }
 
+  /**
+   * Runs `load`, a bulk load into `index`, as Elasticsearch advises for one: refreshes off (`refresh_interval: -1`:
+   * no small segments made and merged while loading) and no replicas (each replica would index every document again;
+   * one copied after the load gets the finished segments). Afterwards, also when `load` fails, the index gets the
+   * configured refresh interval and replica count (INDEX_REFRESH_INTERVAL, INDEX_REPLICAS) and a refresh. The
+   * configured values, not the ones found: a load that was killed half-way left -1 behind, which must not stick.
+   */
+  async bulkLoad<T>(index: string, load: () => Promise<T>): Promise<T> {
+    await this.es.indices.putSettings({ index, settings: { index: { refresh_interval: '-1', number_of_replicas: 0 } } });
+    const restore = async () => {
+      await this.es.indices.putSettings({ index, settings: { index: { refresh_interval: this.indexConfig.refreshInterval, number_of_replicas: this.indexConfig.replicas } } });
+      await this.es.indices.refresh({ index });
+    };
+    let result: T;
+    try {
+      result = await load();
+    } catch (error) {
+      // The load's error is the one to report; a restore that fails as well (the index gone, say) is only logged.
+      await restore().catch((restoreError: unknown) => this.logger.warn({ index, err: restoreError }, 'bulk load: could not restore the index settings'));
+      throw error;
+    }
+    await restore();
+    return result;
+  }
+
   async migrate(options: MigrationOptions): Promise<MigrationResult> {
     const from = await this.requireCurrent();
     const latest = (await this.versions())[0] ?? 0;
     const to = this.versionName(latest + 1);
     const batchSize = options.batchSize ?? 500;
-    // No refreshes while bulk-loading the new version; the configured interval comes back before the swap.
-    await this.createIndex(to, options.models, { refreshInterval: '-1' });
+    await this.createIndex(to, options.models);
     this.logger.info({ from, to }, 'migration: copying documents');
     const startedAt = Date.now();
     try {
       const total = (await this.es.count({ index: from })).count;
       let copied = 0;
-      await this.scan(from, undefined, batchSize, async (hits) => {
-        copied += await this.copyBatch(hits, to, options, false);
-        options.onProgress?.(copied, total);
-      });
-      await this.es.indices.putSettings({ index: to, settings: { index: { refresh_interval: this.indexConfig.refreshInterval } } });
-      await this.es.indices.refresh({ index: to });
+      // A bulk load: the configured refresh interval and replicas come back, refreshed, before the swap.
+      await this.bulkLoad(to, () =>
+        this.scan(from, undefined, batchSize, async (hits) => {
+          copied += await this.copyBatch(hits, to, options, false);
+          options.onProgress?.(copied, total);
+        }),
+      );
       await this.es.indices.updateAliases({
         actions: [
           { remove: { index: from, alias: this.alias } },

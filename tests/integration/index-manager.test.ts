@@ -2,7 +2,7 @@ import { StartupError } from '../../core/errors';
 import type { Deps } from '../../core/deps';
 import { buildFilterClauses, knnClause, matchesFilters, type SearchFilters } from '../../core/search/filters';
 import { vectorField } from '../../core/search/catalog-mapping';
-import { BRANDS, CATEGORIES, COLORS, SIZES, indexProducts, randomProduct, randomUnitVector, seededRandom, testDeps, testModel, type TestProduct } from './helpers';
+import { BRANDS, CATEGORIES, COLORS, SIZES, indexProducts, randomProduct, randomUnitVector, seededRandom, testConfig, testDeps, testModel, type TestProduct } from './helpers';
 
 describe('IndexManager against real Elasticsearch', () => {
   let deps: Deps;
@@ -74,6 +74,41 @@ describe('IndexManager against real Elasticsearch', () => {
         expect(hit._source!.price).toBe(stored.price);
       }
     }
+  });
+
+  it('bulk-loads with refreshes off and no replicas, then sets the configured ones again, even after a failed or killed load', async () => {
+    await deps.close();
+    // One replica configured (a single node leaves it unassigned, which is fine here): the load must drop it to 0.
+    deps = testDeps(testConfig({ INDEX_REPLICAS: '1', INDEX_REFRESH_INTERVAL: '7s' }));
+    const model = testModel();
+    const { index } = await deps.indexManager.ensure([model]);
+    const settings = async () => {
+      const response = await deps.es.indices.getSettings({ index, flat_settings: true });
+      const flat = Object.values(response)[0]!.settings as Record<string, string>;
+      return { refresh: flat['index.refresh_interval'], replicas: flat['index.number_of_replicas'] };
+    };
+    const configured = { refresh: '7s', replicas: '1' };
+    expect(await settings()).toEqual(configured);
+
+    let during: Awaited<ReturnType<typeof settings>> | undefined;
+    const random = seededRandom(3);
+    const loaded = await deps.indexManager.bulkLoad(index, async () => {
+      during = await settings();
+      await indexProducts(deps, model, [randomProduct(random, 0)], [randomUnitVector(random, model.dims)]);
+      return 'done';
+    });
+    expect(loaded).toBe('done');
+    expect(during).toEqual({ refresh: '-1', replicas: '0' });
+    expect(await settings()).toEqual(configured);
+
+    // A failing load: its own error comes out, and the settings come back all the same.
+    await expect(deps.indexManager.bulkLoad(index, () => Promise.reject(new Error('bulk failed half-way')))).rejects.toThrow('bulk failed half-way');
+    expect(await settings()).toEqual(configured);
+
+    // A load killed half-way left -1 behind: the next load ends with the configured values, not the ones it found.
+    await deps.es.indices.putSettings({ index, settings: { index: { refresh_interval: '-1', number_of_replicas: 0 } } });
+    await deps.indexManager.bulkLoad(index, async () => undefined);
+    expect(await settings()).toEqual(configured);
   });
 
   it('migrates to a new version while searches keep answering, and keeps writes made during the copy', async () => {

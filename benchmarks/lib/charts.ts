@@ -1,7 +1,11 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
-import type { TopLevelSpec } from 'vega-lite';
+// Vega and Vega-Lite are ES modules that name their types only in `exports`, which the "node" module resolution of
+// tsconfig.json does not read: their types are taken from the files, the modules loaded by name with import().
+import type { TopLevelSpec } from 'vega-lite/build/index';
+import type * as VegaLite from 'vega-lite/build/index';
+import type * as Vega from 'vega-typings';
 
 /**
  * Benchmark charts as PNG images: a Vega-Lite spec compiled and rendered to SVG by Vega (headless, no canvas), then
@@ -65,9 +69,10 @@ export function lineChartSpec(chart: LineChart): TopLevelSpec {
 
 /** Renders a Vega-Lite spec to PNG bytes (2× for sharp text). */
 export async function renderPng(spec: TopLevelSpec, scale = 2): Promise<Buffer> {
-  // Vega and Vega-Lite are ES modules: loaded when a chart is drawn.
-  const vegaLite = await import('vega-lite');
-  const vega = await import('vega');
+  // Loaded when a chart is drawn; named through variables so that the type checker does not resolve them (above).
+  const names = { vegaLite: 'vega-lite', vega: 'vega' };
+  const vegaLite = (await import(names.vegaLite)) as typeof VegaLite;
+  const vega = (await import(names.vega)) as typeof Vega;
   const view = new vega.View(vega.parse(vegaLite.compile(spec).spec), { renderer: 'none' });
   try {
     const svg = await view.toSVG(scale);

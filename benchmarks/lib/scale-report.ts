@@ -1,0 +1,175 @@
+import path from 'node:path';
+import { writeLineChart, type Series } from './charts';
+import { fixed, RESULTS_DIR, type LatencyStats } from './report';
+import { CONFIGS, FILTER_LEVELS, LEVELS, type ScaleResult } from './scale-measure';
+import { SHAPE_PERCENTILES, type ShapeCheck } from './synthetic-vectors';
+
+/** The tables and charts of the catalog-scale benchmark. */
+
+const GIB = 2 ** 30;
+const MB = 1e6;
+const ms3 = (s: LatencyStats) => `${fixed(s.p50, 1)} / ${fixed(s.p95, 1)} / ${fixed(s.p99, 1)}`;
+const count = (n: number) => n.toLocaleString('en');
+const bytes = (n: number) => (n >= GIB ? `${fixed(n / GIB, 2)} GiB` : `${fixed(n / MB, n >= 100 * MB ? 0 : 1)} MB`);
+
+/** The targets of the issue, at 1,000,000 products (2 cores, 24 GiB). */
+export const TARGETS = { knn_p99_ms: 30, recall: 0.95, speedup: 30, e2e_p95_ms: 100, vector_memory_bytes: 1.5 * GIB, rss_bytes: 400 * MB };
+
+/** One size's table: a column per configuration. */
+export function sizeTable(results: ScaleResult[], primary: string, models: string[]): string {
+  const head = `| | ${results.map((r) => CONFIGS[r.config]?.label ?? r.config).join(' | ')} |\n| --- | ${results.map(() => '---').join(' | ')} |`;
+  const line = (label: string, cell: (r: ScaleResult) => string) => `| ${label} | ${results.map(cell).join(' | ')} |`;
+  const levels = (pick: (r: ScaleResult, level: string) => string) => (r: ScaleResult) => LEVELS.map((level) => pick(r, level)).join(' · ');
+  const rows: string[] = [];
+  for (const model of models) {
+    const name = model === primary ? `**Elasticsearch kNN ${model}**` : `Elasticsearch kNN ${model}`;
+    for (const level of LEVELS) rows.push(line(`${name}, ${FILTER_LEVELS[level]!.label}: p50 / p95 / p99 ms`, (r) => ms3(r.knn[model]![level]!.approx)));
+    rows.push(line(`↳ recall@10 of exact (no filter · 50 % · 5 %)`, levels((r, level) => fixed(r.knn[model]![level]!.recall, 3))));
+    rows.push(line(`↳ exact (flat copy) p50 ms (no filter · 50 % · 5 %)`, levels((r, level) => fixed(r.knn[model]![level]!.exact.p50, 1))));
+    rows.push(line(`↳ speed-up over exact, p50 ÷ p50 (no filter · 50 % · 5 %)`, levels((r, level) => `${fixed(r.knn[model]![level]!.speedup, 1)}×`)));
+  }
+  for (const level of LEVELS) rows.push(line(`Elasticsearch hybrid (the API's two requests), ${FILTER_LEVELS[level]!.label}: p50 / p95 / p99 ms`, (r) => ms3(r.hybrid[level]!)));
+  for (const level of LEVELS) rows.push(line(`**end to end**, photo upload at a steady ${results[0]!.end_to_end.per_second}/s, ${FILTER_LEVELS[level]!.label}: p50 / p95 / p99 ms`, (r) => ms3(r.end_to_end.levels[level]!)));
+  rows.push(line('recall@1 of the real products (their dev-set query photos, no filter, through the API)', (r) => `${fixed(r.end_to_end.recall_at_1, 3)} (${r.end_to_end.queries})`));
+  rows.push(line('machine load average (1 min) during the end-to-end run: start → end', (r) => `${fixed(r.end_to_end.load_average[0], 1)} → ${fixed(r.end_to_end.load_average[1], 1)}`));
+  rows.push(line('API RSS: largest sample / VmHWM', (r) => `${bytes(r.end_to_end.api_rss.max)} / ${bytes(r.end_to_end.api_rss.peak)}`));
+  rows.push(line('bulk load (refresh −1, replicas 0)', (r) => (r.build ? `${fixed(r.build.load_seconds, 0)} s (${count(Math.round(r.products / r.build.load_seconds))} docs/s)` : 'reused')));
+  rows.push(line('merges settling after the load · force merge to 1 segment', (r) => (r.build ? `${fixed(r.build.settle_seconds, 0)} s · ${fixed(r.build.merge_seconds, 0)} s` : 'reused')));
+  rows.push(line('segments after the load (largest)', (r) => (r.build ? `${r.build.segments_after_load.count} (${bytes(r.build.segments_after_load.largest_bytes)})` : 'reused')));
+  rows.push(line('Elasticsearch heap while building: largest used / largest old generation / heap', (r) => (r.build ? `${bytes(r.build.heap.max_used_bytes)} / ${bytes(r.build.heap.max_old_bytes)} / ${bytes(r.build.heap.heap_bytes)}` : 'reused')));
+  rows.push(line('store size (`_stats`; with the exact copies)', (r) => bytes(r.footprint.store_bytes)));
+  for (const field of results[0]!.footprint.fields) {
+    rows.push(line(`\`${field.field}\` on disk (\`_disk_usage\`)`, (r) => bytes(r.footprint.fields.find((f) => f.field === field.field)?.disk_bytes ?? NaN)));
+  }
+  for (const field of results[0]!.footprint.fields.filter((f) => f.catalog)) {
+    rows.push(
+      line(`\`${field.field}\` in memory: quantized + graph (\`_stats\`) · documented`, (r) => {
+        const f = r.footprint.fields.find((x) => x.field === field.field)!;
+        return `${f.type}: ${bytes(f.quantized_bytes)} + ${bytes(f.graph_bytes)} · ${bytes(f.documented_memory_bytes)}`;
+      }),
+    );
+  }
+  rows.push(line('**vector memory** (catalog fields) measured · documented', (r) => `${bytes(r.footprint.vector_memory_bytes)} · ${bytes(r.footprint.documented_vector_memory_bytes)}`));
+  rows.push(line('↳ per 1,000,000 products (linear)', (r) => `${bytes((r.footprint.vector_memory_bytes / r.footprint.documents) * 1e6)} · ${bytes((r.footprint.documented_vector_memory_bytes / r.footprint.documents) * 1e6)}`));
+  return `${head}\n${rows.join('\n')}`;
+}
+
+/** The issue's targets against one size's results (meant for 1,000,000; at a smaller size, for orientation). */
+export function targetTable(results: ScaleResult[], primary: string): string {
+  const mark = (ok: boolean) => (ok ? '✅' : '❌');
+  const worst = (r: ScaleResult, pick: (level: string) => number, high: boolean) => (high ? Math.max : Math.min)(...['half', 'twentieth'].map(pick));
+  const line = (label: string, cell: (r: ScaleResult) => string) => `| ${label} | ${results.map(cell).join(' | ')} |`;
+  return [
+    `| target | ${results.map((r) => CONFIGS[r.config]?.label ?? r.config).join(' | ')} |`,
+    `| --- | ${results.map(() => '---').join(' | ')} |`,
+    line(`filtered kNN p99 ≤ ${TARGETS.knn_p99_ms} ms (${primary}, worse of 50 % and 5 %)`, (r) => {
+      const value = worst(r, (level) => r.knn[primary]![level]!.approx.p99, true);
+      return `${mark(value <= TARGETS.knn_p99_ms)} ${fixed(value, 1)} ms`;
+    }),
+    line(`filtered recall@10 ≥ ${TARGETS.recall} of exact`, (r) => {
+      const value = worst(r, (level) => r.knn[primary]![level]!.recall, false);
+      return `${mark(value >= TARGETS.recall)} ${fixed(value, 3)}`;
+    }),
+    line(`filtered ≥ ${TARGETS.speedup}× faster than exact`, (r) => {
+      const value = worst(r, (level) => r.knn[primary]![level]!.speedup, false);
+      return `${mark(value >= TARGETS.speedup)} ${fixed(value, 1)}×`;
+    }),
+    line(`end to end p95 ≤ ${TARGETS.e2e_p95_ms} ms at ${results[0]!.end_to_end.per_second}/s (worst filter level)`, (r) => {
+      const value = Math.max(...LEVELS.map((level) => r.end_to_end.levels[level]!.p95));
+      return `${mark(value <= TARGETS.e2e_p95_ms)} ${fixed(value, 1)} ms`;
+    }),
+    line('vector memory ≤ 1.5 GiB per 1,000,000 products (measured, linear)', (r) => {
+      const value = (r.footprint.vector_memory_bytes / r.footprint.documents) * 1e6;
+      return `${mark(value <= TARGETS.vector_memory_bytes)} ${bytes(value)}`;
+    }),
+    line('API RSS ≤ 400 MB (largest sample)', (r) => `${mark(r.end_to_end.api_rss.max <= TARGETS.rss_bytes)} ${bytes(r.end_to_end.api_rss.max)}`),
+  ].join('\n');
+}
+
+/** The force merge's effect (configuration measured as loaded, then merged) and the cold opens. */
+export function tuningTable(results: ScaleResult[], primary: string): string {
+  const out: string[] = [];
+  const loaded = results.filter((r) => r.as_loaded);
+  if (loaded.length > 0) {
+    out.push(`| products | index | ${primary} kNN no filter: p50 / p95 / p99 ms, recall@10 | 5 % pass: p50 / p95 / p99 ms, recall@10 |`, '| --- | --- | --- | --- |');
+    for (const r of loaded) {
+      const a = r.as_loaded!;
+      out.push(`| ${count(r.products)} | as loaded, ${a.segments} segments | ${ms3(a.knn.all!.approx)}, ${fixed(a.knn.all!.recall, 3)} | ${ms3(a.knn.twentieth!.approx)}, ${fixed(a.knn.twentieth!.recall, 3)} |`);
+      out.push(`| ${count(r.products)} | force-merged, 1 segment | ${ms3(r.knn[primary]!.all!.approx)}, ${fixed(r.knn[primary]!.all!.recall, 3)} | ${ms3(r.knn[primary]!.twentieth!.approx)}, ${fixed(r.knn[primary]!.twentieth!.recall, 3)} |`);
+    }
+  }
+  const preload = results.filter((r) => r.preload);
+  if (preload.length > 0) {
+    out.push('', '| products | `index.store.preload` | segment | open (page cache dropped) | index files in the page cache after the open | first search | first 50 searches: p50 / max / sum |', '| --- | --- | --- | --- | --- | --- | --- |');
+    for (const r of preload) {
+      const p = r.preload!;
+      if ('skipped' in p) {
+        out.push(`| ${count(r.products)} | not measured: ${p.skipped} | | | | | |`);
+        continue;
+      }
+      for (const open of [p.without, p.with]) {
+        const sorted = [...open.first_ms].sort((a, b) => a - b);
+        out.push(
+          `| ${count(r.products)} | ${open.preload.length ? `\`${JSON.stringify(open.preload)}\`` : 'none'} | ${open.compound ? 'compound (`.cfs`)' : 'one file per format'} | ${fixed(open.open_ms / 1000, 2)} s | ${bytes(open.cached_after_open.cached_bytes)} of ${bytes(open.cached_after_open.total_bytes)} | ${fixed(open.first_ms[0]!, 1)} ms | ${fixed(sorted[Math.floor(sorted.length / 2)]!, 1)} / ${fixed(sorted.at(-1)!, 1)} / ${fixed(open.first_ms.reduce((a, b) => a + b, 0), 0)} ms |`,
+        );
+      }
+    }
+  }
+  return out.join('\n');
+}
+
+/** The num_candidates sweep: a table, and a chart of recall@10 against p95 per configuration and filter. */
+export async function sweepSection(results: ScaleResult[], primary: string): Promise<string> {
+  const swept = results.filter((r) => r.sweep);
+  if (swept.length === 0) return '';
+  const sizes = [...new Set(swept.map((r) => r.products))];
+  const parts: string[] = [];
+  for (const size of sizes) {
+    const rows = swept.filter((r) => r.products === size);
+    const series: Series[] = rows.flatMap((r) =>
+      ['all', 'twentieth'].map((level) => ({ name: `${r.config}, ${FILTER_LEVELS[level]!.label}`, points: r.sweep!.filter((p) => p.level === level).map((p) => ({ x: p.p95, y: p.recall })) })),
+    );
+    const file = `catalog-scale-sweep-${size}.png`;
+    await writeLineChart(path.join(RESULTS_DIR, file), {
+      title: `${primary} kNN at ${count(size)} products: num_candidates ${rows[0]!.sweep![0]!.num_candidates} … ${rows[0]!.sweep!.at(-1)!.num_candidates}`,
+      x: { title: 'p95 latency (ms), Elasticsearch alone', log: true },
+      y: { title: 'recall@10 of exact', zero: false },
+      series,
+      rules: [{ y: 0.95, label: 'target 0.95' }],
+    });
+    const header = `| num_candidates | ${rows.flatMap((r) => ['all', 'twentieth'].map((level) => `${r.config}, ${FILTER_LEVELS[level]!.label}: p95 ms, recall@10`)).join(' | ')} |`;
+    const lines = rows[0]!.sweep!.filter((p) => p.level === 'all').map((p) => `| ${p.num_candidates} | ${rows.flatMap((r) => ['all', 'twentieth'].map((level) => { const point = r.sweep!.find((x) => x.level === level && x.num_candidates === p.num_candidates)!; return `${fixed(point.p95, 1)}, ${fixed(point.recall, 3)}`; })).join(' | ')} |`);
+    parts.push(`### num_candidates at ${count(size)} products\n\n![recall@10 against p95](${file})\n\n${header}\n| --- | ${rows.flatMap(() => ['---', '---']).join(' | ')} |\n${lines.join('\n')}`);
+  }
+  return parts.join('\n\n');
+}
+
+/** The generator check: nearest-neighbour distances of real and generated products, a table and a chart per model. */
+export async function shapeSection(checks: Record<string, ShapeCheck>, realCount: number): Promise<string> {
+  const models = Object.keys(checks.generated!.summary);
+  const rows: string[] = [];
+  for (const model of models) {
+    const gen = checks.generated!.summary[model]!;
+    const noise = checks.noise!.summary[model]!;
+    const fmt = (values: number[]) => values.map((v) => fixed(v, 3)).join(' / ');
+    rows.push(`| ${model} | real ↔ real | ${fmt(gen.real)} | |`);
+    rows.push(`| ${model} | generated ↔ generated (this benchmark) | ${fmt(gen.generated)} | ${fixed(gen.ks, 2)} |`);
+    rows.push(`| ${model} | generated → nearest real (this benchmark) | ${fmt(gen.generated_to_real)} | |`);
+    rows.push(`| ${model} | real + noise ↔ each other (search-latency's catalog) | ${fmt(noise.generated)} | ${fixed(noise.ks, 2)} |`);
+    const cdf = (values: number[]) => {
+      const sorted = [...values].sort((a, b) => a - b);
+      return Array.from({ length: 41 }, (_, k) => ({ x: sorted[Math.min(sorted.length - 1, Math.floor((k / 40) * (sorted.length - 1)))]!, y: k / 40 }));
+    };
+    await writeLineChart(path.join(RESULTS_DIR, `catalog-scale-nn-${model}.png`), {
+      title: `${model}: cosine distance to the nearest neighbour, ${count(realCount)} products`,
+      x: { title: 'cosine distance to the nearest other product' },
+      y: { title: 'share of products' },
+      series: [
+        { name: 'real', points: cdf(checks.generated!.distances[model]!.real) },
+        { name: 'generated (this benchmark)', points: cdf(checks.generated!.distances[model]!.generated) },
+        { name: 'real + noise (search-latency)', points: cdf(checks.noise!.distances[model]!.generated) },
+      ],
+    });
+  }
+  return `| model | nearest neighbour | cosine distance p${SHAPE_PERCENTILES.join(' / p')} | KS distance to real |\n| --- | --- | --- | --- |\n${rows.join('\n')}\n\n${models.map((model) => `![${model}](catalog-scale-nn-${model}.png)`).join('\n')}`;
+}

@@ -145,7 +145,8 @@ real products (every distortion, 640 px JPEG); Elasticsearch alone gets their ve
 num_candidates (100), the kNN request the API sends for one model; exact = the same request on a \`flat\` copy of the
 field (brute force over every product that passes the filter). Filters: ${passing} of the catalog.
 Latencies in ms from the client; "end to end" is a photo upload sent on schedule at a steady rate whatever the
-earlier answers (an open loop), timed from its scheduled start.
+earlier answers (an open loop), timed from its scheduled start. The benchmark and the API it starts ran at nice
+${os.getPriority()} on a machine shared with others (the load averages are in the tables); Elasticsearch at its own.
 
 ${sections.join('\n\n')}
 

@@ -26,6 +26,10 @@ export async function startApi(env: NodeJS.ProcessEnv, flags: string[] = ['--sin
   const url = `http://127.0.0.1:${env.API_PORT}`;
   const child = spawn(process.execPath, [...flags, path.join(ROOT, 'dist', 'api', 'main.js')], { env, stdio: ['ignore', 'ignore', 'inherit'] });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  // A benchmark that dies takes its API with it.
+  const orphan = () => child.kill('SIGTERM');
+  process.once('exit', orphan);
+  void exited.then(() => process.off('exit', orphan));
   const stop = async () => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
     await exited;
@@ -77,23 +81,34 @@ export function sampleRss(pid: number, everyMs = 250): { stop(): { max: number; 
 /**
  * Sends `count` requests at a steady `perSecond`, each at its scheduled time whether or not the earlier ones have
  * answered (an open loop: a slow answer does not slow the load down, as real clients do not wait for each other), and
- * returns each one's answer and wall time from its scheduled start, so that waiting behind a busy server counts.
+ * returns each one's answer and wall time from its scheduled start, so that waiting behind a busy server counts. A
+ * request that fails is returned with its error (and no time) rather than ending the load.
  */
-export async function steadyLoad<T>(count: number, perSecond: number, send: (n: number, agent: http.Agent) => Promise<T>, label: string): Promise<Array<{ ms: number; answer: T }>> {
-  const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
+export async function steadyLoad<T>(count: number, perSecond: number, send: (n: number, agent: http.Agent) => Promise<T>, label: string): Promise<Array<{ ms: number; answer?: T; error?: string }>> {
+  // Idle connections are closed before the server's keep-alive timeout (5 s), so that none is reused as it closes.
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 256, timeout: 4_000 });
   const bar = createProgress(label);
   const started = performance.now();
   let done = 0;
-  const pending: Array<Promise<{ ms: number; answer: T }>> = [];
+  const attempt = async (n: number, retried = false): Promise<T> => {
+    try {
+      return await send(n, agent);
+    } catch (error) {
+      // A connection the server closed just as it was reused: the request never reached the API; sent once more.
+      if (!retried && ['ECONNRESET', 'EPIPE'].includes((error as NodeJS.ErrnoException).code ?? '')) return attempt(n, true);
+      throw error;
+    }
+  };
+  const pending: Array<Promise<{ ms: number; answer?: T; error?: string }>> = [];
   for (let n = 0; n < count; n++) {
     const due = started + (n * 1000) / perSecond;
     const wait = due - performance.now();
     if (wait > 0) await sleep(wait);
     pending.push(
-      send(n, agent).then((answer) => {
-        bar.update(++done, count);
-        return { ms: performance.now() - due, answer };
-      }),
+      attempt(n).then(
+        (answer) => ({ ms: performance.now() - due, answer }),
+        (error: unknown) => ({ ms: NaN, error: (error as Error).message }),
+      ).finally(() => bar.update(++done, count)),
     );
   }
   const results = await Promise.all(pending);

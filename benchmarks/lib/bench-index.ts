@@ -11,7 +11,8 @@ import { bulkWrite, isTransientFailure, type BulkAction } from '../../core/searc
 import { embeddingMetadata } from '../../core/search/catalog-store';
 import type { ClipartItem } from './clipart';
 
-const sharedAgent = new http.Agent({ keepAlive: true, maxSockets: 4 });
+// Idle connections are closed before a Node server's keep-alive timeout (5 s), so that none is reused as it closes.
+const sharedAgent = new http.Agent({ keepAlive: true, maxSockets: 4, timeout: 4_000 });
 
 /**
  * One HTTP request over a keep-alive connection (node:http: the client adds as little as it can to the time). The

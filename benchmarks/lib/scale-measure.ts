@@ -71,7 +71,7 @@ export interface ScaleResult {
   hybrid: Record<string, LatencyStats>;
   as_loaded?: { segments: number; knn: Record<string, { approx: LatencyStats; recall: number }> };
   sweep?: Array<{ level: string; num_candidates: number; p50: number; p95: number; p99: number; recall: number }>;
-  end_to_end: { per_second: number; levels: Record<string, LatencyStats>; recall_at_1: number; queries: number; api_rss: { max: number; peak: number }; load_average: [number, number] };
+  end_to_end: { per_second: number; levels: Record<string, LatencyStats>; recall_at_1: number; queries: number; errors: number; first_error?: string; api_rss: { max: number; peak: number }; load_average: [number, number] };
   /** The machine's 1-minute load average when the measurements began and when they ended (others share it). */
   load_average: [number, number];
   preload?: { without: ColdOpen; with: ColdOpen } | { skipped: string };
@@ -242,17 +242,29 @@ async function measureEndToEnd(env: NodeJS.ProcessEnv, queries: Queries, options
       await request(`${api.url}/v1/search`, 'POST', form.headers, form.body);
     }
     const answers = await steadyLoadOf(api.url, order, count, queries, options);
-    const levels = Object.fromEntries(LEVELS.map((level, l) => [level, latencyStats(answers.flatMap((answer, n) => (Math.floor(order[n]! / count) === l ? [answer.ms] : [])))]));
+    const answered = (l: number) => answers.flatMap((answer, n) => (Math.floor(order[n]! / count) === l && !answer.error ? [answer.ms] : []));
+    const levels = Object.fromEntries(LEVELS.map((level, l) => [level, latencyStats(answered(l))]));
     const plain = answers.flatMap((answer, n) => (order[n]! < count ? [{ answer, q: order[n]! }] : []));
+    // A failed request counts as a miss.
     const recallAt1 = mean(plain.map(({ answer, q }) => (answer.top === queries.targets[q] ? 1 : 0)));
-    return { per_second: options.perSecond, levels, recall_at_1: recallAt1, queries: plain.length, api_rss: (({ max, peak }) => ({ max, peak }))(rss.stop()), load_average: [loadAtStart, os.loadavg()[0]!] };
+    const errors = answers.filter((answer) => answer.error);
+    return {
+      per_second: options.perSecond,
+      levels,
+      recall_at_1: recallAt1,
+      queries: plain.length,
+      errors: errors.length,
+      ...(errors.length > 0 ? { first_error: errors[0]!.error } : {}),
+      api_rss: (({ max, peak }) => ({ max, peak }))(rss.stop()),
+      load_average: [loadAtStart, os.loadavg()[0]!],
+    };
   } finally {
     rss.stop();
     await api.stop();
   }
 }
 
-async function steadyLoadOf(url: string, order: number[], count: number, queries: Queries, options: MeasureOptions): Promise<Array<{ ms: number; top: string | undefined }>> {
+async function steadyLoadOf(url: string, order: number[], count: number, queries: Queries, options: MeasureOptions): Promise<Array<{ ms: number; top?: string; error?: string }>> {
   const results = await steadyLoad(
     order.length,
     options.perSecond,
@@ -265,7 +277,7 @@ async function steadyLoadOf(url: string, order: number[], count: number, queries
     },
     `end to end at ${options.perSecond}/s`,
   );
-  return results.map((result) => ({ ms: result.ms, top: result.answer }));
+  return results.map((result) => ({ ms: result.ms, top: result.answer, ...(result.error ? { error: result.error } : {}) }));
 }
 
 /** Cold opens without and with `index.store.preload` of the kNN files. */

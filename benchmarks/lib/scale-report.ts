@@ -30,6 +30,7 @@ export function sizeTable(results: ScaleResult[], primary: string, models: strin
   }
   for (const level of LEVELS) rows.push(line(`Elasticsearch hybrid (the API's two requests), ${FILTER_LEVELS[level]!.label}: p50 / p95 / p99 ms`, (r) => ms3(r.hybrid[level]!)));
   for (const level of LEVELS) rows.push(line(`**end to end**, photo upload at a steady ${results[0]!.end_to_end.per_second}/s, ${FILTER_LEVELS[level]!.label}: p50 / p95 / p99 ms`, (r) => ms3(r.end_to_end.levels[level]!)));
+  rows.push(line('↳ requests that failed (counted as misses below)', (r) => `${r.end_to_end.errors}${r.end_to_end.first_error ? ` (${r.end_to_end.first_error.slice(0, 60)})` : ''}`));
   rows.push(line('recall@1 of the real products (their dev-set query photos, no filter, through the API)', (r) => `${fixed(r.end_to_end.recall_at_1, 3)} (${r.end_to_end.queries})`));
   rows.push(line('machine load average (1 min) during the end-to-end run: start → end', (r) => `${fixed(r.end_to_end.load_average[0], 1)} → ${fixed(r.end_to_end.load_average[1], 1)}`));
   rows.push(line('API RSS: largest sample / VmHWM', (r) => `${bytes(r.end_to_end.api_rss.max)} / ${bytes(r.end_to_end.api_rss.peak)}`));

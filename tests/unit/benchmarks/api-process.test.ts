@@ -20,4 +20,24 @@ describe('steadyLoad', () => {
     expect(results[0]!.ms).toBeGreaterThanOrEqual(295);
     expect(results[4]!.ms).toBeLessThan(150);
   });
+
+  it('returns a failed request with its error and goes on; a connection reset as it was reused is sent once more', async () => {
+    const tries = new Map<number, number>();
+    const results = await steadyLoad(
+      3,
+      100,
+      async (n) => {
+        tries.set(n, (tries.get(n) ?? 0) + 1);
+        if (n === 0) throw new Error('answered 500');
+        if (n === 1 && tries.get(1) === 1) throw Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' });
+        return n;
+      },
+      'test',
+    );
+    expect(results[0]).toEqual({ ms: NaN, error: 'answered 500' });
+    expect(results[1]).toMatchObject({ answer: 1 });
+    expect(results[2]).toMatchObject({ answer: 2 });
+    expect(tries.get(0)).toBe(1);
+    expect(tries.get(1)).toBe(2);
+  });
 });

@@ -4,8 +4,8 @@
  *
  * Per size and configuration: Elasticsearch kNN alone against exact search of the same filtered set (a `flat` copy of
  * each vector field in the benchmark's index: the test distribution has no painless), unfiltered and with filters
- * that pass about 50 % and 5 % of the catalog; the hybrid as the API runs it; photo uploads to the real API process
- * at a steady rate; recall@1 of the real products among the generated ones; bulk-load and force-merge times, disk,
+ * that pass about 50 % and 5 % of the catalog; the hybrid as the API runs it; photo uploads to the real API process,
+ * back to back and at a steady rate; recall@1 of the real products among the generated ones; bulk-load and force-merge times, disk,
  * vector memory (beside Elasticsearch's documented sizes) and the API's RSS. At the largest size (`--sweep-at`), a
  * num_candidates sweep; at every size, for the first configuration, the index as loaded against force-merged, and a
  * cold open without and with `index.store.preload`.
@@ -16,7 +16,7 @@
  * index is deleted at the end. Results of sizes not run this time are kept from benchmarks/results/catalog-scale.json.
  *
  * usage: npm run bench:catalog-scale -- [--sizes 10000,100000] [--configs int8,bbq,int4] [--es-queries 200]
- *        [--queries 300] [--rate 10] [--sweep-at <size>] [--max-merged-segment 5gb] [--keep]
+ *        [--queries 300] [--rates 0,10] [--sweep-at <size>] [--max-merged-segment 5gb] [--keep]
  * (services up: npm run services:up; the API runs from dist/: npm run build)
  */
 import fs from 'node:fs';
@@ -32,7 +32,8 @@ import { row } from './lib/embed';
 import type { Timed } from './lib/knn-measure';
 import { fixed, RESULTS_DIR, writeResult } from './lib/report';
 import { scaleCatalog } from './lib/scale-catalog';
-import { CONFIGS, FILTER_LEVELS, LEVELS, measureConfig, type Queries, type ScaleResult } from './lib/scale-measure';
+import { measureConfig, type ScaleResult } from './lib/scale-measure';
+import { CONFIGS, FILTER_LEVELS, LEVELS, type Queries } from './lib/scale-setup';
 import { shapeSection, sizeTable, sweepSection, targetTable, tuningTable } from './lib/scale-report';
 import { gaussian, nearProduct, shapeCheck } from './lib/synthetic-vectors';
 import { cacheKey, cachedEmbeddings } from './lib/vector-cache';
@@ -48,13 +49,17 @@ const sizes = argument('sizes', '10000,100000').split(',').map(Number);
 const configs = argument('configs', Object.keys(CONFIGS).join(',')).split(',');
 const esQueries = Number(argument('es-queries', '200'));
 const e2eQueries = Number(argument('queries', '300'));
-const perSecond = Number(argument('rate', '10'));
+/** End-to-end rates, searches a second; 0: back to back. */
+const rates = argument('rates', '0,10').split(',').map(Number);
 const sweepAt = Number(argument('sweep-at', String(Math.max(...sizes))));
 const maxMergedSegment = process.argv.includes('--max-merged-segment') ? argument('max-merged-segment', '') : undefined;
 const keep = process.argv.includes('--keep');
-const command = `npm run bench:catalog-scale -- --sizes ${sizes.join(',')} --configs ${configs.join(',')} --es-queries ${esQueries} --queries ${e2eQueries} --rate ${perSecond} --sweep-at ${sweepAt}${maxMergedSegment ? ` --max-merged-segment ${maxMergedSegment}` : ''}${keep ? ' --keep' : ''}`;
+const command = `npm run bench:catalog-scale -- --sizes ${sizes.join(',')} --configs ${configs.join(',')} --es-queries ${esQueries} --queries ${e2eQueries} --rates ${rates.join(',')} --sweep-at ${sweepAt}${maxMergedSegment ? ` --max-merged-segment ${maxMergedSegment}` : ''}${keep ? ' --keep' : ''}`;
 
 async function main(): Promise<void> {
+  // Stopped by a signal: exit through process.exit, so that the API this benchmark started goes too.
+  process.once('SIGINT', () => process.exit(130));
+  process.once('SIGTERM', () => process.exit(143));
   for (const name of configs) if (!CONFIGS[name]) throw new Error(`unknown configuration ${name}; known: ${Object.keys(CONFIGS).join(', ')}`);
   const config = loadConfig({ ...process.env, LOG_LEVEL: 'warn' });
   const logger = createLogger(config);
@@ -102,7 +107,7 @@ async function main(): Promise<void> {
     const exactFile = path.join(cacheDirectory, `exact-${size}-${cacheKey({ generator: catalog.generator, targets: queries.targets.slice(0, esQueries), levels: FILTER_LEVELS })}.json`);
     const exact = new Map<string, Timed>(fs.existsSync(exactFile) ? (JSON.parse(fs.readFileSync(exactFile, 'utf8')) as Array<[string, Timed]>) : []);
     for (const name of configs) {
-      const result = await measureConfig({ size, config: name, catalog, queries, generateSeconds, exact, primary, sweep: size === sweepAt, tuning: name === configs[0], perSecond, e2eQueries, keep, maxMergedSegment, cacheDirectory, env: process.env, logger });
+      const result = await measureConfig({ size, config: name, catalog, queries, generateSeconds, exact, primary, sweep: size === sweepAt, tuning: name === configs[0], rates, e2eQueries, keep, maxMergedSegment, cacheDirectory, env: process.env, logger });
       fs.writeFileSync(exactFile, JSON.stringify([...exact]));
       results.push({ ...result, command });
       process.stderr.write(`${size} ${name}: ${JSON.stringify({ knn: result.knn[primary], e2e: result.end_to_end, memory: result.footprint.vector_memory_bytes })}\n`);
@@ -140,12 +145,13 @@ async function report(all: ScaleResult[], checks: Parameters<typeof shapeSection
 
 Elasticsearch 9.5.4 (1 shard, ${os.cpus().length} cores shared with the API and the load client), the real API process
 from dist/ (\`node --single-threaded-gc\`), the default models (${models.join(' + ')}, hybrid). The catalog: the dev set's
-${realCount.toLocaleString('en')} real products first, then generated ones (below). Queries: ${all[0]?.end_to_end.queries ?? 0} dev-set photos of the
+${realCount.toLocaleString('en')} real products first, then generated ones (below). Queries: ${all[0]?.end_to_end[0]?.queries ?? 0} dev-set photos of the
 real products (every distortion, 640 px JPEG); Elasticsearch alone gets their vectors, k = 10, the API's default
 num_candidates (100), the kNN request the API sends for one model; exact = the same request on a \`flat\` copy of the
 field (brute force over every product that passes the filter). Filters: ${passing} of the catalog.
-Latencies in ms from the client; "end to end" is a photo upload sent on schedule at a steady rate whatever the
-earlier answers (an open loop), timed from its scheduled start. The benchmark and the API it starts ran at nice
+Latencies in ms from the client; "end to end" is a photo upload to the API, back to back (one at a time: what a
+search costs) and on schedule at a steady rate whatever the earlier answers (an open loop, timed from the scheduled
+start: what a search costs while others are being served). The benchmark and the API it starts ran at nice
 ${os.getPriority()} on a machine shared with others (the load averages are in the tables); Elasticsearch at its own.
 
 ${sections.join('\n\n')}

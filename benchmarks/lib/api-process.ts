@@ -81,8 +81,9 @@ export function sampleRss(pid: number, everyMs = 250): { stop(): { max: number; 
 /**
  * Sends `count` requests at a steady `perSecond`, each at its scheduled time whether or not the earlier ones have
  * answered (an open loop: a slow answer does not slow the load down, as real clients do not wait for each other), and
- * returns each one's answer and wall time from its scheduled start, so that waiting behind a busy server counts. A
- * request that fails is returned with its error (and no time) rather than ending the load.
+ * returns each one's answer and wall time from its scheduled start, so that waiting behind a busy server counts.
+ * `perSecond` 0: back to back, each request once the one before has answered. A request that fails is returned with
+ * its error (and no time) rather than ending the load.
  */
 export async function steadyLoad<T>(count: number, perSecond: number, send: (n: number, agent: http.Agent) => Promise<T>, label: string): Promise<Array<{ ms: number; answer?: T; error?: string }>> {
   // Idle connections are closed before the server's keep-alive timeout (5 s), so that none is reused as it closes.
@@ -101,15 +102,17 @@ export async function steadyLoad<T>(count: number, perSecond: number, send: (n: 
   };
   const pending: Array<Promise<{ ms: number; answer?: T; error?: string }>> = [];
   for (let n = 0; n < count; n++) {
-    const due = started + (n * 1000) / perSecond;
+    const due = perSecond > 0 ? started + (n * 1000) / perSecond : performance.now();
     const wait = due - performance.now();
     if (wait > 0) await sleep(wait);
-    pending.push(
-      attempt(n).then(
+    const result = attempt(n)
+      .then(
         (answer) => ({ ms: performance.now() - due, answer }),
         (error: unknown) => ({ ms: NaN, error: (error as Error).message }),
-      ).finally(() => bar.update(++done, count)),
-    );
+      )
+      .finally(() => bar.update(++done, count));
+    pending.push(result);
+    if (perSecond === 0) await result;
   }
   const results = await Promise.all(pending);
   bar.done();

@@ -4,16 +4,17 @@ import path from 'node:path';
 import { loadConfig, type Config, type VectorIndexOptions } from '../../core/config';
 import { resolveManifests, vectorFieldSpecs } from '../../core/embedding/manifest';
 import type { Logger } from '../../core/logger';
-import { seededRandom, shuffle } from '../../core/random';
+import { seededRandom } from '../../core/random';
 import { vectorField } from '../../core/search/catalog-mapping';
-import { buildFilterClauses, type SearchFilters } from '../../core/search/filters';
-import { multipart, sampleRss, startApi, steadyLoad } from './api-process';
-import { createBenchIndex, request } from './bench-index';
+import { buildFilterClauses } from '../../core/search/filters';
+import { createBenchIndex } from './bench-index';
 import { forceMerge, sampleHeap, segments, waitForMerges, type Segments } from './es-monitor';
 import { indexFootprint, type IndexFootprint } from './index-footprint';
 import { exactCopyProperties, exactField, knnRequest, recall, runShuffled, timedHybrid, timedSearch, type Timed } from './knn-measure';
 import { latencyStats, type LatencyStats } from './report';
 import type { ScaleCatalog } from './scale-catalog';
+import { CONFIGS, FILTER_LEVELS, LEVELS, SWEEP, mean, type Queries } from './scale-setup';
+import { measureEndToEnd, type EndToEnd } from './scale-end-to-end';
 import { KNN_PRELOAD, coldOpen, localIndexDirectory, type ColdOpen } from './store-preload';
 
 /**
@@ -21,32 +22,6 @@ import { KNN_PRELOAD, coldOpen, localIndexDirectory, type ColdOpen } from './sto
  * alone (kNN against exact, per model and filter), the hybrid the API runs, a num_candidates sweep, the API end to end
  * at a steady rate, and what the index takes on disk and in memory.
  */
-
-/** Vector index configurations compared: the product default, and the 1,280-d field quantized further. */
-export const CONFIGS: Record<string, { label: string; overrides: Record<string, Partial<VectorIndexOptions>> }> = {
-  int8: { label: 'int8_hnsw (default)', overrides: {} },
-  bbq: { label: 'efficientnet-lite0 bbq_hnsw', overrides: { 'efficientnet-lite0': { type: 'bbq_hnsw' } } },
-  int4: { label: 'efficientnet-lite0 int4_hnsw', overrides: { 'efficientnet-lite0': { type: 'int4_hnsw' } } },
-};
-
-/** Filters of three selectivities, on benchProduct's random attributes (price 5–300, 80 % available, each size 1 in 2, 10 colours). */
-export const FILTER_LEVELS: Record<string, { label: string; filters?: SearchFilters }> = {
-  all: { label: 'no filter' },
-  half: { label: '≈ 50 % pass', filters: { available: true, price: { lte: 189.4 } } },
-  twentieth: { label: '≈ 5 % pass', filters: { color: ['red'], sizes: ['M'] } },
-};
-export const LEVELS = Object.keys(FILTER_LEVELS);
-
-/** num_candidates values of the sweep. */
-export const SWEEP = [10, 20, 50, 100, 200, 500, 1000];
-
-export interface Queries {
-  /** Query vectors per model, row-major, for Elasticsearch alone. */
-  vectors: Record<string, number[][]>;
-  /** 640 px JPEG uploads for the API, and the product each one shows (`p<i>`). */
-  uploads: Buffer[];
-  targets: string[];
-}
 
 export interface KnnCell {
   approx: LatencyStats;
@@ -71,7 +46,8 @@ export interface ScaleResult {
   hybrid: Record<string, LatencyStats>;
   as_loaded?: { segments: number; knn: Record<string, { approx: LatencyStats; recall: number }> };
   sweep?: Array<{ level: string; num_candidates: number; p50: number; p95: number; p99: number; recall: number }>;
-  end_to_end: { per_second: number; levels: Record<string, LatencyStats>; recall_at_1: number; queries: number; errors: number; first_error?: string; api_rss: { max: number; peak: number }; load_average: [number, number] };
+  /** Per rate (0: back to back). */
+  end_to_end: EndToEnd[];
   /** The machine's 1-minute load average when the measurements began and when they ended (others share it). */
   load_average: [number, number];
   preload?: { without: ColdOpen; with: ColdOpen } | { skipped: string };
@@ -92,7 +68,8 @@ export interface MeasureOptions {
   /** Run the num_candidates sweep, the as-loaded measurement and the preload measurement. */
   sweep: boolean;
   tuning: boolean;
-  perSecond: number;
+  /** End-to-end rates, searches a second; 0: back to back (each search once the one before has answered). */
+  rates: number[];
   e2eQueries: number;
   keep: boolean;
   maxMergedSegment?: string;
@@ -194,7 +171,7 @@ export async function measureConfig(options: MeasureOptions): Promise<ScaleResul
       );
     }
 
-    const endToEnd = await measureEndToEnd(env, queries, options, random);
+    const endToEnd = await measureEndToEnd(env, queries, { rates: options.rates, count: options.e2eQueries }, random);
     const preload = options.tuning ? await measurePreload(es, index, (n) => approxRun(primary, 'all')(n % esQueries).then((t) => t.ms)) : undefined;
 
     return {
@@ -221,63 +198,6 @@ export async function measureConfig(options: MeasureOptions): Promise<ScaleResul
       fs.rmSync(recordFile, { force: true });
     }
   }
-}
-
-const mean = (values: number[]): number => values.reduce((a, b) => a + b, 0) / values.length;
-
-/** Photo uploads to the real API at a steady rate, each query with every filter level, shuffled; recall@1 of the unfiltered ones. */
-async function measureEndToEnd(env: NodeJS.ProcessEnv, queries: Queries, options: MeasureOptions, random: () => number): Promise<ScaleResult['end_to_end']> {
-  const count = Math.min(options.e2eQueries, queries.uploads.length);
-  const order = shuffle(
-    Array.from({ length: count * LEVELS.length }, (_, n) => n),
-    random,
-  );
-  const api = await startApi({ ...env, API_PORT: '18082', API_HOST: '127.0.0.1', RATE_LIMIT_PER_S: '0' });
-  const rss = sampleRss(api.child.pid!);
-  const loadAtStart = os.loadavg()[0]!;
-  try {
-    // Warm-up: the first requests load the models' kernels and the index files, and JIT the API's code.
-    for (let q = 0; q < 20; q++) {
-      const form = multipart(queries.uploads[q % count]!);
-      await request(`${api.url}/v1/search`, 'POST', form.headers, form.body);
-    }
-    const answers = await steadyLoadOf(api.url, order, count, queries, options);
-    const answered = (l: number) => answers.flatMap((answer, n) => (Math.floor(order[n]! / count) === l && !answer.error ? [answer.ms] : []));
-    const levels = Object.fromEntries(LEVELS.map((level, l) => [level, latencyStats(answered(l))]));
-    const plain = answers.flatMap((answer, n) => (order[n]! < count ? [{ answer, q: order[n]! }] : []));
-    // A failed request counts as a miss.
-    const recallAt1 = mean(plain.map(({ answer, q }) => (answer.top === queries.targets[q] ? 1 : 0)));
-    const errors = answers.filter((answer) => answer.error);
-    return {
-      per_second: options.perSecond,
-      levels,
-      recall_at_1: recallAt1,
-      queries: plain.length,
-      errors: errors.length,
-      ...(errors.length > 0 ? { first_error: errors[0]!.error } : {}),
-      api_rss: (({ max, peak }) => ({ max, peak }))(rss.stop()),
-      load_average: [loadAtStart, os.loadavg()[0]!],
-    };
-  } finally {
-    rss.stop();
-    await api.stop();
-  }
-}
-
-async function steadyLoadOf(url: string, order: number[], count: number, queries: Queries, options: MeasureOptions): Promise<Array<{ ms: number; top?: string; error?: string }>> {
-  const results = await steadyLoad(
-    order.length,
-    options.perSecond,
-    async (n, agent) => {
-      const q = order[n]! % count;
-      const filters = FILTER_LEVELS[LEVELS[Math.floor(order[n]! / count)]!]!.filters;
-      const form = multipart(queries.uploads[q]!, filters ? { filters } : undefined);
-      const { body } = await request(`${url}/v1/search`, 'POST', form.headers, form.body, agent);
-      return (body.results as Array<{ id: string }>)[0]?.id;
-    },
-    `end to end at ${options.perSecond}/s`,
-  );
-  return results.map((result) => ({ ms: result.ms, top: result.answer, ...(result.error ? { error: result.error } : {}) }));
 }
 
 /** Cold opens without and with `index.store.preload` of the kNN files. */

@@ -1,7 +1,8 @@
 import path from 'node:path';
 import { writeLineChart, type Series } from './charts';
 import { fixed, RESULTS_DIR, type LatencyStats } from './report';
-import { CONFIGS, FILTER_LEVELS, LEVELS, type ScaleResult } from './scale-measure';
+import type { ScaleResult } from './scale-measure';
+import { CONFIGS, FILTER_LEVELS, LEVELS } from './scale-setup';
 import { SHAPE_PERCENTILES, type ShapeCheck } from './synthetic-vectors';
 
 /** The tables and charts of the catalog-scale benchmark. */
@@ -13,7 +14,7 @@ const count = (n: number) => n.toLocaleString('en');
 const bytes = (n: number) => (n >= GIB ? `${fixed(n / GIB, 2)} GiB` : `${fixed(n / MB, n >= 100 * MB ? 0 : 1)} MB`);
 
 /** The targets of the issue, at 1,000,000 products (2 cores, 24 GiB). */
-export const TARGETS = { knn_p99_ms: 30, recall: 0.95, speedup: 30, e2e_p95_ms: 100, vector_memory_bytes: 1.5 * GIB, rss_bytes: 400 * MB };
+export const TARGETS = { knn_p99_ms: 30, recall: 0.95, speedup: 30, e2e_p95_ms: 100, e2e_rate: 10, vector_memory_bytes: 1.5 * GIB, rss_bytes: 400 * MB };
 
 /** One size's table: a column per configuration. */
 export function sizeTable(results: ScaleResult[], primary: string, models: string[]): string {
@@ -29,11 +30,15 @@ export function sizeTable(results: ScaleResult[], primary: string, models: strin
     rows.push(line(`↳ speed-up over exact, p50 ÷ p50 (no filter · 50 % · 5 %)`, levels((r, level) => `${fixed(r.knn[model]![level]!.speedup, 1)}×`)));
   }
   for (const level of LEVELS) rows.push(line(`Elasticsearch hybrid (the API's two requests), ${FILTER_LEVELS[level]!.label}: p50 / p95 / p99 ms`, (r) => ms3(r.hybrid[level]!)));
-  for (const level of LEVELS) rows.push(line(`**end to end**, photo upload at a steady ${results[0]!.end_to_end.per_second}/s, ${FILTER_LEVELS[level]!.label}: p50 / p95 / p99 ms`, (r) => ms3(r.end_to_end.levels[level]!)));
-  rows.push(line('↳ requests that failed (counted as misses below)', (r) => `${r.end_to_end.errors}${r.end_to_end.first_error ? ` (${r.end_to_end.first_error.slice(0, 60)})` : ''}`));
-  rows.push(line('recall@1 of the real products (their dev-set query photos, no filter, through the API)', (r) => `${fixed(r.end_to_end.recall_at_1, 3)} (${r.end_to_end.queries})`));
-  rows.push(line('machine load average (1 min) during the end-to-end run: start → end', (r) => `${fixed(r.end_to_end.load_average[0], 1)} → ${fixed(r.end_to_end.load_average[1], 1)}`));
-  rows.push(line('API RSS: largest sample / VmHWM', (r) => `${bytes(r.end_to_end.api_rss.max)} / ${bytes(r.end_to_end.api_rss.peak)}`));
+  for (const [i, run] of results[0]!.end_to_end.entries()) {
+    const how = run.per_second > 0 ? `at a steady ${run.per_second}/s` : 'back to back';
+    const of = (r: ScaleResult) => r.end_to_end[i]!;
+    for (const level of LEVELS) rows.push(line(`**end to end**, photo upload ${how}, ${FILTER_LEVELS[level]!.label}: p50 / p95 / p99 ms`, (r) => ms3(of(r).levels[level]!)));
+    rows.push(line(`↳ recall@1 of the real products (their dev-set query photos, no filter, through the API)`, (r) => `${fixed(of(r).recall_at_1, 3)} (${of(r).queries})`));
+    rows.push(line(`↳ requests that failed (counted as misses)`, (r) => `${of(r).errors}${of(r).first_error ? ` (${of(r).first_error!.slice(0, 60)})` : ''}`));
+    rows.push(line(`↳ API RSS: largest sample / VmHWM`, (r) => `${bytes(of(r).api_rss.max)} / ${bytes(of(r).api_rss.peak)}`));
+    rows.push(line(`↳ machine load average (1 min), start → end`, (r) => `${fixed(of(r).load_average[0], 1)} → ${fixed(of(r).load_average[1], 1)}`));
+  }
   rows.push(line('bulk load (refresh −1, replicas 0)', (r) => (r.build ? `${fixed(r.build.load_seconds, 0)} s (${count(Math.round(r.products / r.build.load_seconds))} docs/s)` : 'reused')));
   rows.push(line('merges settling after the load · force merge to 1 segment', (r) => (r.build ? `${fixed(r.build.settle_seconds, 0)} s · ${fixed(r.build.merge_seconds, 0)} s` : 'reused')));
   rows.push(line('segments after the load (largest)', (r) => (r.build ? `${r.build.segments_after_load.count} (${bytes(r.build.segments_after_load.largest_bytes)})` : 'reused')));
@@ -75,15 +80,20 @@ export function targetTable(results: ScaleResult[], primary: string): string {
       const value = worst(r, (level) => r.knn[primary]![level]!.speedup, false);
       return `${mark(value >= TARGETS.speedup)} ${fixed(value, 1)}×`;
     }),
-    line(`end to end p95 ≤ ${TARGETS.e2e_p95_ms} ms at ${results[0]!.end_to_end.per_second}/s (worst filter level)`, (r) => {
-      const value = Math.max(...LEVELS.map((level) => r.end_to_end.levels[level]!.p95));
+    line(`end to end p95 ≤ ${TARGETS.e2e_p95_ms} ms at ${TARGETS.e2e_rate}/s (worst filter level)`, (r) => {
+      const run = r.end_to_end.find((e) => e.per_second === TARGETS.e2e_rate);
+      if (!run) return 'not measured at this rate';
+      const value = Math.max(...LEVELS.map((level) => run.levels[level]!.p95));
       return `${mark(value <= TARGETS.e2e_p95_ms)} ${fixed(value, 1)} ms`;
     }),
     line('vector memory ≤ 1.5 GiB per 1,000,000 products (measured, linear)', (r) => {
       const value = (r.footprint.vector_memory_bytes / r.footprint.documents) * 1e6;
       return `${mark(value <= TARGETS.vector_memory_bytes)} ${bytes(value)}`;
     }),
-    line('API RSS ≤ 400 MB (largest sample)', (r) => `${mark(r.end_to_end.api_rss.max <= TARGETS.rss_bytes)} ${bytes(r.end_to_end.api_rss.max)}`),
+    line('API RSS ≤ 400 MB (largest sample)', (r) => {
+      const value = Math.max(...r.end_to_end.map((e) => e.api_rss.max));
+      return `${mark(value <= TARGETS.rss_bytes)} ${bytes(value)}`;
+    }),
   ].join('\n');
 }
 

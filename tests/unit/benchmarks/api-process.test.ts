@@ -40,4 +40,23 @@ describe('steadyLoad', () => {
     expect(tries.get(0)).toBe(1);
     expect(tries.get(1)).toBe(2);
   });
+
+  it('rate 0: back to back, each request once the one before has answered', async () => {
+    let running = 0;
+    let most = 0;
+    const results = await steadyLoad(
+      4,
+      0,
+      async (n) => {
+        most = Math.max(most, ++running);
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        running--;
+        return n;
+      },
+      'test',
+    );
+    expect(most).toBe(1);
+    expect(results.map((r) => r.answer)).toEqual([0, 1, 2, 3]);
+    for (const result of results) expect(result.ms).toBeLessThan(100);
+  });
 });

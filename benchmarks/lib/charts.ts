@@ -15,6 +15,7 @@ import type * as Vega from 'vega-typings';
 export interface Series {
   /** The legend's name of this line. */
   name: string;
+  /** Joined in this order. */
   points: Array<{ x: number; y: number }>;
 }
 
@@ -31,7 +32,8 @@ export interface LineChart {
 
 /** A line chart (one line per series, points marked) as a Vega-Lite spec. */
 export function lineChartSpec(chart: LineChart): TopLevelSpec {
-  const values = chart.series.flatMap((series) => series.points.map((point) => ({ series: series.name, x: point.x, y: point.y })));
+  // Each line joins its points in the order given (a sweep's points are not sorted by x).
+  const values = chart.series.flatMap((series) => series.points.map((point, order) => ({ series: series.name, x: point.x, y: point.y, order })));
   const scale = (axis: { log?: boolean; zero?: boolean }) => (axis.log ? { type: 'log' as const } : { zero: axis.zero ?? true });
   const lines = {
     data: { values },
@@ -40,6 +42,7 @@ export function lineChartSpec(chart: LineChart): TopLevelSpec {
       x: { field: 'x', type: 'quantitative' as const, title: chart.x.title, scale: scale(chart.x) },
       y: { field: 'y', type: 'quantitative' as const, title: chart.y.title, scale: scale(chart.y) },
       color: { field: 'series', type: 'nominal' as const, title: null, sort: chart.series.map((series) => series.name) },
+      order: { field: 'order', type: 'quantitative' as const },
     },
   };
   const rules = (chart.rules ?? []).length

@@ -16,7 +16,7 @@
  * index is deleted at the end. Results of sizes not run this time are kept from benchmarks/results/catalog-scale.json.
  *
  * usage: npm run bench:catalog-scale -- [--sizes 10000,100000] [--configs int8,bbq,int4] [--es-queries 200]
- *        [--queries 300] [--rates 0,10] [--sweep-at <size>] [--max-merged-segment 5gb] [--keep]
+ *        [--queries 300] [--rates 0,5,10] [--sweep-at <size>] [--max-merged-segment 5gb] [--keep]
  * (services up: npm run services:up; the API runs from dist/: npm run build)
  */
 import fs from 'node:fs';
@@ -34,7 +34,7 @@ import { fixed, RESULTS_DIR, writeResult } from './lib/report';
 import { scaleCatalog } from './lib/scale-catalog';
 import { measureConfig, type ScaleResult } from './lib/scale-measure';
 import { CONFIGS, FILTER_LEVELS, LEVELS, type Queries } from './lib/scale-setup';
-import { shapeSection, sizeTable, sweepSection, targetTable, tuningTable } from './lib/scale-report';
+import { apiVariantsTable, shapeSection, sizeTable, sweepSection, targetTable, tuningTable } from './lib/scale-report';
 import { gaussian, nearProduct, shapeCheck } from './lib/synthetic-vectors';
 import { cacheKey, cachedEmbeddings } from './lib/vector-cache';
 
@@ -50,7 +50,7 @@ const configs = argument('configs', Object.keys(CONFIGS).join(',')).split(',');
 const esQueries = Number(argument('es-queries', '200'));
 const e2eQueries = Number(argument('queries', '300'));
 /** End-to-end rates, searches a second; 0: back to back. */
-const rates = argument('rates', '0,10').split(',').map(Number);
+const rates = argument('rates', '0,5,10').split(',').map(Number);
 const sweepAt = Number(argument('sweep-at', String(Math.max(...sizes))));
 const maxMergedSegment = process.argv.includes('--max-merged-segment') ? argument('max-merged-segment', '') : undefined;
 const keep = process.argv.includes('--keep');
@@ -99,16 +99,19 @@ async function main(): Promise<void> {
   const results: ScaleResult[] = [];
   const save = async () => {
     const all = [...previous.filter((r) => !sizes.includes(r.products)), ...results].sort((a, b) => a.products - b.products || configs.indexOf(a.config) - configs.indexOf(b.config));
-    const markdown = await report(all, checks, realCount, primary, Object.keys(real));
-    writeResult('catalog-scale', command, { generator: catalog.generator, filters: FILTER_LEVELS, shape: Object.fromEntries(Object.entries(checks).map(([k, v]) => [k, v.summary])), results: all }, markdown);
+    const data = { generator: catalog.generator, filters: FILTER_LEVELS, shape: Object.fromEntries(Object.entries(checks).map(([k, v]) => [k, v.summary])), results: all };
+    // The measurements first, so that nothing after them can lose them.
+    writeResult('catalog-scale', command, data, '(the report is being written)');
+    writeResult('catalog-scale', command, data, await report(all, checks, realCount, primary, Object.keys(real)));
   };
   for (const size of sizes) {
     const generateSeconds = catalog.extend(size);
     const exactFile = path.join(cacheDirectory, `exact-${size}-${cacheKey({ generator: catalog.generator, targets: queries.targets.slice(0, esQueries), levels: FILTER_LEVELS })}.json`);
-    const exact = new Map<string, Timed>(fs.existsSync(exactFile) ? (JSON.parse(fs.readFileSync(exactFile, 'utf8')) as Array<[string, Timed]>) : []);
+    const stored = fs.existsSync(exactFile) ? (JSON.parse(fs.readFileSync(exactFile, 'utf8')) as { measured: string; results: Array<[string, Timed]> }) : undefined;
+    const exact = { results: new Map<string, Timed>(stored?.results ?? []), measured: stored?.measured };
     for (const name of configs) {
       const result = await measureConfig({ size, config: name, catalog, queries, generateSeconds, exact, primary, sweep: size === sweepAt, tuning: name === configs[0], rates, e2eQueries, keep, maxMergedSegment, cacheDirectory, env: process.env, logger });
-      fs.writeFileSync(exactFile, JSON.stringify([...exact]));
+      fs.writeFileSync(exactFile, JSON.stringify({ measured: exact.measured, results: [...exact.results] }));
       results.push({ ...result, command });
       process.stderr.write(`${size} ${name}: ${JSON.stringify({ knn: result.knn[primary], e2e: result.end_to_end, memory: result.footprint.vector_memory_bytes })}\n`);
       await save();
@@ -136,7 +139,7 @@ async function report(all: ScaleResult[], checks: Parameters<typeof shapeSection
   const passing = all[0] ? LEVELS.map((level) => `${FILTER_LEVELS[level]!.label}: ${fixed(100 * all[0]!.filters_passing[level]!, 1)} %`).join(', ') : '';
   const sections = measured.map((size) => {
     const rows = all.filter((r) => r.products === size);
-    return `## ${size.toLocaleString('en')} products\n\nMeasured ${rows[0]!.date.slice(0, 10)} by \`${rows[0]!.command}\`.\n\n${sizeTable(rows, primary, models)}\n\nAgainst the targets (set for 1,000,000 products):\n\n${targetTable(rows, primary)}`;
+    return `## ${size.toLocaleString('en')} products\n\nMeasured ${rows[0]!.date.slice(0, 10)} by \`${rows[0]!.command}\`; the exact searches timed ${rows[0]!.exact_measured?.slice(0, 16).replace('T', ' ') ?? 'earlier'} UTC.\n\n${sizeTable(rows, primary, models)}\n\nAgainst the targets (set for 1,000,000 products):\n\n${targetTable(rows, primary)}`;
   });
   if (!measured.includes(1_000_000)) {
     sections.push(`## 1,000,000 products\n\nNot measured yet: this run was on a shared 2-core machine. The command, and what the build would take going by this run's largest size (n log n): ${largest.map(estimate).join('; ')}.\n\n    npm run bench:catalog-scale -- --sizes 1000000 --configs int8,bbq,int4 --keep`);
@@ -156,15 +159,23 @@ ${os.getPriority()} on a machine shared with others (the load averages are in th
 
 ${sections.join('\n\n')}
 
-## Bulk load, force merge and preload (first configuration)
+## Force merge, filtered search, preload (first configuration)
 
-The index as the bulk load and Elasticsearch's merges left it, then force-merged to one segment; then closed, its
+The index as the bulk load and Elasticsearch's merges left it, then force-merged to one segment; the filtered kNN
+under Lucene's other ways of searching a graph with a filter (dynamic index settings); then the index closed, its
 files dropped from the page cache (\`posix_fadvise\`), and opened without and with \`index.store.preload\` of the kNN
 files (graph \`vex\`, quantized vectors \`veq\`/\`veb\`), as after a restart:
 
 ${tuningTable(all, primary)}
 
 ${await sweepSection(all, primary)}
+
+## The API's memory
+
+What the API process holds (its RSS), by setting, at the largest size, with the first configuration: a photo that is
+localized embeds about 20 regions in one ONNX Runtime batch, and the runtime keeps the memory of its largest batch.
+
+${apiVariantsTable(all)}
 
 ## The generated products, checked
 

@@ -32,12 +32,15 @@ export const RECALL_DEPTH = 10;
 
 /**
  * One model's kNN request as the API sends it for one model (core/search/catalog-search.ts `buildSearchBody`), on the
- * catalog's field, or on its exact copy (the same request otherwise).
+ * catalog's field, or on its exact copy (the same request otherwise); `oversample` overrides the mapping's rescoring.
  */
-export function knnRequest(modelId: string, vector: number[], filters: FilterClause[], options: { exact: boolean; numCandidates?: number }): Record<string, unknown> {
+export function knnRequest(modelId: string, vector: number[], filters: FilterClause[], options: { exact: boolean; numCandidates?: number; oversample?: number }): Record<string, unknown> {
   const body = buildSearchBody({ vectors: { [modelId]: vector }, weights: { [modelId]: 1 }, size: RECALL_DEPTH, numCandidates: options.numCandidates, filters, mode: 'knn', facets: false });
-  if (!options.exact) return body;
-  return { ...body, knn: (body.knn as Array<Record<string, unknown>>).map((clause) => ({ ...clause, field: exactField(modelId) })) };
+  const clauses = body.knn as Array<Record<string, unknown>>;
+  if (options.exact) return { ...body, knn: clauses.map((clause) => ({ ...clause, field: exactField(modelId) })) };
+  // A quantized field's rescoring, asked for at query time instead of the mapping's `rescore_vector.oversample`.
+  if (options.oversample !== undefined) return { ...body, knn: clauses.map((clause) => ({ ...clause, rescore_vector: { oversample: options.oversample } })) };
+  return body;
 }
 
 export interface Timed {

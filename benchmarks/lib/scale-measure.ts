@@ -13,7 +13,7 @@ import { indexFootprint, type IndexFootprint } from './index-footprint';
 import { exactCopyProperties, exactField, knnRequest, recall, runShuffled, timedHybrid, timedSearch, type Timed } from './knn-measure';
 import { latencyStats, type LatencyStats } from './report';
 import type { ScaleCatalog } from './scale-catalog';
-import { CONFIGS, FILTER_LEVELS, LEVELS, SWEEP, mean, type Queries } from './scale-setup';
+import { API_VARIANTS, CONFIGS, FILTER_HEURISTICS, FILTER_LEVELS, LEVELS, SWEEP, SWEEP_OVERSAMPLE, mean, type Queries } from './scale-setup';
 import { measureEndToEnd, type EndToEnd } from './scale-end-to-end';
 import { KNN_PRELOAD, coldOpen, localIndexDirectory, type ColdOpen } from './store-preload';
 
@@ -36,6 +36,8 @@ export interface ScaleResult {
   config: string;
   index_options: Record<string, VectorIndexOptions>;
   date: string;
+  /** When the exact searches were timed (the first configuration of a size, maybe in an earlier run). */
+  exact_measured?: string;
   /** The command of the run that measured this. */
   command?: string;
   reused_index: boolean;
@@ -45,12 +47,17 @@ export interface ScaleResult {
   knn: Record<string, Record<string, KnnCell>>;
   hybrid: Record<string, LatencyStats>;
   as_loaded?: { segments: number; knn: Record<string, { approx: LatencyStats; recall: number }> };
-  sweep?: Array<{ level: string; num_candidates: number; p50: number; p95: number; p99: number; recall: number }>;
+  /** `oversample` absent: the mapping's. */
+  sweep?: Array<{ level: string; num_candidates: number; oversample?: number; p50: number; p95: number; p99: number; recall: number }>;
+  /** The API with other settings (API_VARIANTS), back to back. */
+  api_variants?: Record<string, EndToEnd>;
   /** Per rate (0: back to back). */
   end_to_end: EndToEnd[];
   /** The machine's 1-minute load average when the measurements began and when they ended (others share it). */
   load_average: [number, number];
   preload?: { without: ColdOpen; with: ColdOpen } | { skipped: string };
+  /** The filtered kNN under each of FILTER_HEURISTICS (the first configuration only). */
+  heuristics?: Array<{ label: string; settings: Record<string, string | boolean>; knn: Record<string, { approx: LatencyStats; recall: number }> }>;
 }
 
 export interface MeasureOptions {
@@ -63,10 +70,11 @@ export interface MeasureOptions {
    * Exact results by `<model>/<level>/<query>`, shared by every configuration of one size (their flat copies are the
    * same): measured by the first, when empty, and kept by the caller.
    */
-  exact: Map<string, Timed>;
+  exact: { results: Map<string, Timed>; measured?: string };
   primary: string;
-  /** Run the num_candidates sweep, the as-loaded measurement and the preload measurement. */
+  /** Run the num_candidates sweep. */
   sweep: boolean;
+  /** Measure the index as loaded, the filter heuristics and preload. */
   tuning: boolean;
   /** End-to-end rates, searches a second; 0: back to back (each search once the one before has answered). */
   rates: number[];
@@ -128,11 +136,12 @@ export async function measureConfig(options: MeasureOptions): Promise<ScaleResul
 
     // Exact search of the same filtered set: once per size (every configuration has the same flat copies).
     const all = cases(LEVELS, models);
-    if (options.exact.size === 0) {
+    if (options.exact.results.size === 0) {
       const results = await runShuffled(all, (c) => timedSearch(es, alias, knnRequest(c.model, queries.vectors[c.model]![c.q]!, clauses[c.level]!, { exact: true })), random, `${alias}: exact (flat copies)`);
-      all.forEach((c, n) => options.exact.set(`${c.model}/${c.level}/${c.q}`, results[n]!));
+      all.forEach((c, n) => options.exact.results.set(`${c.model}/${c.level}/${c.q}`, results[n]!));
+      options.exact.measured = new Date().toISOString();
     }
-    const exactOf = (model: string, level: string, q: number) => options.exact.get(`${model}/${level}/${q}`)!;
+    const exactOf = (model: string, level: string, q: number) => options.exact.results.get(`${model}/${level}/${q}`)!;
     const approx = await runShuffled(all, (c) => approxRun(c.model, c.level)(c.q), random, `${alias}: kNN`);
     const knn: ScaleResult['knn'] = {};
     for (const model of models) {
@@ -160,18 +169,45 @@ export async function measureConfig(options: MeasureOptions): Promise<ScaleResul
 
     let sweep: ScaleResult['sweep'];
     if (options.sweep) {
-      const sweepCases = SWEEP.flatMap((numCandidates) => ['all', 'twentieth'].flatMap((level) => Array.from({ length: esQueries }, (_, q) => ({ numCandidates, level, q }))));
-      const times = await runShuffled(sweepCases, (c) => approxRun(primary, c.level, c.numCandidates)(c.q), random, `${alias}: num_candidates sweep`);
-      sweep = SWEEP.flatMap((numCandidates) =>
-        ['all', 'twentieth'].map((level) => {
-          const picked = sweepCases.flatMap((c, n) => (c.numCandidates === numCandidates && c.level === level ? [{ t: times[n]!, q: c.q }] : []));
-          const s = latencyStats(picked.map((p) => p.t.ms));
-          return { level, num_candidates: numCandidates, p50: s.p50, p95: s.p95, p99: s.p99, recall: mean(picked.map((p) => recall(p.t.ids, exactOf(primary, level, p.q).ids))) };
-        }),
+      const sweepCases = SWEEP_OVERSAMPLE.flatMap((oversample) => SWEEP.flatMap((numCandidates) => ['all', 'twentieth'].flatMap((level) => Array.from({ length: esQueries }, (_, q) => ({ oversample, numCandidates, level, q })))));
+      const run = (c: (typeof sweepCases)[number]) => timedSearch(es, alias, knnRequest(primary, queries.vectors[primary]![c.q]!, clauses[c.level]!, { exact: false, numCandidates: c.numCandidates, oversample: c.oversample }));
+      const times = await runShuffled(sweepCases, run, random, `${alias}: num_candidates × oversample sweep`);
+      sweep = SWEEP_OVERSAMPLE.flatMap((oversample) =>
+        SWEEP.flatMap((numCandidates) =>
+          ['all', 'twentieth'].map((level) => {
+            const picked = sweepCases.flatMap((c, n) => (c.oversample === oversample && c.numCandidates === numCandidates && c.level === level ? [{ t: times[n]!, q: c.q }] : []));
+            const s = latencyStats(picked.map((p) => p.t.ms));
+            return { level, num_candidates: numCandidates, ...(oversample !== undefined ? { oversample } : {}), p50: s.p50, p95: s.p95, p99: s.p99, recall: mean(picked.map((p) => recall(p.t.ids, exactOf(primary, level, p.q).ids))) };
+          }),
+        ),
       );
     }
 
+    let heuristics: ScaleResult['heuristics'];
+    if (options.tuning) {
+      heuristics = [];
+      for (const heuristic of FILTER_HEURISTICS) {
+        await es.indices.putSettings({ index, settings: heuristic.settings });
+        const subset = cases(['half', 'twentieth'], [primary]);
+        const times = await runShuffled(subset, (c) => approxRun(c.model, c.level)(c.q), random, `${alias}: kNN, ${heuristic.label}`);
+        const knnByLevel = Object.fromEntries(
+          ['half', 'twentieth'].map((level) => {
+            const picked = subset.flatMap((c, n) => (c.level === level ? [{ t: times[n]!, q: c.q }] : []));
+            return [level, { approx: latencyStats(picked.map((p) => p.t.ms)), recall: mean(picked.map((p) => recall(p.t.ids, exactOf(primary, level, p.q).ids))) }];
+          }),
+        );
+        heuristics.push({ ...heuristic, knn: knnByLevel });
+      }
+      // Back to Elasticsearch's defaults for what follows.
+      await es.indices.putSettings({ index, settings: Object.fromEntries(Object.keys(FILTER_HEURISTICS[0]!.settings).map((key) => [key, null])) });
+    }
+
     const endToEnd = await measureEndToEnd(env, queries, { rates: options.rates, count: options.e2eQueries }, random);
+    let apiVariants: ScaleResult['api_variants'];
+    if (options.tuning && options.sweep) {
+      apiVariants = {};
+      for (const [name, variant] of Object.entries(API_VARIANTS)) apiVariants[name] = (await measureEndToEnd({ ...env, ...variant }, queries, { rates: [0], count: options.e2eQueries }, random))[0]!;
+    }
     const preload = options.tuning ? await measurePreload(es, index, (n) => approxRun(primary, 'all')(n % esQueries).then((t) => t.ms)) : undefined;
 
     return {
@@ -179,6 +215,7 @@ export async function measureConfig(options: MeasureOptions): Promise<ScaleResul
       config: options.config,
       index_options: Object.fromEntries(specs.map((spec) => [spec.modelId, spec.index])),
       date: new Date().toISOString(),
+      ...(options.exact.measured ? { exact_measured: options.exact.measured } : {}),
       reused_index: Boolean(record && record.documents === size),
       build,
       filters_passing: filtersPassing,
@@ -189,6 +226,8 @@ export async function measureConfig(options: MeasureOptions): Promise<ScaleResul
       ...(sweep ? { sweep } : {}),
       end_to_end: endToEnd,
       ...(preload ? { preload } : {}),
+      ...(heuristics ? { heuristics } : {}),
+      ...(apiVariants ? { api_variants: apiVariants } : {}),
       load_average: [loadAtStart, os.loadavg()[0]!],
     };
   } finally {

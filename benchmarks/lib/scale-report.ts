@@ -1,11 +1,21 @@
 import path from 'node:path';
-import { writeLineChart, type Series } from './charts';
+import { writeLineChart, type LineChart, type Series } from './charts';
 import { fixed, RESULTS_DIR, type LatencyStats } from './report';
 import type { ScaleResult } from './scale-measure';
 import { CONFIGS, FILTER_LEVELS, LEVELS } from './scale-setup';
 import { SHAPE_PERCENTILES, type ShapeCheck } from './synthetic-vectors';
 
 /** The tables and charts of the catalog-scale benchmark. */
+
+/** Draws a chart into the results; a chart that cannot be drawn is a note in the text, never the end of a long run. */
+async function chart(file: string, spec: LineChart, alt: string): Promise<string> {
+  try {
+    await writeLineChart(path.join(RESULTS_DIR, file), spec);
+    return `![${alt}](${file})`;
+  } catch (error) {
+    return `(chart ${file} could not be drawn: ${(error as Error).message})`;
+  }
+}
 
 const GIB = 2 ** 30;
 const MB = 1e6;
@@ -109,6 +119,13 @@ export function tuningTable(results: ScaleResult[], primary: string): string {
       out.push(`| ${count(r.products)} | force-merged, 1 segment | ${ms3(r.knn[primary]!.all!.approx)}, ${fixed(r.knn[primary]!.all!.recall, 3)} | ${ms3(r.knn[primary]!.twentieth!.approx)}, ${fixed(r.knn[primary]!.twentieth!.recall, 3)} |`);
     }
   }
+  const heuristics = results.filter((r) => r.heuristics);
+  if (heuristics.length > 0) {
+    out.push('', `| products | filtered HNSW search | ${primary} kNN, ≈ 50 % pass: p50 / p95 / p99 ms, recall@10 | ≈ 5 % pass: p50 / p95 / p99 ms, recall@10 |`, '| --- | --- | --- | --- |');
+    for (const r of heuristics) {
+      for (const h of r.heuristics!) out.push(`| ${count(r.products)} | ${h.label} | ${ms3(h.knn.half!.approx)}, ${fixed(h.knn.half!.recall, 3)} | ${ms3(h.knn.twentieth!.approx)}, ${fixed(h.knn.twentieth!.recall, 3)} |`);
+    }
+  }
   const preload = results.filter((r) => r.preload);
   if (preload.length > 0) {
     out.push('', '| products | `index.store.preload` | segment | open (page cache dropped) | index files in the page cache after the open | first search | first 50 searches: p50 / max / sum |', '| --- | --- | --- | --- | --- | --- | --- |');
@@ -137,28 +154,55 @@ export async function sweepSection(results: ScaleResult[], primary: string): Pro
   const parts: string[] = [];
   for (const size of sizes) {
     const rows = swept.filter((r) => r.products === size);
+    const mapped = (r: ScaleResult) => r.sweep!.filter((p) => p.oversample === undefined);
     const series: Series[] = rows.flatMap((r) =>
-      ['all', 'twentieth'].map((level) => ({ name: `${r.config}, ${FILTER_LEVELS[level]!.label}`, points: r.sweep!.filter((p) => p.level === level).map((p) => ({ x: p.p95, y: p.recall })) })),
+      ['all', 'twentieth'].map((level) => ({ name: `${r.config}, ${FILTER_LEVELS[level]!.label}`, points: mapped(r).filter((p) => p.level === level).map((p) => ({ x: p.p95, y: p.recall })) })),
     );
     const file = `catalog-scale-sweep-${size}.png`;
-    await writeLineChart(path.join(RESULTS_DIR, file), {
-      title: `${primary} kNN at ${count(size)} products: num_candidates ${rows[0]!.sweep![0]!.num_candidates} … ${rows[0]!.sweep!.at(-1)!.num_candidates}`,
-      x: { title: 'p95 latency (ms), Elasticsearch alone', log: true },
-      y: { title: 'recall@10 of exact', zero: false },
-      series,
-      rules: [{ y: 0.95, label: 'target 0.95' }],
-    });
-    const header = `| num_candidates | ${rows.flatMap((r) => ['all', 'twentieth'].map((level) => `${r.config}, ${FILTER_LEVELS[level]!.label}: p95 ms, recall@10`)).join(' | ')} |`;
-    const lines = rows[0]!.sweep!.filter((p) => p.level === 'all').map((p) => `| ${p.num_candidates} | ${rows.flatMap((r) => ['all', 'twentieth'].map((level) => { const point = r.sweep!.find((x) => x.level === level && x.num_candidates === p.num_candidates)!; return `${fixed(point.p95, 1)}, ${fixed(point.recall, 3)}`; })).join(' | ')} |`);
-    parts.push(`### num_candidates at ${count(size)} products\n\n![recall@10 against p95](${file})\n\n${header}\n| --- | ${rows.flatMap(() => ['---', '---']).join(' | ')} |\n${lines.join('\n')}`);
+    const ncs = [...new Set(rows[0]!.sweep!.map((p) => p.num_candidates))];
+    const image = await chart(
+      file,
+      {
+        title: `${primary} kNN at ${count(size)} products: num_candidates ${ncs[0]} … ${ncs.at(-1)}`,
+        x: { title: 'p95 latency (ms), Elasticsearch alone', log: true },
+        y: { title: 'recall@10 of exact', zero: false },
+        series,
+        rules: [{ y: 0.95, label: 'target 0.95' }],
+      },
+      'recall@10 against p95',
+    );
+    const table = (level: string) => {
+      const lines = rows.flatMap((r) =>
+        [...new Set(r.sweep!.map((p) => p.oversample))].map((oversample) => {
+          const cells = ncs.map((nc) => {
+            const point = r.sweep!.find((p) => p.level === level && p.num_candidates === nc && p.oversample === oversample);
+            return point ? `${fixed(point.recall, 3)} (${fixed(point.p95, 1)})` : '';
+          });
+          return `| ${r.config} | ${oversample ?? `${r.index_options[primary]!.oversample} (mapping)`} | ${cells.join(' | ')} |`;
+        }),
+      );
+      return `${FILTER_LEVELS[level]!.label}: recall@10 (p95 ms) at num_candidates\n\n| configuration | rescoring oversample | ${ncs.join(' | ')} |\n| --- | --- | ${ncs.map(() => '---').join(' | ')} |\n${lines.join('\n')}`;
+    };
+    parts.push(`### num_candidates at ${count(size)} products\n\n${image}\n\n${table('all')}\n\n${table('twentieth')}`);
   }
   return parts.join('\n\n');
+}
+
+/** The API's memory and speed with other settings, beside the defaults (back to back, no filter). */
+export function apiVariantsTable(results: ScaleResult[]): string {
+  const measured = results.filter((r) => r.api_variants);
+  if (measured.length === 0) return '';
+  const row = (products: number, name: string, e: ScaleResult['end_to_end'][number]) =>
+    `| ${count(products)} | ${name} | ${ms3(e.levels.all!)} | ${fixed(e.recall_at_1, 3)} | ${bytes(e.api_rss.max)} | ${fixed(e.load_average[0], 1)} → ${fixed(e.load_average[1], 1)} |`;
+  const lines = measured.flatMap((r) => [row(r.products, 'defaults', r.end_to_end.find((e) => e.per_second === 0) ?? r.end_to_end[0]!), ...Object.entries(r.api_variants!).map(([name, e]) => row(r.products, `\`${name}\``, e))]);
+  return `| products | API setting | end to end back to back, no filter: p50 / p95 / p99 ms | recall@1 | API RSS (largest sample) | load average |\n| --- | --- | --- | --- | --- | --- |\n${lines.join('\n')}`;
 }
 
 /** The generator check: nearest-neighbour distances of real and generated products, a table and a chart per model. */
 export async function shapeSection(checks: Record<string, ShapeCheck>, realCount: number): Promise<string> {
   const models = Object.keys(checks.generated!.summary);
   const rows: string[] = [];
+  const images: string[] = [];
   for (const model of models) {
     const gen = checks.generated!.summary[model]!;
     const noise = checks.noise!.summary[model]!;
@@ -171,16 +215,22 @@ export async function shapeSection(checks: Record<string, ShapeCheck>, realCount
       const sorted = [...values].sort((a, b) => a - b);
       return Array.from({ length: 41 }, (_, k) => ({ x: sorted[Math.min(sorted.length - 1, Math.floor((k / 40) * (sorted.length - 1)))]!, y: k / 40 }));
     };
-    await writeLineChart(path.join(RESULTS_DIR, `catalog-scale-nn-${model}.png`), {
-      title: `${model}: cosine distance to the nearest neighbour, ${count(realCount)} products`,
-      x: { title: 'cosine distance to the nearest other product' },
-      y: { title: 'share of products' },
-      series: [
-        { name: 'real', points: cdf(checks.generated!.distances[model]!.real) },
-        { name: 'generated (this benchmark)', points: cdf(checks.generated!.distances[model]!.generated) },
-        { name: 'real + noise (search-latency)', points: cdf(checks.noise!.distances[model]!.generated) },
-      ],
-    });
+    images.push(
+      await chart(
+        `catalog-scale-nn-${model}.png`,
+        {
+          title: `${model}: cosine distance to the nearest neighbour, ${count(realCount)} products`,
+          x: { title: 'cosine distance to the nearest other product' },
+          y: { title: 'share of products' },
+          series: [
+            { name: 'real', points: cdf(checks.generated!.distances[model]!.real) },
+            { name: 'generated (this benchmark)', points: cdf(checks.generated!.distances[model]!.generated) },
+            { name: 'real + noise (search-latency)', points: cdf(checks.noise!.distances[model]!.generated) },
+          ],
+        },
+        model,
+      ),
+    );
   }
-  return `| model | nearest neighbour | cosine distance p${SHAPE_PERCENTILES.join(' / p')} | KS distance to real |\n| --- | --- | --- | --- |\n${rows.join('\n')}\n\n${models.map((model) => `![${model}](catalog-scale-nn-${model}.png)`).join('\n')}`;
+  return `| model | nearest neighbour | cosine distance p${SHAPE_PERCENTILES.join(' / p')} | KS distance to real |\n| --- | --- | --- | --- |\n${rows.join('\n')}\n\n${images.join('\n')}`;
 }

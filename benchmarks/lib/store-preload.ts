@@ -30,29 +30,44 @@ export async function localIndexDirectory(es: Client, index: string): Promise<st
   return null;
 }
 
+// Only the shards' Lucene files (<index>/<shard>/index/), which Elasticsearch does not rewrite while an index is closed
+// or opening, unlike its state files; a file that goes away meanwhile is passed over.
 const EVICT = `
 import os, sys
 for root, _, files in os.walk(sys.argv[1]):
+    if os.path.basename(root) != 'index':
+        continue
     for name in files:
-        fd = os.open(os.path.join(root, name), os.O_RDONLY)
+        try:
+            fd = os.open(os.path.join(root, name), os.O_RDONLY)
+        except FileNotFoundError:
+            continue
         try:
             os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
         finally:
             os.close(fd)
 `;
 
-/** Asks the kernel to drop every file under `directory` from the page cache (only these files: nobody else's). */
+/** Asks the kernel to drop the index's Lucene files from the page cache (only these files: nobody else's). */
 export function evictFromPageCache(directory: string): void {
   execFileSync('python3', ['-c', EVICT, directory], { stdio: ['ignore', 'ignore', 'inherit'] });
 }
 
-/** How much of the files under `directory` is in the page cache now (fincore), and their size; NaN without fincore. */
+/** The shards' Lucene files under an index's directory that exist now. */
+function luceneFiles(directory: string): string[] {
+  return fs
+    .readdirSync(directory, { recursive: true, encoding: 'utf8' })
+    .map((name) => path.join(directory, name))
+    .filter((file) => path.basename(path.dirname(file)) === 'index' && fs.existsSync(file) && fs.statSync(file).isFile());
+}
+
+/** How much of the index's Lucene files is in the page cache now (fincore), and their size; NaN without fincore. */
 export function pageCacheShare(directory: string): { cached_bytes: number; total_bytes: number } {
-  const files = fs.readdirSync(directory, { recursive: true, encoding: 'utf8' }).map((name) => path.join(directory, name)).filter((file) => fs.statSync(file).isFile());
+  const files = luceneFiles(directory);
   const total = files.reduce((sum, file) => sum + fs.statSync(file).size, 0);
   if (files.length === 0) return { cached_bytes: 0, total_bytes: 0 };
   try {
-    const out = execFileSync('fincore', ['--bytes', '--noheadings', '--output', 'RES', ...files], { encoding: 'utf8' });
+    const out = execFileSync('fincore', ['--bytes', '--noheadings', '--output', 'RES', ...files], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
     return { cached_bytes: out.split('\n').filter(Boolean).reduce((sum, line) => sum + Number(line.trim()), 0), total_bytes: total };
   } catch {
     return { cached_bytes: NaN, total_bytes: total };

@@ -79,11 +79,21 @@ export async function renderPng(spec: TopLevelSpec, scale = 2): Promise<Buffer> 
   const view = new vega.View(vega.parse(vegaLite.compile(spec).spec), { renderer: 'none' });
   try {
     const svg = await view.toSVG(scale);
-    return await sharp(Buffer.from(svg)).png().toBuffer();
+    // A process that has decoded an image has every libvips loader but the accepted photo formats blocked
+    // (core/image/decode.ts restrictDecoders: SVG is not a format the service takes). This SVG is Vega's own: its
+    // loader is let through for this one conversion, and blocked again after it.
+    sharp.unblock({ operation: [SVG_LOADER] });
+    try {
+      return await sharp(Buffer.from(svg)).png().toBuffer();
+    } finally {
+      sharp.block({ operation: [SVG_LOADER] });
+    }
   } finally {
     view.finalize();
   }
 }
+
+const SVG_LOADER = 'VipsForeignLoadSvgBuffer';
 
 /** Draws `chart` into `file` (a .png path); returns the path. */
 export async function writeLineChart(file: string, chart: LineChart): Promise<string> {

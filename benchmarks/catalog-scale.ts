@@ -17,6 +17,7 @@
  *
  * usage: npm run bench:catalog-scale -- [--sizes 10000,100000] [--configs int8,bbq,int4] [--es-queries 200]
  *        [--queries 300] [--rates 0,5,10] [--sweep-at <size>] [--max-merged-segment 5gb] [--keep]
+ *        npm run bench:catalog-scale -- --report-only   (the report and charts again, from the results file)
  * (services up: npm run services:up; the API runs from dist/: npm run build)
  */
 import fs from 'node:fs';
@@ -45,7 +46,9 @@ function argument(name: string, fallback: string): string {
   const at = process.argv.indexOf(`--${name}`);
   return at > 0 ? process.argv[at + 1]! : fallback;
 }
-const sizes = argument('sizes', '10000,100000').split(',').map(Number);
+/** Measure nothing: write the report and charts again from benchmarks/results/catalog-scale.json. */
+const reportOnly = process.argv.includes('--report-only');
+const sizes = reportOnly ? [] : argument('sizes', '10000,100000').split(',').map(Number);
 const configs = argument('configs', Object.keys(CONFIGS).join(',')).split(',');
 const esQueries = Number(argument('es-queries', '200'));
 const e2eQueries = Number(argument('queries', '300'));
@@ -101,8 +104,10 @@ async function main(): Promise<void> {
     const all = [...previous.filter((r) => !sizes.includes(r.products)), ...results].sort((a, b) => a.products - b.products || configs.indexOf(a.config) - configs.indexOf(b.config));
     const data = { generator: catalog.generator, filters: FILTER_LEVELS, shape: Object.fromEntries(Object.entries(checks).map(([k, v]) => [k, v.summary])), results: all };
     // The measurements first, so that nothing after them can lose them.
-    writeResult('catalog-scale', command, data, '(the report is being written)');
-    writeResult('catalog-scale', command, data, await report(all, checks, realCount, primary, Object.keys(real)));
+    // The command of every run whose results are kept.
+    const commands = [...new Set(all.map((r) => r.command ?? command))].join('` and `');
+    writeResult('catalog-scale', commands, data, '(the report is being written)');
+    writeResult('catalog-scale', commands, data, await report(all, checks, realCount, primary, Object.keys(real)));
   };
   for (const size of sizes) {
     const generateSeconds = catalog.extend(size);
@@ -117,6 +122,7 @@ async function main(): Promise<void> {
       await save();
     }
   }
+  if (reportOnly) await save();
   process.stdout.write(fs.readFileSync(path.join(RESULTS_DIR, 'catalog-scale.md'), 'utf8'));
 }
 

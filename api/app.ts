@@ -22,11 +22,14 @@ import { bodyLimits, limitRequestBody } from './middleware/request-body';
 import type { RateLimiter } from '../core/rate-limiter';
 import { healthRouter } from './routes/health.route';
 import { statusRouter } from './routes/status.route';
+import { catalogsRouter } from './routes/catalogs.route';
 import { webhookRouter } from './routes/webhook.route';
 import { IngestService } from './services/ingest.service';
 import { SearchService } from './services/search.service';
 import { StatusService } from './services/status.service';
+import { createAdmission } from './services/admission';
 import { searchRouter } from './routes/search.route';
+import { QueryStore } from '../core/search/query-store';
 import type { ImageFetcher } from '../core/net/image-fetcher';
 
 /** Everything the API needs, built by api/main.ts (or by a test). createApp neither listens nor connects. */
@@ -75,9 +78,10 @@ export function createApp(deps: ApiDeps): Express {
   app.use('/v1/webhooks', requireScope(keys, 'webhook'));
   app.use('/v1/products/:id/status', requireScope(keys, 'webhook'));
   app.use('/v1/search', requireScope(keys, 'search'), limit);
+  app.use('/v1/catalogs', requireScope(keys, 'search'));
   app.use('/v1/products/:id/similar', requireScope(keys, 'search'), limit);
   app.use('/metrics', requireScope(keys, 'admin'));
-  const ingest = new IngestService(deps.redis, deps.catalogQueue, deps.status, config.redis.queuePrefix, config.webhook.dedupTtlSeconds);
+  const ingest = new IngestService(deps.redis, deps.catalogQueue, deps.status, config.redis.queuePrefix, config.webhook.dedupTtlSeconds, config.redis.waitReplicas);
   const openapi = buildOpenApiDocument();
   app.get('/openapi.json', (_request, response) => {
     response.json(openapi);
@@ -85,8 +89,9 @@ export function createApp(deps: ApiDeps): Express {
   app.use(healthRouter({ es: deps.es, esUrl: config.elasticsearch.url, redis: deps.redis, embedder: deps.embedder, registry: deps.registry }));
   app.use(webhookRouter(config, ingest));
   app.use(statusRouter(new StatusService(deps.es, config.index.alias, deps.status)));
+  app.use(catalogsRouter(deps.es, config.index.alias));
   if (deps.embedder) {
-    const search = new SearchService(deps.es, config.index.alias, deps.embedder, deps.fetcher, config.search.weights, deps.exactSearch, deps.localizer, config.image.queryCrop);
+    const search = new SearchService(deps.es, config.index.alias, deps.embedder, deps.fetcher, config.search.weights, deps.exactSearch, deps.localizer, config.image.queryCrop, createAdmission(config.api.admission, deps.registry), new QueryStore(deps.redis, config.redis.queuePrefix, config.search.queryTtlSeconds), deps.logger.child({ component: 'search' }));
     app.use(searchRouter(config, search, searchStageMetrics(deps.registry)));
   }
   // The page: static files with a strict policy (no inline script; product images may come from any https host).

@@ -31,7 +31,7 @@ runMain('api', async () => {
     embedder,
     localizer,
     registry: createRegistry('api'),
-    fetcher: createImageFetcher(config),
+    fetcher: createImageFetcher(config, 'query'),
     exactSearch: await probePainless(deps.es),
     rateLimiter: createRateLimiter(config, deps.redis),
   });

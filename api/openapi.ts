@@ -1,17 +1,18 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
-import { deleteEventSchema, eventBatchSchema, eventSchema, productIdSchema, productSchema, upsertEventSchema, webhookBodySchema } from '../core/catalog';
+import { catalogNameSchema, deleteEventSchema, eventBatchSchema, eventSchema, productIdSchema, productSchema, upsertEventSchema, webhookBodySchema } from '../core/catalog';
 import { REPO_ROOT } from '../core/embedding/manifest';
 import type { ApiErrorCode } from '../core/error-codes';
 import { filtersSchema } from '../core/search/filters';
-import { searchBodySchema, searchOptionsSchema } from '../core/search/search-request';
+import { photoOptionsSchema, searchBodySchema, searchOptionsSchema } from '../core/search/search-request';
 import { errorBodySchema } from './middleware/errors';
 import type { Scope } from './middleware/api-keys';
 import { errorCodeSchema, errorResponse, errorResponses, operationErrors, REQUEST_ID_HEADER, UNROUTED_ERRORS, type JsonObject } from './openapi-errors';
 import { healthSchema, readinessSchema } from './routes/health.route';
 import { searchResponseSchema } from './routes/search.route';
 import { productStatusSchema } from './routes/status.route';
+import { catalogListSchema } from './routes/catalogs.route';
 import { ingestResultSchema } from './services/ingest.service';
 
 /**
@@ -73,11 +74,11 @@ function operation(spec: OperationSpec): JsonObject {
   };
 }
 
-/** GET …/similar takes the search options as query parameters; `filters` and `models` as JSON. */
+/** GET …/similar takes the search options as query parameters; objects and lists (`filters`, `models`, `like`, `unlike`) as JSON. */
 function optionParameters(options: JsonObject): JsonObject[] {
   const properties = options.properties as Record<string, JsonObject>;
   return Object.entries(properties).map(([name, { description, ...schema }]) =>
-    schema.type === 'object' || schema.$ref
+    schema.type === 'object' || schema.type === 'array' || schema.$ref
       ? { name, in: 'query', description: `${(description as string | undefined) ?? `The ${name}`}, as JSON`, content: json(schema) }
       : { name, in: 'query', ...(description ? { description } : {}), schema },
   );
@@ -85,11 +86,11 @@ function optionParameters(options: JsonObject): JsonObject[] {
 
 /** What reading a request body can answer. */
 const BODY_ERRORS: ApiErrorCode[] = ['invalid_json', 'request_aborted', 'payload_too_large', 'unsupported_encoding'];
-/** What both search routes can answer. */
-const SEARCH_ERRORS: ApiErrorCode[] = ['invalid_request', 'unknown_model', 'product_not_found', 'product_not_embedded', 'exact_search_unavailable', 'internal_error'];
-/** What only POST /v1/search can answer: its query source (an upload, base64, a URL to fetch, a vector). */
+/** What both search routes can answer (steering with `like`/`unlike` included: kept queries, vectors). */
+const SEARCH_ERRORS: ApiErrorCode[] = ['catalog_forbidden', 'query_expired', 'vector_length_mismatch', 'invalid_vector', 'invalid_request', 'unknown_model', 'product_not_found', 'product_not_embedded', 'exact_search_unavailable', 'overloaded', 'search_unavailable', 'internal_error'];
+/** What only POST /v1/search can answer: its query source (an upload, base64, a URL to fetch, a vector, a kept query). */
 const QUERY_SOURCE_ERRORS: ApiErrorCode[] = [
-  'invalid_query_source', 'invalid_base64', 'invalid_box', 'localization_unavailable', 'vector_length_mismatch', 'invalid_vector', 'unsupported_media_type', 'upload_limit', 'empty_image',
+  'query_needs_photo', 'invalid_cursor', 'invalid_query_source', 'invalid_multipart', 'invalid_base64', 'invalid_box', 'localization_unavailable', 'unsupported_media_type', 'upload_limit', 'empty_image',
   'image_too_large', 'image_dimensions_too_large', 'unsupported_image', 'corrupt_image', 'preprocess_failed', 'embedding_failed', 'embedding_invalid', 'fetch_bad_url', 'fetch_blocked_address',
   'fetch_dns_failed', 'fetch_not_found', 'fetch_http_error', 'fetch_too_many_redirects', 'fetch_too_large', 'fetch_timeout', 'fetch_network_error',
 ];
@@ -103,11 +104,11 @@ function packageVersion(): string {
 /** The API's OpenAPI 3.1 document. */
 export function buildOpenApiDocument(): JsonObject {
   const requests = componentSchemas(
-    registry({ Product: productSchema, UpsertEvent: upsertEventSchema, DeleteEvent: deleteEventSchema, Event: eventSchema, EventBatch: eventBatchSchema, WebhookBody: webhookBodySchema, Filters: filtersSchema, SearchOptions: searchOptionsSchema, SearchRequest: searchBodySchema }),
+    registry({ Product: productSchema, UpsertEvent: upsertEventSchema, DeleteEvent: deleteEventSchema, Event: eventSchema, EventBatch: eventBatchSchema, WebhookBody: webhookBodySchema, Filters: filtersSchema, SearchOptions: searchOptionsSchema, PhotoOptions: photoOptionsSchema, SearchRequest: searchBodySchema }),
     'input',
   );
   const responses = componentSchemas(
-    registry({ SearchResponse: searchResponseSchema, Accepted: ingestResultSchema, ProductStatus: productStatusSchema, Health: healthSchema, Readiness: readinessSchema, Error: errorBodySchema }),
+    registry({ CatalogList: catalogListSchema, SearchResponse: searchResponseSchema, Accepted: ingestResultSchema, ProductStatus: productStatusSchema, Health: healthSchema, Readiness: readinessSchema, Error: errorBodySchema }),
     'output',
   );
   // zod gives error.code a bare enum; the ErrorCode component lists the same codes with their statuses and meanings.
@@ -131,7 +132,7 @@ export function buildOpenApiDocument(): JsonObject {
                 required: ['image'],
                 properties: {
                   image: { type: 'string', contentMediaType: 'application/octet-stream', description: 'The photo: JPEG, PNG, WebP, AVIF or GIF, at most IMAGE_MAX_BYTES' },
-                  query: { ...ref('SearchOptions'), description: 'The search options, as JSON' },
+                  query: { ...ref('PhotoOptions'), description: 'The search options, as JSON (those of a photo: the search options, objects, max_objects, box)' },
                 },
               },
               encoding: { query: { contentType: 'application/json' } },
@@ -153,6 +154,14 @@ export function buildOpenApiDocument(): JsonObject {
         errors: SEARCH_ERRORS,
       }),
     },
+    '/v1/catalogs': {
+      get: operation({
+        summary: 'The catalogs this key may search, with their sizes',
+        scope: 'search',
+        responses: { 200: success('The catalogs', json(ref('CatalogList'))) },
+        errors: ['internal_error'],
+      }),
+    },
     '/v1/webhooks/catalog': {
       post: operation({
         summary: 'Push catalog changes (one event or a batch of up to 500)',
@@ -162,16 +171,19 @@ export function buildOpenApiDocument(): JsonObject {
         parameters: [{ name: 'Lookalike-Signature', in: 'header', required: true, description: '`t=<unix seconds>,v1=<64 hex>[,v1=<64 hex>…]`', schema: { type: 'string', maxLength: 4096 } }],
         requestBody: { required: true, content: json(ref('WebhookBody')) },
         responses: { 202: success('Enqueued (or recognised as duplicates)', json(ref('Accepted'))) },
-        errors: [...BODY_ERRORS, 'webhooks_disabled', 'signature_missing', 'signature_malformed', 'signature_expired', 'signature_mismatch', 'invalid_event', 'too_many_events', 'queue_unavailable', 'internal_error'],
+        errors: [...BODY_ERRORS, 'webhooks_disabled', 'signature_missing', 'signature_malformed', 'signature_expired', 'signature_mismatch', 'invalid_event', 'too_many_events', 'catalog_forbidden', 'queue_unavailable', 'internal_error'],
       }),
     },
     '/v1/products/{id}/status': {
       get: operation({
         summary: 'Where a product stands in the pipeline',
         scope: 'webhook',
-        parameters: [{ ...productId, schema: jsonSchema(productIdSchema) }],
+        parameters: [
+          { ...productId, schema: jsonSchema(productIdSchema) },
+          { name: 'catalog', in: 'query', description: 'The product’s catalog: default `default`, or the first catalog of an API key bound to catalogs', schema: jsonSchema(catalogNameSchema) },
+        ],
         responses: { 200: success('The status', json(ref('ProductStatus'))) },
-        errors: ['invalid_product_id', 'internal_error'],
+        errors: ['invalid_product_id', 'invalid_catalog', 'catalog_forbidden', 'internal_error'],
       }),
     },
     '/healthz': { get: operation({ summary: 'Liveness', responses: { 200: success('The process is up', json(ref('Health'))) } }) },
@@ -218,7 +230,7 @@ export function buildOpenApiDocument(): JsonObject {
           type: 'http',
           scheme: 'bearer',
           description:
-            'An API key from API_KEYS (`<key>:<scope>[+<scope>…]`, comma-separated) as `Authorization: Bearer <key>`. Scopes: `search` for POST /v1/search and GET /v1/products/{id}/similar; `webhook` for POST /v1/webhooks/catalog and GET /v1/products/{id}/status; `admin` for GET /metrics, and every other scope too. Without API_KEYS no key is asked for: search and status are public, and webhooks rely on their signatures alone.',
+            'An API key from API_KEYS (`<key>:<scope>[+<scope>…][@<catalog>[|<catalog>…]]`, comma-separated) as `Authorization: Bearer <key>`. A key with catalogs reaches only their products: a request naming another catalog (a search’s or status request’s `catalog`, a webhook event’s) is a 403 `catalog_forbidden`, and a request naming none works in the key’s first catalog. Scopes: `search` for POST /v1/search and GET /v1/products/{id}/similar; `webhook` for POST /v1/webhooks/catalog and GET /v1/products/{id}/status; `admin` for GET /metrics, and every other scope too. Without API_KEYS no key is asked for: search and status are public, and webhooks rely on their signatures alone.',
         },
         apiKey: { type: 'apiKey', in: 'header', name: 'X-API-Key', description: 'The same key in an `X-API-Key` header.' },
       },

@@ -17,13 +17,14 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Client } from '@elastic/elasticsearch';
 import { loadConfig } from '../core/config';
+import { createElasticsearchClient } from '../core/search/elasticsearch';
 import { createReembedQueue, JOBS, reembedJobId } from '../core/jobs';
 import { createProgress } from '../core/progress';
 import { createRedisConnection } from '../core/redis';
 import { signatureHeader } from '../core/webhook-signature';
 import { buildDevSet } from './lib/devset';
+import { withJpegComment } from './lib/jpeg-comment';
 import { fixed, writeResult } from './lib/report';
 
 const root = path.resolve(__dirname, '..');
@@ -33,18 +34,6 @@ const stamp = Date.now().toString(36);
 const alias = `bench-${stamp}`;
 const apiPort = 18080;
 const indexerPort = 19464;
-const esUrl = process.env.ES_URL ?? 'http://127.0.0.1:9200';
-
-/** The photo with a JPEG comment segment carrying `n`: distinct bytes (and content hash), the same pixels. */
-function tagged(photo: Buffer, n: number): Buffer {
-  const text = Buffer.from(`lookalike-bench-${n}`);
-  const segment = Buffer.alloc(4 + text.length);
-  segment[0] = 0xff;
-  segment[1] = 0xfe;
-  segment.writeUInt16BE(text.length + 2, 2);
-  text.copy(segment, 4);
-  return Buffer.concat([photo.subarray(0, 2), segment, photo.subarray(2)]);
-}
 
 function interpolate(buckets: Array<[number, number]>, q: number): number {
   const total = buckets[buckets.length - 1]![1];
@@ -73,7 +62,7 @@ async function main(): Promise<void> {
   const imageServer = http.createServer((request, response) => {
     const n = Number(/^\/p\/(\d+)\.jpg$/.exec(request.url ?? '')?.[1] ?? NaN);
     if (!Number.isFinite(n)) return void response.writeHead(404).end();
-    response.writeHead(200, { 'content-type': 'image/jpeg' }).end(tagged(photos[n % photos.length]!, n));
+    response.writeHead(200, { 'content-type': 'image/jpeg' }).end(withJpegComment(photos[n % photos.length]!, `lookalike-bench-${n}`));
   });
   await new Promise<void>((resolve) => imageServer.listen(0, '127.0.0.1', resolve));
   const imageBase = `http://127.0.0.1:${(imageServer.address() as AddressInfo).port}`;
@@ -81,7 +70,7 @@ async function main(): Promise<void> {
   const startIndexer = (extra: Record<string, string> = {}) => spawn(process.execPath, [path.join(root, 'dist', 'indexer', 'main.js')], { env: { ...env, ...extra }, stdio: ['ignore', 'ignore', 'inherit'] });
   const children: ChildProcess[] = [startIndexer(), spawn(process.execPath, [path.join(root, 'dist', 'api', 'main.js')], { env, stdio: ['ignore', 'ignore', 'inherit'] })];
   const modelDir = fs.mkdtempSync(path.join(os.tmpdir(), 'lookalike-bench-models-'));
-  const es = new Client({ node: esUrl });
+  const es = createElasticsearchClient(loadConfig(process.env).elasticsearch);
   const api = `http://127.0.0.1:${apiPort}`;
   try {
     for (let i = 0; ; i++) {
@@ -162,7 +151,7 @@ async function main(): Promise<void> {
       await sleep(500);
     }
     const reembedMetric = async () => Number(/lookalike_indexer_events_total\{[^}]*kind="reembed",outcome="reembedded"[^}]*\} (\d+)/.exec(await (await fetch(`http://127.0.0.1:${indexerPort}/metrics`)).text())?.[1] ?? 0);
-    const redis = createRedisConnection(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', 'worker');
+    const redis = createRedisConnection(loadConfig(process.env).redis, 'worker');
     const reembedQueue = createReembedQueue('efficientnet-lite0', redis, loadConfig({ ...env, MODEL_DIR: modelDir }));
     const requestedAt = Date.now();
     for (let i = 0; i < reembedCount; i += 500) {

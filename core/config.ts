@@ -1,5 +1,7 @@
+import os from 'node:os';
 import { z } from 'zod';
 import { StartupError, describeIssues } from './errors';
+import { HostHeaders, hostHeadersSchema } from './net/host-headers';
 import { parseTrustProxy, type TrustProxy } from './net/trust-proxy';
 
 /**
@@ -13,7 +15,31 @@ export type VectorIndexType = (typeof VECTOR_INDEX_TYPES)[number];
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
+/** `id:weight,id:weight` as a record (empty for ""). */
+const parseWeights = (value: string): Record<string, number> =>
+  Object.fromEntries(value.split(',').filter(Boolean).map((pair) => [pair.split(':')[0]!, Number(pair.split(':')[1])]));
+
+/** The built-in models' hybrid weights, measured on the dev set (benchmarks/results/embedding-quality.md). */
+const BUILTIN_WEIGHTS: Record<string, number> = { 'efficientnet-lite0': 0.6, 'colour-texture': 0.4 };
+
+/**
+ * The default hybrid weights: SEARCH_MODEL_WEIGHTS when set (every model it names is loaded: checked above), else the
+ * built-in weights of the loaded models, else every loaded model alike. A default never names a model that is not
+ * loaded, which would make every search without `models` a 400 unknown_model.
+ */
+function defaultWeights(configured: string | undefined, models: string[]): Record<string, number> {
+  if (configured) return parseWeights(configured);
+  const builtin = Object.fromEntries(models.flatMap((id) => (BUILTIN_WEIGHTS[id] ? [[id, BUILTIN_WEIGHTS[id]]] : [])));
+  return Object.keys(builtin).length > 0 ? builtin : Object.fromEntries(models.map((id) => [id, 1]));
+}
+
+const list = (value: string): string[] => value.split(',').map((item) => item.trim()).filter(Boolean);
+
 const positiveInt = z.coerce.number().int().positive();
+/** One API_KEYS entry: `<key>:<scope>[+<scope>…][@<catalog>[|<catalog>…]]` (catalog names as core/catalog.ts has them). */
+const API_SCOPE = '(search|webhook|admin)';
+const CATALOG_NAME = '[a-z0-9][a-z0-9_-]{0,63}';
+const API_KEY_ENTRY = `[\\x21-\\x2b\\x2d-\\x7e]{16,}:${API_SCOPE}(\\+${API_SCOPE})*(@${CATALOG_NAME}(\\|${CATALOG_NAME})*)?`;
 const nonNegativeInt = z.coerce.number().int().nonnegative();
 const bool = z.stringbool({ truthy: ['true', '1', 'yes', 'on'], falsy: ['false', '0', 'no', 'off'] });
 const indexName = z
@@ -37,6 +63,29 @@ const trustProxy = z.string().transform((text, ctx): TrustProxy => {
   return z.NEVER;
 });
 
+/** ES_URL: one node's URL or several, comma-separated; the client spreads requests over them. */
+const elasticsearchNodes = z.string().transform((text, ctx) => {
+  const nodes = list(text).map((node) => node.replace(/\/+$/, ''));
+  const bad = nodes.filter((node) => !z.url({ protocol: /^https?$/ }).safeParse(node).success);
+  if (nodes.length === 0 || bad.length > 0) {
+    ctx.addIssue({ code: 'custom', message: `not an http(s) URL or a comma-separated list of them: ${(bad.length > 0 ? bad : [text]).map((node) => JSON.stringify(node)).join(', ')}` });
+    return z.NEVER;
+  }
+  return nodes;
+});
+
+/** REDIS_SENTINELS: `host:port`, comma-separated. */
+const sentinelHosts = z.string().transform((text, ctx) => {
+  const entries = list(text);
+  const parsed = entries.map((entry) => /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(entry));
+  const bad = entries.filter((_, i) => !parsed[i] || Number(parsed[i]![2]) > 65_535);
+  if (entries.length === 0 || bad.length > 0) {
+    ctx.addIssue({ code: 'custom', message: `not host:port, comma-separated: ${(bad.length > 0 ? bad : [text]).map((entry) => JSON.stringify(entry)).join(', ')}` });
+    return z.NEVER;
+  }
+  return parsed.map((match) => ({ host: match![1]!.replace(/^\[|\]$/g, ''), port: Number(match![2]) }));
+});
+
 const jsonRecord = z.string().transform((text, ctx) => {
   try {
     return JSON.parse(text) as unknown;
@@ -49,7 +98,7 @@ const jsonRecord = z.string().transform((text, ctx) => {
 const envSchema = z.object({
   LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
 
-  ES_URL: z.url({ protocol: /^https?$/ }).default('http://127.0.0.1:9200'),
+  ES_URL: elasticsearchNodes.default(['http://127.0.0.1:9200']),
   ES_USERNAME: z.string().min(1).optional(),
   ES_PASSWORD: z.string().min(1).optional(),
   ES_API_KEY: z.string().min(1).optional(),
@@ -58,6 +107,10 @@ const envSchema = z.object({
   ES_COMPRESSION: bool.default(false),
 
   REDIS_URL: z.url({ protocol: /^rediss?$/ }).default('redis://127.0.0.1:6379'),
+  REDIS_SENTINELS: sentinelHosts.optional(),
+  REDIS_SENTINEL_NAME: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'letters, digits, ".", "-" and "_"').default('lookalike'),
+  REDIS_SENTINEL_PASSWORD: z.string().min(1).optional(),
+  REDIS_WAIT_REPLICAS: nonNegativeInt.max(16).optional(),
   QUEUE_PREFIX: z.string().regex(/^[a-zA-Z0-9_-]{1,64}$/, 'letters, digits, "-" and "_"').default('lookalike'),
 
   INDEX_ALIAS: indexName.default('products'),
@@ -95,6 +148,14 @@ const envSchema = z.object({
   FETCH_ALLOWED_HOSTS: z.string().default(''),
   FETCH_TIMEOUT_MS: positiveInt.max(300_000).default(15_000),
   FETCH_MAX_REDIRECTS: nonNegativeInt.max(10).default(3),
+  FETCH_HEADERS: jsonRecord.pipe(hostHeadersSchema).optional(),
+
+  NOTIFY_URL: z.url({ protocol: /^https?$/, message: 'must be an http or https URL' }).optional(),
+  NOTIFY_SECRET: z.string().optional(),
+  NOTIFY_ATTEMPTS: positiveInt.max(100).default(12),
+  NOTIFY_BACKOFF_MS: positiveInt.max(3_600_000).default(1_000),
+  NOTIFY_TIMEOUT_MS: positiveInt.max(300_000).default(10_000),
+  NOTIFY_BATCH_WAIT_MS: nonNegativeInt.max(10_000).default(50),
 
   WORKER_CONCURRENCY: positiveInt.max(16384).default(2048),
   BATCH_MAX_ITEMS: positiveInt.max(1024).default(64),
@@ -113,21 +174,26 @@ const envSchema = z.object({
   SEARCH_MODEL_WEIGHTS: z
     .string()
     .regex(/^[a-z0-9][a-z0-9_-]*:\d+(\.\d+)?(,[a-z0-9][a-z0-9_-]*:\d+(\.\d+)?)*$/, 'like efficientnet-lite0:0.6,colour-texture:0.4')
-    .default('efficientnet-lite0:0.6,colour-texture:0.4'),
+    .optional(),
+  QUERY_TTL_S: positiveInt.max(86_400).default(900),
   API_KEYS: z
     .string()
-    .regex(/^[\x21-\x2b\x2d-\x7e]{16,}:(search|webhook|admin)(\+(search|webhook|admin))*(,[\x21-\x2b\x2d-\x7e]{16,}:(search|webhook|admin)(\+(search|webhook|admin))*)*$/, 'comma-separated <key of 16+ characters>:<scope>[+<scope>] with scopes search, webhook, admin')
+    .regex(
+      new RegExp(`^${API_KEY_ENTRY}(,${API_KEY_ENTRY})*$`),
+      'comma-separated <key of 16+ characters>:<scope>[+<scope>][@<catalog>[|<catalog>]] with scopes search, webhook, admin',
+    )
     .optional(),
   RATE_LIMIT_PER_S: nonNegativeInt.max(100_000).default(50),
   RATE_LIMIT_BURST: positiveInt.max(1_000_000).default(100),
+  SEARCH_CONCURRENCY: nonNegativeInt.max(4096).default(0),
+  SEARCH_QUEUE: nonNegativeInt.max(100_000).default(32),
+  SEARCH_QUEUE_WAIT_MS: positiveInt.max(60_000).default(250),
   TRUST_PROXY: trustProxy.default(false),
   REQUEST_TIMEOUT_MS: positiveInt.max(600_000).default(30_000),
   HEADERS_TIMEOUT_MS: positiveInt.max(600_000).default(10_000),
   API_PORT: nonNegativeInt.max(65_535).default(8080),
   API_HOST: z.string().min(1).default('0.0.0.0'),
 });
-
-const list = (value: string): string[] => value.split(',').map((item) => item.trim()).filter(Boolean);
 
 /**
  * The variables above as the nested object the code uses. `Config` is inferred from this transform, so a setting is
@@ -138,11 +204,23 @@ const configSchema = envSchema
     if ((e.ES_USERNAME === undefined) !== (e.ES_PASSWORD === undefined)) {
       ctx.addIssue({ code: 'custom', path: ['ES_USERNAME'], message: 'ES_USERNAME and ES_PASSWORD go together' });
     }
+    const loaded = new Set(e.MODELS.split(','));
+    const weighted = Object.keys(parseWeights(e.SEARCH_MODEL_WEIGHTS ?? ''));
+    const unloaded = weighted.filter((id) => !loaded.has(id));
+    if (unloaded.length > 0) {
+      ctx.addIssue({ code: 'custom', path: ['SEARCH_MODEL_WEIGHTS'], message: `names ${unloaded.join(', ')}, which MODELS does not load` });
+    }
+    if (e.NOTIFY_URL !== undefined && list(e.NOTIFY_SECRET ?? '').length === 0) {
+      ctx.addIssue({ code: 'custom', path: ['NOTIFY_SECRET'], message: 'required when NOTIFY_URL is set (receivers verify the Lookalike-Signature with it)' });
+    }
   })
   .transform((e) => ({
     log: { level: e.LOG_LEVEL },
     elasticsearch: {
-      url: e.ES_URL.replace(/\/+$/, ''),
+      /** Every node the client may send requests to (no sniffing: a cluster's published addresses may be unreachable). */
+      nodes: e.ES_URL,
+      /** The same, comma-separated, as ES_URL takes it: for messages and for child processes. */
+      url: e.ES_URL.join(','),
       /** An API key wins over a username and password; neither: no credentials. */
       auth: e.ES_API_KEY
         ? { apiKey: e.ES_API_KEY }
@@ -153,7 +231,18 @@ const configSchema = envSchema
       maxRetries: e.ES_MAX_RETRIES,
       compression: e.ES_COMPRESSION,
     },
-    redis: { url: e.REDIS_URL, queuePrefix: e.QUEUE_PREFIX },
+    redis: {
+      /** Standalone Redis; with Sentinels, only its credentials, database and TLS are used. */
+      url: e.REDIS_URL,
+      /** Sentinels to ask for the current primary of `sentinelName`; absent: `url` is the Redis. */
+      sentinel: e.REDIS_SENTINELS ? { hosts: e.REDIS_SENTINELS, name: e.REDIS_SENTINEL_NAME, password: e.REDIS_SENTINEL_PASSWORD } : undefined,
+      /**
+       * Replicas that must hold an accepted event before the API answers 202 (Redis WAIT): an event acknowledged by
+       * a primary alone is lost if that primary dies before replicating it. Default 1 with Sentinels, else 0.
+       */
+      waitReplicas: e.REDIS_WAIT_REPLICAS ?? (e.REDIS_SENTINELS ? 1 : 0),
+      queuePrefix: e.QUEUE_PREFIX,
+    },
     index: { alias: e.INDEX_ALIAS, shards: e.INDEX_SHARDS, replicas: e.INDEX_REPLICAS, refreshInterval: e.INDEX_REFRESH_INTERVAL },
     vectors: {
       /** How each model's `dense_vector` field is indexed, unless its manifest or an override says otherwise. */
@@ -195,7 +284,29 @@ const configSchema = envSchema
       queryCrop: e.AUTOCROP === 'model' || e.AUTOCROP === 'localize' ? ('localize' as const) : e.AUTOCROP,
     },
     webhook: { secrets: list(e.WEBHOOK_SECRETS ?? ''), toleranceSeconds: e.WEBHOOK_TOLERANCE_S, maxBytes: e.WEBHOOK_MAX_BYTES, dedupTtlSeconds: e.EVENT_DEDUP_TTL_S },
-    fetch: { allowedHosts: list(e.FETCH_ALLOWED_HOSTS), timeoutMs: e.FETCH_TIMEOUT_MS, maxRedirects: e.FETCH_MAX_REDIRECTS },
+    fetch: {
+      allowedHosts: list(e.FETCH_ALLOWED_HOSTS),
+      timeoutMs: e.FETCH_TIMEOUT_MS,
+      maxRedirects: e.FETCH_MAX_REDIRECTS,
+      /** Request headers per image host (a private CDN's token), sent to that host only; values never serialised. */
+      hostHeaders: new HostHeaders(e.FETCH_HEADERS ?? {}),
+    },
+    /**
+     * Product notifications to NOTIFY_URL (docs/notifications.md), signed with every NOTIFY_SECRET (comma-separated:
+     * one v1 each, for rotation), retried NOTIFY_ATTEMPTS times with exponential backoff from NOTIFY_BACKOFF_MS.
+     * Undefined when NOTIFY_URL is not set.
+     */
+    notify: e.NOTIFY_URL
+      ? {
+          url: e.NOTIFY_URL,
+          secrets: list(e.NOTIFY_SECRET ?? ''),
+          attempts: e.NOTIFY_ATTEMPTS,
+          backoffMs: e.NOTIFY_BACKOFF_MS,
+          timeoutMs: e.NOTIFY_TIMEOUT_MS,
+          /** Events finished within this long of each other go out as one `{ events }` notification. */
+          batchWaitMs: e.NOTIFY_BATCH_WAIT_MS,
+        }
+      : undefined,
     worker: {
       concurrency: e.WORKER_CONCURRENCY,
       /** A batch closes at this many items or after batchMaxWaitMs, whichever comes first. */
@@ -219,11 +330,20 @@ const configSchema = envSchema
     api: {
       port: e.API_PORT,
       host: e.API_HOST,
-      /** `<key>:<scope>[+<scope>]` entries; empty: search and status public, webhooks by signature alone. */
+      /** `<key>:<scope>[+<scope>][@<catalog>[|<catalog>]]` entries; empty: search and status public, webhooks by signature alone. */
       keys: list(e.API_KEYS ?? ''),
       /** Search requests a second per client (0: no limit), and the burst allowed; shared by all API processes through Redis. */
       rateLimitPerSecond: e.RATE_LIMIT_PER_S,
       rateLimitBurst: e.RATE_LIMIT_BURST,
+      /**
+       * Admission control per API process: searches running at once (0: 4 per core), waiting for a slot, and the
+       * longest wait; past them a search is answered 503 `overloaded` at once (api/services/admission.ts).
+       */
+      admission: {
+        concurrency: e.SEARCH_CONCURRENCY || 4 * os.availableParallelism(),
+        queue: e.SEARCH_QUEUE,
+        maxWaitMs: e.SEARCH_QUEUE_WAIT_MS,
+      },
       /**
        * Express's `trust proxy`: which hops' X-Forwarded-For to believe, so that `request.ip` (the rate limit's key
        * for requests without an API key) is the client's address behind a load balancer. Default false: the socket's.
@@ -234,7 +354,11 @@ const configSchema = envSchema
       headersTimeoutMs: e.HEADERS_TIMEOUT_MS,
     },
     /** Default hybrid weights per model (measured on the dev set: benchmarks/results/embedding-quality.md). */
-    search: { weights: Object.fromEntries(e.SEARCH_MODEL_WEIGHTS.split(',').map((pair) => [pair.split(':')[0]!, Number(pair.split(':')[1])])) },
+    search: {
+      weights: defaultWeights(e.SEARCH_MODEL_WEIGHTS, [...new Set(e.MODELS.split(','))]),
+      /** How long a search's query (its embeddings, never the photo) can be re-run by `query_id`, in seconds (default 900). */
+      queryTtlSeconds: e.QUERY_TTL_S,
+    },
   }));
 
 export type Env = Record<string, string | undefined>;

@@ -23,7 +23,7 @@ export interface Deps {
 export function createDeps(config: Config, options: { role?: RedisRole; logger?: Logger } = {}): Deps {
   const logger = options.logger ?? createLogger(config);
   const es = createElasticsearchClient(config.elasticsearch);
-  const redis = createRedisConnection(config.redis.url, options.role ?? 'producer');
+  const redis = createRedisConnection(config.redis, options.role ?? 'producer');
   const indexManager = new IndexManager(es, config.index, logger.child({ component: 'index-manager' }));
   return {
     config,

@@ -10,13 +10,16 @@ export class AppError extends Error {
   readonly status: number;
   /** Extra, machine-readable detail (the field that failed validation, say). Safe to show to clients. */
   readonly details?: Record<string, unknown>;
+  /** Seconds after which a retry may succeed: answered as the Retry-After header (codes registered with retryAfter). */
+  readonly retryAfterSeconds?: number;
 
-  constructor(code: ErrorCode, message: string, status = 500, options: { cause?: unknown; details?: Record<string, unknown> } = {}) {
+  constructor(code: ErrorCode, message: string, status = 500, options: { cause?: unknown; details?: Record<string, unknown>; retryAfterSeconds?: number } = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = new.target.name;
     this.code = code;
     this.status = status;
     if (options.details) this.details = options.details;
+    if (options.retryAfterSeconds !== undefined) this.retryAfterSeconds = options.retryAfterSeconds;
   }
 }
 
@@ -50,8 +53,8 @@ export class UnsupportedImageError extends AppError {
 
 /** 503: a service we depend on (Elasticsearch, Redis, a model) is not available right now; worth retrying. */
 export class DependencyUnavailableError extends AppError {
-  constructor(code: ApiErrorCodeWithStatus<503> | ProcessErrorCode, message: string, cause?: unknown) {
-    super(code, message, 503, { cause });
+  constructor(code: ApiErrorCodeWithStatus<503> | ProcessErrorCode, message: string, cause?: unknown, retryAfterSeconds?: number) {
+    super(code, message, 503, { cause, ...(retryAfterSeconds === undefined ? {} : { retryAfterSeconds }) });
   }
 }
 

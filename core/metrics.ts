@@ -23,6 +23,11 @@ export interface IndexerMetrics {
   statusWriteFailures: Counter<'state'>;
   /** Expired tombstones removed, and ones Elasticsearch refused to remove. */
   tombstones: Counter<'outcome'>;
+  /**
+   * Notification events by outcome: `sent` (the receiver answered 2xx), `retried` (an attempt failed, another
+   * follows), `failed` (given up after the last attempt, refused by the outbound rules, or never queued).
+   */
+  notifications: Counter<'outcome'>;
 }
 
 export function createIndexerMetrics(registry: Registry): IndexerMetrics {
@@ -46,6 +51,7 @@ export function createIndexerMetrics(registry: Registry): IndexerMetrics {
     bulkFailures: new Counter({ name: 'lookalike_indexer_bulk_item_failures_total', help: 'Bulk items Elasticsearch refused, by error type', labelNames: ['type'], registers: [registry] }),
     statusWriteFailures: new Counter({ name: 'lookalike_indexer_status_write_failures_total', help: 'Product status records that could not be written to Redis, by state', labelNames: ['state'], registers: [registry] }),
     tombstones: new Counter({ name: 'lookalike_indexer_tombstones_swept_total', help: 'Expired tombstones swept, by outcome (removed, failed)', labelNames: ['outcome'], registers: [registry] }),
+    notifications: new Counter({ name: 'lookalike_notifications_total', help: 'Product notification events to NOTIFY_URL, by outcome (sent, retried, failed)', labelNames: ['outcome'], registers: [registry] }),
   };
 }
 

@@ -1,7 +1,10 @@
 import { Redis, type RedisOptions } from 'ioredis';
+import type { Config } from './config';
 import { DependencyUnavailableError, StartupError } from './errors';
 
 export type { Redis };
+/** Where Redis is: `url` alone, or through Sentinels (REDIS_SENTINELS). */
+export type RedisTarget = Pick<Config['redis'], 'url'> & { sentinel?: Config['redis']['sentinel'] };
 
 /**
  * - `worker`: BullMQ workers block on Redis and must ride out outages, so `maxRetriesPerRequest: null` and commands
@@ -12,6 +15,8 @@ export type { Redis };
 export type RedisRole = 'worker' | 'producer';
 
 const reconnect = (times: number): number => Math.min(100 * 2 ** Math.min(times, 6), 5_000);
+/** While a failover runs the Sentinels name the old primary for a few seconds: ask them again soon. */
+const reconnectThroughSentinels = (times: number): number => Math.min(100 * times, 1_000);
 
 export function redisOptions(role: RedisRole): RedisOptions {
   if (role === 'worker') {
@@ -28,11 +33,37 @@ export function redisOptions(role: RedisRole): RedisOptions {
   };
 }
 
-export function createRedisConnection(url: string, role: RedisRole): Redis {
-  const redis = new Redis(url, { ...redisOptions(role), lazyConnect: true });
+/**
+ * With Sentinels, the connection asks them for the primary (ioredis `sentinels` + `name`) on every (re)connect, checks
+ * the role of the node it reached, and listens for the Sentinels' switch to a new primary (`failoverDetector`). A
+ * write answered READONLY reached a former primary that is now a replica: reconnect, which asks the Sentinels again;
+ * a worker resends the command (READONLY means it did not run), a producer fails it and its caller answers 503.
+ */
+function sentinelOptions(sentinel: NonNullable<RedisTarget['sentinel']>, role: RedisRole): RedisOptions {
+  return {
+    sentinels: sentinel.hosts,
+    name: sentinel.name,
+    ...(sentinel.password ? { sentinelPassword: sentinel.password } : {}),
+    failoverDetector: true,
+    retryStrategy: reconnectThroughSentinels,
+    sentinelRetryStrategy: reconnectThroughSentinels,
+    reconnectOnError: (error) => (error.message.startsWith('READONLY') ? (role === 'worker' ? 2 : 1) : false),
+  };
+}
+
+/** A connection for `role`: to REDIS_URL, or through the Sentinels when REDIS_SENTINELS is set. Not connected yet. */
+export function createRedisConnection(config: RedisTarget, role: RedisRole): Redis {
+  const options = { ...redisOptions(role), ...(config.sentinel ? sentinelOptions(config.sentinel, role) : {}), lazyConnect: true };
+  const redis = new Redis(config.url, options);
   // ioredis reports every failed reconnect as an 'error' event; without a listener Node would treat it as fatal.
   redis.on('error', () => undefined);
   return redis;
+}
+
+/** Where Redis is, for messages: the URL without its password, or the Sentinels and the primary's name. */
+export function describeRedis(config: RedisTarget): string {
+  if (config.sentinel) return `${config.sentinel.name} through the Sentinels ${config.sentinel.hosts.map((h) => `${h.host}:${h.port}`).join(',')}`;
+  return config.url.replace(/\/\/[^@/]*@/, '//***@');
 }
 
 /** Readiness: a PING within `timeoutMs`. */
@@ -52,9 +83,8 @@ export async function checkRedis(redis: Redis, timeoutMs = 2_000): Promise<void>
   }
 }
 
-/** Connects at start-up; a StartupError naming the URL (without its password) when Redis never answers. */
-export async function connectRedis(redis: Redis, url: string, deadlineMs = 15_000): Promise<void> {
-  const safeUrl = url.replace(/\/\/[^@/]*@/, '//***@');
+/** Connects at start-up; a StartupError naming where Redis was looked for (without a password) when it never answers. */
+export async function connectRedis(redis: Redis, config: RedisTarget, deadlineMs = 15_000): Promise<void> {
   const until = Date.now() + deadlineMs;
   for (;;) {
     try {
@@ -62,7 +92,7 @@ export async function connectRedis(redis: Redis, url: string, deadlineMs = 15_00
       await checkRedis(redis);
       return;
     } catch (error) {
-      if (Date.now() >= until) throw new StartupError('redis_unreachable', `Redis at ${safeUrl} is unreachable (${(error as Error).message})`, error);
+      if (Date.now() >= until) throw new StartupError('redis_unreachable', `Redis at ${describeRedis(config)} is unreachable (${(error as Error).message})`, error);
       await new Promise((resolve) => setTimeout(resolve, 500));
     }
   }

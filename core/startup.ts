@@ -14,7 +14,7 @@ import { waitForElasticsearch } from './search/elasticsearch';
 export async function startCore(config: Config, role: RedisRole): Promise<{ deps: Deps; embedder: Embedder }> {
   const deps = createDeps(config, { role });
   await waitForElasticsearch(deps.es, config.elasticsearch.url);
-  await connectRedis(deps.redis, config.redis.url);
+  await connectRedis(deps.redis, config.redis);
   const embedder = await createEmbedder(config, deps.logger);
   await deps.indexManager.ensure(vectorFieldSpecs(config, resolveManifests(config.models.ids, config.models.dir)));
   return { deps, embedder };

@@ -47,6 +47,7 @@ export class StatusStore {
     private readonly prefix: string,
   ) {}
 
+  /** `productId`: the product's document id (`documentId(catalog, id)`), so records are per catalog. */
   private key(productId: string): string {
     return `${this.prefix}:status:${productId}`;
   }

@@ -4,9 +4,11 @@ import { describeError } from '../core/errors';
 import { createIndexerMetrics, createRegistry } from '../core/metrics';
 import { runMain } from '../core/main';
 import { createImageFetcher } from '../core/net/image-fetcher';
+import { createNotificationSender } from '../core/notifications/notification-sender';
 import { connectRedis, createRedisConnection } from '../core/redis';
 import { CatalogStore } from '../core/search/catalog-store';
 import { startCore } from '../core/startup';
+import { createNotifier } from './notifier';
 import { createIndexerWorker } from './worker';
 
 /**
@@ -16,23 +18,29 @@ import { createIndexerWorker } from './worker';
  */
 runMain('indexer', async () => {
   const config = loadConfig(process.env);
+  const sender = config.notify ? createNotificationSender(config.notify, config.fetch) : undefined;
+  // A NOTIFY_URL the outbound rules refuse stops the process before anything starts (StartupError notify_url_blocked).
+  const unresolved = await sender?.checkAtStart();
   const { deps, embedder } = await startCore(config, 'worker');
   const log = deps.logger.child({ component: 'indexer' });
 
   const registry = createRegistry('indexer');
   const metrics = createIndexerMetrics(registry);
-  const workerConnection = createRedisConnection(config.redis.url, 'worker');
-  await connectRedis(workerConnection, config.redis.url);
+  const workerConnection = createRedisConnection(config.redis, 'worker');
+  await connectRedis(workerConnection, config.redis);
   const store = new CatalogStore(deps.es, config.index.alias, config.worker.refresh);
+  if (unresolved) log.warn({ reason: unresolved.message }, 'NOTIFY_URL does not resolve now; each delivery checks again');
+  const notifier = config.notify && sender ? createNotifier({ config, notify: config.notify, logger: deps.logger, connection: workerConnection, sender, metrics }) : undefined;
   const worker = createIndexerWorker({
     config,
     logger: deps.logger,
     connection: workerConnection,
     store,
     embedder,
-    fetcher: createImageFetcher(config),
+    fetcher: createImageFetcher(config, 'catalog'),
     status: deps.status,
     metrics,
+    ...(notifier ? { notifier } : {}),
   });
   worker.start();
 

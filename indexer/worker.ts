@@ -3,16 +3,18 @@ import type { Redis } from 'ioredis';
 import type { Config } from '../core/config';
 import type { Embedder } from '../core/embedding/embedder';
 import { describeError } from '../core/errors';
-import { QUEUES, catalogJobOf, productIdOfJob, reembedQueueName, type CatalogJob, type CatalogJobData, type CatalogJobName, type JOBS, type ReembedJob } from '../core/jobs';
+import { QUEUES, catalogJobOf, catalogOfJob, documentIdOfJob, productIdOfJob, reembedQueueName, type CatalogJob, type CatalogJobData, type CatalogJobName, type JOBS, type ReembedJob } from '../core/jobs';
 import type { Logger } from '../core/logger';
 import type { IndexerMetrics } from '../core/metrics';
 import type { ImageFetcher } from '../core/net/image-fetcher';
+import { notificationEvent } from '../core/notifications/notification';
 import type { CatalogStore } from '../core/search/catalog-store';
 import type { StatusStore } from '../core/status-store';
 import { MicroBatcher } from './batcher';
 import { Gate } from './gate';
 import { processCatalogBatch, type ItemOutcome } from './handlers/catalog-batch.handler';
 import { processReembedBatch, type ReembedOutcome } from './handlers/reembed-batch.handler';
+import type { Notifier } from './notifier';
 
 /**
  * The indexer: BullMQ workers on the `catalog` and `reembed` queues, whose jobs are grouped by micro-batchers into
@@ -29,6 +31,8 @@ export interface IndexerWorkerDeps {
   fetcher: ImageFetcher;
   status: StatusStore;
   metrics: IndexerMetrics;
+  /** Product notifications (NOTIFY_URL); none when absent. Started and closed with the worker. */
+  notifier?: Notifier;
 }
 
 export interface IndexerWorker {
@@ -50,7 +54,7 @@ function isFinalFailure(job: Job, error: unknown): boolean {
 }
 
 export function createIndexerWorker(deps: IndexerWorkerDeps): IndexerWorker {
-  const { config, logger, metrics, status } = deps;
+  const { config, logger, metrics, status, notifier } = deps;
   const log = logger.child({ component: 'worker' });
   const { embedConcurrency } = config.worker;
   const handlerDeps = {
@@ -76,25 +80,33 @@ export function createIndexerWorker(deps: IndexerWorkerDeps): IndexerWorker {
   const catalogProcessor = async (job: Job<CatalogJobData, ItemOutcome, CatalogJobName>): Promise<ItemOutcome> => {
     const item = catalogJobOf(job);
     const productId = productIdOfJob(item);
+    const catalog = catalogOfJob(item);
+    // Status records are per catalog, keyed like the index.
+    const statusKey = documentIdOfJob(item);
     const { version, eventId } = item.data;
     try {
       const outcome = await catalogBatcher.submit(item);
       // Every event older than what the catalog holds is counted as `stale`, logged, and shown in the status.
       metrics.events.inc({ kind: item.name, outcome: outcome === 'tombstoned' ? 'stale' : outcome });
       if (outcome === 'stale' || outcome === 'tombstoned') {
-        log.info({ jobId: job.id, productId, eventId, version, reason: outcome }, 'event ignored: the catalog holds a newer version');
-        await recordStatus('ignored', productId, () => status.ignored(productId, { eventId, version, reason: outcome }));
+        log.info({ jobId: job.id, productId, catalog, eventId, version, reason: outcome }, 'event ignored: the catalog holds a newer version');
+        await recordStatus('ignored', statusKey, () => status.ignored(statusKey, { eventId, version, reason: outcome }));
         return outcome;
       }
       if (outcome !== 'applied') metrics.freshness.observe({ kind: outcome === 'updated' ? 'update' : item.name }, (Date.now() - item.data.receivedAt) / 1000);
-      await status.set(productId, item.name === 'delete' ? 'deleted' : 'indexed', version);
+      await status.set(statusKey, item.name === 'delete' ? 'deleted' : 'indexed', version);
+      // `applied` too: the version was written by an earlier attempt that may have ended before it notified.
+      await notifier?.publish(notificationEvent(item.name === 'delete' ? 'product.deleted' : 'product.indexed', productId, catalog, version));
       return outcome;
     } catch (error) {
       const final = isFinalFailure(job, error);
       metrics.events.inc({ kind: item.name, outcome: final ? 'failed' : 'retry' });
       const reason = describeError(error);
-      log.warn({ jobId: job.id, productId, attempt: job.attemptsMade + 1, final, reason }, 'catalog job failed');
-      if (final) await recordStatus('failed', productId, () => status.set(productId, 'failed', version, reason));
+      log.warn({ jobId: job.id, productId, catalog, attempt: job.attemptsMade + 1, final, reason }, 'catalog job failed');
+      if (final) {
+        await recordStatus('failed', statusKey, () => status.set(statusKey, 'failed', version, reason));
+        await notifier?.publish(notificationEvent('product.failed', productId, catalog, version, reason));
+      }
       throw error;
     }
   };
@@ -133,6 +145,7 @@ export function createIndexerWorker(deps: IndexerWorkerDeps): IndexerWorker {
 
   return {
     start() {
+      notifier?.start();
       for (const worker of workers) void worker.run().catch((error: unknown) => log.error({ err: String(error) }, 'worker stopped'));
       log.info({ concurrency: config.worker.concurrency, batch: config.worker.batchMaxItems, waitMs: config.worker.batchMaxWaitMs }, 'indexer worker started');
     },
@@ -145,9 +158,11 @@ export function createIndexerWorker(deps: IndexerWorkerDeps): IndexerWorker {
         log.warn({ deadlineMs }, 'shutdown deadline reached: handing unfinished jobs back');
         await Promise.all(workers.map((w) => w.close(true)));
       }
+      // After the catalog jobs: the events they published are queued before the notifier stops.
+      await notifier?.close();
     },
     isAlive() {
-      return workers.every((w) => w.isRunning()) && deps.connection.status === 'ready';
+      return workers.every((w) => w.isRunning()) && (notifier?.isAlive() ?? true) && deps.connection.status === 'ready';
     },
   };
 }

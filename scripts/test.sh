@@ -36,3 +36,10 @@ node -e '
   }
   console.log(`tests: ${passed} passed, ${failed} failed, ${skipped} skipped`);
 ' "$results/unit.json" "$results/integration.json"
+
+# The load suite's smoke run (benchmarks/load.ts, docs/load.md): every request kind through k6 against a small stack
+# of its own (ports 18290–18292, its own index and Redis keys, deleted afterwards), results under .cache/load/results.
+# Measured on 2 cores: 20–30 s; the first time also builds k6 into .cache/bin (2–4 min) and the photo pools (~40 s).
+log "load smoke test (k6)"
+npm run -s bench:load -- --scenario smoke --duration 15s --per-category 2 --alias "load-smoke-$$" \
+  --api-port 18290 --image-port 18291 --indexer-port 18292 --drop-index

@@ -61,6 +61,7 @@ export function errorHandler(logger: Logger, maxBodyBytes: number, onError: (cod
     const keepConnection = await drainRequestBody(request, maxBodyBytes);
     if (response.headersSent || request.socket.destroyed) return;
     if (!keepConnection) response.setHeader('Connection', 'close');
+    if (known?.retryAfterSeconds !== undefined) response.setHeader('Retry-After', String(known.retryAfterSeconds));
     response.status(status).json(body);
   };
 }

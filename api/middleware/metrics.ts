@@ -3,7 +3,8 @@ import { Counter, Histogram, type Registry } from 'prom-client';
 import { reuseMetric } from '../../core/metrics';
 
 /**
- * Latency per route, method and status, and errors by code; the route is the pattern, never the raw path. A registry
+ * Latency per route, method and status, and errors by code; the route is the pattern, never the raw path (`unmatched`:
+ * no route; `unrouted`: refused before routing). A registry
  * that already has a metric keeps it (several apps may share one registry, as in tests).
  */
 export function httpMetrics(registry: Registry) {
@@ -20,7 +21,9 @@ export function httpMetrics(registry: Registry) {
     middleware(request: Request, response: Response, next: NextFunction): void {
       const end = duration.startTimer();
       response.on('finish', () => {
-        const route = (request.route?.path as string | undefined) ?? (response.statusCode === 404 ? 'unmatched' : request.path);
+        // A request answered before any route matched (a key, the rate limit, a body too large) has no pattern: its raw
+        // path would give every product id its own series, so it is counted under one label.
+        const route = (request.route?.path as string | undefined) ?? (response.statusCode === 404 ? 'unmatched' : 'unrouted');
         end({ route, method: request.method, status: String(response.statusCode) });
       });
       next();

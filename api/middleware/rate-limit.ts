@@ -17,8 +17,8 @@ export function rateLimit(limiter: RateLimiter | null, perSecond: number) {
     } catch (rejection) {
       // Anything but a verdict is a store failure that the insurance limiter could not cover either.
       if (!(rejection instanceof RateLimiterRes)) return next(rejection);
-      response.setHeader('Retry-After', String(Math.max(1, Math.ceil(rejection.msBeforeNext / 1000))));
-      return next(new AppError('rate_limited', `more than ${perSecond} requests a second; slow down`, 429));
+      const retryAfterSeconds = Math.max(1, Math.ceil(rejection.msBeforeNext / 1000));
+      return next(new AppError('rate_limited', `more than ${perSecond} requests a second; slow down`, 429, { retryAfterSeconds }));
     }
     next();
   };

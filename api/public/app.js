@@ -1,7 +1,9 @@
 // Lookalike's page: a photo (chosen, dropped or pasted, resized here to ≤ 512 px JPEG before upload) or an image
 // URL, with filters, against POST /v1/search; "more like this" uses GET /v1/products/:id/similar. A photo is searched
 // with `objects: true`: a box on each object found (boxes.js), a click on one shows its results, and a box the
-// shopper draws is searched with `box`.
+// shopper draws is searched with `box`. Results on screen keep their `query_id`: "load more" asks for the next page
+// (`cursor`), "less like this" runs the query again with that product in `unlike`. A catalog can be chosen when
+// GET /v1/catalogs lists more than one.
 'use strict';
 (function () {
   const $ = (id) => document.getElementById(id);
@@ -11,6 +13,8 @@
   // The regions the boxes show: [{ box, name, drawn?, body: { results, match, timings_ms } | null }].
   let regions = [];
   let selected = -1;
+  // The results on screen: their query (null for an object's, which has none), the next page and what was unliked.
+  let current = null;
   // Bumped by every search and selection: an answer that arrives after a newer one was asked for is dropped.
   let turn = 0;
   const boxes = window.createBoxes({
@@ -40,6 +44,25 @@
     if (form.get('available')) out.available = true;
     return out;
   }
+
+  /** The catalog chosen, as search options ({} when there is nothing to choose). */
+  function catalog() {
+    return $('catalog-field').hidden ? {} : { catalog: $('catalog').value };
+  }
+
+  // The catalogs this page may search; a choice appears only when there is one to make.
+  fetch('/v1/catalogs').then((response) => (response.ok ? response.json() : null)).then((body) => {
+    const catalogs = body ? body.catalogs : [];
+    if (catalogs.length < 2) return;
+    for (const c of catalogs) {
+      const option = document.createElement('option');
+      option.value = c.name;
+      option.textContent = c.name + ' (' + c.products + ')';
+      $('catalog').append(option);
+    }
+    $('catalog').value = catalogs.some((c) => c.name === 'default') ? 'default' : catalogs[0].name;
+    $('catalog-field').hidden = false;
+  }, () => undefined);
 
   // Resize on the client: the longest side at most 512 px, JPEG 0.85 (smaller uploads, the same results).
   function resize(file) {
@@ -86,45 +109,104 @@
     return element;
   }
 
+  /** One result's card: "more like this", and "less like this" where the results have a query to run again. */
+  function card(r) {
+    const p = r.product;
+    const card = document.createElement('article');
+    card.className = 'card';
+    card.dataset.id = r.id;
+    const img = document.createElement('img');
+    img.loading = 'lazy';
+    img.alt = p.title || r.id;
+    img.src = p.image_url;
+    const inner = document.createElement('div');
+    inner.className = 'body';
+    const title = document.createElement('span');
+    title.className = 'title';
+    title.textContent = p.title || r.id;
+    const meta = document.createElement('span');
+    meta.className = 'meta';
+    meta.textContent = [p.brand, p.price != null ? p.price.toFixed(2) + ' ' + (p.currency || '') : null, p.sizes && p.sizes.length ? 'sizes ' + p.sizes.join(' ') : null, 'score ' + r.score.toFixed(3)].filter(Boolean).join(' · ');
+    const badge = document.createElement('span');
+    badge.className = 'badge ' + (p.available ? 'in' : 'out');
+    badge.textContent = p.available ? 'in stock' : 'out of stock';
+    const more = document.createElement('button');
+    more.type = 'button';
+    more.textContent = 'More like this';
+    more.addEventListener('click', () => similar(r.id, p));
+    inner.append(title, meta, badge);
+    card.append(img, inner, more);
+    if (current && current.queryId) {
+      const less = document.createElement('button');
+      less.type = 'button';
+      less.className = 'less';
+      less.textContent = 'Less like this';
+      less.addEventListener('click', () => lessLike(r.id));
+      card.append(less);
+    }
+    return card;
+  }
+
+  const countText = (n, ms) => n + (n === 1 ? ' result' : ' results') + ' in ' + Math.round(ms) + ' ms';
+
   // `similarTo`: the title of the product whose look-alikes these are ("more like this"), not a photo's results.
-  function render(body, similarTo) {
+  // `unlike`: the products the shopper asked for less of, for the next "less like this".
+  function render(body, similarTo, unlike) {
     results.replaceChildren();
+    current = { queryId: body.query_id || null, cursor: body.next_cursor || null, similarTo, unlike: unlike || [], count: body.results.length, ms: body.timings_ms.total };
     const n = body.results.length;
     const message = n === 0 ? 'Nothing in the catalog matches these filters.' : similarTo ? 'More like ' + similarTo + ':' : VERDICTS[body.match];
     const verdict = text('p', 'verdict', '');
     if (!similarTo) verdict.dataset.match = body.match;
-    verdict.append(text('span', 'message', message), ' ', text('span', 'count', n + (n === 1 ? ' result' : ' results') + ' in ' + Math.round(body.timings_ms.total) + ' ms'));
+    verdict.append(text('span', 'message', message), ' ', text('span', 'count', countText(n, body.timings_ms.total)));
     results.append(verdict);
     // A first result that is (or may be) the product photographed stands alone, ahead of the similar items.
     const bestFirst = !similarTo && body.match !== 'none' && n > 1;
     for (const r of body.results) {
-      const p = r.product;
-      const card = document.createElement('article');
-      card.className = 'card';
-      const img = document.createElement('img');
-      img.loading = 'lazy';
-      img.alt = p.title || r.id;
-      img.src = p.image_url;
-      const inner = document.createElement('div');
-      inner.className = 'body';
-      const title = document.createElement('span');
-      title.className = 'title';
-      title.textContent = p.title || r.id;
-      const meta = document.createElement('span');
-      meta.className = 'meta';
-      meta.textContent = [p.brand, p.price != null ? p.price.toFixed(2) + ' ' + (p.currency || '') : null, p.sizes && p.sizes.length ? 'sizes ' + p.sizes.join(' ') : null, 'score ' + r.score.toFixed(3)].filter(Boolean).join(' · ');
-      const badge = document.createElement('span');
-      badge.className = 'badge ' + (p.available ? 'in' : 'out');
-      badge.textContent = p.available ? 'in stock' : 'out of stock';
-      const more = document.createElement('button');
-      more.type = 'button';
-      more.textContent = 'More like this';
-      more.addEventListener('click', () => similar(r.id, p));
-      inner.append(title, meta, badge);
-      card.append(img, inner, more);
-      results.append(card);
+      results.append(card(r));
       if (bestFirst && r === body.results[0]) results.append(text('p', 'group', 'Similar items'));
     }
+    moreButton();
+  }
+
+  /** "Load more" after the cards, while the query has a next page. */
+  function moreButton() {
+    if (!current.queryId || !current.cursor) return;
+    const button = text('button', 'load-more', 'Load more');
+    button.type = 'button';
+    button.addEventListener('click', loadMore);
+    results.append(button);
+  }
+
+  const postJson = (body) => fetch('/v1/search', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+
+  // The next page of the results on screen, appended; its options travel in the cursor.
+  async function loadMore() {
+    const state = current;
+    const mine = turn;
+    results.querySelector('.load-more').disabled = true;
+    say('Loading more…');
+    const body = await read(await postJson({ query_id: state.queryId, cursor: state.cursor, k: 24 }));
+    if (mine !== turn || state !== current || !body) return;
+    say('');
+    results.querySelector('.load-more').remove();
+    for (const r of body.results) results.append(card(r));
+    state.cursor = body.next_cursor;
+    state.count += body.results.length;
+    results.querySelector('.verdict .count').textContent = countText(state.count, state.ms);
+    moreButton();
+  }
+
+  // "Less like this": the same query again, steered away from this product (and those unliked before), which leaves.
+  async function lessLike(id) {
+    const state = current;
+    const mine = ++turn;
+    const unlike = state.unlike.concat(id);
+    say('Searching…');
+    const body = await read(await postJson(Object.assign({ query_id: state.queryId, k: 24, filters: filters(), unlike: unlike.map((productId) => ({ product_id: productId })) }, catalog())));
+    if (mine !== turn || !body) return;
+    say('');
+    render(body, state.similarTo, unlike);
   }
 
   /** The body of a successful answer; otherwise says what went wrong and gives null. */
@@ -137,7 +219,7 @@
 
   /** POST /v1/search of the current photo with these options (besides k and the filters). */
   function post(options) {
-    const query = Object.assign({ k: 24, filters: filters() }, options);
+    const query = Object.assign({ k: 24, filters: filters() }, catalog(), options);
     if (lastQuery.blob) {
       const form = new FormData();
       form.append('image', lastQuery.blob, 'photo.jpg');
@@ -177,6 +259,8 @@
       let main = found.findIndex((region) => sameBox(region.box, body.query.crop));
       if (main < 0 && !found.length && body.query.crop) found.push({ box: body.query.crop, name: 'object 1', body });
       if (main < 0) main = 0;
+      // The main object's results are the top-level ones: their query pages and steers.
+      if (found[main] && sameBox(found[main].box, body.query.crop)) Object.assign(found[main].body, { query_id: body.query_id, next_cursor: body.next_cursor });
       if (drawn) found.push({ box: drawn.box, name: drawn.name, drawn: true, body: drawnBody });
       regions = found;
       selected = keepDrawn && drawnBody ? found.length - 1 : found.length ? main : -1;
@@ -213,7 +297,7 @@
     say('Searching…');
     lastQuery = null;
     showPreview(product.image_url, null);
-    const query = new URLSearchParams({ k: '24', filters: JSON.stringify(filters()) });
+    const query = new URLSearchParams(Object.assign({ k: '24', filters: JSON.stringify(filters()) }, catalog()));
     const body = await read(await fetch('/v1/products/' + encodeURIComponent(id) + '/similar?' + query));
     if (mine !== turn || !body) return;
     say('');

@@ -1,9 +1,10 @@
 import express, { Router } from 'express';
-import { parseWebhookBody } from '../../core/catalog';
+import { catalogOf, parseWebhookBody } from '../../core/catalog';
 import type { Config } from '../../core/config';
 import { AppError } from '../../core/errors';
 import { SIGNATURE_HEADER, verifySignature } from '../../core/webhook-signature';
 import type { IngestService } from '../services/ingest.service';
+import { allowedCatalogs, assertCatalogs } from '../middleware/api-keys';
 
 /**
  * POST /v1/webhooks/catalog: the signature is checked over the raw bytes before anything is parsed; then the events
@@ -27,6 +28,8 @@ export function webhookRouter(config: Config, ingest: IngestService): Router {
         throw new AppError('invalid_json', 'the request body is not valid JSON', 400);
       }
       const events = parseWebhookBody(json);
+      // A key bound to catalogs changes only those: one event of another refuses the whole request.
+      assertCatalogs(events.map(catalogOf), allowedCatalogs(response));
       const result = await ingest.ingest(events);
       response.status(202).json(result);
     },

@@ -1,70 +1,38 @@
 import { performance } from 'node:perf_hooks';
 import type { Client } from '@elastic/elasticsearch';
-import { errors } from '@elastic/elasticsearch';
-import { z } from 'zod';
 import type { Embedder } from '../../core/embedding/embedder';
-import { AppError, NotFoundError, ValidationError } from '../../core/errors';
-import { cropBoxSchema, scaleBox, type CropBox } from '../../core/image/autocrop';
+import type { Admission } from './admission';
+import { AppError, NotFoundError, ValidationError, describeError } from '../../core/errors';
+import { scaleBox, type CropBox } from '../../core/image/autocrop';
 import { choose, type Candidate, type Localizer } from '../../core/localization/localizer';
 import type { ImageFetcher } from '../../core/net/image-fetcher';
-import { buildFilterClauses, type FilterClause } from '../../core/search/filters';
-import { FACETS, searchCatalog, searchCatalogMany, type CatalogSearchOptions, type CatalogSearchResponse } from '../../core/search/catalog-search';
-import { productFieldsSchema } from '../../core/search/catalog-store';
-import { VERDICT_DEPTH, verdict } from '../../core/search/verdict';
-import type { QueryOptions, QuerySource, SearchOptions } from '../../core/search/search-request';
+import { DEFAULT_CATALOG, documentId } from '../../core/catalog';
+import { buildFilterClauses, catalogFilter, type FilterClause } from '../../core/search/filters';
+import { searchCatalog, searchCatalogMany, type CatalogSearchOptions } from '../../core/search/catalog-search';
+import { searchFailure } from '../../core/search/elasticsearch';
+import { decodeCursor } from '../../core/search/paging';
+import { steer } from '../../core/search/steering';
+import type { QueryStore, StoredQuery } from '../../core/search/query-store';
+import { searchOptionsSchema, type QueryOptions, type QuerySource, type SearchOptions } from '../../core/search/search-request';
+import type { Logger } from '../../core/logger';
+import { QueryVectors } from './query-vectors';
+import { FIRST_PAGE, answer, cursorOptions, facets, roundScore, roundTimings, searchSize, type PagePosition, type SearchResult, type Timings } from './search-result';
+
+export { searchResultSchema, type SearchResult } from './search-result';
 
 /**
  * One code path for every kind of query: turn the source into one vector per model, then search the catalog with
  * them (core/search/catalog-search.ts: pre-filtered kNN; for several models the weighted sum of every model's
- * similarity), and judge the match from the scores (core/search/verdict.ts).
+ * similarity), and judge the match from the scores (core/search/verdict.ts). Each search keeps its query (the
+ * vectors, never the photo: core/search/query-store.ts) so that `query_id` can run it again, for another page
+ * (core/search/paging.ts) or with other options.
  */
 
-const facetBucketsSchema = z.array(z.object({ value: z.string(), count: z.number().int().min(0) }));
-
-const resultsSchema = z
-  .array(
-    z.object({
-      id: z.string(),
-      score: z.number().min(0).max(1).describe('Weighted similarity, 0..1'),
-      product: productFieldsSchema.omit({ id: true }).partial().describe('The product’s catalog fields; null where it has none'),
-    }),
-  )
-  .describe('Best first');
-
-const matchSchema = z
-  .enum(['good', 'weak', 'none'])
-  .describe("Whether the catalog has the thing in the photo, from this query's own scores: good (the first result is very likely the item), weak (similar products, probably not this one), none (nothing like it). Calibrated on the dev set: docs/search.md.");
-
-export const searchResultSchema = z.object({
-  results: resultsSchema,
-  match: matchSchema,
-  query: z.object({
-    crop: cropBoxSchema.nullable().describe('The region of the photo the results are for (the crop, the product found, or the `box` given), in its pixels (after EXIF orientation); null for the whole image or a query without an image'),
-    models: z.array(z.string()).describe('The models searched'),
-  }),
-  objects: z
-    .array(
-      z.object({
-        box: cropBoxSchema.describe("The object's box in the photo's pixels (after EXIF orientation)"),
-        label: z.string().nullable().describe("The detector's class name for it (e.g. Mug, Footwear, Bottle), or null for an object the detector has no class for"),
-        score: z.number().min(0).max(1).describe("Its first result's score: how surely it is a product of the catalog"),
-        match: matchSchema,
-        results: resultsSchema,
-      }),
-    )
-    .optional()
-    .describe('With `objects: true`: each distinct object found in the photo with its own results, most confident first; the top-level results stay those of the main object'),
-  facets: z
-    .object(Object.fromEntries(Object.keys(FACETS).map((name) => [name, facetBucketsSchema])) as Record<keyof typeof FACETS, typeof facetBucketsSchema>)
-    .optional()
-    .describe("With `facets: true`: brand, category, sizes and price buckets, each [{ value, count }], counted over the candidates (each model's num_candidates nearest products that pass the filters)"),
-  timings_ms: z
-    .object({ decode: z.number().min(0), localize: z.number().min(0).optional(), embed: z.number().min(0), search: z.number().min(0), total: z.number().min(0) })
-    .describe("Milliseconds spent in the API: decode (reading the image, or fetching it, and autocrop), localize (finding the candidate regions, when localization ran), embed (preprocessing and the models), search (the Elasticsearch requests), total (from the request's arrival to the response, upload parsing included)."),
-});
-
-export type SearchResult = z.infer<typeof searchResultSchema>;
-type Facets = NonNullable<SearchResult['facets']>;
+/** A search's answer, and what it keeps for `query_id`. */
+interface Answered {
+  result: Omit<SearchResult, 'query_id'>;
+  kept: StoredQuery;
+}
 
 export class SearchService {
   constructor(
@@ -79,7 +47,17 @@ export class SearchService {
     private readonly localizer: Localizer | null,
     /** How a photo is cropped when the request says `crop: "auto"` (AUTOCROP). */
     private readonly queryCrop: 'localize' | 'trim' | 'attention' | 'none',
-  ) {}
+    /** Bounds the searches at work at once: past it, 503 `overloaded` (fetching an image_url happens before). */
+    private readonly admission: Admission,
+    /** Keeps each search's query for QUERY_TTL_S, for `query_id`. */
+    private readonly queries: QueryStore,
+    private readonly logger: Logger,
+  ) {
+    this.vectors = new QueryVectors(es, alias, embedder, queries);
+  }
+
+  /** Reads the vectors a query names besides its own: products, kept queries, steering. */
+  private readonly vectors: QueryVectors;
 
   private weights(options: SearchOptions): Record<string, number> {
     const requested = options.models ?? this.defaultWeights;
@@ -91,32 +69,104 @@ export class SearchService {
     return weights;
   }
 
-  /** `started`: when the request arrived (performance.now()), which `timings_ms.total` counts from; default now. */
-  async search(source: QuerySource, options: QueryOptions, started = performance.now()): Promise<SearchResult> {
+  /**
+   * `started`: when the request arrived (performance.now()), which `timings_ms.total` counts from; default now.
+   * The options are checked and an image_url fetched first; then the search waits for its admission. Elasticsearch
+   * unreachable or overloaded is a 503 `search_unavailable`.
+   */
+  async search(source: QuerySource, options: QueryOptions, started = performance.now(), allowed: string[] | null = null): Promise<SearchResult> {
+    if (source.kind === 'query_id') return this.rerun(source, options, allowed, started);
+    this.checkMode(options);
+    const weights = this.weights(options);
+    let fetchMs = 0;
+    if (source.kind === 'image_url') {
+      const t0 = performance.now();
+      source = { kind: 'image', bytes: (await this.fetcher.fetch(source.url)).bytes };
+      fetchMs = performance.now() - t0;
+    }
+    const admitted = source;
+    let answered: Answered;
+    try {
+      answered = await this.admission.run(() => this.searchAdmitted(admitted, weights, options, started, fetchMs));
+    } catch (error) {
+      throw searchFailure(error);
+    }
+    return { ...answered.result, query_id: await this.keep(answered.kept) };
+  }
+
+  private checkMode(options: SearchOptions): void {
     if (options.mode === 'exact' && !this.exactAvailable) {
       throw new AppError('exact_search_unavailable', 'exact search needs painless scripting, which this Elasticsearch cluster does not have; use mode "knn"', 501);
     }
+  }
+
+  /** Keeps the query for `query_id`; a search still answers when Redis does not (its query_id is then null). */
+  private async keep(query: StoredQuery): Promise<string | null> {
+    try {
+      return await this.queries.save(query);
+    } catch (error) {
+      this.logger.warn({ err: describeError(error) }, 'could not keep the query for query_id: Redis did not answer');
+      return null;
+    }
+  }
+
+  /**
+   * A kept query run again: with the request's options, or (with a cursor) the next page of the search the cursor
+   * continues. A query of a catalog the request may not use (`allowed`, or another `catalog` named) is answered as
+   * if it had expired: 404 query_expired, never a hint that it exists.
+   */
+  private async rerun(source: Extract<QuerySource, { kind: 'query_id' }>, requested: QueryOptions, allowed: string[] | null, started: number): Promise<SearchResult> {
+    const stored = await this.queries.load(source.id);
+    if (!stored || (allowed !== null && !allowed.includes(stored.catalog)) || (requested.catalog !== undefined && requested.catalog !== stored.catalog)) {
+      throw new NotFoundError('this query_id expired or is not yours; search with the photo again', 'query_expired');
+    }
+    let options: QueryOptions = { ...requested, catalog: stored.catalog };
+    let page: PagePosition = FIRST_PAGE;
+    if (source.cursor) {
+      const cursor = decodeCursor(source.cursor);
+      const parsed = searchOptionsSchema.safeParse({ ...cursor.options, k: requested.k });
+      if (!parsed.success) throw new ValidationError('cursor is not a cursor this API gave (pass next_cursor back as it came)', { code: 'invalid_cursor' });
+      options = { ...parsed.data, catalog: stored.catalog };
+      page = { shown: cursor.shown, after: { score: cursor.score, id: cursor.id, ...(cursor.tier !== undefined ? { tier: cursor.tier } : {}) } };
+    }
+    this.checkMode(options);
     const weights = this.weights(options);
+    const ids = Object.keys(weights);
+    try {
+      return await this.admission.run(async () => {
+        const timings: Timings = { decode: 0, embed: 0, search: 0, total: 0 };
+        // A product query reads the product's vectors again: a product deleted since is not found.
+        const vectors = stored.productId ? await this.vectors.product(stored.catalog, stored.productId, ids) : stored.vectors;
+        const exclude = stored.productId ? documentId(stored.catalog, stored.productId) : undefined;
+        const result = await this.searchVectors(vectors, weights, options, page, exclude, stored.crop, timings, started);
+        return { ...result, query_id: source.id };
+      });
+    } catch (error) {
+      throw searchFailure(error);
+    }
+  }
+
+  /** `fetchMs`: the time an image_url took to fetch, counted in `decode`. */
+  private async searchAdmitted(source: Exclude<QuerySource, { kind: 'image_url' | 'query_id' }>, weights: Record<string, number>, options: QueryOptions, started: number, fetchMs: number): Promise<Answered> {
     const ids = Object.keys(weights);
     const timings: Timings = { decode: 0, embed: 0, search: 0, total: 0 };
     let crop: CropBox | null = null;
     let vectors: Record<string, number[]> = {};
     let exclude: string | undefined;
 
-    if (source.kind === 'image' || source.kind === 'image_url') {
-      const t0 = performance.now();
-      const bytes = source.kind === 'image' ? source.bytes : (await this.fetcher.fetch(source.url)).bytes;
+    if (source.kind === 'image') {
+      const { bytes } = source;
       const cropMode = options.crop === 'auto' ? this.queryCrop : options.crop;
-      if (options.box || options.objects || cropMode === 'localize') return this.searchRegions(bytes, performance.now() - t0, weights, options, started);
+      if (options.box || options.objects || cropMode === 'localize') return this.searchRegions(bytes, fetchMs, weights, options, started);
       // `attention` only comes from AUTOCROP, which the embedder's `auto` applies.
       const image = await this.embedder.embed(bytes, { models: ids, crop: cropMode === 'attention' ? 'auto' : cropMode });
       for (const embedding of image.embeddings) vectors[embedding.model] = Array.from(embedding.vector);
       crop = image.embeddings[0]?.crop ?? null;
-      timings.decode = image.timings.decode + image.timings.crop + (source.kind === 'image_url' ? performance.now() - t0 - image.timings.total : 0);
+      timings.decode = fetchMs + image.timings.decode + image.timings.crop;
       timings.embed = image.timings.preprocess + image.timings.embed;
     } else if (source.kind === 'product_id') {
-      vectors = await this.productVectors(source.id, ids);
-      exclude = source.id;
+      vectors = await this.vectors.product(catalogOf(options), source.id, ids);
+      exclude = documentId(catalogOf(options), source.id);
     } else {
       const model = ids.length === 1 ? this.embedder.get(ids[0]!)! : this.embedder.models.find((m) => ids.includes(m.id) && m.dims === source.vector.length);
       if (!model || model.dims !== source.vector.length) {
@@ -127,17 +177,38 @@ export class SearchService {
       vectors = { [model.id]: source.vector.map((v) => v / norm) };
     }
 
-    const used = ids.filter((id) => vectors[id]);
-    const filters = buildFilterClauses(options.filters);
-    if (exclude) filters.push({ bool: { must_not: { ids: { values: [exclude] } } } });
+    const result = await this.searchVectors(vectors, weights, options, FIRST_PAGE, exclude, crop, timings, started);
+    const catalog = catalogOf(options);
+    return { result, kept: source.kind === 'product_id' ? { catalog, productId: source.id, crop, vectors: {} } : { catalog, crop, vectors } };
+  }
+
+  /** One search of the catalog with the query's vectors (those of the models weighted), one page of its answer. */
+  private async searchVectors(
+    vectors: Record<string, number[]>,
+    weights: Record<string, number>,
+    options: QueryOptions,
+    page: PagePosition,
+    exclude: string | undefined,
+    crop: CropBox | null,
+    timings: Timings,
+    started: number,
+  ): Promise<Omit<SearchResult, 'query_id'>> {
+    const used = Object.keys(weights).filter((id) => vectors[id]);
+    if (used.length === 0) throw new ValidationError(`the query has no vector for ${Object.keys(weights).join(', ')}; it has ${Object.keys(vectors).join(', ')}`, { code: 'invalid_request' });
+    const catalog = catalogOf(options);
+    const filters = searchFilters(options);
+    // "Less like this": an unliked product also leaves the results.
+    const left = [...(exclude ? [exclude] : []), ...(options.unlike ?? []).flatMap((item) => (item.product_id ? [documentId(catalog, item.product_id)] : []))];
+    if (left.length > 0) filters.push({ bool: { must_not: { ids: { values: left } } } });
+    const query = Object.fromEntries(used.map((id) => [id, vectors[id]!]));
+    const steering = await this.vectors.steering(options, used);
     const t1 = performance.now();
-    const response = await searchCatalog(this.es, this.alias, this.catalogSearch(Object.fromEntries(used.map((id) => [id, vectors[id]!])), weights, options, filters));
+    const response = await searchCatalog(this.es, this.alias, this.catalogSearch(steering.length > 0 ? steer(query, steering) : query, weights, options, filters, page));
     timings.search = performance.now() - t1;
-    const { results, match } = answer(response, options);
+    const answered = answer(response, options, page, cursorOptions(options));
     timings.total = performance.now() - started;
     return {
-      results,
-      match,
+      ...answered,
       query: { crop, models: used },
       ...(options.facets ? { facets: facets(response.aggregations as Record<string, { buckets?: Array<{ key: string; doc_count: number }> }> | undefined) } : {}),
       timings_ms: roundTimings(timings),
@@ -150,7 +221,7 @@ export class SearchService {
    * choose the primary region (the results) and the distinct objects (`objects`), which are then searched with every
    * model.
    */
-  private async searchRegions(bytes: Buffer, fetchMs: number, weights: Record<string, number>, options: QueryOptions, started: number): Promise<SearchResult> {
+  private async searchRegions(bytes: Buffer, fetchMs: number, weights: Record<string, number>, options: QueryOptions, started: number): Promise<Answered> {
     if (!this.localizer && !options.box) throw new AppError('localization_unavailable', 'localization is not loaded on this server; search with crop "trim" or "none"', 503);
     const ids = Object.keys(weights);
     const timings: Timings = { decode: 0, localize: 0, embed: 0, search: 0, total: 0 };
@@ -176,7 +247,7 @@ export class SearchService {
     // 0.66 recall@1 on the scene dev set) and cost one model and one request per region; 2. the chosen regions (the
     // primary, and the objects) embedded by the other models and searched with every model.
     const scorer = ids.reduce((best, id) => (weights[id]! > weights[best]! ? id : best));
-    const filters = buildFilterClauses(options.filters);
+    const filters = searchFilters(options);
     const several = candidates.length > 1 && ids.length > 1;
     const t1 = performance.now();
     const scoring = await this.embedder.embedRegions(image, candidates.map((candidate) => candidate.box), { models: several ? [scorer] : ids });
@@ -196,6 +267,8 @@ export class SearchService {
     const choice = choose(candidates, answers, image, settings, options.max_objects ?? 5);
     const chosen = [...new Set([choice.primary, ...(options.objects ? choice.objects : [])])];
     let responses = new Map(chosen.map((i) => [i, scored[i]!]));
+    // The primary region's vectors, which `query_id` runs again.
+    let primaryVectors: Record<string, number[]> = several ? {} : Object.fromEntries(ids.map((id) => [id, Array.from(scoring[choice.primary]![id]!)]));
     let t4 = t3;
     if (several) {
       const rest = ids.filter((id) => id !== scorer);
@@ -207,6 +280,8 @@ export class SearchService {
         chosen.map((i, n) => this.catalogSearch(Object.fromEntries([[scorer, Array.from(scoring[i]![scorer]!)], ...rest.map((id) => [id, Array.from(others[n]![id]!)])]), weights, options, filters)),
       );
       responses = new Map(chosen.map((i, n) => [i, full[n]!]));
+      const n = chosen.indexOf(choice.primary);
+      primaryVectors = Object.fromEntries([[scorer, Array.from(scoring[choice.primary]![scorer]!)], ...rest.map((id) => [id, Array.from(others[n]![id]!)])]);
     }
     timings.embed = t2 - t1 + (t4 - t3);
     timings.search = t3 - t2 + (performance.now() - t4);
@@ -214,57 +289,46 @@ export class SearchService {
     const whole = { left: 0, top: 0, width: image.width, height: image.height };
     const inPhoto = (box: CropBox | null): CropBox | null => (box ? scaleBox(box, image, original) : null);
     const objects = (options.objects ? choice.objects : [])
-      .map((i) => ({ box: inPhoto(candidates[i]!.box ?? whole)!, label: candidates[i]!.label, score: roundScore(responses.get(i)!.hits[0]?._score ?? 0), ...answer(responses.get(i)!, options) }))
+      .map((i) => {
+        const { results, match } = answer(responses.get(i)!, options, FIRST_PAGE, null);
+        return { box: inPhoto(candidates[i]!.box ?? whole)!, label: candidates[i]!.label, score: roundScore(responses.get(i)!.hits[0]?._score ?? 0), match, results };
+      })
       .sort((a, b) => b.score - a.score);
-    const { results, match } = answer(primary, options);
+    const crop = inPhoto(candidates[choice.primary]!.box);
+    const kept = { catalog: catalogOf(options), crop, vectors: primaryVectors };
+    if (options.like || options.unlike) {
+      // Steering changes the primary region's search only (the regions were chosen by the photo alone).
+      const steered = await this.searchVectors(primaryVectors, weights, options, FIRST_PAGE, undefined, crop, timings, started);
+      return { result: { ...steered, ...(options.objects ? { objects } : {}) }, kept };
+    }
+    const answered = answer(primary, options, FIRST_PAGE, cursorOptions(options));
     timings.total = performance.now() - started;
     return {
-      results,
-      match,
-      query: { crop: inPhoto(candidates[choice.primary]!.box), models: ids },
-      ...(options.objects ? { objects } : {}),
-      ...(options.facets ? { facets: facets(primary.aggregations as Record<string, { buckets?: Array<{ key: string; doc_count: number }> }> | undefined) } : {}),
-      timings_ms: roundTimings(timings),
+      result: {
+        ...answered,
+        query: { crop, models: ids },
+        ...(options.objects ? { objects } : {}),
+        ...(options.facets ? { facets: facets(primary.aggregations as Record<string, { buckets?: Array<{ key: string; doc_count: number }> }> | undefined) } : {}),
+        timings_ms: roundTimings(timings),
+      },
+      kept,
     };
   }
 
-  /** The catalog search of one query vector set; the verdict reads the top VERDICT_DEPTH hits, whatever k is. */
-  private catalogSearch(vectors: Record<string, number[]>, weights: Record<string, number>, options: SearchOptions, filters: FilterClause[]): CatalogSearchOptions {
-    return { vectors, weights, size: Math.max(options.k, VERDICT_DEPTH), numCandidates: options.num_candidates, filters, mode: options.mode, facets: options.facets };
+  /**
+   * The catalog search of one query vector set: every result up to the page's end (so kNN's k and num_candidates
+   * grow with the depth); the verdict reads the top VERDICT_DEPTH hits, whatever k is.
+   */
+  private catalogSearch(vectors: Record<string, number[]>, weights: Record<string, number>, options: SearchOptions, filters: FilterClause[], page: PagePosition = FIRST_PAGE): CatalogSearchOptions {
+    return { vectors, weights, size: searchSize(options, page), numCandidates: options.num_candidates, filters, mode: options.mode, facets: options.facets };
   }
 
-  private async productVectors(id: string, ids: string[]): Promise<Record<string, number[]>> {
-    let doc;
-    try {
-      doc = await this.es.get<{ deleted?: boolean; vectors?: Record<string, number[]> }>({ index: this.alias, id, _source_includes: ['deleted', 'vectors'], _source_exclude_vectors: false } as never);
-    } catch (error) {
-      if (error instanceof errors.ResponseError && error.statusCode === 404) throw new NotFoundError(`product ${id} is not in the catalog`, 'product_not_found');
-      throw error;
-    }
-    const source = (doc as { _source?: { deleted?: boolean; vectors?: Record<string, number[]> } })._source;
-    if (!source || source.deleted) throw new NotFoundError(`product ${id} is not in the catalog`, 'product_not_found');
-    const vectors = Object.fromEntries(ids.flatMap((m) => (source.vectors?.[m] ? [[m, source.vectors[m]!]] : [])));
-    if (Object.keys(vectors).length === 0) throw new AppError('product_not_embedded', `product ${id} has no vector for ${ids.join(', ')} yet`, 409);
-    return vectors;
-  }
+
 }
 
-type Timings = { decode: number; localize?: number; embed: number; search: number; total: number };
+const catalogOf = (options: SearchOptions): string => options.catalog ?? DEFAULT_CATALOG;
 
-const roundScore = (score: number): number => Math.round(score * 10_000) / 10_000;
-const roundMs = (ms: number): number => Math.round(ms * 100) / 100;
-const roundTimings = (timings: Timings): SearchResult['timings_ms'] => Object.fromEntries(Object.entries(timings).map(([stage, ms]) => [stage, roundMs(ms)])) as SearchResult['timings_ms'];
-
-/** The results (k of them, above min_score) and the verdict of one catalog search. */
-function answer(response: CatalogSearchResponse, options: SearchOptions): Pick<SearchResult, 'results' | 'match'> {
-  const scores = response.hits.map((hit) => roundScore(hit._score ?? 0));
-  const results = response.hits
-    .slice(0, options.k)
-    .map((hit, i) => ({ id: hit._id!, score: scores[i]!, product: hit._source ?? {} }))
-    .filter((r) => options.min_score === undefined || r.score >= options.min_score);
-  return { results, match: results.length > 0 ? verdict(scores) : 'none' };
-}
-
-function facets(aggregations: Record<string, { buckets?: Array<{ key: string; doc_count: number }> }> | undefined): Facets {
-  return Object.fromEntries(Object.keys(FACETS).map((name) => [name, (aggregations?.[name]?.buckets ?? []).map((b) => ({ value: b.key, count: b.doc_count }))])) as Facets;
+/** The search's pre-filters: its catalog first (never left out), then the request's filters. */
+function searchFilters(options: SearchOptions): FilterClause[] {
+  return [catalogFilter(catalogOf(options)), ...buildFilterClauses(options.filters)];
 }

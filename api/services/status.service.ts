@@ -1,6 +1,7 @@
 import type { Client } from '@elastic/elasticsearch';
 import { errors } from '@elastic/elasticsearch';
 import { z } from 'zod';
+import { catalogNameSchema, documentId } from '../../core/catalog';
 import { IGNORE_REASONS, PRODUCT_STATES, type ProductState, type StatusStore } from '../../core/status-store';
 
 /**
@@ -10,6 +11,7 @@ import { IGNORE_REASONS, PRODUCT_STATES, type ProductState, type StatusStore } f
 export const productStatusSchema = z
   .object({
     id: z.string(),
+    catalog: catalogNameSchema,
     state: z
       .enum(PRODUCT_STATES)
       .describe('queued: an event was accepted and waits for the indexer; indexed: searchable at `version`; failed: the newest event could not be applied (see last_error); deleted: a tombstone; unknown: no event seen and not in the index'),
@@ -36,10 +38,12 @@ export class StatusService {
     private readonly status: StatusStore,
   ) {}
 
-  async get(id: string): Promise<ProductStatusView> {
+  /** Product `id` of `catalog`: its record and its document are both keyed by documentId(catalog, id). */
+  async get(catalog: string, id: string): Promise<ProductStatusView> {
+    const key = documentId(catalog, id);
     const [record, doc] = await Promise.all([
-      this.status.get(id),
-      this.es.get<{ source_version?: number; deleted?: boolean; embeddings?: Record<string, unknown> }>({ index: this.alias, id, _source_includes: ['source_version', 'deleted', 'embeddings'] }).catch((error: unknown) => {
+      this.status.get(key),
+      this.es.get<{ source_version?: number; deleted?: boolean; embeddings?: Record<string, unknown> }>({ index: this.alias, id: key, _source_includes: ['source_version', 'deleted', 'embeddings'] }).catch((error: unknown) => {
         if (error instanceof errors.ResponseError && error.statusCode === 404) return null;
         throw error;
       }),
@@ -57,6 +61,7 @@ export class StatusService {
     const ignored = record?.lastIgnored;
     return {
       id,
+      catalog,
       state,
       version,
       models: stored && !stored.deleted ? Object.keys(stored.embeddings ?? {}).sort() : [],

@@ -1,12 +1,13 @@
 import http from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Client } from '@elastic/elasticsearch';
+import type { Client } from '@elastic/elasticsearch';
 import type { Config } from '../../core/config';
 import { resolveManifests, vectorFieldSpecs } from '../../core/embedding/manifest';
 import type { Logger } from '../../core/logger';
 import { createProgress } from '../../core/progress';
-import { IndexManager } from '../../core/search/index-manager';
+import { createElasticsearchClient } from '../../core/search/elasticsearch';
+import { BULK_LOAD_SETTINGS, IndexManager } from '../../core/search/index-manager';
 import { bulkWrite, isTransientFailure, type BulkAction } from '../../core/search/bulk';
 import { embeddingMetadata } from '../../core/search/catalog-store';
 import type { ClipartItem } from './clipart';
@@ -73,8 +74,8 @@ export interface BenchIndex {
   /** Whether the index was made by this call (false: it existed, and `fill` goes on from what it holds). */
   created: boolean;
   /**
-   * Writes documents `loaded … count − 1` (ids `p<i>`), `BULK_BATCH` a request, two requests in flight, as a bulk load
-   * (IndexManager.bulkLoad: refreshes off, no replicas, then the configured ones and a refresh); seconds.
+   * Writes documents `loaded … count − 1` (ids `p<i>`), `BULK_BATCH` a request, two requests in flight, then ends the
+   * bulk load (IndexManager.endBulkLoad: the configured refresh interval and replicas, a refresh); seconds.
    */
   fill(count: number, document: (i: number) => Record<string, unknown>, label: string): Promise<number>;
   /** Deletes every version of the alias, and closes the client. */
@@ -95,14 +96,18 @@ export interface BenchIndexOptions {
 
 /**
  * The catalog index of a benchmark: created through IndexManager under the config's alias (so it has the real
- * mapping and the configured vector index options), or found there from an earlier run, in which case `fill` goes
- * on from the documents it holds, less the last two requests' worth (those in flight when that run stopped).
+ * mapping, layout and vector index options) as a migration creates a version for its bulk load (BULK_LOAD_SETTINGS),
+ * or found there from an earlier run, in which case `fill` goes on from the documents it holds, less the last two
+ * requests' worth (those in flight when that run stopped).
  */
 export async function createBenchIndex(config: Config, logger: Logger, options: BenchIndexOptions = {}): Promise<BenchIndex> {
   // Long requests: a bulk request waits while merges of a large catalog run, and a retry after a timeout would send it twice.
-  const es = new Client({ node: config.elasticsearch.url, requestTimeout: 600_000 });
+  const es = createElasticsearchClient({ ...config.elasticsearch, requestTimeoutMs: 600_000 });
   const manager = new IndexManager(es, config.index, logger);
-  const { index, created } = await manager.ensure(vectorFieldSpecs(config, resolveManifests(config.models.ids, config.models.dir)));
+  const specs = vectorFieldSpecs(config, resolveManifests(config.models.ids, config.models.dir));
+  const created = (await manager.currentIndex()) === null;
+  if (created) await manager.createIndex(manager.versionName(1), specs, { alias: true, ...BULK_LOAD_SETTINGS });
+  const { index } = await manager.ensure(specs);
   if (options.extraProperties) await es.indices.putMapping({ index, properties: options.extraProperties as never });
   let loaded = 0;
   if (!created) {
@@ -129,20 +134,19 @@ export async function createBenchIndex(config: Config, logger: Logger, options: 
     async fill(count, document, label) {
       const bar = createProgress(label);
       const started = performance.now();
-      await manager.bulkLoad(index, async () => {
-        const inFlight = new Set<Promise<void>>();
-        while (loaded < count) {
-          const from = loaded;
-          loaded = Math.min(count, loaded + BULK_BATCH);
-          const promise = send(from, loaded, document).then(() => {
-            inFlight.delete(promise);
-            bar.update(loaded - inFlight.size * BULK_BATCH, count);
-          });
-          inFlight.add(promise);
-          if (inFlight.size >= 2) await Promise.race(inFlight);
-        }
-        await Promise.all(inFlight);
-      });
+      const inFlight = new Set<Promise<void>>();
+      while (loaded < count) {
+        const from = loaded;
+        loaded = Math.min(count, loaded + BULK_BATCH);
+        const promise = send(from, loaded, document).then(() => {
+          inFlight.delete(promise);
+          bar.update(loaded - inFlight.size * BULK_BATCH, count);
+        });
+        inFlight.add(promise);
+        if (inFlight.size >= 2) await Promise.race(inFlight);
+      }
+      await Promise.all(inFlight);
+      await manager.endBulkLoad(index);
       bar.done();
       return (performance.now() - started) / 1000;
     },

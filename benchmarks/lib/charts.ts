@@ -1,11 +1,14 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
-// Vega and Vega-Lite are ES modules that name their types only in `exports`, which the "node" module resolution of
-// tsconfig.json does not read: their types are taken from the files, the modules loaded by name with import().
+// Vega and Vega-Lite declare their types through package.json "exports", which this project's moduleResolution
+// ("node") does not read: the types come from their declaration files by path, the modules by name at run time.
 import type { TopLevelSpec } from 'vega-lite/build/index';
-import type * as VegaLite from 'vega-lite/build/index';
-import type * as Vega from 'vega-typings';
+
+type VegaLite = typeof import('vega-lite/build/index');
+type Vega = typeof import('vega-typings');
+/** Loads an ES module by name (a variable specifier: resolved by Node at run time, not by the type checker). */
+const load = <T>(name: string): Promise<T> => import(name) as Promise<T>;
 
 /**
  * Benchmark charts as PNG images: a Vega-Lite spec compiled and rendered to SVG by Vega (headless, no canvas), then
@@ -22,7 +25,8 @@ export interface Series {
 export interface LineChart {
   title: string;
   x: { title: string; log?: boolean };
-  y: { title: string; log?: boolean; zero?: boolean };
+  /** `max`: the top of the scale (e.g. when every value may be 0, which leaves no scale to draw). */
+  y: { title: string; log?: boolean; zero?: boolean; max?: number };
   series: Series[];
   /** Horizontal reference lines (targets), each with its label. */
   rules?: Array<{ y: number; label: string }>;
@@ -34,7 +38,10 @@ export interface LineChart {
 export function lineChartSpec(chart: LineChart): TopLevelSpec {
   // Each line joins its points in the order given (a sweep's points are not sorted by x).
   const values = chart.series.flatMap((series) => series.points.map((point, order) => ({ series: series.name, x: point.x, y: point.y, order })));
-  const scale = (axis: { log?: boolean; zero?: boolean }) => (axis.log ? { type: 'log' as const } : { zero: axis.zero ?? true });
+  const scale = (axis: { log?: boolean; zero?: boolean; max?: number }) => ({
+    ...(axis.log ? { type: 'log' as const } : { zero: axis.zero ?? true }),
+    ...(axis.max !== undefined ? { domainMax: axis.max } : {}),
+  });
   const lines = {
     data: { values },
     mark: { type: 'line' as const, point: true },
@@ -72,10 +79,9 @@ export function lineChartSpec(chart: LineChart): TopLevelSpec {
 
 /** Renders a Vega-Lite spec to PNG bytes (2× for sharp text). */
 export async function renderPng(spec: TopLevelSpec, scale = 2): Promise<Buffer> {
-  // Loaded when a chart is drawn; named through variables so that the type checker does not resolve them (above).
-  const names = { vegaLite: 'vega-lite', vega: 'vega' };
-  const vegaLite = (await import(names.vegaLite)) as typeof VegaLite;
-  const vega = (await import(names.vega)) as typeof Vega;
+  // Vega and Vega-Lite are ES modules: loaded when a chart is drawn.
+  const vegaLite = await load<VegaLite>('vega-lite');
+  const vega = await load<Vega>('vega');
   const view = new vega.View(vega.parse(vegaLite.compile(spec).spec), { renderer: 'none' });
   try {
     const svg = await view.toSVG(scale);

@@ -16,11 +16,14 @@ export function environment(): Record<string, unknown> {
   };
 }
 
-/** Writes `<name>.json` (the data, the command and the environment) and `<name>.md` (the human summary). */
-export function writeResult(name: string, command: string, data: Record<string, unknown>, markdown: string): void {
-  fs.mkdirSync(RESULTS_DIR, { recursive: true });
-  fs.writeFileSync(path.join(RESULTS_DIR, `${name}.json`), `${JSON.stringify({ command, environment: environment(), ...data }, null, 2)}\n`);
-  fs.writeFileSync(path.join(RESULTS_DIR, `${name}.md`), `${markdown.trim()}\n\nProduced by \`${command}\` on ${os.cpus().length} cores (${os.cpus()[0]?.model ?? ''}), ${new Date().toISOString().slice(0, 10)}.\n`);
+/**
+ * Writes `<name>.json` (the data, the command and the environment) and `<name>.md` (the human summary) into `dir`
+ * (default benchmarks/results, the committed results).
+ */
+export function writeResult(name: string, command: string, data: Record<string, unknown>, markdown: string, dir = RESULTS_DIR): void {
+  fs.mkdirSync(dir, { recursive: true });
+  fs.writeFileSync(path.join(dir, `${name}.json`), `${JSON.stringify({ command, environment: environment(), ...data }, null, 2)}\n`);
+  fs.writeFileSync(path.join(dir, `${name}.md`), `${markdown.trim()}\n\nProduced by \`${command}\` on ${os.cpus().length} cores (${os.cpus()[0]?.model ?? ''}), ${new Date().toISOString().slice(0, 10)}.\n`);
 }
 
 export function percentile(values: number[], p: number): number {

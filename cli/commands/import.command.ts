@@ -4,7 +4,7 @@ import readline from 'node:readline';
 import { Transform } from 'node:stream';
 import { parse as parseCsv } from 'csv-parse';
 import { z } from 'zod';
-import { productSchema, type Product } from '../../core/catalog';
+import { DEFAULT_CATALOG, documentId, productSchema, type Product } from '../../core/catalog';
 import { loadConfig } from '../../core/config';
 import { createDeps } from '../../core/deps';
 import { ValidationError, describeIssues } from '../../core/errors';
@@ -29,7 +29,8 @@ export const importUsage = 'lookalike import <file.jsonl|file.csv> [--version <i
  * silently hide every later webhook that counts 1, 2, 3 … Rows older than what the catalog holds are counted and
  * reported (the indexer ignores them and records that in each product's status).
  *
- * CSV: a header row; `sizes` separated by `|`; `available` true/false/yes/no/1/0; empty cells are absent.
+ * CSV: a header row; `sizes` separated by `|`; `available` true/false/yes/no/1/0; a `signals.<name>` column per
+ * signal; empty cells are absent. A row (JSONL or CSV) names its catalog in `catalog` (default `default`).
  */
 export const NO_VERSION_MESSAGE = `the rows carry no "version" and no --version was given.
 Only a newer version changes a product, so pick the version your catalog's webhooks will count up from:
@@ -37,6 +38,9 @@ Only a newer version changes a product, so pick the version your catalog's webho
   - webhooks send a timestamp in ms: import with the time the export was taken, e.g. --version $(date +%s%3N);
   - or give each row its own "version" (a JSONL field or a CSV column) taken from your catalog.
 See docs/pipeline.md ("Versions").`;
+
+/** A product's document id: a row names its catalog in a `catalog` field or column (default `default`). */
+const productKey = (product: Product): string => documentId(product.catalog ?? DEFAULT_CATALOG, product.id);
 
 const rowVersion = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
 const INVALID_JSON = Symbol('invalid-json');
@@ -91,7 +95,10 @@ async function* csvRows(input: NodeJS.ReadableStream): AsyncGenerator<Row> {
     const value: Record<string, unknown> = {};
     for (const [column, cell] of Object.entries(record.record)) {
       const parsed = csvValue(column, cell);
-      if (parsed !== undefined) value[column] = parsed;
+      if (parsed === undefined) continue;
+      // `signals.<name>` columns make the product's signals.
+      if (column.startsWith('signals.')) ((value.signals ??= {}) as Record<string, unknown>)[column.slice('signals.'.length)] = Number(parsed);
+      else value[column] = parsed;
     }
     yield { line: record.info.lines, value };
   }
@@ -145,9 +152,9 @@ export async function importCommand(args: string[]): Promise<number> {
   /** Rows older than what the catalog holds now: the indexer will ignore them (each product's status shows it). */
   const countOlder = async (rows: typeof chunk) => {
     if (!catalogExists) return;
-    const stored = await store.read(rows.map((row) => row.product.id));
+    const stored = await store.read(rows.map((row) => productKey(row.product)));
     for (const row of rows) {
-      const current = stored.get(row.product.id);
+      const current = stored.get(productKey(row.product));
       if (current && current.version > row.version) {
         summary.older++;
         if (older.length < 5) older.push(`${row.product.id} (line ${row.line}: version ${row.version}, catalog ${current.version}${current.deleted ? ', deleted' : ''})`);
@@ -157,7 +164,7 @@ export async function importCommand(args: string[]): Promise<number> {
 
   try {
     await waitForElasticsearch(deps.es, config.elasticsearch.url, 10_000);
-    await connectRedis(deps.redis, config.redis.url);
+    await connectRedis(deps.redis, config.redis);
     // Before the API or an indexer has run once there is no index yet, and so nothing a row could be older than.
     catalogExists = (await deps.indexManager.currentIndex()) !== null;
     const saved = restart ? null : (JSON.parse((await deps.redis.get(checkpointKey)) ?? 'null') as { version: number | null; line: number } | null);
@@ -173,10 +180,10 @@ export async function importCommand(args: string[]): Promise<number> {
           // The same row of the same file at the same version is the same event (a re-run enqueues it once); at
           // another version it is a new one.
           const eventId = `import-${digest}-${line}-v${rowVersionValue}`;
-          return { name: JOBS.upsert, data: { eventId, version: rowVersionValue, product, receivedAt }, opts: { jobId: eventJobId(eventId) } };
+          return { name: JOBS.upsert, data: { eventId, version: rowVersionValue, product, receivedAt }, opts: { jobId: eventJobId(eventId, product.catalog) } };
         }),
       );
-      await deps.status.setMany(chunk.map(({ product, version: v }) => ({ productId: product.id, state: 'queued' as const, version: v })));
+      await deps.status.setMany(chunk.map(({ product, version: v }) => ({ productId: productKey(product), state: 'queued' as const, version: v })));
       summary.enqueued += chunk.length;
       lastLine = chunk[chunk.length - 1]!.line;
       await deps.redis.set(checkpointKey, JSON.stringify({ version: version ?? null, line: lastLine }), 'EX', 30 * 86_400);

@@ -3,12 +3,13 @@ import { createDeps } from '../../core/deps';
 import { createLogger } from '../../core/logger';
 import { resolveManifests, vectorFieldSpecs } from '../../core/embedding/manifest';
 import { waitForElasticsearch } from '../../core/search/elasticsearch';
+import { readLayout } from '../../core/search/index-layout';
 import { ValidationError } from '../../core/errors';
 import { createProgress } from '../../core/progress';
 
-export const indexUsage = `lookalike index ensure     create the catalog index or check it against the configured models
-lookalike index status     print the alias, its index version and the document count
-lookalike index migrate    build the next index version, copy every document, swap the alias`;
+export const indexUsage = `lookalike index ensure     create the catalog index or check it against the configured models; set INDEX_REPLICAS on it
+lookalike index status     print the alias, its index version, the document count, shards, replicas and health
+lookalike index migrate    build the next index version (INDEX_SHARDS, INDEX_REPLICAS), copy every document, swap the alias`;
 
 /** `lookalike index <verb>`: operate the catalog index through the index manager. */
 export async function indexCommand(args: string[]): Promise<number> {
@@ -23,11 +24,14 @@ export async function indexCommand(args: string[]): Promise<number> {
     const models = vectorFieldSpecs(config, resolveManifests(config.models.ids, config.models.dir));
     if (verb === 'ensure') {
       const result = await deps.indexManager.ensure(models);
-      console.log(JSON.stringify({ alias: deps.indexManager.alias, ...result }));
+      // Replicas change on a live index; another number of shards takes `index migrate`, which a warning names.
+      const { after } = await deps.indexManager.applyReplicas();
+      console.log(JSON.stringify({ alias: deps.indexManager.alias, ...result, ...after }));
     } else if (verb === 'status') {
       const index = await deps.indexManager.currentIndex();
       const count = index ? (await deps.es.count({ index })).count : 0;
-      console.log(JSON.stringify({ alias: deps.indexManager.alias, index, documents: count, versions: await deps.indexManager.versions() }));
+      const layout = index ? { ...(await readLayout(deps.es, index)), health: (await deps.es.cluster.health({ index })).status } : {};
+      console.log(JSON.stringify({ alias: deps.indexManager.alias, index, documents: count, versions: await deps.indexManager.versions(), ...layout }));
     } else {
       await deps.indexManager.ensure(models);
       const progress = createProgress('copying');

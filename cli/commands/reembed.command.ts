@@ -39,7 +39,7 @@ export async function reembedCommand(args: string[]): Promise<number> {
   const deps = createDeps(config, { role: 'worker', logger: createLogger(config, 'lookalike', 2) });
   try {
     await waitForElasticsearch(deps.es, config.elasticsearch.url, 10_000);
-    await connectRedis(deps.redis, config.redis.url);
+    await connectRedis(deps.redis, config.redis);
     const manifests = resolveManifests(config.models.ids, config.models.dir);
     const specs = vectorFieldSpecs(config, manifests);
     const manifest = manifests.find((m) => m.id === modelId)!;
@@ -79,7 +79,7 @@ export async function reembedCommand(args: string[]): Promise<number> {
     }
     // A new index version, with this model's vectors computed here on the way.
     const embedder = await createEmbedder(config, deps.logger, [modelId]);
-    const fetcher = createImageFetcher(config);
+    const fetcher = createImageFetcher(config, 'catalog');
     const progress = createProgress(`reembed ${modelId}: new index`);
     let failed = 0;
     try {

@@ -6,6 +6,7 @@ import type { Config } from '../config';
 import { AppError, StartupError } from '../errors';
 import type { Logger } from '../logger';
 import type { ModelManifest } from './manifest';
+import { RunCoalescer } from './run-coalescer';
 
 /**
  * One ONNX Runtime session per model, created once and warmed up. The same code runs on CPU and GPU: the execution
@@ -14,12 +15,23 @@ import type { ModelManifest } from './manifest';
 export type ExecutionProvider = 'cpu' | 'cuda';
 
 export class EmbeddingModel {
+  /** Every run of the model goes through it: concurrent callers' images share batches (dynamic batching). */
+  private readonly runs: RunCoalescer<Float32Array>;
+  private runListener: ((images: number, ms: number) => void) | undefined;
+
   private constructor(
     readonly manifest: ModelManifest,
     readonly provider: ExecutionProvider,
     private readonly session: ort.InferenceSession,
     readonly maxBatch: number,
-  ) {}
+  ) {
+    this.runs = new RunCoalescer((data, n) => this.runRaw(data, n), this.inputSize, maxBatch, (images, ms) => this.runListener?.(images, ms));
+  }
+
+  /** Told the images and milliseconds of each run of the model (the API's batch-size metrics). */
+  onRun(listener: (images: number, ms: number) => void): void {
+    this.runListener = listener;
+  }
 
   get id(): string {
     return this.manifest.id;
@@ -66,16 +78,18 @@ export class EmbeddingModel {
   }
 
   /**
-   * Embeds `count` preprocessed images laid out back to back in `batch`, in runs of at most maxBatch, and returns one
-   * L2-normalised vector per image. A NaN, all-zero or wrong-length vector is an error, never a stored vector.
+   * Embeds `count` preprocessed images laid out back to back in `batch`, in runs of at most maxBatch shared with
+   * other callers' images (RunCoalescer), and returns one L2-normalised vector per image. A NaN, all-zero or
+   * wrong-length vector is an error, never a stored vector.
    */
   async embed(batch: Float32Array, count: number): Promise<Float32Array[]> {
-    const vectors: Float32Array[] = [];
+    const chunks: Array<Promise<Float32Array[]>> = [];
     for (let start = 0; start < count; start += this.maxBatch) {
       const n = Math.min(this.maxBatch, count - start);
-      const slice = batch.subarray(start * this.inputSize, (start + n) * this.inputSize);
-      for (const vector of await this.runRaw(slice, n)) vectors.push(normalise(vector, this.id, this.dims));
+      chunks.push(this.runs.submit(batch.subarray(start * this.inputSize, (start + n) * this.inputSize), n));
     }
+    const vectors: Float32Array[] = [];
+    for (const chunk of await Promise.all(chunks)) for (const vector of chunk) vectors.push(normalise(vector, this.id, this.dims));
     return vectors;
   }
 

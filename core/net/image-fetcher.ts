@@ -1,56 +1,20 @@
-import dns from 'node:dns';
-import http from 'node:http';
-import https from 'node:https';
-import type { LookupFunction } from 'node:net';
 import type { Config } from '../config';
-import { AppError } from '../errors';
 import { sniffFormat } from '../image/formats';
-import { isAllowedByList, parseAllowList, refusalReason } from './address-policy';
+import { HostHeaders } from './host-headers';
+import { FetchError, OutboundGuard, nodeTransport, type Resolver, type Transport, type TransportResponse } from './outbound';
+
+export { FetchError, nodeTransport, systemResolver } from './outbound';
+export type { FetchErrorCode, ResolvedAddress, Resolver, Transport, TransportRequest, TransportResponse } from './outbound';
 
 /**
- * Fetches catalog images from URLs that come from outside, safely:
- * http(s) only, no credentials in URLs; the host name is resolved once, every address checked (address-policy.ts),
- * and the connection made to the address that was checked (a pinned lookup: no second DNS answer can swap it);
- * redirects followed by hand, each one checked again, at most `maxRedirects`; bytes and total time capped; the body
- * must sniff as an accepted image format whatever its Content-Type says.
+ * Fetches catalog images from URLs that come from outside, safely: the SSRF rules of outbound.ts for the URL and for
+ * every redirect, which are followed by hand, each one checked again, at most `maxRedirects`; bytes and total time
+ * capped; the body must sniff as an accepted image format whatever its Content-Type says.
  *
- * Resolver and transport are injectable: tests route private, link-local, metadata and public addresses through a
- * recording transport that never opens a socket.
+ * Private image hosts: FETCH_HEADERS adds configured headers (a CDN token) to requests for exactly the host they are
+ * configured for. Each hop of a redirect gets its own host's headers, so a redirect to another host never carries
+ * them, nor does a redirect from https down to plain http.
  */
-
-export type FetchErrorCode =
-  | 'fetch_bad_url' | 'fetch_blocked_address' | 'fetch_dns_failed' | 'fetch_not_found' | 'fetch_http_error'
-  | 'fetch_too_many_redirects' | 'fetch_too_large' | 'fetch_timeout' | 'fetch_network_error' | 'unsupported_image';
-
-export class FetchError extends AppError {
-  /** Worth retrying later (timeouts, 5xx, 429, network errors); false for bad input (blocked, 404, too large). */
-  readonly transient: boolean;
-  constructor(code: FetchErrorCode, message: string, transient: boolean, cause?: unknown) {
-    super(code, message, transient ? 502 : 422, { cause });
-    this.transient = transient;
-  }
-}
-
-export interface ResolvedAddress {
-  address: string;
-  family: 4 | 6;
-}
-export type Resolver = (host: string) => Promise<ResolvedAddress[]>;
-
-export interface TransportRequest {
-  url: URL;
-  address: ResolvedAddress;
-  signal: AbortSignal;
-  headers: Record<string, string>;
-}
-export interface TransportResponse {
-  status: number;
-  headers: Record<string, string | string[] | undefined>;
-  body: AsyncIterable<Buffer>;
-  /** Stops reading and frees the connection. */
-  destroy(): void;
-}
-export type Transport = (request: TransportRequest) => Promise<TransportResponse>;
 
 export interface FetcherOptions {
   allowedHosts: string[];
@@ -58,6 +22,8 @@ export interface FetcherOptions {
   timeoutMs: number;
   maxRedirects: number;
   userAgent?: string;
+  /** Headers per host (FETCH_HEADERS); none by default. */
+  hostHeaders?: HostHeaders;
   resolver?: Resolver;
   transport?: Transport;
 }
@@ -68,66 +34,15 @@ export interface FetchedImage {
   contentType?: string;
 }
 
-export const systemResolver: Resolver = async (host) => {
-  const answers = await dns.promises.lookup(host, { all: true, verbatim: true });
-  return answers.map((a) => ({ address: a.address, family: a.family === 6 ? 6 : 4 }));
-};
-
-/** The real transport: node's http/https, connecting to the checked address; TLS still verifies the host name. */
-export const nodeTransport: Transport = ({ url, address, signal, headers }) =>
-  new Promise((resolve, reject) => {
-    const lookup: LookupFunction = (_host, options, callback) => {
-      if ((options as { all?: boolean }).all) (callback as unknown as (e: null, a: ResolvedAddress[]) => void)(null, [address]);
-      else callback(null, address.address, address.family);
-    };
-    const client = url.protocol === 'https:' ? https : http;
-    const request = client.get(url, { lookup, signal, headers, agent: false }, (response) => {
-      resolve({ status: response.statusCode ?? 0, headers: response.headers, body: response, destroy: () => response.destroy() });
-    });
-    request.on('error', reject);
-  });
-
 export class ImageFetcher {
-  private readonly allow;
-  private readonly resolver: Resolver;
+  private readonly guard: OutboundGuard;
   private readonly transport: Transport;
+  private readonly hostHeaders: HostHeaders;
 
   constructor(private readonly options: FetcherOptions) {
-    this.allow = parseAllowList(options.allowedHosts);
-    this.resolver = options.resolver ?? systemResolver;
+    this.guard = new OutboundGuard({ allowedHosts: options.allowedHosts, subject: 'image', ...(options.resolver ? { resolver: options.resolver } : {}) });
     this.transport = options.transport ?? nodeTransport;
-  }
-
-  /** Throws FetchError(fetch_bad_url | fetch_blocked_address | fetch_dns_failed) unless `raw` may be fetched. */
-  async check(raw: string): Promise<{ url: URL; address: ResolvedAddress }> {
-    let url: URL;
-    try {
-      url = new URL(raw);
-    } catch {
-      throw new FetchError('fetch_bad_url', 'the image URL is not a valid URL', false);
-    }
-    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new FetchError('fetch_bad_url', `the image URL must be http or https, not ${url.protocol.replace(':', '')}`, false);
-    if (url.username || url.password) throw new FetchError('fetch_bad_url', 'the image URL must not carry credentials', false);
-    // The WHATWG parser has already turned decimal, octal, hex and short IPv4 forms into dotted quads.
-    const host = url.hostname.replace(/^\[|\]$/g, '');
-    let addresses: ResolvedAddress[];
-    if (/^[\d.]+$/.test(host) || host.includes(':')) addresses = [{ address: host, family: host.includes(':') ? 6 : 4 }];
-    else {
-      try {
-        addresses = await this.resolver(host);
-      } catch (error) {
-        const code = (error as NodeJS.ErrnoException).code;
-        throw new FetchError('fetch_dns_failed', `cannot resolve ${host}${code ? ` (${code})` : ''}`, code !== 'ENOTFOUND' && code !== 'ENODATA', error);
-      }
-      if (addresses.length === 0) throw new FetchError('fetch_dns_failed', `${host} has no addresses`, false);
-    }
-    // Every answer must be acceptable: a name that resolves to one public and one private address is refused.
-    for (const { address } of addresses) {
-      if (isAllowedByList(this.allow, host, address)) continue;
-      const reason = refusalReason(address);
-      if (reason) throw new FetchError('fetch_blocked_address', `the image host ${host} resolves to ${reason}; only public addresses (or FETCH_ALLOWED_HOSTS) may be fetched`, false);
-    }
-    return { url, address: addresses[0]! };
+    this.hostHeaders = options.hostHeaders ?? new HostHeaders();
   }
 
   async fetch(raw: string): Promise<FetchedImage> {
@@ -135,11 +50,13 @@ export class ImageFetcher {
     const timer = setTimeout(() => controller.abort(), this.options.timeoutMs);
     try {
       let current = raw;
+      let downgraded = false;
       for (let hop = 0; ; hop++) {
-        const { url, address } = await this.check(current);
+        const { url, address } = await this.guard.check(current);
+        const configured = downgraded ? {} : this.hostHeaders.for(url.hostname);
         let response: TransportResponse;
         try {
-          response = await this.transport({ url, address, signal: controller.signal, headers: { 'user-agent': this.options.userAgent ?? 'Lookalike-Indexer/1', accept: 'image/*' } });
+          response = await this.transport({ url, address, signal: controller.signal, headers: { 'user-agent': this.options.userAgent ?? 'Lookalike-Indexer/1', accept: 'image/*', ...configured } });
         } catch (error) {
           if (controller.signal.aborted) throw new FetchError('fetch_timeout', `fetching the image took more than ${this.options.timeoutMs} ms`, true, error);
           throw new FetchError('fetch_network_error', `cannot fetch the image from ${url.host}: ${(error as Error).message}`, true, error);
@@ -147,7 +64,10 @@ export class ImageFetcher {
         if (response.status >= 300 && response.status < 400 && response.headers.location) {
           response.destroy();
           if (hop >= this.options.maxRedirects) throw new FetchError('fetch_too_many_redirects', `more than ${this.options.maxRedirects} redirects`, false);
-          current = new URL(String(response.headers.location), url).toString();
+          const next = new URL(String(response.headers.location), url);
+          // Once a chain has left https, a later hop back to the configured host over plain text gets no headers.
+          downgraded ||= url.protocol === 'https:' && next.protocol === 'http:';
+          current = next.toString();
           continue;
         }
         if (response.status !== 200) {
@@ -192,7 +112,12 @@ export class ImageFetcher {
   }
 }
 
-/** The fetcher the processes use: FETCH_* settings, and IMAGE_MAX_BYTES as the byte cap. */
-export function createImageFetcher(config: Pick<Config, 'fetch' | 'image'>): ImageFetcher {
-  return new ImageFetcher({ allowedHosts: config.fetch.allowedHosts, maxBytes: config.image.maxBytes, timeoutMs: config.fetch.timeoutMs, maxRedirects: config.fetch.maxRedirects });
+/**
+ * The fetcher the processes use: FETCH_* settings, and IMAGE_MAX_BYTES as the byte cap. `catalog` (the indexer, the
+ * re-embed command) sends FETCH_HEADERS to their hosts; `query` (the API fetching a searcher's image_url) sends none:
+ * a URL from a searcher must not borrow the catalog's credentials.
+ */
+export function createImageFetcher(config: Pick<Config, 'fetch' | 'image'>, purpose: 'catalog' | 'query'): ImageFetcher {
+  const { allowedHosts, timeoutMs, maxRedirects, hostHeaders } = config.fetch;
+  return new ImageFetcher({ allowedHosts, maxBytes: config.image.maxBytes, timeoutMs, maxRedirects, ...(purpose === 'catalog' ? { hostHeaders } : {}) });
 }

@@ -90,17 +90,23 @@ export interface MappingCheck {
   problems: string[];
   /** Models whose fields are absent from the live mapping (they can be added in place). */
   missingModels: VectorFieldSpec[];
+  /**
+   * Base fields of mappings/products.json absent from the live mapping (a field added by a newer release, such as
+   * `catalog`): added in place, since a new field changes nothing stored.
+   */
+  missingFields: Record<string, JsonObject>;
 }
 
 /** Compares a live mapping (the `mappings` of one index) with the file and the configured models. */
 export function compareMapping(live: JsonObject, models: VectorFieldSpec[]): MappingCheck {
   const problems: string[] = [];
   const missingModels: VectorFieldSpec[] = [];
+  const missingFields: Record<string, JsonObject> = {};
   const liveProps = (live.properties ?? {}) as Record<string, JsonObject>;
   const expected = (productsMapping.mappings.properties ?? {}) as Record<string, JsonObject>;
   for (const [field, definition] of Object.entries(expected)) {
     const actual = liveProps[field];
-    if (!actual) problems.push(`field "${field}" is missing`);
+    if (!actual) missingFields[field] = definition;
     else if ((actual.type ?? 'object') !== (definition.type ?? 'object')) {
       problems.push(`field "${field}" is ${String(actual.type ?? 'object')}, expected ${String(definition.type)}`);
     }
@@ -120,5 +126,5 @@ export function compareMapping(live: JsonObject, models: VectorFieldSpec[]): Map
       problems.push(`${vectorField(model.modelId)} uses ${String(field.similarity)} similarity, expected cosine`);
     }
   }
-  return { problems, missingModels };
+  return { problems, missingModels, missingFields };
 }

@@ -1,5 +1,6 @@
 import type { Client } from '@elastic/elasticsearch';
 import { vectorField } from './catalog-mapping';
+import { MsearchItemError } from './elasticsearch';
 import { knnClause, type FilterClause } from './filters';
 import { MAX_NUM_CANDIDATES } from './search-request';
 
@@ -20,7 +21,7 @@ import { MAX_NUM_CANDIDATES } from './search-request';
  * Exact mode: the same weighted cosine in a `script_score` over every product that passes the filters (needs
  * painless).
  */
-export const PRODUCT_FIELDS = ['title', 'brand', 'category', 'color', 'sizes', 'price', 'currency', 'available', 'image_url'];
+export const PRODUCT_FIELDS = ['id', 'catalog', 'title', 'brand', 'category', 'color', 'sizes', 'price', 'currency', 'available', 'signals', 'image_url', 'image_hash'];
 
 export const FACETS = {
   brand: { terms: { field: 'brand', size: 20 } },
@@ -146,7 +147,7 @@ export async function searchCatalogMany(es: Client, index: string, searches: Cat
     if (bodies.length === 0) return [];
     const response = await es.msearch<Record<string, unknown>>({ index, searches: bodies.flatMap((body) => [{}, body]) });
     return response.responses.map((item) => {
-      if ('error' in item) throw new Error(`msearch item failed: ${JSON.stringify(item.error).slice(0, 500)}`);
+      if ('error' in item) throw new MsearchItemError(item.status ?? 500, item.error);
       return { hits: item.hits.hits, aggregations: item.aggregations as Record<string, unknown> | undefined };
     });
   };

@@ -1,6 +1,6 @@
 import type { Client } from '@elastic/elasticsearch';
 import { z } from 'zod';
-import { productSchema, type Product } from '../catalog';
+import { DEFAULT_CATALOG, catalogNameSchema, productSchema, type Product } from '../catalog';
 import { bulkWrite, type BulkAction, type BulkResult } from './bulk';
 
 /**
@@ -47,6 +47,7 @@ const attribute = productSchema.shape;
 /** The product attributes as stored (and as search results show them): an absent optional field is null. */
 export const productFieldsSchema = z.object({
   id: attribute.id,
+  catalog: catalogNameSchema,
   title: attribute.title.unwrap().nullable(),
   brand: attribute.brand.unwrap().nullable(),
   category: attribute.category.unwrap().nullable(),
@@ -55,6 +56,7 @@ export const productFieldsSchema = z.object({
   price: attribute.price.unwrap().nullable(),
   currency: attribute.currency.unwrap().nullable(),
   available: attribute.available.unwrap().nullable(),
+  signals: attribute.signals.unwrap().nullable(),
   image_url: attribute.image_url,
 });
 export type ProductFields = z.infer<typeof productFieldsSchema>;
@@ -63,6 +65,7 @@ export type ProductFields = z.infer<typeof productFieldsSchema>;
 export function productFields(product: Product): ProductFields {
   return {
     id: product.id,
+    catalog: product.catalog ?? DEFAULT_CATALOG,
     title: product.title ?? null,
     brand: product.brand ?? null,
     category: product.category ?? null,
@@ -71,6 +74,7 @@ export function productFields(product: Product): ProductFields {
     price: product.price ?? null,
     currency: product.currency ?? null,
     available: product.available ?? null,
+    signals: product.signals ?? null,
     image_url: product.image_url,
   };
 }
@@ -168,9 +172,10 @@ export class CatalogStore {
     return { op: 'update', index: this.alias, id, partial, ifSeqNo: stored.seqNo, ifPrimaryTerm: stored.primaryTerm };
   }
 
-  tombstone(id: string, version: number, stored: StoredProduct | null): BulkAction {
+  /** `documentId`: `documentId(catalog, productId)`. */
+  tombstone(documentId: string, product: { id: string; catalog: string }, version: number, stored: StoredProduct | null): BulkAction {
     const now = new Date().toISOString();
-    return this.put(id, { id, deleted: true, deleted_at: now, source_version: version, updated_at: now, indexed_at: now }, stored);
+    return this.put(documentId, { id: product.id, catalog: product.catalog, deleted: true, deleted_at: now, source_version: version, updated_at: now, indexed_at: now }, stored);
   }
 
   /**
@@ -181,15 +186,16 @@ export class CatalogStore {
   async sweepTombstones(ttlSeconds: number, pageSize = 500): Promise<SweepResult> {
     const before = new Date(Date.now() - ttlSeconds * 1000).toISOString();
     const result: SweepResult = { removed: 0, failed: 0 };
-    let after: string | undefined;
+    let after: string[] | undefined;
     for (;;) {
       const response = await this.es.search<{ id?: string }>({
         index: this.alias,
         size: pageSize,
         seq_no_primary_term: true,
         _source: false,
-        sort: [{ id: 'asc' }],
-        ...(after !== undefined ? { search_after: [after] } : {}),
+        // Product ids repeat across catalogs; documents written before catalogs have none (the default catalog).
+        sort: [{ id: 'asc' }, { catalog: { order: 'asc', missing: DEFAULT_CATALOG } }],
+        ...(after !== undefined ? { search_after: after } : {}),
         query: { bool: { filter: [{ term: { deleted: true } }, { range: { deleted_at: { lt: before } } }] } },
       });
       const hits = response.hits.hits;
@@ -203,9 +209,9 @@ export class CatalogStore {
       result.failed += bulk.failures.length;
       const first = bulk.failures[0];
       if (first && !result.firstFailure) result.firstFailure = `${first.id}: ${first.status} ${first.type}: ${first.reason}`;
-      const last = hits[hits.length - 1]!.sort?.[0];
-      if (hits.length < pageSize || typeof last !== 'string') return result;
-      after = last;
+      const last = hits[hits.length - 1]!.sort;
+      if (hits.length < pageSize || !last || last.some((value) => typeof value !== 'string')) return result;
+      after = last as string[];
     }
   }
 }

@@ -7,10 +7,14 @@ export type { Client as ElasticsearchClient };
 /**
  * The process's one Elasticsearch client (create once, reuse: it pools connections). Request bodies are gzipped when
  * ES_COMPRESSION is on; retries cover connection errors and 502/503/504 with the client's own backoff.
+ *
+ * With several nodes in ES_URL the client spreads requests over all of them, and a request that meets a dead node
+ * (connection refused or reset) is retried on another at once, while that node is left out until it answers again.
+ * No sniffing: the addresses a cluster publishes can be unreachable from here (containers, NAT), the ones given are not.
  */
 export function createElasticsearchClient(config: Config['elasticsearch']): Client {
   return new Client({
-    node: config.url,
+    nodes: config.nodes,
     ...(config.auth ? { auth: config.auth } : {}),
     requestTimeout: config.requestTimeoutMs,
     maxRetries: config.maxRetries,
@@ -19,16 +23,38 @@ export function createElasticsearchClient(config: Config['elasticsearch']): Clie
   });
 }
 
+/** One search of an `msearch` that failed while the others answered, with the status Elasticsearch gave it. */
+export class MsearchItemError extends Error {
+  constructor(
+    readonly statusCode: number,
+    detail: unknown,
+  ) {
+    super(`msearch item failed (${statusCode}): ${JSON.stringify(detail).slice(0, 500)}`);
+    this.name = 'MsearchItemError';
+  }
+}
+
 /** True for errors that mean "Elasticsearch could not be reached or is overloaded": retry later. */
 export function isTransientElasticsearchError(error: unknown): boolean {
   if (error instanceof errors.ConnectionError || error instanceof errors.TimeoutError || error instanceof errors.NoLivingConnectionsError) {
     return true;
   }
-  if (error instanceof errors.ResponseError) {
+  if (error instanceof errors.ResponseError || error instanceof MsearchItemError) {
     const status = error.statusCode ?? 0;
     return status === 429 || status >= 500;
   }
   return false;
+}
+
+/**
+ * A search's Elasticsearch failure as the client should see it: unreachable, timed out or overloaded (no shard copy
+ * available while a node is down, a full search queue) is a 503 `search_unavailable` with Retry-After; anything else
+ * (a query Elasticsearch rejects is a bug) passes through as it is, a 500.
+ */
+export function searchFailure(error: unknown): unknown {
+  if (!isTransientElasticsearchError(error)) return error;
+  const reason = error instanceof errors.ResponseError || error instanceof MsearchItemError ? `HTTP ${error.statusCode}` : (error as Error).name;
+  return new DependencyUnavailableError('search_unavailable', `the catalog cannot be searched right now (Elasticsearch: ${reason}); retry shortly`, error, 1);
 }
 
 /**

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { DEFAULT_CATALOG } from '../catalog';
 
 /**
  * Search filters: validated here, then turned into Elasticsearch filter clauses that are passed *inside* each kNN
@@ -49,6 +50,16 @@ export function buildFilterClauses(filters: SearchFilters | undefined): FilterCl
     if (values && values.length > 0) clauses.push({ terms: { [field]: [...new Set(values)] } });
   }
   return clauses;
+}
+
+/**
+ * The clause that keeps a search inside one catalog. Documents written before catalogs existed have no `catalog`
+ * field and belong to the default catalog. Every search (each kNN clause's pre-filter, exact mode's query, the
+ * candidates and fusion steps) carries it: it is what keeps one catalog's keys from another catalog's products.
+ */
+export function catalogFilter(catalog: string): FilterClause {
+  if (catalog !== DEFAULT_CATALOG) return { term: { catalog } };
+  return { bool: { should: [{ term: { catalog } }, { bool: { must_not: { exists: { field: 'catalog' } } } }], minimum_should_match: 1 } };
 }
 
 /** Whether a stored product satisfies `filters`: the same semantics as the clauses, used by tests and checks. */

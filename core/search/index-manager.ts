@@ -2,8 +2,9 @@ import { errors, type Client } from '@elastic/elasticsearch';
 import type { Config } from '../config';
 import { AppError, StartupError } from '../errors';
 import type { Logger } from '../logger';
-import { bulkWrite, type BulkAction } from './bulk';
-import { buildIndexBody, compareMapping, modelFieldsMapping, type VectorFieldSpec } from './catalog-mapping';
+import { buildIndexBody, compareMapping, modelFieldsMapping, type MappingCheck, type VectorFieldSpec } from './catalog-mapping';
+import { copyDocuments, scanIndex, type DocumentTransform, type ScanHit } from './document-copy';
+import { readLayout, setReplicas, waitForReplicas, type IndexLayout } from './index-layout';
 
 /**
  * Owns the catalog index: versioned concrete indices `<alias>-v<N>` behind the alias `<alias>`.
@@ -13,9 +14,11 @@ import { buildIndexBody, compareMapping, modelFieldsMapping, type VectorFieldSpe
  * - `migrate(...)` builds the next version, copies every document with point in time + search_after + bulk (the test
  *   distribution has no `_reindex`, and a re-embed must read and rewrite each document anyway), swaps the alias in
  *   one atomic request, then copies over what writers changed in the old index during the copy.
+ * - Versions are created with INDEX_SHARDS primaries and INDEX_REPLICAS replicas. A migration loads without replicas
+ *   (each document is written once, not once per copy), then adds them and waits for them before the swap.
  */
 
-export type CatalogDocument = Record<string, unknown> & { id?: string; indexed_at?: string };
+export type { CatalogDocument } from './document-copy';
 
 export interface EnsureResult {
   index: string;
@@ -26,7 +29,7 @@ export interface EnsureResult {
 export interface MigrationOptions {
   models: VectorFieldSpec[];
   /** Rewrites a batch of documents on the way (re-embedding, say); `null` drops a document. */
-  transform?: (documents: Array<{ id: string; source: CatalogDocument }>) => Promise<Array<CatalogDocument | null>>;
+  transform?: DocumentTransform;
   batchSize?: number;
   onProgress?: (copied: number, total: number) => void;
   /** Delete the old index version after the swap. Default false: it stays for a rollback. */
@@ -40,7 +43,13 @@ export interface MigrationResult {
   caughtUp: number;
 }
 
-const PIT_KEEP_ALIVE = '2m';
+/**
+ * How a version is created for a bulk load, as Elasticsearch advises: no refreshes (no small segments made and merged
+ * while loading) and no replicas (each would index every document again; one copied afterwards gets the finished
+ * segments). `endBulkLoad` sets the configured ones.
+ */
+export const BULK_LOAD_SETTINGS = { refreshInterval: '-1', replicas: 0 } as const;
+
 /** Writers' clocks may trail ours a little; documents touched this long before the copy started are copied again. */
 const CATCH_UP_MARGIN_MS = 5_000;
 /** How often ensure reads the names again after losing the race to create an index to another process. */
@@ -90,7 +99,12 @@ export class IndexManager {
       }
       const current = this.singleIndex(names.aliasedIndices);
       if (current) {
-        const missing = await this.checkMapping(current, models);
+        await this.checkLayout(current);
+        const { missingModels: missing, missingFields } = await this.checkMapping(current, models);
+        if (Object.keys(missingFields).length > 0) {
+          await this.es.indices.putMapping({ index: current, properties: missingFields as never });
+          this.logger.info({ index: current, fields: Object.keys(missingFields) }, 'added new base fields to the catalog index');
+        }
         for (const model of missing) await this.addModel(model, current);
         return { index: current, created: false, addedModels: missing.map((m) => m.modelId) };
       }
@@ -112,15 +126,18 @@ export class IndexManager {
     }
   }
 
-  /** Throws StartupError(mapping_mismatch) on disagreement; returns the models whose fields do not exist yet. */
-  async checkMapping(index: string, models: VectorFieldSpec[]): Promise<VectorFieldSpec[]> {
+  /**
+   * Throws StartupError(mapping_mismatch) on disagreement; returns the models and the base fields that do not exist
+   * yet (both can be added in place).
+   */
+  async checkMapping(index: string, models: VectorFieldSpec[]): Promise<Pick<MappingCheck, 'missingModels' | 'missingFields'>> {
     const response = await this.es.indices.getMapping({ index });
     const live = Object.values(response)[0]?.mappings ?? {};
-    const { problems, missingModels } = compareMapping(live as Record<string, unknown>, models);
+    const { problems, missingModels, missingFields } = compareMapping(live as Record<string, unknown>, models);
     if (problems.length > 0) {
       throw new StartupError('mapping_mismatch', `index ${index} does not match the configuration: ${problems.join('; ')}`);
     }
-    return missingModels;
+    return { missingModels, missingFields };
   }
 
   /** Adds one model's vector and metadata fields to an index (the current one by default). */
@@ -130,8 +147,39 @@ export class IndexManager {
     this.logger.info({ index: target, model: model.modelId, dims: model.dims, type: model.index.type }, 'added model vector field');
   }
 
-  async createIndex(index: string, models: VectorFieldSpec[], options: { alias?: boolean } = {}): Promise<void> {
+  /**
+   * The current version's layout against INDEX_SHARDS / INDEX_REPLICAS: a warning when they differ (a version keeps
+   * the layout it was created with until `lookalike index ensure` sets its replicas or a migration reshards it).
+   */
+  async checkLayout(index: string): Promise<IndexLayout> {
+    const live = await readLayout(this.es, index);
+    const { shards, replicas } = this.indexConfig;
+    if (live.shards !== shards || live.replicas !== replicas) {
+      this.logger.warn(
+        { index, live, configured: { shards, replicas } },
+        live.shards !== shards
+          ? 'the catalog index has another number of shards than INDEX_SHARDS: `lookalike index migrate` builds a version with it'
+          : 'the catalog index has another number of replicas than INDEX_REPLICAS: `lookalike index ensure` sets it',
+      );
+    }
+    return live;
+  }
+
+  /** Sets INDEX_REPLICAS on the current version when it has another number (shards need a migration). */
+  async applyReplicas(): Promise<{ index: string; before: IndexLayout; after: IndexLayout }> {
+    const index = await this.requireCurrent();
+    const before = await readLayout(this.es, index);
+    if (before.replicas !== this.indexConfig.replicas) {
+      await setReplicas(this.es, index, this.indexConfig.replicas);
+      this.logger.info({ index, from: before.replicas, to: this.indexConfig.replicas }, 'set the catalog index replicas');
+    }
+    return { index, before, after: { ...before, replicas: this.indexConfig.replicas } };
+  }
+
+  async createIndex(index: string, models: VectorFieldSpec[], options: { alias?: boolean; refreshInterval?: string; replicas?: number } = {}): Promise<void> {
     const body = buildIndexBody(this.indexConfig, models);
+    if (options.refreshInterval) (body.settings.index as Record<string, unknown>).refresh_interval = options.refreshInterval;
+    if (options.replicas !== undefined) (body.settings.index as Record<string, unknown>).number_of_replicas = options.replicas;
     await this.es.indices.create({
       index,
       settings: body.settings,
@@ -141,28 +189,13 @@ export class IndexManager {
   }
 
   /**
-   * Runs `load`, a bulk load into `index`, as Elasticsearch advises for one: refreshes off (`refresh_interval: -1`:
-   * no small segments made and merged while loading) and no replicas (each replica would index every document again;
-   * one copied after the load gets the finished segments). Afterwards, also when `load` fails, the index gets the
-   * configured refresh interval and replica count (INDEX_REFRESH_INTERVAL, INDEX_REPLICAS) and a refresh. The
-   * configured values, not the ones found: a load that was killed half-way left -1 behind, which must not stick.
+   * Ends a bulk load into `index` (one created with BULK_LOAD_SETTINGS): the configured refresh interval and replicas
+   * (INDEX_REFRESH_INTERVAL, INDEX_REPLICAS), a refresh, and a wait for the replicas (see waitForReplicas).
    */
-  async bulkLoad<T>(index: string, load: () => Promise<T>): Promise<T> {
-    await this.es.indices.putSettings({ index, settings: { index: { refresh_interval: '-1', number_of_replicas: 0 } } });
-    const restore = async () => {
-      await this.es.indices.putSettings({ index, settings: { index: { refresh_interval: this.indexConfig.refreshInterval, number_of_replicas: this.indexConfig.replicas } } });
-      await this.es.indices.refresh({ index });
-    };
-    let result: T;
-    try {
-      result = await load();
-    } catch (error) {
-      // The load's error is the one to report; a restore that fails as well (the index gone, say) is only logged.
-      await restore().catch((restoreError: unknown) => this.logger.warn({ index, err: restoreError }, 'bulk load: could not restore the index settings'));
-      throw error;
-    }
-    await restore();
-    return result;
+  async endBulkLoad(index: string): Promise<void> {
+    await this.es.indices.putSettings({ index, settings: { index: { refresh_interval: this.indexConfig.refreshInterval, number_of_replicas: this.indexConfig.replicas } } });
+    await this.es.indices.refresh({ index });
+    await waitForReplicas(this.es, index, this.indexConfig.replicas, this.logger);
   }
 
   async migrate(options: MigrationOptions): Promise<MigrationResult> {
@@ -170,19 +203,19 @@ export class IndexManager {
     const latest = (await this.versions())[0] ?? 0;
     const to = this.versionName(latest + 1);
     const batchSize = options.batchSize ?? 500;
-    await this.createIndex(to, options.models);
+    // No refreshes and no replicas while bulk-loading the new version; both come back before the swap.
+    await this.createIndex(to, options.models, BULK_LOAD_SETTINGS);
     this.logger.info({ from, to }, 'migration: copying documents');
     const startedAt = Date.now();
     try {
       const total = (await this.es.count({ index: from })).count;
       let copied = 0;
-      // A bulk load: the configured refresh interval and replicas come back, refreshed, before the swap.
-      await this.bulkLoad(to, () =>
-        this.scan(from, undefined, batchSize, async (hits) => {
-          copied += await this.copyBatch(hits, to, options, false);
-          options.onProgress?.(copied, total);
-        }),
-      );
+      await this.scan(from, undefined, batchSize, async (hits) => {
+        copied += await copyDocuments(this.es, hits, to, options.transform, false);
+        options.onProgress?.(copied, total);
+      });
+      // Searches move to the new version only once it has as many copies of each shard as configured.
+      await this.endBulkLoad(to);
       await this.es.indices.updateAliases({
         actions: [
           { remove: { index: from, alias: this.alias } },
@@ -195,7 +228,7 @@ export class IndexManager {
       await this.es.indices.refresh({ index: from });
       const since = new Date(startedAt - CATCH_UP_MARGIN_MS).toISOString();
       await this.scan(from, { range: { indexed_at: { gte: since } } }, batchSize, async (hits) => {
-        caughtUp += await this.copyBatch(hits, to, options, true);
+        caughtUp += await copyDocuments(this.es, hits, to, options.transform, true);
       });
       await this.es.indices.refresh({ index: to });
       if (options.deleteOld) await this.es.indices.delete({ index: from });
@@ -245,76 +278,8 @@ export class IndexManager {
     return current;
   }
 
-  /**
-   * Every document of `index` matching `query`, in batches, over a point in time, sorted by `_shard_doc`. `source`
-   * picks the fields; by default the whole document, vectors included.
-   */
-  async scan(
-    index: string,
-    query: Record<string, unknown> | undefined,
-    size: number,
-    onBatch: (hits: Array<{ _id: string; _source: CatalogDocument }>) => Promise<void>,
-    source?: string[],
-  ): Promise<void> {
-    const pit = await this.es.openPointInTime({ index, keep_alive: PIT_KEEP_ALIVE });
-    try {
-      let searchAfter: unknown[] | undefined;
-      for (;;) {
-        const response = await this.es.search<CatalogDocument>({
-          pit: { id: pit.id, keep_alive: PIT_KEEP_ALIVE },
-          size,
-          sort: [{ _shard_doc: 'asc' }],
-          track_total_hits: false,
-          // Vectors are left out of _source by default (index.mapping.exclude_source_vectors); a copy needs them.
-          _source: (source ?? { exclude_vectors: false }) as never,
-          ...(query ? { query } : {}),
-          ...(searchAfter ? { search_after: searchAfter as never } : {}),
-        });
-        const hits = response.hits.hits;
-        if (hits.length === 0) return;
-        await onBatch(hits.map((hit) => ({ _id: hit._id as string, _source: hit._source ?? {} })));
-        searchAfter = hits[hits.length - 1]?.sort as unknown[];
-      }
-    } finally {
-      await this.es.closePointInTime({ id: pit.id }).catch(() => undefined);
-    }
-  }
-
-  /**
-   * Writes one batch into `to`. With `onlyIfNewer`, a document is written only when `to` lacks it or holds an older
-   * `indexed_at`, and the write is conditional on the sequence number read (a concurrent writer wins).
-   */
-  private async copyBatch(
-    hits: Array<{ _id: string; _source: CatalogDocument }>,
-    to: string,
-    options: MigrationOptions,
-    onlyIfNewer: boolean,
-  ): Promise<number> {
-    const transformed = options.transform
-      ? await options.transform(hits.map((hit) => ({ id: hit._id, source: hit._source })))
-      : hits.map((hit) => hit._source);
-    const existing = onlyIfNewer ? await this.es.mget<CatalogDocument>({ index: to, ids: hits.map((h) => h._id), _source_includes: ['indexed_at'] }) : undefined;
-    const actions: BulkAction[] = [];
-    hits.forEach((hit, position) => {
-      const document = transformed[position];
-      if (!document) return;
-      if (!existing) {
-        actions.push({ op: 'index', index: to, id: hit._id, document });
-        return;
-      }
-      const current = existing.docs[position] as { found?: boolean; _seq_no?: number; _primary_term?: number; _source?: CatalogDocument } | undefined;
-      if (!current?.found) {
-        actions.push({ op: 'create', index: to, id: hit._id, document });
-      } else if ((current._source?.indexed_at ?? '') < (hit._source.indexed_at ?? '')) {
-        actions.push({ op: 'index', index: to, id: hit._id, document, ifSeqNo: current._seq_no!, ifPrimaryTerm: current._primary_term! });
-      }
-    });
-    const result = await bulkWrite(this.es, actions);
-    const real = result.failures.filter((failure) => !(onlyIfNewer && failure.status === 409));
-    if (real.length > 0) {
-      const first = real[0]!;
-      throw new AppError('migration_bulk_failed', `${real.length} documents failed to copy into ${to}; first: ${first.id}: ${first.type}: ${first.reason}`);
-    }
-    return result.succeeded;
+  /** Every document of `index` matching `query`, in batches (see scanIndex). */
+  scan(index: string, query: Record<string, unknown> | undefined, size: number, onBatch: (hits: ScanHit[]) => Promise<void>, source?: string[]): Promise<void> {
+    return scanIndex(this.es, index, query, size, onBatch, source);
   }
 }

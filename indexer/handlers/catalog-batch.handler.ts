@@ -3,7 +3,8 @@ import { performance } from 'node:perf_hooks';
 import { hashImage } from '../../core/image/decode';
 import type { Embedder } from '../../core/embedding/embedder';
 import { AppError, describeError } from '../../core/errors';
-import { productIdOfJob, type CatalogJob, type UpsertJob } from '../../core/jobs';
+import { DEFAULT_CATALOG, documentId } from '../../core/catalog';
+import { catalogOfJob, documentIdOfJob, productIdOfJob, type CatalogJob, type UpsertJob } from '../../core/jobs';
 import type { Logger } from '../../core/logger';
 import type { IndexerMetrics } from '../../core/metrics';
 import { FetchError, type ImageFetcher } from '../../core/net/image-fetcher';
@@ -51,6 +52,8 @@ export interface CatalogBatchDeps {
   logger: Logger;
 }
 
+const upsertDocumentId = (product: UpsertJob['product']): string => documentId(product.catalog ?? DEFAULT_CATALOG, product.id);
+
 /** A failure of bad input: the job goes to the failed set with this reason and is not retried. */
 function permanent(code: string, message: string): UnrecoverableError {
   return new UnrecoverableError(`${code}: ${message}`);
@@ -71,7 +74,7 @@ export async function processCatalogBatch(deps: CatalogBatchDeps, items: Catalog
   const rounds: Array<typeof order> = [];
   const seenInRound = new Map<string, number>();
   for (const entry of order) {
-    const id = productIdOfJob(entry.item);
+    const id = documentIdOfJob(entry.item);
     const round = (seenInRound.get(id) ?? -1) + 1;
     seenInRound.set(id, round);
     (rounds[round] ??= []).push(entry);
@@ -86,7 +89,7 @@ export async function processCatalogBatch(deps: CatalogBatchDeps, items: Catalog
 async function processRound(deps: CatalogBatchDeps, items: CatalogJob[]): Promise<Result[]> {
   const { store, embedder, metrics } = deps;
   const t = performance.now();
-  const stored = await store.read(items.map(productIdOfJob));
+  const stored = await store.read(items.map(documentIdOfJob));
   metrics.stage.observe({ stage: 'read' }, (performance.now() - t) / 1000);
 
   const results: Array<Result | undefined> = new Array(items.length);
@@ -95,19 +98,19 @@ async function processRound(deps: CatalogBatchDeps, items: CatalogJob[]): Promis
   const now = () => new Date().toISOString();
 
   items.forEach((item, position) => {
-    const current = stored.get(productIdOfJob(item)) ?? null;
+    const current = stored.get(documentIdOfJob(item)) ?? null;
     if (current && current.version >= item.data.version) {
       results[position] = { ok: true, value: current.version === item.data.version ? 'applied' : current.deleted ? 'tombstoned' : 'stale' };
       return;
     }
     if (item.name === 'delete') {
-      actions.push({ position, action: store.tombstone(item.data.productId, item.data.version, current), outcome: 'deleted' });
+      actions.push({ position, action: store.tombstone(documentIdOfJob(item), { id: productIdOfJob(item), catalog: catalogOfJob(item) }, item.data.version, current), outcome: 'deleted' });
       return;
     }
     const { product, version } = item.data;
     if (current && !current.deleted && current.imageUrl === product.image_url && embeddingsCurrent(current, embedder, current.imageHash)) {
       const partial = { ...productFields(product), source_version: version, updated_at: now(), indexed_at: now() };
-      actions.push({ position, action: store.patch(product.id, partial, current), outcome: 'updated' });
+      actions.push({ position, action: store.patch(documentIdOfJob(item), partial, current), outcome: 'updated' });
       return;
     }
     needImage.push(position);
@@ -146,11 +149,12 @@ async function fetchAndEmbed(
       return;
     }
     const { product, version } = (items[position] as { data: UpsertJob }).data;
-    const current = stored.get(product.id) ?? null;
+    const id = upsertDocumentId(product);
+    const current = stored.get(id) ?? null;
     const hash = hashImage(result.bytes);
     if (current && !current.deleted && current.imageHash === hash && embeddingsCurrent(current, embedder, hash)) {
       const partial = { ...productFields(product), source_version: version, updated_at: now(), indexed_at: now() };
-      actions.push({ position, action: store.patch(product.id, partial, current), outcome: 'updated' });
+      actions.push({ position, action: store.patch(id, partial, current), outcome: 'updated' });
       return;
     }
     toEmbed.push({ position, bytes: result.bytes, hash });
@@ -184,7 +188,8 @@ async function fetchAndEmbed(
       vectors,
       embeddings: meta,
     };
-    actions.push({ position: entry.position, action: store.put(product.id, document, stored.get(product.id) ?? null), outcome: 'indexed' });
+    const id = upsertDocumentId(product);
+    actions.push({ position: entry.position, action: store.put(id, document, stored.get(id) ?? null), outcome: 'indexed' });
   }
 }
 

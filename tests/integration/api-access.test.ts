@@ -44,8 +44,8 @@ describe('API keys with scopes, rate limits and metrics', () => {
     const config = change(p.config);
     let connection = redis;
     if (!connection) {
-      connection = createRedisConnection(config.redis.url, 'producer');
-      await connectRedis(connection, config.redis.url);
+      connection = createRedisConnection(config.redis, 'producer');
+      await connectRedis(connection, config.redis);
       const own = connection;
       closers.push(() => own.disconnect());
     }
@@ -120,6 +120,11 @@ describe('API keys with scopes, rate limits and metrics', () => {
     expect(metrics).toMatch(/lookalike_search_stage_seconds_count\{[^}]*stage="search"/);
     expect(metrics).toMatch(/lookalike_http_errors_total\{[^}]*code="api_key_missing"/);
     expect(metrics).toMatch(/lookalike_queue_jobs\{[^}]*state="waiting"/);
+    // Requests refused before routing (no key for a product's status) never label a series with their raw path.
+    expect((await call('/v1/products/raw-path-product-1/status')).status).toBe(401);
+    const after = (await call('/metrics', { key: ADMIN_KEY })).body as string;
+    expect(after).not.toContain('raw-path-product-1');
+    expect(after).toMatch(/lookalike_http_request_duration_seconds_count\{[^}]*route="unrouted"[^}]*status="401"/);
   });
 
   it('shares one limit between API processes on the same Redis', async () => {

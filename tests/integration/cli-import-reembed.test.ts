@@ -72,6 +72,14 @@ describe('lookalike import', () => {
     await p.waitFor(async () => (await p.get('/v1/products/c-2/status')).body.state === 'indexed' && (await p.get('/v1/products/c-1/status')).body.state === 'indexed');
     const doc = await p.deps.es.get<Record<string, unknown>>({ index: p.config.index.alias, id: 'c-1' });
     expect(doc._source).toMatchObject({ title: 'Shirt, blue', sizes: ['S', 'M', 'L'], price: 19.99, available: true });
+    // A catalog column and signals.<name> columns: the same id in another catalog is another product.
+    const other = path.join(dir, 'store-a.csv');
+    fs.writeFileSync(other, ['id,catalog,signals.popularity,signals.margin,image_url,version', `c-1,store-a,0.5,,${images.url}/img/304.jpg,1`].join('\n'));
+    expect((await cli(p, ['import', other])).summary).toMatchObject({ rows: 1, enqueued: 1, invalid: 0 });
+    await p.waitFor(async () => (await p.get('/v1/products/c-1/status?catalog=store-a')).body.state === 'indexed');
+    const inA = await p.deps.es.get<Record<string, unknown>>({ index: p.config.index.alias, id: 'store-a c-1' });
+    expect(inA._source).toMatchObject({ id: 'c-1', catalog: 'store-a', signals: { popularity: 0.5 } });
+    expect((await p.get('/v1/products/c-1/status')).body).toMatchObject({ catalog: 'default', version: 3 });
   });
   it('refuses to start when the rows carry no version and none is given, and says how to choose (exit 2)', async () => {
     const file = path.join(dir, 'unversioned.jsonl');

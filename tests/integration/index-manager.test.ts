@@ -1,7 +1,9 @@
 import { StartupError } from '../../core/errors';
 import type { Deps } from '../../core/deps';
 import { buildFilterClauses, knnClause, matchesFilters, type SearchFilters } from '../../core/search/filters';
-import { vectorField } from '../../core/search/catalog-mapping';
+import { buildIndexBody, vectorField } from '../../core/search/catalog-mapping';
+import { readLayout } from '../../core/search/index-layout';
+import { IndexManager } from '../../core/search/index-manager';
 import { BRANDS, CATEGORIES, COLORS, SIZES, indexProducts, randomProduct, randomUnitVector, seededRandom, testConfig, testDeps, testModel, type TestProduct } from './helpers';
 
 describe('IndexManager against real Elasticsearch', () => {
@@ -31,6 +33,17 @@ describe('IndexManager against real Elasticsearch', () => {
       code: 'mapping_mismatch',
       message: expect.stringContaining('has 16 dims but model test-model outputs 32'),
     });
+  });
+
+  it('adds a base field of a newer release (catalog) to an index made before it, in place', async () => {
+    const model = testModel();
+    const alias = deps.indexManager.alias;
+    const body = buildIndexBody(deps.config.index, [model]);
+    delete (body.mappings.properties as Record<string, unknown>).catalog;
+    await deps.es.indices.create({ index: `${alias}-v1`, settings: body.settings, mappings: body.mappings, aliases: { [alias]: { is_write_index: true } } });
+    expect(await deps.indexManager.ensure([model])).toEqual({ index: `${alias}-v1`, created: false, addedModels: [] });
+    const mapping = await deps.es.indices.getMapping({ index: `${alias}-v1` });
+    expect(Object.values(mapping)[0]!.mappings.properties!.catalog).toEqual({ type: 'keyword' });
   });
 
   it('adds the vector field of a new model in place', async () => {
@@ -74,41 +87,6 @@ describe('IndexManager against real Elasticsearch', () => {
         expect(hit._source!.price).toBe(stored.price);
       }
     }
-  });
-
-  it('bulk-loads with refreshes off and no replicas, then sets the configured ones again, even after a failed or killed load', async () => {
-    await deps.close();
-    // One replica configured (a single node leaves it unassigned, which is fine here): the load must drop it to 0.
-    deps = testDeps(testConfig({ INDEX_REPLICAS: '1', INDEX_REFRESH_INTERVAL: '7s' }));
-    const model = testModel();
-    const { index } = await deps.indexManager.ensure([model]);
-    const settings = async () => {
-      const response = await deps.es.indices.getSettings({ index, flat_settings: true });
-      const flat = Object.values(response)[0]!.settings as Record<string, string>;
-      return { refresh: flat['index.refresh_interval'], replicas: flat['index.number_of_replicas'] };
-    };
-    const configured = { refresh: '7s', replicas: '1' };
-    expect(await settings()).toEqual(configured);
-
-    let during: Awaited<ReturnType<typeof settings>> | undefined;
-    const random = seededRandom(3);
-    const loaded = await deps.indexManager.bulkLoad(index, async () => {
-      during = await settings();
-      await indexProducts(deps, model, [randomProduct(random, 0)], [randomUnitVector(random, model.dims)]);
-      return 'done';
-    });
-    expect(loaded).toBe('done');
-    expect(during).toEqual({ refresh: '-1', replicas: '0' });
-    expect(await settings()).toEqual(configured);
-
-    // A failing load: its own error comes out, and the settings come back all the same.
-    await expect(deps.indexManager.bulkLoad(index, () => Promise.reject(new Error('bulk failed half-way')))).rejects.toThrow('bulk failed half-way');
-    expect(await settings()).toEqual(configured);
-
-    // A load killed half-way left -1 behind: the next load ends with the configured values, not the ones it found.
-    await deps.es.indices.putSettings({ index, settings: { index: { refresh_interval: '-1', number_of_replicas: 0 } } });
-    await deps.indexManager.bulkLoad(index, async () => undefined);
-    expect(await settings()).toEqual(configured);
   });
 
   it('migrates to a new version while searches keep answering, and keeps writes made during the copy', async () => {
@@ -166,5 +144,42 @@ describe('IndexManager against real Elasticsearch', () => {
     // Vectors were copied too (they are not in _source by default).
     const withVector = await deps.es.get({ index: deps.indexManager.alias, id: 'p-5', _source_exclude_vectors: false } as never) as { _source: { vectors: Record<string, number[]> } };
     expect(withVector._source.vectors[model.modelId]).toHaveLength(model.dims);
+  });
+
+  it('sets INDEX_REPLICAS on the live version (replicas change in place; shards take a migration)', async () => {
+    await deps.indexManager.ensure([testModel()]);
+    const index = `${deps.indexManager.alias}-v1`;
+    expect(await readLayout(deps.es, index)).toEqual({ shards: 1, replicas: 0 });
+    const replicated = new IndexManager(deps.es, { ...deps.config.index, replicas: 1 }, deps.logger);
+    expect(await replicated.applyReplicas()).toEqual({ index, before: { shards: 1, replicas: 0 }, after: { shards: 1, replicas: 1 } });
+    expect(await readLayout(deps.es, index)).toEqual({ shards: 1, replicas: 1 });
+  });
+
+  it('migrates into a version with INDEX_SHARDS and INDEX_REPLICAS, loaded without replicas, which it gets before the swap', async () => {
+    const model = testModel();
+    await deps.indexManager.ensure([model]);
+    const random = seededRandom(3);
+    const products = Array.from({ length: 600 }, (_, i) => randomProduct(random, i));
+    await indexProducts(deps, model, products, products.map(() => randomUnitVector(random, model.dims)));
+    const next = testDeps(testConfig({ INDEX_ALIAS: deps.indexManager.alias, INDEX_SHARDS: '2', INDEX_REPLICAS: '1' }));
+    try {
+      const whileCopying: Array<{ shards: number; replicas: number }> = [];
+      const started = Date.now();
+      await next.indexManager.migrate({
+        models: [model],
+        batchSize: 200,
+        onProgress: () => void readLayout(deps.es, `${deps.indexManager.alias}-v2`).then((layout) => whileCopying.push(layout)),
+      });
+      // Each document written once while loading, not once per copy.
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      expect(whileCopying.length).toBeGreaterThan(0);
+      expect(whileCopying.every((layout) => layout.replicas === 0 && layout.shards === 2)).toBe(true);
+      expect(await readLayout(deps.es, `${deps.indexManager.alias}-v2`)).toEqual({ shards: 2, replicas: 1 });
+      // One node cannot hold a replica: the migration says so and swaps without waiting for green.
+      expect(Date.now() - started).toBeLessThan(60_000);
+      expect(await deps.indexManager.currentIndex()).toBe(`${deps.indexManager.alias}-v2`);
+    } finally {
+      await next.close();
+    }
   });
 });

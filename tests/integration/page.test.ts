@@ -324,4 +324,53 @@ describe('the web page', () => {
     await page.screenshot({ path: path.join(artifacts, 'page-phone-objects.png'), fullPage: true });
     fs.rmSync(file);
   });
+
+  it('"load more" pages the results, "less like this" steers away from a product, and a catalog can be chosen', async () => {
+    expect(items.length + STAMPS.length).toBeGreaterThan(24);
+    const item = items[3]!;
+    const queryFile = path.join(os.tmpdir(), `lookalike-page-more-${process.pid}.jpg`);
+    fs.writeFileSync(queryFile, photos.get(item.id)!);
+    const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
+    const problems: string[] = [];
+    page.on('pageerror', (error) => problems.push(error.message));
+    await page.goto(`${p.apiUrl}/`);
+    // Only the default catalog: nothing to choose.
+    expect(await page.locator('#catalog-field').isHidden()).toBe(true);
+    const searched = page.waitForResponse((response) => response.url().endsWith('/v1/search'));
+    await page.setInputFiles('#file', queryFile);
+    await searched;
+    await page.waitForSelector('.card');
+    const cardIds = () => page.locator('.card').evaluateAll((cards) => cards.map((card: any) => card.dataset.id as string));
+    expect(await cardIds()).toHaveLength(24);
+    // Load more: the next page appended, no card twice.
+    const more = page.waitForResponse((response) => response.url().endsWith('/v1/search') && response.request().postData()?.includes('"cursor"') === true);
+    await page.click('.load-more');
+    expect((await more).status()).toBe(200);
+    await page.waitForFunction((n) => (globalThis as any).document.querySelectorAll('.card').length > n, 24);
+    const all = await cardIds();
+    expect(new Set(all).size).toBe(all.length);
+    expect(await page.locator('.verdict .count').textContent()).toMatch(new RegExp(`^${all.length} results`));
+    // Less like this on the first result: the query runs again with it in `unlike`, and it leaves the grid.
+    const first = all[0]!;
+    const steered = page.waitForResponse((response) => response.url().endsWith('/v1/search') && response.request().postData()?.includes('"unlike"') === true);
+    await page.locator('.card button.less').first().click();
+    const request = JSON.parse((await steered).request().postData()!);
+    expect(request).toMatchObject({ query_id: expect.any(String), unlike: [{ product_id: first }] });
+    await page.waitForFunction((id) => ![...(globalThis as any).document.querySelectorAll('.card')].some((card: any) => card.dataset.id === id), first);
+    await page.screenshot({ path: path.join(artifacts, 'page-load-more.png'), fullPage: true });
+    // A second catalog: the page offers the choice, and a search in it shows its products only.
+    expect((await p.post(upsert('x-1', 1, catalog.urlOf(items[5]!.id), { catalog: 'store-x', title: 'In store X' }))).status).toBe(202);
+    await p.waitFor(async () => (await p.status.get('store-x x-1'))?.state === 'indexed');
+    await page.reload();
+    await page.waitForSelector('#catalog-field:not([hidden])');
+    expect(await page.locator('#catalog option').allTextContents()).toEqual([`default (${items.length + STAMPS.length})`, 'store-x (1)']);
+    await page.setInputFiles('#file', queryFile);
+    await page.waitForSelector('.card');
+    const inX = page.waitForResponse((response) => response.url().endsWith('/v1/search'));
+    await page.selectOption('#catalog', 'store-x');
+    expect((await inX).status()).toBe(200);
+    await page.waitForFunction(() => [...(globalThis as any).document.querySelectorAll('.card .title')].map((t: any) => t.textContent).join() === 'In store X');
+    expect(problems).toEqual([]);
+    fs.rmSync(queryFile);
+  });
 });

@@ -14,6 +14,8 @@ import type { StatusStore } from '../../core/status-store';
 import { signatureHeader } from '../../core/webhook-signature';
 import { createApp, type ApiDeps } from '../../api/app';
 import { createIndexerWorker, type IndexerWorker } from '../../indexer/worker';
+import { createNotifier } from '../../indexer/notifier';
+import { createNotificationSender } from '../../core/notifications/notification-sender';
 import { testConfig, testDeps } from './helpers';
 import type { Deps } from '../../core/deps';
 import sharp from 'sharp';
@@ -94,7 +96,7 @@ export function builtinLocalizer(config: Config): Promise<Localizer> {
 export async function startPipeline(overrides: Env = {}, options: { startWorker?: boolean; exactSearch?: boolean } = {}): Promise<Pipeline> {
   const config = testConfig({ WEBHOOK_SECRETS: SECRET, FETCH_ALLOWED_HOSTS: '127.0.0.1', BATCH_MAX_WAIT_MS: '20', JOB_BACKOFF_MS: '200', ...overrides });
   const deps = testDeps(config);
-  await connectRedis(deps.redis, config.redis.url);
+  await connectRedis(deps.redis, config.redis);
   const embedder = await builtinEmbedder(config);
   await deps.indexManager.ensure(embedder.models.map((m) => ({ modelId: m.id, dims: m.dims, index: config.vectors.defaults })));
   const registry = createRegistry('test');
@@ -103,15 +105,19 @@ export async function startPipeline(overrides: Env = {}, options: { startWorker?
   const store = new CatalogStore(deps.es, config.index.alias, config.worker.refresh);
   const queue = createCatalogQueue(deps.redis, config);
   queue.on('error', () => undefined); // the Redis restart test takes Redis away on purpose
-  const fetcher = createImageFetcher(config);
-  const workerConnection = createRedisConnection(config.redis.url, 'worker');
-  await connectRedis(workerConnection, config.redis.url);
+  const fetcher = createImageFetcher(config, 'catalog');
+  const workerConnection = createRedisConnection(config.redis, 'worker');
+  await connectRedis(workerConnection, config.redis);
+  // NOTIFY_URL set: notifications as the indexer sends them (indexer/main.ts), through the real transport.
+  const notifier = config.notify
+    ? createNotifier({ config, notify: config.notify, logger: deps.logger, connection: workerConnection, sender: createNotificationSender(config.notify, config.fetch), metrics })
+    : undefined;
   const worker = createIndexerWorker({
     config, logger: deps.logger, connection: workerConnection, store, embedder, status, metrics,
-    fetcher,
+    fetcher, ...(notifier ? { notifier } : {}),
   });
   if (options.startWorker !== false) worker.start();
-  const appDeps: ApiDeps = { config, logger: deps.logger, es: deps.es, redis: deps.redis, catalogQueue: queue, status, embedder, localizer: await builtinLocalizer(config), registry, fetcher, exactSearch: options.exactSearch ?? false, rateLimiter: createRateLimiter(config, deps.redis) };
+  const appDeps: ApiDeps = { config, logger: deps.logger, es: deps.es, redis: deps.redis, catalogQueue: queue, status, embedder, localizer: await builtinLocalizer(config), registry, fetcher: createImageFetcher(config, 'query'), exactSearch: options.exactSearch ?? false, rateLimiter: createRateLimiter(config, deps.redis) };
   const app = createApp(appDeps);
   const server = app.listen(0, '127.0.0.1');
   await new Promise((resolve) => server.once('listening', resolve));
@@ -134,8 +140,15 @@ export async function startPipeline(overrides: Env = {}, options: { startWorker?
     },
     async waitFor(check, timeoutMs = 30_000) {
       const until = Date.now() + timeoutMs;
-      while (!(await check())) {
-        if (Date.now() > until) throw new Error('timed out waiting');
+      let lastError: unknown;
+      for (;;) {
+        try {
+          if (await check()) return;
+        } catch (error) {
+          // A poll that fails on its way (a keep-alive connection reset on a busy machine) is a "not yet".
+          lastError = error;
+        }
+        if (Date.now() > until) throw new Error(`timed out waiting${lastError ? ` (last poll failed: ${String(lastError)})` : ''}`);
         await new Promise((resolve) => setTimeout(resolve, 100));
       }
     },

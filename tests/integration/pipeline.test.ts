@@ -43,7 +43,7 @@ describe('catalog pipeline: webhook → queue → batched embedding → Elastics
     expect(first).toMatchObject({ id: 'sku-7', price: 10, available: true, source_version: 1 });
     expect(first.vectors['efficientnet-lite0']).toHaveLength(1280);
     expect(first.vectors['colour-texture']).toHaveLength(288);
-    expect(await statusOf(p, 'sku-7')).toEqual({ id: 'sku-7', state: 'indexed', version: 1, models: ['colour-texture', 'efficientnet-lite0'], last_error: null, last_ignored: null });
+    expect(await statusOf(p, 'sku-7')).toEqual({ id: 'sku-7', catalog: 'default', state: 'indexed', version: 1, models: ['colour-texture', 'efficientnet-lite0'], last_error: null, last_ignored: null });
 
     const fetchesBefore = images.requests.length;
     expect((await p.post(upsert('sku-7', 2, `${images.url}/img/7.jpg`, { price: 7.5, available: false }))).status).toBe(202);
@@ -219,7 +219,7 @@ describe('webhook security and validation', () => {
 
   it('503 at once (never a hang, never a 202) while Redis is unreachable', async () => {
     // An API whose Redis is down: its producer connection points at a port nothing listens on.
-    const dead = createRedisConnection('redis://127.0.0.1:1', 'producer');
+    const dead = createRedisConnection({ url: 'redis://127.0.0.1:1' }, 'producer');
     void dead.connect().catch(() => undefined);
     const queue = createCatalogQueue(dead, p.config);
     queue.on('error', () => undefined);
@@ -243,6 +243,20 @@ describe('webhook security and validation', () => {
       dead.disconnect();
     }
   });
+
+  it('with REDIS_WAIT_REPLICAS, 503 (never a 202) when Redis has fewer replicas to hold the event', async () => {
+    // The shared development Redis has no replica: an event it holds alone would be lost with it.
+    const waiting = await startPipeline({ REDIS_WAIT_REPLICAS: '1' }, { startWorker: false });
+    try {
+      const started = Date.now();
+      const response = await waiting.post(upsert('unreplicated', 1, 'http://127.0.0.1/a.jpg'));
+      expect(response.status).toBe(503);
+      expect(response.body).toMatchObject({ error: { code: 'queue_unavailable', message: expect.stringContaining('0 of 1 Redis replica(s) acknowledged') } });
+      expect(Date.now() - started).toBeLessThan(3_500);
+    } finally {
+      await waiting.close();
+    }
+  });
 });
 
 describe('the OpenAPI document', () => {
@@ -263,7 +277,7 @@ describe('the OpenAPI document', () => {
       for (const code of ['signature_missing', 'signature_malformed', 'signature_expired', 'signature_mismatch', 'invalid_event', 'too_many_events', 'queue_unavailable', 'payload_too_large']) {
         expect(described).toContain(code);
       }
-      expect(Object.keys(spec.components.schemas.Product.properties)).toEqual(['id', 'title', 'brand', 'category', 'color', 'sizes', 'price', 'currency', 'available', 'image_url']);
+      expect(Object.keys(spec.components.schemas.Product.properties)).toEqual(['id', 'catalog', 'title', 'brand', 'category', 'color', 'sizes', 'price', 'currency', 'available', 'signals', 'image_url']);
     } finally {
       await p.close();
     }

@@ -8,8 +8,8 @@ const deadUrl = 'redis://127.0.0.1:1';
 describe('Redis connections', () => {
   it('connects both roles to the real Redis', async () => {
     for (const role of ['producer', 'worker'] as const) {
-      const redis = createRedisConnection(redisUrl, role);
-      await connectRedis(redis, redisUrl, 5_000);
+      const redis = createRedisConnection({ url: redisUrl }, role);
+      await connectRedis(redis, { url: redisUrl }, 5_000);
       await checkRedis(redis);
       expect(await redis.get('lookalike-test-missing-key')).toBeNull();
       redis.disconnect();
@@ -17,7 +17,7 @@ describe('Redis connections', () => {
   });
 
   it('a producer fails fast while Redis is down: an error at once, not a hang', async () => {
-    const redis = createRedisConnection(deadUrl, 'producer');
+    const redis = createRedisConnection({ url: deadUrl }, 'producer');
     void redis.connect().catch(() => undefined);
     const started = Date.now();
     await expect(checkRedis(redis, 3_000)).rejects.toBeInstanceOf(DependencyUnavailableError);
@@ -28,10 +28,10 @@ describe('Redis connections', () => {
 
   it('names the unreachable URL, without its password, at start-up', async () => {
     const url = 'redis://user:secret@127.0.0.1:1';
-    const redis = createRedisConnection(url, 'worker');
-    const attempt = connectRedis(redis, url, 1_000);
+    const redis = createRedisConnection({ url }, 'worker');
+    const attempt = connectRedis(redis, { url }, 1_000);
     await expect(attempt).rejects.toBeInstanceOf(StartupError);
-    await expect(connectRedis(redis, url, 500)).rejects.toThrow(/redis:\/\/\*\*\*@127\.0\.0\.1:1 is unreachable/);
+    await expect(connectRedis(redis, { url }, 500)).rejects.toThrow(/redis:\/\/\*\*\*@127\.0\.0\.1:1 is unreachable/);
     redis.disconnect();
   });
 });

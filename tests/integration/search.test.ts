@@ -151,6 +151,18 @@ describe('POST /v1/search against real Elasticsearch with the built-in models', 
     expect(text.status).toBe(415);
   });
 
+  it('a malformed multipart body is a 400 invalid_multipart, a file part of another name a 400 invalid_query_source', async () => {
+    const raw = async (contentType: string, body: string) => {
+      const response = await fetch(`${p.apiUrl}/v1/search`, { method: 'POST', headers: { 'content-type': contentType }, body });
+      return { status: response.status, code: ((await response.json()) as any).error?.code };
+    };
+    const part = (name: string) => `--XX\r\nContent-Disposition: form-data; name="${name}"; filename="a.jpg"\r\nContent-Type: image/jpeg\r\n\r\nabc`;
+    expect(await raw('multipart/form-data', 'no boundary')).toEqual({ status: 400, code: 'invalid_multipart' });
+    expect(await raw('multipart/form-data; boundary=XX', part('image'))).toEqual({ status: 400, code: 'invalid_multipart' });
+    expect(await raw('multipart/form-data; boundary=XX', '--XX\r\nGarbage\r\n\r\nabc\r\n--XX--\r\n')).toEqual({ status: 400, code: 'invalid_multipart' });
+    expect(await raw('multipart/form-data; boundary=XX', `${part('photo')}\r\n--XX--\r\n`)).toEqual({ status: 400, code: 'invalid_query_source' });
+  });
+
   it('GET /v1/products/:id/similar takes the same options as query parameters', async () => {
     const id = items[2]!.id;
     const filters = encodeURIComponent(JSON.stringify({ available: true }));

@@ -68,13 +68,16 @@ describe('the OpenAPI document', () => {
         if (operation.security) {
           expect(operation.security).toEqual([{ bearer: [scopes[`${method} ${path}`]] }, { apiKey: [scopes[`${method} ${path}`]] }]);
           expect(operation.responses['401'].content['application/json'].schema.properties.error.properties.code.enum).toEqual(expect.arrayContaining(['api_key_missing', 'api_key_invalid']));
-          expect(operation.responses['403'].content['application/json'].schema.properties.error.properties.code.enum).toEqual(['api_key_scope']);
+          // Catalog routes also refuse a key bound to other catalogs; /metrics has no catalog.
+          const forbidden = path === '/metrics' || path === '/v1/catalogs' ? ['api_key_scope'] : ['api_key_scope', 'catalog_forbidden'];
+          expect(operation.responses['403'].content['application/json'].schema.properties.error.properties.code.enum).toEqual(forbidden);
         }
       }
     }
     expect(scopes).toEqual({
       'post /v1/search': 'search',
       'get /v1/products/{id}/similar': 'search',
+      'get /v1/catalogs': 'search',
       'post /v1/webhooks/catalog': 'webhook',
       'get /v1/products/{id}/status': 'webhook',
       'get /metrics': 'admin',

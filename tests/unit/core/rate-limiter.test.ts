@@ -14,12 +14,12 @@ describe('rateLimitWindow', () => {
 
 describe('createRateLimiter', () => {
   it('is off at RATE_LIMIT_PER_S=0', () => {
-    expect(createRateLimiter(loadConfig({ RATE_LIMIT_PER_S: '0' }), createRedisConnection('redis://127.0.0.1:1', 'producer'))).toBeNull();
+    expect(createRateLimiter(loadConfig({ RATE_LIMIT_PER_S: '0' }), createRedisConnection({ url: 'redis://127.0.0.1:1' }, 'producer'))).toBeNull();
   });
 
   it('keeps its counters in Redis under QUEUE_PREFIX, and counts in memory while Redis is not ready', async () => {
     // A connection that was never opened: not ready, as while Redis is down.
-    const redis = createRedisConnection('redis://127.0.0.1:1', 'producer');
+    const redis = createRedisConnection({ url: 'redis://127.0.0.1:1' }, 'producer');
     const limiter = createRateLimiter(loadConfig({ QUEUE_PREFIX: 'shop-7', RATE_LIMIT_PER_S: '2', RATE_LIMIT_BURST: '4' }), redis)!;
     expect(limiter).toBeInstanceOf(RateLimiterRedis);
     expect(limiter.getKey('ip:10.0.0.1')).toBe('shop-7:rate-limit:ip:10.0.0.1');

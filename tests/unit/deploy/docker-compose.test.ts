@@ -6,7 +6,7 @@ const root = path.resolve(__dirname, '..', '..', '..');
 const compose = parse(fs.readFileSync(path.join(root, 'docker-compose.yml'), 'utf8')) as {
   services: Record<string, { image?: string; command?: string[]; environment?: Record<string, string>; profiles?: string[]; deploy?: unknown; build?: { target: string } }>;
 };
-const servicesScript = fs.readFileSync(path.join(root, 'scripts', 'services.sh'), 'utf8');
+const servicesScript = ['services.sh', 'services-redis.sh'].map((file) => fs.readFileSync(path.join(root, 'scripts', file), 'utf8')).join('\n');
 const dockerfile = fs.readFileSync(path.join(root, 'Dockerfile'), 'utf8');
 
 describe('docker-compose.yml stays consistent with the development scripts', () => {

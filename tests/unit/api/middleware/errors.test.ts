@@ -3,10 +3,13 @@ import { errorBodySchema, errorHandler, notFound } from '../../../../api/middlew
 import { AppError, NotFoundError, PayloadTooLargeError, StartupError, ValidationError } from '../../../../core/errors';
 
 function fakeResponse() {
-  const sent: { status?: number; body?: unknown } = {};
+  const sent: { status?: number; body?: unknown; headers?: Record<string, string> } = {};
   const response = {
     locals: { requestId: 'req-1' },
     headersSent: false,
+    setHeader(name: string, value: string) {
+      sent.headers = { ...sent.headers, [name]: value };
+    },
     status(code: number) {
       sent.status = code;
       return response;
@@ -41,6 +44,11 @@ describe('the error middleware', () => {
     expect((await handle(new ValidationError('bad', { code: 'invalid_event', details: { problems: ['x'] } }))).body).toEqual({ error: { code: 'invalid_event', message: 'bad', details: { problems: ['x'] } }, request_id: 'req-1' });
     expect((await handle(new NotFoundError('gone', 'product_not_found'))).status).toBe(404);
     expect((await handle(new PayloadTooLargeError('big', 'image_too_large'))).status).toBe(413);
+  });
+
+  it('answers the Retry-After seconds an error carries as the header', async () => {
+    expect(await handle(new AppError('overloaded', 'at capacity', 503, { retryAfterSeconds: 1 }))).toMatchObject({ status: 503, headers: { 'Retry-After': '1' }, body: { error: { code: 'overloaded' } } });
+    expect((await handle(new AppError('rate_limited', 'slow down', 429))).headers).toBeUndefined();
   });
 
   it('maps body-parser and multer errors to stable codes', async () => {

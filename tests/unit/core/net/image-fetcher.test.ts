@@ -1,8 +1,12 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import sharp from 'sharp';
-import { ImageFetcher, type ResolvedAddress, type Transport, type TransportRequest } from '../../../../core/net/image-fetcher';
+import { ImageFetcher, createImageFetcher, type ResolvedAddress, type Transport, type TransportRequest } from '../../../../core/net/image-fetcher';
 import { refusalReason } from '../../../../core/net/address-policy';
+import { HostHeaders } from '../../../../core/net/host-headers';
+import { loadConfig } from '../../../../core/config';
+import { inspect } from 'node:util';
+import pino from 'pino';
 
 let png: Buffer;
 beforeAll(async () => {
@@ -119,8 +123,10 @@ describe('fetching a public image (through the recording transport)', () => {
 describe('loopback, for real (the only addresses tried with real connections)', () => {
   let server: http.Server;
   let port: number;
+  const authorizations: Array<string | undefined> = [];
   beforeAll(async () => {
     server = http.createServer((request, response) => {
+      authorizations.push(request.headers.authorization);
       if (request.url === '/a.png') response.writeHead(200, { 'content-type': 'image/png' }).end(png);
       else if (request.url === '/redirect') response.writeHead(302, { location: '/a.png' }).end();
       else if (request.url === '/slow') setTimeout(() => response.writeHead(200).end(png), 3_000);
@@ -147,6 +153,14 @@ describe('loopback, for real (the only addresses tried with real connections)', 
     await expect(real(['127.0.0.1']).fetch(`http://127.0.0.1:${port}/missing.png`)).rejects.toMatchObject({ code: 'fetch_not_found' });
   });
 
+  it('sends FETCH_HEADERS for catalog images, never for a searcher\'s image_url', async () => {
+    const config = loadConfig({ FETCH_ALLOWED_HOSTS: '127.0.0.1', FETCH_HEADERS: '{"127.0.0.1":{"Authorization":"Bearer loopback-token"}}' });
+    authorizations.length = 0;
+    await createImageFetcher(config, 'catalog').fetch(`http://127.0.0.1:${port}/redirect`);
+    await createImageFetcher(config, 'query').fetch(`http://127.0.0.1:${port}/a.png`);
+    expect(authorizations).toEqual(['Bearer loopback-token', 'Bearer loopback-token', undefined]);
+  });
+
   it('gives up after the total time limit', async () => {
     await expect(real(['127.0.0.1'], 300).fetch(`http://127.0.0.1:${port}/slow`)).rejects.toMatchObject({ code: 'fetch_timeout', transient: true });
   });
@@ -159,5 +173,67 @@ describe('address policy', () => {
     expect(refusalReason('::ffff:93.184.216.34')).toBeNull();
     expect(refusalReason('169.254.169.254')).toBe('a cloud metadata address');
     expect(refusalReason('::ffff:10.0.0.1')).toMatch(/IPv6 form of 10\.0\.0\.1/);
+  });
+});
+
+describe('FETCH_HEADERS: headers for private image hosts', () => {
+  const token = 'Bearer s3cr3t-cdn-token';
+  const headers = new HostHeaders({ 'CDN.example.com': { Authorization: token, 'X-Cdn-Key': 'k-123' } });
+  const withHeaders = (transport: Transport) => new ImageFetcher({ allowedHosts: [], maxBytes: 10_000, timeoutMs: 2_000, maxRedirects: 3, resolver, transport, hostHeaders: headers });
+
+  it('are sent to the host they are configured for (host names compare case-insensitively)', async () => {
+    const { transport, attempts } = recordingTransport({ 'https://cdn.example.com/a.png': { status: 200, body: png } });
+    await withHeaders(transport).fetch('https://CDN.Example.com/a.png');
+    expect(attempts[0]!.headers).toMatchObject({ authorization: token, 'x-cdn-key': 'k-123', accept: 'image/*' });
+  });
+
+  it('are not sent to any other host', async () => {
+    const { transport, attempts } = recordingTransport({ 'http://images.example.com/a.png': { status: 200, body: png } });
+    await withHeaders(transport).fetch('http://images.example.com/a.png');
+    expect(attempts[0]!.headers).not.toHaveProperty('authorization');
+    expect(JSON.stringify(attempts[0]!.headers)).not.toContain('s3cr3t');
+  });
+
+  it('are not sent after a redirect to another host, and are sent again on a redirect back to the same host', async () => {
+    const { transport, attempts } = recordingTransport({
+      'https://cdn.example.com/a.png': { status: 302, headers: { location: 'https://images.example.com/b.png' } },
+      'https://images.example.com/b.png': { status: 200, body: png },
+      'https://cdn.example.com/c.png': { status: 301, headers: { location: '/d.png' } },
+      'https://cdn.example.com/d.png': { status: 200, body: png },
+    });
+    const f = withHeaders(transport);
+    await f.fetch('https://cdn.example.com/a.png');
+    await f.fetch('https://cdn.example.com/c.png');
+    expect(attempts.map((a) => [a.url.toString(), a.headers.authorization])).toEqual([
+      ['https://cdn.example.com/a.png', token],
+      ['https://images.example.com/b.png', undefined],
+      ['https://cdn.example.com/c.png', token],
+      ['https://cdn.example.com/d.png', token],
+    ]);
+  });
+
+  it('are not sent once a redirect went from https down to http, even back on the configured host', async () => {
+    const { transport, attempts } = recordingTransport({
+      'https://cdn.example.com/a.png': { status: 302, headers: { location: 'http://cdn.example.com/a.png' } },
+      'http://cdn.example.com/a.png': { status: 200, body: png },
+    });
+    await withHeaders(transport).fetch('https://cdn.example.com/a.png');
+    expect(attempts.map((a) => a.headers.authorization)).toEqual([token, undefined]);
+  });
+
+  it('never appear in errors, JSON, util.inspect or log lines', async () => {
+    const failing: Transport = async () => {
+      throw new Error('socket hang up');
+    };
+    const error = await withHeaders(failing).fetch('https://cdn.example.com/a.png').catch((caught: unknown) => caught);
+    expect(error).toMatchObject({ code: 'fetch_network_error' });
+    const config = loadConfig({ FETCH_HEADERS: JSON.stringify({ 'cdn.example.com': { Authorization: token } }) });
+    const lines: string[] = [];
+    const logger = pino({ redact: { paths: [] } }, { write: (line: string) => lines.push(line) });
+    logger.info({ config, fetcher: withHeaders(failing), err: error }, 'fetch failed');
+    for (const text of [String(error), JSON.stringify(error), inspect(error, { depth: 10 }), JSON.stringify(config), inspect(config, { depth: 10 }), ...lines]) {
+      expect(text).not.toContain('s3cr3t');
+    }
+    expect(JSON.stringify(config.fetch.hostHeaders)).toBe('{"cdn.example.com":{"authorization":"[redacted]"}}');
   });
 });

@@ -33,14 +33,16 @@ describe('catalog mapping', () => {
   it('compares a live mapping: mismatched dims, missing models, wrong base types', () => {
     const config = loadConfig({});
     const live = buildIndexBody(config.index, [{ modelId: 'm1', dims: 4, index: options }]).mappings;
-    expect(compareMapping(live, [{ modelId: 'm1', dims: 4, index: options }])).toEqual({ problems: [], missingModels: [] });
+    expect(compareMapping(live, [{ modelId: 'm1', dims: 4, index: options }])).toEqual({ problems: [], missingModels: [], missingFields: {} });
     const mismatch = compareMapping(live, [{ modelId: 'm1', dims: 8, index: options }, { modelId: 'm2', dims: 2, index: options }]);
     expect(mismatch.problems).toEqual(['vectors.m1 has 4 dims but model m1 outputs 8']);
     expect(mismatch.missingModels.map((m) => m.modelId)).toEqual(['m2']);
     const broken = structuredClone(live) as { properties: Record<string, Record<string, unknown>> };
     broken.properties.price = { type: 'keyword' };
     delete broken.properties.sizes;
-    expect(compareMapping(broken, []).problems).toEqual(['field "sizes" is missing', 'field "price" is keyword, expected double']);
+    expect(compareMapping(broken, []).problems).toEqual(['field "price" is keyword, expected double']);
+    // A base field a newer release added (catalog) is not a disagreement: it is added in place.
+    expect(compareMapping(broken, []).missingFields).toEqual({ sizes: { type: 'keyword', ignore_above: 64 } });
   });
 
   it('adds one model as a mapping delta', () => {

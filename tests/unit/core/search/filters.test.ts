@@ -1,4 +1,4 @@
-import { buildFilterClauses, filtersSchema, knnClause, matchesFilters } from '../../../../core/search/filters';
+import { buildFilterClauses, catalogFilter, filtersSchema, knnClause, matchesFilters } from '../../../../core/search/filters';
 
 describe('filters', () => {
   it('turns each filter into a clause', () => {
@@ -39,5 +39,12 @@ describe('filters', () => {
     expect(knnClause({ field: 'vectors.a', vector: [1, 0], k: 10, numCandidates: 5, filters: [{ term: { available: true } }], boost: 0.7 })).toEqual({
       field: 'vectors.a', query_vector: [1, 0], k: 10, num_candidates: 10, filter: [{ term: { available: true } }], boost: 0.7,
     });
+  });
+});
+
+describe('catalogFilter', () => {
+  it('a named catalog is a term; the default catalog also holds documents written before catalogs', () => {
+    expect(catalogFilter('store-a')).toEqual({ term: { catalog: 'store-a' } });
+    expect(catalogFilter('default')).toEqual({ bool: { should: [{ term: { catalog: 'default' } }, { bool: { must_not: { exists: { field: 'catalog' } } } }], minimum_should_match: 1 } });
   });
 });

@@ -7,3 +7,12 @@ describe('parseSearchBody', () => {
     expect(parseSearchBody({ image_base64: 'A'.repeat(1000) }, 1000).source.kind).toBe('image');
   });
 });
+
+describe('query_id and cursor', () => {
+  it('a cursor takes only query_id and k beside it, and may be long (its options can hold steering vectors)', () => {
+    expect(parseSearchBody({ query_id: 'q', cursor: 'a'.repeat(100_000), k: 5 }, 1_000_000).source).toEqual({ kind: 'query_id', id: 'q', cursor: 'a'.repeat(100_000) });
+    expect(() => parseSearchBody({ query_id: 'q', cursor: 'c', min_score: 0.5 }, 1_000_000)).toThrow(expect.objectContaining({ code: 'invalid_request' }));
+    expect(() => parseSearchBody({ cursor: 'c', vector: [1] }, 1_000_000)).toThrow(expect.objectContaining({ code: 'invalid_request' }));
+    expect(() => parseSearchBody({ query_id: 'q', box: { left: 0, top: 0, width: 10, height: 10 } }, 1_000_000)).toThrow(expect.objectContaining({ code: 'query_needs_photo' }));
+  });
+});

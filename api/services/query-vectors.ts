@@ -1,0 +1,64 @@
+import type { Client } from '@elastic/elasticsearch';
+import { errors } from '@elastic/elasticsearch';
+import { DEFAULT_CATALOG, documentId } from '../../core/catalog';
+import type { Embedder } from '../../core/embedding/embedder';
+import { AppError, NotFoundError, ValidationError } from '../../core/errors';
+import type { QueryStore } from '../../core/search/query-store';
+import type { QueryOptions } from '../../core/search/search-request';
+import { DEFAULT_WEIGHT, type SteeringVectors } from '../../core/search/steering';
+
+/**
+ * The vectors a search reads besides its own query's: a product's (a `product_id` query, a kept product query, a
+ * `like` or `unlike` of a product), a kept query's, and raw steering vectors. Always within the search's catalog: the
+ * document id encodes it, and a kept query of another catalog is `query_expired`.
+ */
+export class QueryVectors {
+  constructor(
+    private readonly es: Client,
+    private readonly alias: string,
+    private readonly embedder: Embedder,
+    private readonly queries: QueryStore,
+  ) {}
+
+  /** The vectors of product `id` of `catalog` (the document id encodes the catalog: no other catalog's product). */
+  async product(catalog: string, id: string, ids: string[]): Promise<Record<string, number[]>> {
+    let doc;
+    try {
+      doc = await this.es.get<{ deleted?: boolean; vectors?: Record<string, number[]> }>({ index: this.alias, id: documentId(catalog, id), _source_includes: ['deleted', 'vectors'], _source_exclude_vectors: false } as never);
+    } catch (error) {
+      if (error instanceof errors.ResponseError && error.statusCode === 404) throw new NotFoundError(`product ${id} is not in the catalog`, 'product_not_found');
+      throw error;
+    }
+    const source = (doc as { _source?: { deleted?: boolean; vectors?: Record<string, number[]> } })._source;
+    if (!source || source.deleted) throw new NotFoundError(`product ${id} is not in catalog "${catalog}"`, 'product_not_found');
+    const vectors = Object.fromEntries(ids.flatMap((m) => (source.vectors?.[m] ? [[m, source.vectors[m]!]] : [])));
+    if (Object.keys(vectors).length === 0) throw new AppError('product_not_embedded', `product ${id} has no vector for ${ids.join(', ')} yet`, 409);
+    return vectors;
+  }
+
+  /**
+   * The vectors of `like` and `unlike`, for the models searched: products and kept queries of the search's catalog
+   * only (a kept query of another is query_expired, as when run), raw vectors by their length.
+   */
+  async steering(options: QueryOptions, models: string[]): Promise<SteeringVectors[]> {
+    const catalog = options.catalog ?? DEFAULT_CATALOG;
+    const items = [...(options.like ?? []).map((item) => ({ item, sign: 1 as const })), ...(options.unlike ?? []).map((item) => ({ item, sign: -1 as const }))];
+    return Promise.all(
+      items.map(async ({ item, sign }) => {
+        let vectors: Record<string, number[]>;
+        if (item.product_id !== undefined) vectors = await this.product(catalog, item.product_id, models);
+        else if (item.query_id !== undefined) {
+          const kept = await this.queries.load(item.query_id);
+          if (!kept || kept.catalog !== catalog) throw new NotFoundError(`like/unlike query_id ${item.query_id} expired or is not yours`, 'query_expired');
+          vectors = kept.productId ? await this.product(catalog, kept.productId, models) : kept.vectors;
+        } else {
+          const vector = item.vector!;
+          const model = this.embedder.models.find((m) => models.includes(m.id) && m.dims === vector.length);
+          if (!model) throw new ValidationError(`a like/unlike vector has ${vector.length} values; ${models.map((id) => `${id} takes ${this.embedder.get(id)!.dims}`).join(', ')}`, { code: 'vector_length_mismatch' });
+          vectors = { [model.id]: vector };
+        }
+        return { vectors, weight: item.weight ?? DEFAULT_WEIGHT[sign > 0 ? 'like' : 'unlike'], sign };
+      }),
+    );
+  }
+}

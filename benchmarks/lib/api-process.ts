@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
+import net from 'node:net';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -21,9 +22,23 @@ export interface ApiProcess {
   stop(): Promise<void>;
 }
 
-/** Starts the API with `env` (its port from API_PORT) and Node `flags`, and waits until /readyz answers. */
+/** A TCP port on 127.0.0.1 that nothing listens on now (the system's choice), for a process of the benchmark's own. */
+export async function freePort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve, reject) => server.once('error', reject).listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+/**
+ * Starts the API with `env` (its port from API_PORT) and Node `flags`, and waits until /readyz answers. Refuses a
+ * port where something already answers: on a machine others use, that is someone else's API, and measuring it
+ * instead of this one gives their catalog's answers.
+ */
 export async function startApi(env: NodeJS.ProcessEnv, flags: string[] = ['--single-threaded-gc']): Promise<ApiProcess> {
   const url = `http://127.0.0.1:${env.API_PORT}`;
+  if (await request(`${url}/readyz`, 'GET', {}, '').then(() => true, () => false)) throw new Error(`something already answers on ${url}: choose another API_PORT`);
   const child = spawn(process.execPath, [...flags, path.join(ROOT, 'dist', 'api', 'main.js')], { env, stdio: ['ignore', 'ignore', 'inherit'] });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   // A benchmark that dies takes its API with it.
@@ -35,11 +50,12 @@ export async function startApi(env: NodeJS.ProcessEnv, flags: string[] = ['--sin
     await exited;
   };
   for (let i = 0; ; i++) {
-    if (await request(`${url}/readyz`, 'GET', {}, '').then(() => true, () => false)) break;
+    // Whether this child is still there first: one that could not listen leaves the port to whoever took it.
     if (child.exitCode !== null || i > 240) {
       await stop();
       throw new Error('the API did not become ready');
     }
+    if (await request(`${url}/readyz`, 'GET', {}, '').then(() => true, () => false)) break;
     await sleep(500);
   }
   return { url, child, stop };

@@ -1,6 +1,6 @@
 import os from 'node:os';
 import { shuffle } from '../../core/random';
-import { multipart, sampleRss, startApi, steadyLoad } from './api-process';
+import { freePort, multipart, sampleRss, startApi, steadyLoad } from './api-process';
 import { request } from './bench-index';
 import { latencyStats, type LatencyStats } from './report';
 import { FILTER_LEVELS, LEVELS, mean, type Queries } from './scale-setup';
@@ -27,7 +27,7 @@ export interface EndToEnd {
  */
 export async function measureEndToEnd(env: NodeJS.ProcessEnv, queries: Queries, options: { rates: number[]; count: number }, random: () => number): Promise<EndToEnd[]> {
   const count = Math.min(options.count, queries.uploads.length);
-  const api = await startApi({ ...env, API_PORT: '18082', API_HOST: '127.0.0.1', RATE_LIMIT_PER_S: '0' });
+  const api = await startApi({ ...env, API_PORT: String(await freePort()), API_HOST: '127.0.0.1', RATE_LIMIT_PER_S: '0' });
   try {
     // Warm-up: the first requests load the models' kernels and the index files, and JIT the API's code.
     for (let q = 0; q < 20; q++) {

@@ -1,4 +1,21 @@
-import { steadyLoad } from '../../../benchmarks/lib/api-process';
+import http from 'node:http';
+import { freePort, startApi, steadyLoad } from '../../../benchmarks/lib/api-process';
+
+describe('startApi', () => {
+  it("refuses a port where something already answers (another person's API), without starting its own", async () => {
+    const port = await freePort();
+    const other = http.createServer((_request, response) => response.end('{"status":"ready"}'));
+    await new Promise<void>((resolve) => other.listen(port, '127.0.0.1', resolve));
+    try {
+      const started = startApi({ ...process.env, API_PORT: String(port) });
+      await expect(started).rejects.toThrow(`something already answers on http://127.0.0.1:${port}`);
+      // Had it started one, stop it (the test has failed already).
+      await started.then((api) => api.stop(), () => undefined);
+    } finally {
+      await new Promise((resolve) => other.close(resolve));
+    }
+  });
+});
 
 describe('steadyLoad', () => {
   it('sends on schedule whatever the earlier answers, and counts waiting from the scheduled start', async () => {

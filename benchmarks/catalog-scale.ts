@@ -13,7 +13,8 @@
  * The catalog: the dev set's real products (embedded), then generated ones (benchmarks/lib/synthetic-vectors.ts,
  * checked against the real ones here), cached under .cache/catalog-scale/. `--keep` keeps each built index (and
  * what its build measured) and uses it again next time instead of building it anew; without it, every `bench-scale-*`
- * index is deleted at the end. Results of sizes not run this time are kept from benchmarks/results/catalog-scale.json.
+ * index is deleted at the end. Results of the sizes and configurations not run this time are kept from
+ * benchmarks/results/catalog-scale.json.
  *
  * usage: npm run bench:catalog-scale -- [--sizes 10000,100000] [--configs int8,bbq,int4] [--es-queries 200]
  *        [--queries 300] [--rates 0,5,10] [--sweep-at <size>] [--max-merged-segment 5gb] [--keep]
@@ -101,7 +102,9 @@ async function main(): Promise<void> {
   const previous = readPrevious();
   const results: ScaleResult[] = [];
   const save = async () => {
-    const all = [...previous.filter((r) => !sizes.includes(r.products)), ...results].sort((a, b) => a.products - b.products || configs.indexOf(a.config) - configs.indexOf(b.config));
+    const order = Object.keys(CONFIGS);
+    const measuredNow = (r: ScaleResult) => sizes.includes(r.products) && configs.includes(r.config);
+    const all = [...previous.filter((r) => !measuredNow(r)), ...results].sort((a, b) => a.products - b.products || order.indexOf(a.config) - order.indexOf(b.config));
     const data = { generator: catalog.generator, filters: FILTER_LEVELS, shape: Object.fromEntries(Object.entries(checks).map(([k, v]) => [k, v.summary])), results: all };
     // The measurements first, so that nothing after them can lose them.
     // The command of every run whose results are kept.
@@ -145,10 +148,10 @@ async function report(all: ScaleResult[], checks: Parameters<typeof shapeSection
   const passing = all[0] ? LEVELS.map((level) => `${FILTER_LEVELS[level]!.label}: ${fixed(100 * all[0]!.filters_passing[level]!, 1)} %`).join(', ') : '';
   const sections = measured.map((size) => {
     const rows = all.filter((r) => r.products === size);
-    return `## ${size.toLocaleString('en')} products\n\nMeasured ${rows[0]!.date.slice(0, 10)} by \`${rows[0]!.command}\`; the exact searches timed ${rows[0]!.exact_measured?.slice(0, 16).replace('T', ' ') ?? 'earlier'} UTC.\n\n${sizeTable(rows, primary, models)}\n\nAgainst the targets (set for 1,000,000 products):\n\n${targetTable(rows, primary)}`;
+    return `## ${size.toLocaleString('en')} products\n\nMeasured ${rows[0]!.date.slice(0, 10)} by ${[...new Set(rows.map((r) => `\`${r.command}\` (${r.config})`))].join(' and ')}; the exact searches timed ${rows[0]!.exact_measured?.slice(0, 16).replace('T', ' ') ?? 'earlier'} UTC.\n\n${sizeTable(rows, primary, models)}\n\nAgainst the targets (set for 1,000,000 products):\n\n${targetTable(rows, primary)}`;
   });
   if (!measured.includes(1_000_000)) {
-    sections.push(`## 1,000,000 products\n\nNot measured yet: this run was on a shared 2-core machine. The command, and what the build would take going by this run's largest size (n log n): ${largest.map(estimate).join('; ')}.\n\n    npm run bench:catalog-scale -- --sizes 1000000 --configs int8,bbq,int4 --keep`);
+    sections.push(`## 1,000,000 products\n\nNot measured yet: this run was on a shared 2-core machine. The command, and what the build would take going by this run's largest size (n log n): ${largest.map(estimate).join('; ')}.\n\n    npm run bench:catalog-scale -- --sizes 1000000 --configs bbq,int8 --keep`);
   }
   return `# Catalog size: latency, recall and memory at ${measured.map((n) => n.toLocaleString('en')).join(', ')} products
 

@@ -17,6 +17,8 @@ export interface EndToEnd {
   errors: number;
   first_error?: string;
   api_rss: { max: number; peak: number };
+  /** Set afterwards on a run found not to measure this benchmark's API (why): the report shows no figures for it. */
+  invalid?: string;
   /** The machine's 1-minute load average at the start and the end (others share it). */
   load_average: [number, number];
 }

@@ -148,7 +148,7 @@ async function report(all: ScaleResult[], checks: Parameters<typeof shapeSection
   const passing = all[0] ? LEVELS.map((level) => `${FILTER_LEVELS[level]!.label}: ${fixed(100 * all[0]!.filters_passing[level]!, 1)} %`).join(', ') : '';
   const sections = measured.map((size) => {
     const rows = all.filter((r) => r.products === size);
-    return `## ${size.toLocaleString('en')} products\n\nMeasured ${rows[0]!.date.slice(0, 10)} by ${[...new Set(rows.map((r) => `\`${r.command}\` (${r.config})`))].join(' and ')}; the exact searches timed ${rows[0]!.exact_measured?.slice(0, 16).replace('T', ' ') ?? 'earlier'} UTC.\n\n${sizeTable(rows, primary, models)}\n\nAgainst the targets (set for 1,000,000 products):\n\n${targetTable(rows, primary)}`;
+    return `## ${size.toLocaleString('en')} products\n\nMeasured ${rows[0]!.date.slice(0, 10)} by ${[...new Set(rows.map((r) => r.command))].map((c) => `\`${c}\` (${rows.filter((r) => r.command === c).map((r) => r.config).join(', ')})`).join(' and ')}; the exact searches timed ${rows[0]!.exact_measured?.slice(0, 16).replace('T', ' ') ?? 'earlier'} UTC.\n\n${sizeTable(rows, primary, models)}\n\nAgainst the targets (set for 1,000,000 products):\n\n${targetTable(rows, primary)}`;
   });
   if (!measured.includes(1_000_000)) {
     sections.push(`## 1,000,000 products\n\nNot measured yet: this run was on a shared 2-core machine. The command, and what the build would take going by this run's largest size (n log n): ${largest.map(estimate).join('; ')}.\n\n    npm run bench:catalog-scale -- --sizes 1000000 --configs bbq,int8 --keep`);

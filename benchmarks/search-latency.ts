@@ -20,7 +20,6 @@
  * usage: npm run bench:search-latency -- [--sizes 10000,100000] [--queries 400] [--scenes 200] [--api-node-flags '--single-threaded-gc;']
  * (services up: npm run services:up; the API runs from dist/: npm run build)
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -33,11 +32,13 @@ import { createProgress } from '../core/progress';
 import { seededRandom, shuffle } from '../core/random';
 import { buildFilterClauses, type SearchFilters } from '../core/search/filters';
 import { searchCatalog } from '../core/search/catalog-search';
+import { startApi, multipart, type ApiProcess } from './lib/api-process';
 import { benchProduct, createBenchIndex, request } from './lib/bench-index';
 import { buildDevSet } from './lib/devset';
 import { buildSceneDevSet } from './lib/scenes';
 import { embedAll, row } from './lib/embed';
-import { fixed, percentile, writeResult } from './lib/report';
+import { gaussian, nearProduct } from './lib/synthetic-vectors';
+import { fixed, latencyStats, writeResult, type LatencyStats } from './lib/report';
 
 const root = path.resolve(__dirname, '..');
 const stamp = Date.now().toString(36);
@@ -67,46 +68,9 @@ interface Sample {
   total: number;
 }
 
-type Stats = { p50: number; p95: number; p99: number; mean: number };
+type Stats = LatencyStats;
 type Summary = ReturnType<typeof summarise>;
-const stats = (values: number[]): Stats => ({
-  p50: percentile(values, 50),
-  p95: percentile(values, 95),
-  p99: percentile(values, 99),
-  mean: values.reduce((a, b) => a + b, 0) / values.length,
-});
-
-/** Gaussian noise from a seeded uniform source (Box–Muller). */
-function gaussian(random: () => number): () => number {
-  let spare: number | null = null;
-  return () => {
-    if (spare !== null) {
-      const value = spare;
-      spare = null;
-      return value;
-    }
-    const u = Math.max(random(), 1e-12);
-    const v = random();
-    const r = Math.sqrt(-2 * Math.log(u));
-    spare = r * Math.sin(2 * Math.PI * v);
-    return r * Math.cos(2 * Math.PI * v);
-  };
-}
-
-/** A unit vector at about `cosine` to `base` (unit): base + noise of norm tan(acos(cosine)), normalised. */
-function near(base: Float32Array, cosine: number, noise: () => number): number[] {
-  const sigma = Math.tan(Math.acos(cosine)) / Math.sqrt(base.length);
-  const out = new Array<number>(base.length);
-  let norm = 0;
-  for (let d = 0; d < base.length; d++) {
-    const value = base[d]! + sigma * noise();
-    out[d] = value;
-    norm += value * value;
-  }
-  norm = Math.sqrt(norm);
-  for (let d = 0; d < base.length; d++) out[d] = Math.round((out[d]! / norm) * 1e6) / 1e6;
-  return out;
-}
+const stats = latencyStats;
 
 /** Scene photos, by how they are asked: the default (localization), objects: true, crop: "trim" (no localization). */
 const SCENE_KINDS = { scene: {}, scene_objects: { objects: true }, scene_trim: { crop: 'trim' } } as const;
@@ -136,15 +100,6 @@ function summarise(samples: Array<Sample & { direct: number }>) {
     /** The API's own share of the end-to-end time: mean overhead over mean wall time. */
     overhead_share: overhead.reduce((a, b) => a + b, 0) / samples.reduce((a, s) => a + s.wall, 0),
   };
-}
-
-/** A multipart/form-data body: the image as the `image` file part, options as the `query` text part. */
-function multipart(image: Buffer, query?: unknown): { headers: Record<string, string>; body: Buffer } {
-  const boundary = `----lookalike${stamp}`;
-  const parts = [Buffer.from(`--${boundary}\r\ncontent-disposition: form-data; name="image"; filename="query.jpg"\r\ncontent-type: image/jpeg\r\n\r\n`), image, Buffer.from('\r\n')];
-  if (query !== undefined) parts.push(Buffer.from(`--${boundary}\r\ncontent-disposition: form-data; name="query"\r\n\r\n${JSON.stringify(query)}\r\n`));
-  parts.push(Buffer.from(`--${boundary}--\r\n`));
-  return { headers: { 'content-type': `multipart/form-data; boundary=${boundary}` }, body: Buffer.concat(parts) };
 }
 
 async function main(): Promise<void> {
@@ -178,7 +133,7 @@ async function main(): Promise<void> {
 
   const bench = await createBenchIndex(config, logger);
   const { es } = bench;
-  let child: ChildProcess | undefined;
+  let child: ApiProcess | undefined;
   const results: Array<{ products: number; node_flags: string; load_seconds: number; segments: number; queries: number; plain: Summary; filtered: Summary; vector: Summary; scenes?: Record<SceneKind, ReturnType<typeof summariseScenes>> }> = [];
   try {
     // Beyond the real photos, each product is a real one's vectors plus noise.
@@ -186,7 +141,7 @@ async function main(): Promise<void> {
     const document = (i: number) => {
       const real = i < devset.catalog.length;
       const base = real ? i : Math.floor(random() * devset.catalog.length);
-      const vectors = Object.fromEntries(modelIds.map((id) => [id, real ? Array.from(row(catalogVectors[id]!, dims[id]!, base)) : near(row(catalogVectors[id]!, dims[id]!, base), 0.55 + random() * 0.4, noise)]));
+      const vectors = real ? Object.fromEntries(modelIds.map((id) => [id, Array.from(row(catalogVectors[id]!, dims[id]!, base))])) : nearProduct(catalogVectors, dims, base, random, noise);
       return benchProduct(i, devset.catalog[base]!, vectors, random);
     };
 
@@ -203,13 +158,8 @@ async function main(): Promise<void> {
 
       // The API once per set of Node flags, each measured the same way.
       for (const flags of nodeFlags) {
-        const server = spawn(process.execPath, [...flags.split(' ').filter(Boolean), path.join(root, 'dist', 'api', 'main.js')], { env, stdio: ['ignore', 'ignore', 'inherit'] });
+        const server = await startApi(env, flags.split(' ').filter(Boolean));
         child = server;
-        for (let i = 0; ; i++) {
-          if (await request(`${api}/readyz`, 'GET', {}, '').then(() => true, () => false)) break;
-          if (i > 240) throw new Error('the API did not become ready');
-          await sleep(500);
-        }
 
         const upload = async (q: number, filters?: SearchFilters): Promise<Sample> => {
           const form = multipart(uploads[q]!, filters ? { filters } : undefined);
@@ -288,15 +238,12 @@ async function main(): Promise<void> {
 
         results.push({ products: size, node_flags: flags, load_seconds: loadSeconds, segments: segments.length, queries: uploads.length, plain: summarise(plain), filtered: summarise(filtered), vector: summarise(vector), ...(scenes ? { scenes } : {}) });
         process.stderr.write(`${size} ${flags}: ${JSON.stringify(results.at(-1))}\n`);
-        const exited = new Promise((resolve) => server.once('exit', resolve));
-        server.kill('SIGTERM');
-        await exited;
+        await server.stop();
         child = undefined;
       }
     }
   } finally {
-    child?.kill('SIGTERM');
-    await sleep(1000);
+    await child?.stop();
     await bench.drop();
   }
 

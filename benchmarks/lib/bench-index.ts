@@ -1,23 +1,25 @@
 import http from 'node:http';
 import { performance } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Client } from '@elastic/elasticsearch';
-import { createElasticsearchClient } from '../../core/search/elasticsearch';
 import type { Config } from '../../core/config';
 import { resolveManifests, vectorFieldSpecs } from '../../core/embedding/manifest';
 import type { Logger } from '../../core/logger';
 import { createProgress } from '../../core/progress';
-import { IndexManager } from '../../core/search/index-manager';
-import type { ClipartItem } from './clipart';
+import { createElasticsearchClient } from '../../core/search/elasticsearch';
+import { BULK_LOAD_SETTINGS, IndexManager } from '../../core/search/index-manager';
+import { bulkWrite, isTransientFailure, type BulkAction } from '../../core/search/bulk';
 import { embeddedPhoto, photoFields } from '../../core/search/photos';
+import type { ClipartItem } from './clipart';
+
+// Idle connections are closed before a Node server's keep-alive timeout (5 s), so that none is reused as it closes.
+const sharedAgent = new http.Agent({ keepAlive: true, maxSockets: 4, timeout: 4_000 });
 
 /**
- * A catalog index for a benchmark: created through IndexManager under the config's alias (so it has the real mapping),
- * filled with NDJSON bulk requests, deleted at the end.
+ * One HTTP request over a keep-alive connection (node:http: the client adds as little as it can to the time). The
+ * default agent holds 4 connections; a load that sends without waiting needs an agent of its own with more.
  */
-const agent = new http.Agent({ keepAlive: true, maxSockets: 4 });
-
-/** One HTTP request over a keep-alive connection (node:http: the client adds as little as it can to the time). */
-export function request(url: string, method: string, headers: Record<string, string>, body: Buffer | string): Promise<{ ms: number; body: Record<string, unknown> }> {
+export function request(url: string, method: string, headers: Record<string, string>, body: Buffer | string, agent: http.Agent = sharedAgent): Promise<{ ms: number; body: Record<string, unknown> }> {
   const started = performance.now();
   return new Promise((resolve, reject) => {
     const outgoing = http.request(url, { method, agent, headers: { ...headers, 'content-length': String(Buffer.byteLength(body)) } }, (response) => {
@@ -66,49 +68,90 @@ export interface BenchIndex {
   es: Client;
   /** The concrete index behind the alias. */
   index: string;
-  /** Writes documents `loaded … count − 1` (ids `p<i>`), 250 a request, two requests in flight; refreshes; seconds. */
+  /** Whether the index was made by this call (false: it existed, and `fill` goes on from what it holds). */
+  created: boolean;
+  /**
+   * Writes documents `loaded … count − 1` (ids `p<i>`), `BULK_BATCH` a request, two requests in flight, then ends the
+   * bulk load (IndexManager.endBulkLoad: the configured refresh interval and replicas, a refresh); seconds.
+   */
   fill(count: number, document: (i: number) => Record<string, unknown>, label: string): Promise<number>;
-  /** Deletes every version of the alias. */
+  /** Deletes every version of the alias, and closes the client. */
   drop(): Promise<void>;
+  /** Closes the client and leaves the index as it is (to be used again). */
+  close(): Promise<void>;
 }
 
-export async function createBenchIndex(config: Config, logger: Logger): Promise<BenchIndex> {
-  const es = createElasticsearchClient(config.elasticsearch);
-  const nodes = config.elasticsearch.nodes;
+/** Documents per bulk request. */
+export const BULK_BATCH = 250;
+/** How often a bulk item that Elasticsearch refused for the moment (429, 5xx) is sent again. */
+const BULK_ATTEMPTS = 5;
+
+export interface BenchIndexOptions {
+  /** Fields of the benchmark's own beside the catalog mapping (an exact copy of a vector field, say). */
+  extraProperties?: Record<string, unknown>;
+}
+
+/**
+ * The catalog index of a benchmark: created through IndexManager under the config's alias (so it has the real
+ * mapping, layout and vector index options) as a migration creates a version for its bulk load (BULK_LOAD_SETTINGS),
+ * or found there from an earlier run, in which case `fill` goes on from the documents it holds, less the last two
+ * requests' worth (those in flight when that run stopped).
+ */
+export async function createBenchIndex(config: Config, logger: Logger, options: BenchIndexOptions = {}): Promise<BenchIndex> {
+  // Long requests: a bulk request waits while merges of a large catalog run, and a retry after a timeout would send it twice.
+  const es = createElasticsearchClient({ ...config.elasticsearch, requestTimeoutMs: 600_000 });
   const manager = new IndexManager(es, config.index, logger);
-  const { index } = await manager.ensure(vectorFieldSpecs(config, resolveManifests(config.models.ids, config.models.dir)));
+  const specs = vectorFieldSpecs(config, resolveManifests(config.models.ids, config.models.dir));
+  const created = (await manager.currentIndex()) === null;
+  if (created) await manager.createIndex(manager.versionName(1), specs, { alias: true, ...BULK_LOAD_SETTINGS });
+  const { index } = await manager.ensure(specs);
+  if (options.extraProperties) await es.indices.putMapping({ index, properties: options.extraProperties as never });
   let loaded = 0;
+  if (!created) {
+    await es.indices.refresh({ index });
+    loaded = Math.max(0, (await es.count({ index })).count - 2 * BULK_BATCH);
+  }
+  const send = async (from: number, to: number, document: (i: number) => Record<string, unknown>) => {
+    let actions: BulkAction[] = [];
+    for (let i = from; i < to; i++) actions.push({ op: 'index', index, id: `p${i}`, document: document(i) });
+    for (let attempt = 1; actions.length > 0; attempt++) {
+      const { failures } = await bulkWrite(es, actions);
+      const retry = new Set(failures.filter(isTransientFailure).map((failure) => failure.id));
+      const fatal = failures.find((failure) => !retry.has(failure.id));
+      if (fatal) throw new Error(`bulk: ${fatal.id}: ${fatal.type}: ${fatal.reason}`);
+      if (retry.size > 0 && attempt >= BULK_ATTEMPTS) throw new Error(`bulk: ${retry.size} documents still refused after ${attempt} attempts: ${failures[0]!.reason}`);
+      actions = actions.filter((action) => retry.has(action.id));
+      if (actions.length > 0) await sleep(500 * attempt);
+    }
+  };
   return {
     es,
     index,
+    created,
     async fill(count, document, label) {
       const bar = createProgress(label);
       const started = performance.now();
-      const send = async (from: number, to: number) => {
-        const lines: string[] = [];
-        for (let i = from; i < to; i++) lines.push(JSON.stringify({ index: { _index: index, _id: `p${i}` } }), JSON.stringify(document(i)));
-        // Spread over the nodes given, as the client does.
-        const response = await request(`${nodes[(from / 250) % nodes.length]}/_bulk`, 'POST', { 'content-type': 'application/x-ndjson' }, `${lines.join('\n')}\n`);
-        if (response.body.errors) throw new Error(`bulk errors: ${JSON.stringify(response.body).slice(0, 500)}`);
-      };
       const inFlight = new Set<Promise<void>>();
       while (loaded < count) {
         const from = loaded;
-        loaded = Math.min(count, loaded + 250);
-        const promise = send(from, loaded).then(() => {
+        loaded = Math.min(count, loaded + BULK_BATCH);
+        const promise = send(from, loaded, document).then(() => {
           inFlight.delete(promise);
-          bar.update(loaded - inFlight.size * 250, count);
+          bar.update(loaded - inFlight.size * BULK_BATCH, count);
         });
         inFlight.add(promise);
         if (inFlight.size >= 2) await Promise.race(inFlight);
       }
       await Promise.all(inFlight);
-      await es.indices.refresh({ index });
+      await manager.endBulkLoad(index);
       bar.done();
       return (performance.now() - started) / 1000;
     },
     async drop() {
       for (const name of Object.keys(await es.indices.get({ index: `${config.index.alias}-v*` }).catch(() => ({})))) await es.indices.delete({ index: name });
+      await es.close();
+    },
+    async close() {
       await es.close();
     },
   };

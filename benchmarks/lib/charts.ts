@@ -18,6 +18,7 @@ const load = <T>(name: string): Promise<T> => import(name) as Promise<T>;
 export interface Series {
   /** The legend's name of this line. */
   name: string;
+  /** Joined in this order. */
   points: Array<{ x: number; y: number }>;
 }
 
@@ -35,7 +36,8 @@ export interface LineChart {
 
 /** A line chart (one line per series, points marked) as a Vega-Lite spec. */
 export function lineChartSpec(chart: LineChart): TopLevelSpec {
-  const values = chart.series.flatMap((series) => series.points.map((point) => ({ series: series.name, x: point.x, y: point.y })));
+  // Each line joins its points in the order given (a sweep's points are not sorted by x).
+  const values = chart.series.flatMap((series) => series.points.map((point, order) => ({ series: series.name, x: point.x, y: point.y, order })));
   const scale = (axis: { log?: boolean; zero?: boolean; max?: number }) => ({
     ...(axis.log ? { type: 'log' as const } : { zero: axis.zero ?? true }),
     ...(axis.max !== undefined ? { domainMax: axis.max } : {}),
@@ -47,6 +49,7 @@ export function lineChartSpec(chart: LineChart): TopLevelSpec {
       x: { field: 'x', type: 'quantitative' as const, title: chart.x.title, scale: scale(chart.x) },
       y: { field: 'y', type: 'quantitative' as const, title: chart.y.title, scale: scale(chart.y) },
       color: { field: 'series', type: 'nominal' as const, title: null, sort: chart.series.map((series) => series.name) },
+      order: { field: 'order', type: 'quantitative' as const },
     },
   };
   const rules = (chart.rules ?? []).length
@@ -82,11 +85,21 @@ export async function renderPng(spec: TopLevelSpec, scale = 2): Promise<Buffer> 
   const view = new vega.View(vega.parse(vegaLite.compile(spec).spec), { renderer: 'none' });
   try {
     const svg = await view.toSVG(scale);
-    return await sharp(Buffer.from(svg)).png().toBuffer();
+    // A process that has decoded an image has every libvips loader but the accepted photo formats blocked
+    // (core/image/decode.ts restrictDecoders: SVG is not a format the service takes). This SVG is Vega's own: its
+    // loader is let through for this one conversion, and blocked again after it.
+    sharp.unblock({ operation: [SVG_LOADER] });
+    try {
+      return await sharp(Buffer.from(svg)).png().toBuffer();
+    } finally {
+      sharp.block({ operation: [SVG_LOADER] });
+    }
   } finally {
     view.finalize();
   }
 }
+
+const SVG_LOADER = 'VipsForeignLoadSvgBuffer';
 
 /** Draws `chart` into `file` (a .png path); returns the path. */
 export async function writeLineChart(file: string, chart: LineChart): Promise<string> {

@@ -32,4 +32,11 @@ export function percentile(values: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
 }
 
+export type LatencyStats = { p50: number; p95: number; p99: number; mean: number };
+
+/** p50, p95, p99 and the mean of a set of timings. */
+export function latencyStats(values: number[]): LatencyStats {
+  return { p50: percentile(values, 50), p95: percentile(values, 95), p99: percentile(values, 99), mean: values.reduce((a, b) => a + b, 0) / values.length };
+}
+
 export const fixed = (value: number, digits = 3): string => (Number.isFinite(value) ? value.toFixed(digits) : 'n/a');

@@ -46,6 +46,13 @@ export interface MigrationResult {
   caughtUp: number;
 }
 
+/**
+ * How a version is created for a bulk load, as Elasticsearch advises: no refreshes (no small segments made and merged
+ * while loading) and no replicas (each would index every document again; one copied afterwards gets the finished
+ * segments). `endBulkLoad` sets the configured ones.
+ */
+export const BULK_LOAD_SETTINGS = { refreshInterval: '-1', replicas: 0 } as const;
+
 /** Writers' clocks may trail ours a little; documents touched this long before the copy started are copied again. */
 const CATCH_UP_MARGIN_MS = 5_000;
 /** How often ensure reads the names again after losing the race to create an index to another process. */
@@ -189,6 +196,16 @@ export class IndexManager {
     });
   }
 
+  /**
+   * Ends a bulk load into `index` (one created with BULK_LOAD_SETTINGS): the configured refresh interval and replicas
+   * (INDEX_REFRESH_INTERVAL, INDEX_REPLICAS), a refresh, and a wait for the replicas (see waitForReplicas).
+   */
+  async endBulkLoad(index: string): Promise<void> {
+    await this.es.indices.putSettings({ index, settings: { index: { refresh_interval: this.indexConfig.refreshInterval, number_of_replicas: this.indexConfig.replicas } } });
+    await this.es.indices.refresh({ index });
+    await waitForReplicas(this.es, index, this.indexConfig.replicas, this.logger);
+  }
+
   async migrate(options: MigrationOptions): Promise<MigrationResult> {
     const from = await this.requireCurrent();
     const latest = (await this.versions())[0] ?? 0;
@@ -200,7 +217,7 @@ export class IndexManager {
       return options.transform ? options.transform(upgraded) : upgraded.map((document) => document.source);
     };
     // No refreshes and no replicas while bulk-loading the new version; both come back before the swap.
-    await this.createIndex(to, options.models, { refreshInterval: '-1', replicas: 0 });
+    await this.createIndex(to, options.models, BULK_LOAD_SETTINGS);
     this.logger.info({ from, to }, 'migration: copying documents');
     const startedAt = Date.now();
     try {
@@ -210,10 +227,8 @@ export class IndexManager {
         copied += await copyDocuments(this.es, hits, to, transform, false);
         options.onProgress?.(copied, total);
       });
-      await this.es.indices.putSettings({ index: to, settings: { index: { refresh_interval: this.indexConfig.refreshInterval, number_of_replicas: this.indexConfig.replicas } } });
-      await this.es.indices.refresh({ index: to });
       // Searches move to the new version only once it has as many copies of each shard as configured.
-      await waitForReplicas(this.es, to, this.indexConfig.replicas, this.logger);
+      await this.endBulkLoad(to);
       await this.es.indices.updateAliases({
         actions: [
           { remove: { index: from, alias: this.alias } },

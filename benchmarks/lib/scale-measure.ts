@@ -1,0 +1,253 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { loadConfig, type Config, type VectorIndexOptions } from '../../core/config';
+import { resolveManifests, vectorFieldSpecs } from '../../core/embedding/manifest';
+import type { Logger } from '../../core/logger';
+import { seededRandom } from '../../core/random';
+import { vectorField } from '../../core/search/catalog-mapping';
+import { buildFilterClauses } from '../../core/search/filters';
+import { createBenchIndex } from './bench-index';
+import { forceMerge, sampleHeap, segments, waitForMerges, type Segments } from './es-monitor';
+import { indexFootprint, type IndexFootprint } from './index-footprint';
+import { exactCopyProperties, exactField, knnRequest, recall, runShuffled, timedHybrid, timedSearch, type Timed } from './knn-measure';
+import { latencyStats, type LatencyStats } from './report';
+import type { ScaleCatalog } from './scale-catalog';
+import { API_VARIANTS, CONFIGS, FILTER_HEURISTICS, FILTER_LEVELS, LEVELS, SWEEP, SWEEP_OVERSAMPLE, mean, type Queries } from './scale-setup';
+import { measureEndToEnd, type EndToEnd } from './scale-end-to-end';
+import { KNN_PRELOAD, coldOpen, localIndexDirectory, type ColdOpen } from './store-preload';
+
+/**
+ * One catalog size under one vector index configuration: build (or reuse) the index, then measure Elasticsearch
+ * alone (kNN against exact, per model and filter), the hybrid the API runs, a num_candidates sweep, the API end to end
+ * at a steady rate, and what the index takes on disk and in memory.
+ */
+
+export interface KnnCell {
+  approx: LatencyStats;
+  exact: LatencyStats;
+  recall: number;
+  /** Exact p50 ÷ approximate p50. */
+  speedup: number;
+}
+
+export interface ScaleResult {
+  products: number;
+  config: string;
+  index_options: Record<string, VectorIndexOptions>;
+  date: string;
+  /** When the exact searches were timed (the first configuration of a size, maybe in an earlier run). */
+  exact_measured?: string;
+  /** The command of the run that measured this. */
+  command?: string;
+  reused_index: boolean;
+  build: { generate_seconds: number; load_seconds: number; settle_seconds: number; merge_seconds: number; segments_after_load: Segments; heap: { max_used_bytes: number; max_old_bytes: number; heap_bytes: number } } | null;
+  filters_passing: Record<string, number>;
+  footprint: IndexFootprint;
+  knn: Record<string, Record<string, KnnCell>>;
+  hybrid: Record<string, LatencyStats>;
+  as_loaded?: { segments: number; knn: Record<string, { approx: LatencyStats; recall: number }> };
+  /** `oversample` absent: the mapping's. */
+  sweep?: Array<{ level: string; num_candidates: number; oversample?: number; p50: number; p95: number; p99: number; recall: number }>;
+  /** The API with other settings (API_VARIANTS), back to back. */
+  api_variants?: Record<string, EndToEnd>;
+  /** Per rate (0: back to back). */
+  end_to_end: EndToEnd[];
+  /** The machine's 1-minute load average when the measurements began and when they ended (others share it). */
+  load_average: [number, number];
+  preload?: { without: ColdOpen; with: ColdOpen } | { skipped: string };
+  /** The filtered kNN under each of FILTER_HEURISTICS (the first configuration only). */
+  heuristics?: Array<{ label: string; settings: Record<string, string | boolean>; knn: Record<string, { approx: LatencyStats; recall: number }> }>;
+}
+
+export interface MeasureOptions {
+  size: number;
+  config: string;
+  catalog: ScaleCatalog;
+  queries: Queries;
+  generateSeconds: number;
+  /**
+   * Exact results by `<model>/<level>/<query>`, shared by every configuration of one size (their flat copies are the
+   * same): measured by the first, when empty, and kept by the caller.
+   */
+  exact: { results: Map<string, Timed>; measured?: string };
+  primary: string;
+  /** Run the num_candidates sweep. */
+  sweep: boolean;
+  /** Measure the index as loaded, the filter heuristics and preload. */
+  tuning: boolean;
+  /** End-to-end rates, searches a second; 0: back to back (each search once the one before has answered). */
+  rates: number[];
+  e2eQueries: number;
+  keep: boolean;
+  maxMergedSegment?: string;
+  cacheDirectory: string;
+  env: NodeJS.ProcessEnv;
+  logger: Logger;
+}
+
+/** The alias of a size and configuration: `bench-` first, so that it is known for a benchmark's and can be reused by --keep. */
+export const benchAlias = (size: number, config: string): string => `bench-scale-${size}-${config}`;
+
+export async function measureConfig(options: MeasureOptions): Promise<ScaleResult> {
+  const { size, catalog, queries, primary } = options;
+  const alias = benchAlias(size, options.config);
+  const env = { ...options.env, LOG_LEVEL: 'warn', INDEX_ALIAS: alias, QUEUE_PREFIX: alias, VECTOR_INDEX_OVERRIDES: JSON.stringify(CONFIGS[options.config]!.overrides) };
+  const config: Config = loadConfig(env);
+  const specs = vectorFieldSpecs(config, resolveManifests(config.models.ids, config.models.dir));
+  const models = specs.map((spec) => spec.modelId);
+  const bench = await createBenchIndex(config, options.logger, { extraProperties: exactCopyProperties(specs) });
+  const { es, index } = bench;
+  const random = seededRandom(size + options.config.length);
+  // What an earlier run (--keep) recorded about this index: reused as it is when it was loaded and merged.
+  const recordFile = path.join(options.cacheDirectory, 'indices', `${alias}.json`);
+  const record = fs.existsSync(recordFile) && !bench.created ? (JSON.parse(fs.readFileSync(recordFile, 'utf8')) as { build: NonNullable<ScaleResult['build']>; as_loaded?: ScaleResult['as_loaded']; documents: number }) : undefined;
+  const clauses = Object.fromEntries(LEVELS.map((level) => [level, buildFilterClauses(FILTER_LEVELS[level]!.filters)]));
+  const approxRun = (model: string, level: string, numCandidates?: number) => (q: number) => timedSearch(es, alias, knnRequest(model, queries.vectors[model]![q]!, clauses[level]!, { exact: false, numCandidates }));
+  const esQueries = queries.vectors[primary]!.length;
+  const cases = (levels: string[], modelList: string[]) => modelList.flatMap((model) => levels.flatMap((level) => Array.from({ length: esQueries }, (_, q) => ({ model, level, q }))));
+
+  try {
+    const loadAtStart = os.loadavg()[0]!;
+    let build = record?.build ?? null;
+    let asLoaded = record?.as_loaded;
+    let asLoadedIds: Timed[] | undefined;
+    if (!record || record.documents !== size) {
+      if (options.maxMergedSegment) await es.indices.putSettings({ index, settings: { 'index.merge.policy.max_merged_segment': options.maxMergedSegment } });
+      const heap = sampleHeap(es);
+      const loadSeconds = await bench.fill(size, (i) => catalog.document(i), `${alias}: bulk load`);
+      const settleSeconds = await waitForMerges(es, index);
+      const loadedSegments = await segments(es, index);
+      if (options.tuning) {
+        // Before the force merge: the index as a bulk load and Elasticsearch's own merges leave it.
+        const subset = cases(['all', 'twentieth'], [primary]);
+        asLoadedIds = await runShuffled(subset, (c) => approxRun(c.model, c.level)(c.q), random, `${alias}: kNN as loaded (${loadedSegments.count} segments)`);
+        asLoaded = { segments: loadedSegments.count, knn: {} };
+      }
+      const mergeSeconds = await forceMerge(es, index, `${alias}: force merge`);
+      build = { generate_seconds: options.generateSeconds, load_seconds: loadSeconds, settle_seconds: settleSeconds, merge_seconds: mergeSeconds, segments_after_load: loadedSegments, heap: await heap.stop() };
+    }
+
+    const footprint = await indexFootprint(es, index, [
+      ...specs.map((spec) => ({ field: vectorField(spec.modelId), type: spec.index.type, dims: spec.dims, m: spec.index.m, catalog: true })),
+      ...specs.map((spec) => ({ field: exactField(spec.modelId), type: 'flat' as const, dims: spec.dims, m: spec.index.m, catalog: false })),
+    ]);
+    const filtersPassing = Object.fromEntries(await Promise.all(LEVELS.map(async (level) => [level, (await es.count({ index, query: { bool: { filter: clauses[level]! } } })).count / footprint.documents] as const)));
+
+    // Exact search of the same filtered set: once per size (every configuration has the same flat copies).
+    const all = cases(LEVELS, models);
+    if (options.exact.results.size === 0) {
+      const results = await runShuffled(all, (c) => timedSearch(es, alias, knnRequest(c.model, queries.vectors[c.model]![c.q]!, clauses[c.level]!, { exact: true })), random, `${alias}: exact (flat copies)`);
+      all.forEach((c, n) => options.exact.results.set(`${c.model}/${c.level}/${c.q}`, results[n]!));
+      options.exact.measured = new Date().toISOString();
+    }
+    const exactOf = (model: string, level: string, q: number) => options.exact.results.get(`${model}/${level}/${q}`)!;
+    const approx = await runShuffled(all, (c) => approxRun(c.model, c.level)(c.q), random, `${alias}: kNN`);
+    const knn: ScaleResult['knn'] = {};
+    for (const model of models) {
+      knn[model] = {};
+      for (const level of LEVELS) {
+        const picked = all.flatMap((c, n) => (c.model === model && c.level === level ? [{ approx: approx[n]!, exact: exactOf(model, level, c.q) }] : []));
+        const a = latencyStats(picked.map((p) => p.approx.ms));
+        const e = latencyStats(picked.map((p) => p.exact.ms));
+        knn[model]![level] = { approx: a, exact: e, recall: mean(picked.map((p) => recall(p.approx.ids, p.exact.ids))), speedup: e.p50 / a.p50 };
+      }
+    }
+    if (asLoadedIds && asLoaded) {
+      const subset = cases(['all', 'twentieth'], [primary]);
+      for (const level of ['all', 'twentieth']) {
+        const picked = subset.flatMap((c, n) => (c.level === level ? [{ approx: asLoadedIds[n]!, exact: exactOf(primary, level, c.q) }] : []));
+        asLoaded.knn[level] = { approx: latencyStats(picked.map((p) => p.approx.ms)), recall: mean(picked.map((p) => recall(p.approx.ids, p.exact.ids))) };
+      }
+    }
+    if (build) fs.mkdirSync(path.dirname(recordFile), { recursive: true });
+    if (build) fs.writeFileSync(recordFile, JSON.stringify({ documents: size, build, as_loaded: asLoaded }));
+
+    const hybridCases = LEVELS.flatMap((level) => Array.from({ length: esQueries }, (_, q) => ({ level, q })));
+    const hybridTimes = await runShuffled(hybridCases, (c) => timedHybrid(es, alias, Object.fromEntries(models.map((model) => [model, queries.vectors[model]![c.q]!])), config.search.weights, clauses[c.level]!), random, `${alias}: hybrid`);
+    const hybrid = Object.fromEntries(LEVELS.map((level) => [level, latencyStats(hybridCases.flatMap((c, n) => (c.level === level ? [hybridTimes[n]!.ms] : [])))]));
+
+    let sweep: ScaleResult['sweep'];
+    if (options.sweep) {
+      const sweepCases = SWEEP_OVERSAMPLE.flatMap((oversample) => SWEEP.flatMap((numCandidates) => ['all', 'twentieth'].flatMap((level) => Array.from({ length: esQueries }, (_, q) => ({ oversample, numCandidates, level, q })))));
+      const run = (c: (typeof sweepCases)[number]) => timedSearch(es, alias, knnRequest(primary, queries.vectors[primary]![c.q]!, clauses[c.level]!, { exact: false, numCandidates: c.numCandidates, oversample: c.oversample }));
+      const times = await runShuffled(sweepCases, run, random, `${alias}: num_candidates × oversample sweep`);
+      sweep = SWEEP_OVERSAMPLE.flatMap((oversample) =>
+        SWEEP.flatMap((numCandidates) =>
+          ['all', 'twentieth'].map((level) => {
+            const picked = sweepCases.flatMap((c, n) => (c.oversample === oversample && c.numCandidates === numCandidates && c.level === level ? [{ t: times[n]!, q: c.q }] : []));
+            const s = latencyStats(picked.map((p) => p.t.ms));
+            return { level, num_candidates: numCandidates, ...(oversample !== undefined ? { oversample } : {}), p50: s.p50, p95: s.p95, p99: s.p99, recall: mean(picked.map((p) => recall(p.t.ids, exactOf(primary, level, p.q).ids))) };
+          }),
+        ),
+      );
+    }
+
+    let heuristics: ScaleResult['heuristics'];
+    if (options.tuning) {
+      heuristics = [];
+      for (const heuristic of FILTER_HEURISTICS) {
+        await es.indices.putSettings({ index, settings: heuristic.settings });
+        const subset = cases(['half', 'twentieth'], [primary]);
+        const times = await runShuffled(subset, (c) => approxRun(c.model, c.level)(c.q), random, `${alias}: kNN, ${heuristic.label}`);
+        const knnByLevel = Object.fromEntries(
+          ['half', 'twentieth'].map((level) => {
+            const picked = subset.flatMap((c, n) => (c.level === level ? [{ t: times[n]!, q: c.q }] : []));
+            return [level, { approx: latencyStats(picked.map((p) => p.t.ms)), recall: mean(picked.map((p) => recall(p.t.ids, exactOf(primary, level, p.q).ids))) }];
+          }),
+        );
+        heuristics.push({ ...heuristic, knn: knnByLevel });
+      }
+      // Back to Elasticsearch's defaults for what follows.
+      await es.indices.putSettings({ index, settings: Object.fromEntries(Object.keys(FILTER_HEURISTICS[0]!.settings).map((key) => [key, null])) });
+    }
+
+    const endToEnd = await measureEndToEnd(env, queries, { rates: options.rates, count: options.e2eQueries }, random);
+    let apiVariants: ScaleResult['api_variants'];
+    if (options.tuning && options.sweep) {
+      apiVariants = {};
+      for (const [name, variant] of Object.entries(API_VARIANTS)) apiVariants[name] = (await measureEndToEnd({ ...env, ...variant }, queries, { rates: [0], count: options.e2eQueries }, random))[0]!;
+    }
+    const preload = options.tuning ? await measurePreload(es, index, (n) => approxRun(primary, 'all')(n % esQueries).then((t) => t.ms)) : undefined;
+
+    return {
+      products: size,
+      config: options.config,
+      index_options: Object.fromEntries(specs.map((spec) => [spec.modelId, spec.index])),
+      date: new Date().toISOString(),
+      ...(options.exact.measured ? { exact_measured: options.exact.measured } : {}),
+      reused_index: Boolean(record && record.documents === size),
+      build,
+      filters_passing: filtersPassing,
+      footprint,
+      knn,
+      hybrid,
+      ...(asLoaded ? { as_loaded: asLoaded } : {}),
+      ...(sweep ? { sweep } : {}),
+      end_to_end: endToEnd,
+      ...(preload ? { preload } : {}),
+      ...(heuristics ? { heuristics } : {}),
+      ...(apiVariants ? { api_variants: apiVariants } : {}),
+      load_average: [loadAtStart, os.loadavg()[0]!],
+    };
+  } finally {
+    if (options.keep) await bench.close();
+    else {
+      await bench.drop();
+      fs.rmSync(recordFile, { force: true });
+    }
+  }
+}
+
+/** Cold opens without and with `index.store.preload` of the kNN files. */
+async function measurePreload(es: Parameters<typeof coldOpen>[0], index: string, search: (n: number) => Promise<number>): Promise<NonNullable<ScaleResult['preload']>> {
+  const directory = await localIndexDirectory(es, index);
+  if (!directory) return { skipped: 'Elasticsearch does not run on this machine (its data directory is not here)' };
+  try {
+    const without = await coldOpen(es, index, directory, [], 50, search);
+    const withPreload = await coldOpen(es, index, directory, KNN_PRELOAD, 50, search);
+    return { without, with: withPreload };
+  } catch (error) {
+    return { skipped: `could not drop the index's files from the page cache: ${(error as Error).message.split('\n')[0]}` };
+  }
+}

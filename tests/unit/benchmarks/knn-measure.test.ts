@@ -3,11 +3,12 @@ import { exactCopyProperties, knnRequest, recall } from '../../../benchmarks/lib
 describe('kNN against exact', () => {
   const filters = [{ term: { available: true } }];
 
-  it('the exact request is the approximate one on the flat copy, nothing else changed', () => {
+  it('the exact request is the approximate one on the flat copy, nothing else changed but the photo\'s inner hits', () => {
     const approx = knnRequest('m', [0.6, 0.8], filters, { exact: false, numCandidates: 50 });
     const exact = knnRequest('m', [0.6, 0.8], filters, { exact: true, numCandidates: 50 });
-    expect(approx.knn).toEqual([expect.objectContaining({ field: 'vectors.m', k: 10, num_candidates: 50, filter: filters })]);
-    expect(exact).toEqual({ ...approx, knn: [{ ...(approx.knn as object[])[0], field: 'exact.m' }] });
+    expect(approx.knn).toEqual([expect.objectContaining({ field: 'photos.vectors.m', k: 10, num_candidates: 50, filter: filters, inner_hits: expect.anything() })]);
+    const { inner_hits: _photo, ...clause } = (approx.knn as Array<Record<string, unknown>>)[0]!;
+    expect(exact).toEqual({ ...approx, knn: [{ ...clause, field: 'exact.m' }] });
   });
 
   it('the copy is mapped as the catalog field, but flat', () => {

@@ -12,7 +12,10 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import sharp from 'sharp';
 import { loadConfig } from '../core/config';
+import { resolveManifests, vectorFieldSpecs } from '../core/embedding/manifest';
+import { createLogger } from '../core/logger';
 import { createElasticsearchClient } from '../core/search/elasticsearch';
+import { IndexManager } from '../core/search/index-manager';
 import { embeddedByQuery } from '../core/search/photos';
 import { createProgress } from '../core/progress';
 import { seededRandom } from '../core/random';
@@ -215,6 +218,28 @@ async function waitFor(url: string, what: string, failed: () => string | null, a
 }
 
 /**
+ * A demo index left by an older release (one photo per product) is migrated before the processes start, as
+ * `lookalike index migrate` does (nothing is embedded again): they refuse that layout, and the demo's catalog is
+ * the demo's own to upgrade.
+ */
+async function upgradeOnePhotoIndex(env: NodeJS.ProcessEnv): Promise<void> {
+  const config = loadConfig({ ...env, LOG_LEVEL: 'warn' });
+  const es = createElasticsearchClient(config.elasticsearch);
+  try {
+    const manager = new IndexManager(es, config.index, createLogger(config));
+    const current = await manager.currentIndex();
+    if (!current) return;
+    const models = vectorFieldSpecs(config, resolveManifests(config.models.ids, config.models.dir));
+    if (!(await manager.checkMapping(current, models)).onePhotoLayout) return;
+    const progress = createProgress(`demo index ${current}: one photo per product → several (migration)`);
+    await manager.migrate({ models, deleteOld: true, onProgress: (done, total) => progress.update(done, total) });
+    progress.done();
+  } finally {
+    await es.close();
+  }
+}
+
+/**
  * Starts the stack: the catalog (rendered on first use), its image server, the API and the indexer, and waits for
  * the API to be ready. The catalog is indexed by `indexCatalog()`. On failure everything started is stopped again.
  */
@@ -243,6 +268,7 @@ export async function startDemoStack(options: DemoStackOptions): Promise<DemoSta
     ...(options.indexerPort !== undefined ? { INDEXER_PORT: String(options.indexerPort) } : {}),
     ...options.env,
   };
+  await upgradeOnePhotoIndex(env);
   const stdio: ['ignore', 'inherit' | 'ignore', 'inherit' | 'ignore'] = ['ignore', options.stdio ?? 'inherit', options.stdio ?? 'inherit'];
   const indexer = spawn(process.execPath, [path.join(root, 'dist', 'indexer', 'main.js')], { env, stdio });
   const api = spawn(process.execPath, ['--single-threaded-gc', path.join(root, 'dist', 'api', 'main.js')], { env, stdio });

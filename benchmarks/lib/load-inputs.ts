@@ -72,13 +72,28 @@ async function phonePhoto(file: string, random: () => number, grain: Raw): Promi
 }
 
 /**
+ * Whether the pools under `base` are all there. The manifests hold absolute paths (k6 opens them as they are): a
+ * cache made by a checkout elsewhere (its .cache shared or copied) is pointed at `base` again, not rebuilt.
+ */
+export function reusePools(base: string, manifests: Record<Pool, string>): boolean {
+  if (!fs.existsSync(manifests['640']) || !fs.existsSync(manifests['12mp'])) return false;
+  for (const manifest of Object.values(manifests)) {
+    const listed = (JSON.parse(fs.readFileSync(manifest, 'utf8')) as { files: string[] }).files;
+    const here = listed.map((file) => path.join(base, path.basename(file)));
+    if (here.length === 0 || !here.every((file) => fs.existsSync(file))) return false;
+    if (here.some((file, i) => file !== listed[i])) fs.writeFileSync(manifest, JSON.stringify({ files: here }));
+  }
+  return true;
+}
+
+/**
  * The photo pools under `dir` (made once; reused while the recipe is unchanged): manifests `{ files: [paths] }` per
  * pool, as the k6 scripts' loadPhotos reads them.
  */
 export async function preparePhotoPools(dir: string): Promise<Record<Pool, string>> {
   const base = path.join(dir, `photos-v${RECIPE}`);
   const manifests = { '640': path.join(base, 'pool-640.json'), '12mp': path.join(base, 'pool-12mp.json') };
-  if (fs.existsSync(manifests['640']) && fs.existsSync(manifests['12mp'])) return manifests;
+  if (reusePools(base, manifests)) return manifests;
   fs.mkdirSync(base, { recursive: true });
   // Two drawings per category: a prefix of every demo catalog's selection, so the pictured items are catalog items.
   const items = (await selectDemoClipart(2)).slice(0, POOL_SIZE);

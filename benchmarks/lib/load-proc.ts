@@ -79,17 +79,26 @@ export const machineBusySeconds = (): number => parseMachineBusy(fs.readFileSync
 export const loadAverage = (): number => Number(fs.readFileSync('/proc/loadavg', 'utf8').split(' ')[0]);
 
 /**
- * Elasticsearch's pid when scripts/services.sh started it: its marker (.cache/services/elasticsearch.started)
- * names the pid file. Null otherwise (a cluster of one's own, ES_URL elsewhere): its CPU is then not measured.
+ * Elasticsearch's pid when scripts/services.sh started it: its marker (.cache/services/elasticsearch.started) lists
+ * the pid file of each node it started, one a line; the first whose process is alive is the node measured (on a
+ * cluster of several, that node only). Null otherwise (ES_URL elsewhere): its CPU is then not measured.
  */
 export function elasticsearchPid(cacheDir: string): number | null {
+  let marker: string;
   try {
-    const pidFile = fs.readFileSync(path.join(cacheDir, 'services', 'elasticsearch.started'), 'utf8').trim();
-    const pid = Number(fs.readFileSync(pidFile, 'utf8').trim());
-    return Number.isInteger(pid) && pid > 0 && fs.existsSync(`/proc/${pid}`) ? pid : null;
+    marker = fs.readFileSync(path.join(cacheDir, 'services', 'elasticsearch.started'), 'utf8');
   } catch {
     return null;
   }
+  for (const pidFile of marker.split('\n').map((line) => line.trim()).filter(Boolean)) {
+    try {
+      const pid = Number(fs.readFileSync(pidFile, 'utf8').trim());
+      if (Number.isInteger(pid) && pid > 0 && fs.existsSync(`/proc/${pid}`)) return pid;
+    } catch {
+      // a node's pid file gone with its node: the next line
+    }
+  }
+  return null;
 }
 
 export interface ProcessUsage {

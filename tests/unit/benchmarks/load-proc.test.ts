@@ -1,4 +1,7 @@
-import { clockTicks, cpuSecondsOf, measureProcesses, parseMachineBusy, parseProcStat, parseVmRss } from '../../../benchmarks/lib/load-proc';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { clockTicks, cpuSecondsOf, elasticsearchPid, measureProcesses, parseMachineBusy, parseProcStat, parseVmRss } from '../../../benchmarks/lib/load-proc';
 
 describe('/proc readers', () => {
   // A command name with a space and a parenthesis: the fields are counted from the last ')'.
@@ -31,5 +34,19 @@ describe('/proc readers', () => {
     expect(usage.cpuSeconds.gone).toBeUndefined();
     expect(usage.rssMaxBytes.self).toBeGreaterThan(10 * 2 ** 20);
     expect(usage.seconds).toBeGreaterThanOrEqual(0.15);
+  });
+});
+
+describe('the Elasticsearch pid that services.sh started', () => {
+  it('is the first node of its marker whose process is alive (the marker lists one pid file a line)', () => {
+    const cache = fs.mkdtempSync(path.join(os.tmpdir(), 'marker-'));
+    fs.mkdirSync(path.join(cache, 'services'));
+    const alive = path.join(cache, 'alive.pid');
+    fs.writeFileSync(alive, `${process.pid}\n`);
+    fs.writeFileSync(path.join(cache, 'services', 'elasticsearch.started'), `${path.join(cache, 'gone.pid')}\n${alive}\n`);
+    expect(elasticsearchPid(cache)).toBe(process.pid);
+    fs.writeFileSync(path.join(cache, 'services', 'elasticsearch.started'), `${path.join(cache, 'gone.pid')}\n`);
+    expect(elasticsearchPid(cache)).toBeNull();
+    fs.rmSync(cache, { recursive: true, force: true });
   });
 });

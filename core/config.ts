@@ -189,7 +189,7 @@ const envSchema = z.object({
   RATE_LIMIT_BURST: positiveInt.max(1_000_000).default(100),
   SEARCH_CONCURRENCY: nonNegativeInt.max(4096).default(0),
   SEARCH_QUEUE: nonNegativeInt.max(100_000).default(32),
-  SEARCH_QUEUE_WAIT_MS: positiveInt.max(60_000).default(250),
+  SEARCH_QUEUE_WAIT_MS: positiveInt.max(60_000).default(100),
   TRUST_PROXY: trustProxy.default(false),
   REQUEST_TIMEOUT_MS: positiveInt.max(600_000).default(30_000),
   HEADERS_TIMEOUT_MS: positiveInt.max(600_000).default(10_000),
@@ -345,11 +345,11 @@ const configSchema = envSchema
       rateLimitPerSecond: e.RATE_LIMIT_PER_S,
       rateLimitBurst: e.RATE_LIMIT_BURST,
       /**
-       * Admission control per API process: searches running at once (0: 4 per core), waiting for a slot, and the
+       * Admission control per API process: searches running at once (0: 1 per core), waiting for a slot, and the
        * longest wait; past them a search is answered 503 `overloaded` at once (api/services/admission.ts).
        */
       admission: {
-        concurrency: e.SEARCH_CONCURRENCY || 4 * os.availableParallelism(),
+        concurrency: e.SEARCH_CONCURRENCY || os.availableParallelism(),
         queue: e.SEARCH_QUEUE,
         maxWaitMs: e.SEARCH_QUEUE_WAIT_MS,
       },

@@ -133,7 +133,8 @@ const envSchema = z.object({
   ONNX_EXECUTION_PROVIDER: z.enum(['auto', 'cpu', 'cuda']).default('auto'),
   ONNX_INTRA_OP_THREADS: nonNegativeInt.max(256).default(0),
   ONNX_INTER_OP_THREADS: nonNegativeInt.max(64).default(1),
-  EMBED_MAX_BATCH: positiveInt.max(256).default(32),
+  /** 0: by execution provider (batchLimit in core/embedding/onnx-model.ts). */
+  EMBED_MAX_BATCH: nonNegativeInt.max(256).default(0),
   IMAGE_MAX_BYTES: positiveInt.max(200 * 1024 * 1024).default(20 * 1024 * 1024),
   IMAGE_MAX_PIXELS: positiveInt.max(1_000_000_000).default(50_000_000),
   IMAGE_WORKING_SIZE: positiveInt.min(224).max(4096).default(512),

@@ -17,6 +17,15 @@ import { WorkerSession, type ModelLoader } from './worker-session';
  */
 export type ExecutionProvider = 'cpu' | 'cuda';
 
+/**
+ * Most images per ONNX run: EMBED_MAX_BATCH when set, else by provider. On CPU, 8: EfficientNet-Lite0 on 2 threads
+ * runs 271 images/s at batch 8 against 161 at batch 32 (benchmarks/results/embedding-speed.md), and ONNX Runtime's
+ * arena keeps the memory of the largest batch it has run (benchmarks/results/onnx-memory.md). A GPU wants larger batches.
+ */
+export function batchLimit(configured: number, provider: ExecutionProvider): number {
+  return configured > 0 ? configured : provider === 'cuda' ? 32 : 8;
+}
+
 export class EmbeddingModel {
   /** Every run of the model goes through it: concurrent callers' images share batches (dynamic batching). */
   private readonly runs: RunCoalescer<Float32Array>;
@@ -55,7 +64,7 @@ export class EmbeddingModel {
 
   static async load(manifest: ModelManifest, onnx: Config['onnx'], logger: Logger): Promise<EmbeddingModel> {
     const { session, provider } = await openSession(manifest, onnx, logger);
-    const model = new EmbeddingModel(manifest, provider, session, Math.min(onnx.maxBatch, manifest.maxBatch));
+    const model = new EmbeddingModel(manifest, provider, session, Math.min(batchLimit(onnx.maxBatch, provider), manifest.maxBatch));
     model.checkSignature();
     await model.warmUp();
     return model;
@@ -134,16 +143,23 @@ export async function openSession(source: SessionSource, onnx: Config['onnx'], l
     checked = null;
     return bytes;
   };
-  const intraOp = source.threads ?? onnx.intraOpThreads;
-  const options: ort.InferenceSession.SessionOptions = {
+  const options = sessionOptions(source.threads ?? onnx.intraOpThreads, onnx.interOpThreads);
+  return createSession(load, options, onnx.provider, source.id, logger);
+}
+
+/** The session options of every model: threads (0: ONNX Runtime's default), no spinning, no memory pattern. */
+export function sessionOptions(intraOp: number, interOp: number): ort.InferenceSession.SessionOptions {
+  return {
     graphOptimizationLevel: 'all',
     executionMode: 'sequential',
+    // No memory pattern: it plans and keeps a block per input shape, and batches of every size up to the limit come
+    // (concurrent searches, the regions of a photo); it held up to 50 MB more, for no speed (results/onnx-memory.md).
+    enableMemPattern: false,
     ...(intraOp > 0 ? { intraOpNumThreads: intraOp } : {}),
-    ...(onnx.interOpThreads > 0 ? { interOpNumThreads: onnx.interOpThreads } : {}),
+    ...(interOp > 0 ? { interOpNumThreads: interOp } : {}),
     // Several sessions share the cores (models run side by side): idle threads sleep instead of spinning.
     extra: { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } },
   };
-  return createSession(load, options, onnx.provider, source.id, logger);
 }
 
 /** A model file's bytes, present and matching its pinned sha256. */

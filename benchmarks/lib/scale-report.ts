@@ -26,6 +26,9 @@ const bytes = (n: number) => (n >= GIB ? `${fixed(n / GIB, 2)} GiB` : `${fixed(n
 /** The targets of the issue, at 1,000,000 products (2 cores, 24 GiB). */
 export const TARGETS = { knn_p99_ms: 30, recall: 0.95, speedup: 30, e2e_p95_ms: 100, e2e_rate: 10, vector_memory_bytes: 1.5 * GIB, rss_bytes: 400 * MB };
 
+/** The same vector field in results of either layout (before photos: `vectors.<model>`; since: `photos.vectors.<model>`). */
+const sameField = (a: string, b: string): boolean => a.replace(/^photos\./, '') === b.replace(/^photos\./, '');
+
 /** One size's table: a column per configuration. */
 export function sizeTable(results: ScaleResult[], primary: string, models: string[]): string {
   const head = `| | ${results.map((r) => CONFIGS[r.config]?.label ?? r.config).join(' | ')} |\n| --- | ${results.map(() => '---').join(' | ')} |`;
@@ -43,13 +46,13 @@ export function sizeTable(results: ScaleResult[], primary: string, models: strin
   for (const [i, run] of results[0]!.end_to_end.entries()) {
     const how = run.per_second > 0 ? `at a steady ${run.per_second}/s` : 'back to back';
     const of = (r: ScaleResult) => r.end_to_end[i]!;
-    // A run found invalid afterwards shows why once, and no figures.
-    const valid = (render: (r: ScaleResult) => string, first = false) => (r: ScaleResult) => (of(r).invalid ? (first ? `not valid: ${of(r).invalid}` : '—') : render(r));
+    // A run found invalid afterwards shows why once, and no figures; a configuration measured without this run, a dash.
+    const valid = (render: (r: ScaleResult) => string, first = false) => (r: ScaleResult) => (!r.end_to_end[i] ? '—' : of(r).invalid ? (first ? `not valid: ${of(r).invalid}` : '—') : render(r));
     LEVELS.forEach((level, n) => rows.push(line(`**end to end**, photo upload ${how}, ${FILTER_LEVELS[level]!.label}: p50 / p95 / p99 ms`, valid((r) => ms3(of(r).levels[level]!), n === 0))));
     rows.push(line(`↳ recall@1 of the real products (their dev-set query photos, no filter, through the API)`, valid((r) => `${fixed(of(r).recall_at_1, 3)} (${of(r).queries})`)));
     rows.push(line(`↳ requests that failed (counted as misses)`, valid((r) => `${of(r).errors}${of(r).first_error ? ` (${of(r).first_error!.slice(0, 60)})` : ''}`)));
     rows.push(line(`↳ API RSS: largest sample / VmHWM`, valid((r) => `${bytes(of(r).api_rss.max)} / ${bytes(of(r).api_rss.peak)}`)));
-    rows.push(line(`↳ machine load average (1 min), start → end`, (r) => `${fixed(of(r).load_average[0], 1)} → ${fixed(of(r).load_average[1], 1)}`));
+    rows.push(line(`↳ machine load average (1 min), start → end`, valid((r) => `${fixed(of(r).load_average[0], 1)} → ${fixed(of(r).load_average[1], 1)}`)));
   }
   rows.push(line('bulk load (refresh −1, replicas 0)', (r) => (r.build ? `${fixed(r.build.load_seconds, 0)} s (${count(Math.round(r.products / r.build.load_seconds))} docs/s)` : 'reused')));
   rows.push(line('merges settling after the load · force merge to 1 segment', (r) => (r.build ? `${fixed(r.build.settle_seconds, 0)} s · ${fixed(r.build.merge_seconds, 0)} s` : 'reused')));
@@ -57,12 +60,13 @@ export function sizeTable(results: ScaleResult[], primary: string, models: strin
   rows.push(line('Elasticsearch heap while building: largest used / largest old generation / heap', (r) => (r.build ? `${bytes(r.build.heap.max_used_bytes)} / ${bytes(r.build.heap.max_old_bytes)} / ${bytes(r.build.heap.heap_bytes)}` : 'reused')));
   rows.push(line('store size (`_stats`; with the exact copies)', (r) => bytes(r.footprint.store_bytes)));
   for (const field of results[0]!.footprint.fields) {
-    rows.push(line(`\`${field.field}\` on disk (\`_disk_usage\`)`, (r) => bytes(r.footprint.fields.find((f) => f.field === field.field)?.disk_bytes ?? NaN)));
+    rows.push(line(`\`${field.field}\` on disk (\`_disk_usage\`)`, (r) => bytes(r.footprint.fields.find((f) => sameField(f.field, field.field))?.disk_bytes ?? NaN)));
   }
   for (const field of results[0]!.footprint.fields.filter((f) => f.catalog)) {
     rows.push(
       line(`\`${field.field}\` in memory: quantized + graph (\`_stats\`) · documented`, (r) => {
-        const f = r.footprint.fields.find((x) => x.field === field.field)!;
+        const f = r.footprint.fields.find((x) => sameField(x.field, field.field));
+        if (!f) return '—';
         return `${f.type}: ${bytes(f.quantized_bytes)} + ${bytes(f.graph_bytes)} · ${bytes(f.documented_memory_bytes)}`;
       }),
     );

@@ -15,8 +15,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import * as ort from 'onnxruntime-node';
-import { sessionOptions } from '../core/embedding/onnx-model';
+import { batchLimit, sessionOptions } from '../core/embedding/onnx-model';
 import { resolveManifests } from '../core/embedding/manifest';
+import { statusBytesOf } from './lib/load-proc';
 import { fixed, percentile, writeResult } from './lib/report';
 
 /** Images per submission, in order: the stream each setting runs twice (the second pass timed). */
@@ -40,11 +41,6 @@ const SETTINGS: Setting[] = [32, 8, 4].flatMap((maxBatch) => [
   { arena: true, pattern: false, maxBatch },
   { arena: false, pattern: false, maxBatch },
 ]);
-
-function status(key: 'VmRSS' | 'VmHWM'): number {
-  const match = new RegExp(`^${key}:\\s+(\\d+) kB$`, 'm').exec(fs.readFileSync('/proc/self/status', 'utf8'));
-  return match ? Number(match[1]) / 1024 : NaN;
-}
 
 async function child(setting: Setting): Promise<Outcome> {
   const manifest = resolveManifests(['efficientnet-lite0'])[0]!;
@@ -72,7 +68,7 @@ async function child(setting: Setting): Promise<Outcome> {
     ones.push(performance.now() - t);
   }
   const images = STREAM.reduce((a, b) => a + b, 0);
-  return { ...setting, rssMiB: status('VmRSS'), peakMiB: status('VmHWM'), imagesPerSecond: images / seconds, oneImageP50: percentile(ones, 50) };
+  return { ...setting, rssMiB: (statusBytesOf(process.pid, 'VmRSS') ?? NaN) / 2 ** 20, peakMiB: (statusBytesOf(process.pid, 'VmHWM') ?? NaN) / 2 ** 20, imagesPerSecond: images / seconds, oneImageP50: percentile(ones, 50) };
 }
 
 function main(): void {
@@ -96,8 +92,8 @@ after the stream (VmRSS, and its high-water mark VmHWM), images per second over 
 ${outcomes.map((o) => `| ${o.maxBatch} | ${onOff(o.arena)} | ${onOff(o.pattern)} | ${fixed(o.rssMiB, 0)} (${fixed(o.peakMiB, 0)}) | ${fixed(o.imagesPerSecond, 1)} | ${fixed(o.oneImageP50, 1)} |`).join('\n')}
 
 ONNX Runtime's arena keeps the memory of the largest batch run; the memory pattern plans a block per input shape and
-keeps it. The defaults (core/embedding/onnx-model.ts): arena on, memory pattern off, batches of at most 8 on CPU
-(\`EMBED_MAX_BATCH\` 0 = by provider: 8 on CPU, 32 on CUDA).
+keeps it. The defaults (core/embedding/onnx-model.ts): arena on, memory pattern off, batches of at most ${batchLimit(0, 'cpu')} on CPU
+(\`EMBED_MAX_BATCH\` 0 = by provider: ${batchLimit(0, 'cpu')} on CPU, ${batchLimit(0, 'cuda')} on CUDA).
 
 Load average when it ran: ${fixed(os.loadavg()[0]!, 1)} on ${os.cpus().length} cores.
 `;

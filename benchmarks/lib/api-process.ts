@@ -1,5 +1,4 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import fs from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
@@ -7,6 +6,7 @@ import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createProgress } from '../../core/progress';
 import { request } from './bench-index';
+import { statusBytesOf } from './load-proc';
 
 /**
  * The real API process for benchmarks (dist/api/main.js, as `npm run api` starts it), the load sent to it, and its
@@ -72,14 +72,7 @@ export function multipart(image: Buffer, query?: unknown): { headers: Record<str
 
 /** A process's resident memory, sampled: the largest sample and the kernel's high-water mark (VmHWM), in bytes. */
 export function sampleRss(pid: number, everyMs = 250): { stop(): { max: number; peak: number; last: number } } {
-  const read = (key: 'VmRSS' | 'VmHWM'): number => {
-    try {
-      const line = fs.readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((text) => text.startsWith(`${key}:`));
-      return line ? Number(line.split(/\s+/)[1]) * 1024 : NaN;
-    } catch {
-      return NaN;
-    }
-  };
+  const read = (key: 'VmRSS' | 'VmHWM'): number => statusBytesOf(pid, key) ?? NaN;
   let max = 0;
   let last = NaN;
   const timer = setInterval(() => {

@@ -51,18 +51,28 @@ export function cpuSecondsOf(pid: number): number | null {
   }
 }
 
-/** VmRSS in bytes from the text of /proc/<pid>/status, or null when absent (a zombie). */
-export function parseVmRss(text: string): number | null {
-  const match = /^VmRSS:\s+(\d+)\s+kB$/m.exec(text);
+/** A memory figure of /proc/<pid>/status (VmRSS, VmHWM: kB there) in bytes, or null when absent (a zombie). */
+export function parseStatusBytes(text: string, key: 'VmRSS' | 'VmHWM'): number | null {
+  const match = new RegExp(`^${key}:\\s+(\\d+)\\s+kB$`, 'm').exec(text);
   return match ? Number(match[1]) * 1024 : null;
 }
 
-export function rssBytesOf(pid: number): number | null {
+/** VmRSS in bytes from the text of /proc/<pid>/status, or null when absent (a zombie). */
+export function parseVmRss(text: string): number | null {
+  return parseStatusBytes(text, 'VmRSS');
+}
+
+/** A process's VmRSS or VmHWM in bytes, or null when it is gone or has none. */
+export function statusBytesOf(pid: number, key: 'VmRSS' | 'VmHWM'): number | null {
   try {
-    return parseVmRss(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return parseStatusBytes(fs.readFileSync(`/proc/${pid}/status`, 'utf8'), key);
   } catch {
     return null;
   }
+}
+
+export function rssBytesOf(pid: number): number | null {
+  return statusBytesOf(pid, 'VmRSS');
 }
 
 /** The machine's busy CPU seconds so far (every CPU: all but idle and iowait) from the text of /proc/stat. */

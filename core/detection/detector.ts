@@ -87,7 +87,7 @@ export class Detector {
   /** Opens the session (file and checksum checked), checks input and output names, and warms up on a blank image. */
   static async load(manifest: DetectorManifest, onnx: Config['onnx'], logger: Logger): Promise<Detector> {
     const { session, provider } = await openSession(manifest, onnx, logger);
-    const detector = new Detector(manifest, provider, session, Math.min(batchLimit(onnx.maxBatch, provider), manifest.maxBatch), generateAnchors(manifest.anchors));
+    const detector = new Detector(manifest, provider, session, batchLimit(onnx.maxBatch, provider, manifest.maxBatch), generateAnchors(manifest.anchors));
     const names = [manifest.output.boxes, manifest.output.logits];
     if (!session.inputNames.includes(manifest.input.name) || !names.every((name) => session.outputNames.includes(name))) {
       await session.release();

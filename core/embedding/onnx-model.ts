@@ -18,12 +18,13 @@ import { WorkerSession, type ModelLoader } from './worker-session';
 export type ExecutionProvider = 'cpu' | 'cuda';
 
 /**
- * Most images per ONNX run: EMBED_MAX_BATCH when set, else by provider. On CPU, 8: EfficientNet-Lite0 on 2 threads
- * runs 271 images/s at batch 8 against 161 at batch 32 (benchmarks/results/embedding-speed.md), and ONNX Runtime's
- * arena keeps the memory of the largest batch it has run (benchmarks/results/onnx-memory.md). A GPU wants larger batches.
+ * Most images per ONNX run of a model, never above its manifest's `maxBatch`: EMBED_MAX_BATCH when set, else by
+ * provider. On CPU, 8: EfficientNet-Lite0 on 2 threads runs 271 images/s at batch 8 against 161 at batch 32
+ * (benchmarks/results/embedding-speed.md), and ONNX Runtime's arena keeps the memory of the largest batch it has run
+ * (benchmarks/results/onnx-memory.md). A GPU wants larger batches.
  */
-export function batchLimit(configured: number, provider: ExecutionProvider): number {
-  return configured > 0 ? configured : provider === 'cuda' ? 32 : 8;
+export function batchLimit(configured: number, provider: ExecutionProvider, modelMax = Infinity): number {
+  return Math.min(configured > 0 ? configured : provider === 'cuda' ? 32 : 8, modelMax);
 }
 
 export class EmbeddingModel {
@@ -64,7 +65,7 @@ export class EmbeddingModel {
 
   static async load(manifest: ModelManifest, onnx: Config['onnx'], logger: Logger): Promise<EmbeddingModel> {
     const { session, provider } = await openSession(manifest, onnx, logger);
-    const model = new EmbeddingModel(manifest, provider, session, Math.min(batchLimit(onnx.maxBatch, provider), manifest.maxBatch));
+    const model = new EmbeddingModel(manifest, provider, session, batchLimit(onnx.maxBatch, provider, manifest.maxBatch));
     model.checkSignature();
     await model.warmUp();
     return model;

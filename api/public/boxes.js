@@ -1,7 +1,7 @@
 // The boxes over the photo preview: a button per region (each object the search found, the box the shopper drew),
 // and drawing a new box by dragging on the photo with a mouse, pen or finger. Boxes are in the image's pixels — the
-// uploaded image that app.js resized (img.dataset.w/h), else the image itself — and are scaled to the preview as it
-// is displayed, again whenever that size changes.
+// uploaded image that app.js resized (img.dataset.w/h), else the image itself — and are placed in percent of the
+// preview, which is exactly the photo's size on screen, so they follow it through any resize with no script running.
 'use strict';
 window.createBoxes = function createBoxes({ preview, image, canDraw, onSelect, onDraw }) {
   const layer = preview.querySelector('.boxes');
@@ -30,10 +30,17 @@ window.createBoxes = function createBoxes({ preview, image, canDraw, onSelect, o
     Object.assign(element.style, { left: box.left * k.x + 'px', top: box.top * k.y + 'px', width: box.width * k.x + 'px', height: box.height * k.y + 'px' });
   }
 
+  /** A region's box in percent of the photo (and so of the preview around it). */
+  function placeRegion(element, box) {
+    const size = imageSize();
+    const percent = (value, of) => (100 * value) / of + '%';
+    Object.assign(element.style, { left: percent(box.left, size.width), top: percent(box.top, size.height), width: percent(box.width, size.width), height: percent(box.height, size.height) });
+  }
+
   function layout() {
     const k = scale();
     layer.hidden = !k;
-    if (k) regions.forEach((region, i) => place(layer.children[i], region.box, k));
+    if (k) regions.forEach((region, i) => placeRegion(layer.children[i], region.box));
   }
 
   /** Shows `list` ([{ box, name, drawn? }]) as buttons, `selected` highlighted. */

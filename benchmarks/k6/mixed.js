@@ -38,11 +38,11 @@ export function search() {
 }
 
 export function newProduct() {
-  sendAndWait(newProductEvent(products, exec.scenario.iterationInTest), 'new');
+  sendAndWait(() => newProductEvent(products, exec.scenario.iterationInTest), 'new');
 }
 
 export function priceChange() {
-  sendAndWait(priceChangeEvent(products, exec.scenario.iterationInTest), 'price');
+  sendAndWait(() => priceChangeEvent(products, exec.scenario.iterationInTest), 'price');
 }
 
 export function handleSummary(data) {

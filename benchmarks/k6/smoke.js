@@ -37,8 +37,8 @@ export const photo640 = () => searchPhoto(photos640, 'photo_640');
 export const photo12mp = () => searchPhoto(photos12mp, 'photo_12mp');
 export const similar = () => searchSimilar(products);
 export const vector = () => searchVector(products);
-export const priceChange = () => sendAndWait(priceChangeEvent(products, exec.scenario.iterationInTest), 'price');
-export const newProduct = () => sendAndWait(newProductEvent(products, exec.scenario.iterationInTest), 'new');
+export const priceChange = () => sendAndWait(() => priceChangeEvent(products, exec.scenario.iterationInTest), 'price');
+export const newProduct = () => sendAndWait(() => newProductEvent(products, exec.scenario.iterationInTest), 'new');
 export const probe = () => probeHealth();
 
 export function handleSummary(data) {

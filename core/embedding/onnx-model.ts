@@ -19,12 +19,12 @@ export type ExecutionProvider = 'cpu' | 'cuda';
 
 /**
  * Most images per ONNX run of a model, never above its manifest's `maxBatch`: EMBED_MAX_BATCH when set, else by
- * provider. On CPU, 8: EfficientNet-Lite0 on 2 threads runs 271 images/s at batch 8 against 161 at batch 32
- * (benchmarks/results/embedding-speed.md), and ONNX Runtime's arena keeps the memory of the largest batch it has run
- * (benchmarks/results/onnx-memory.md). A GPU wants larger batches.
+ * provider. On CPU, 4: EfficientNet-Lite0 on 2 threads runs as many images a second at batch 4 as at 8 (and 161 at
+ * 32), while ONNX Runtime's arena keeps the memory of the largest batch it has run: the main model held 218 MiB after
+ * batches of up to 4, 301 up to 8 (benchmarks/results/onnx-memory.md, embedding-speed.md). A GPU wants larger batches.
  */
 export function batchLimit(configured: number, provider: ExecutionProvider, modelMax = Infinity): number {
-  return Math.min(configured > 0 ? configured : provider === 'cuda' ? 32 : 8, modelMax);
+  return Math.min(configured > 0 ? configured : provider === 'cuda' ? 32 : 4, modelMax);
 }
 
 export class EmbeddingModel {
@@ -139,13 +139,15 @@ export interface SessionSource {
 export async function openSession(source: SessionSource, onnx: Config['onnx'], logger: Logger): Promise<{ session: WorkerSession; provider: ExecutionProvider }> {
   // Read and checked now (a bad file stops the start-up), and again if the inference worker has to be started again.
   let checked: Uint8Array | null = readModel(source);
+  // Models of the same bytes opened with the same options share one session (the embedding model and the localizer).
+  const contentHash = source.sha256 ?? createHash('sha256').update(checked).digest('hex');
   const load = (): Uint8Array => {
     const bytes = checked ?? readModel(source);
     checked = null;
     return bytes;
   };
   const options = sessionOptions(source.threads ?? onnx.intraOpThreads, onnx.interOpThreads);
-  return createSession(load, options, onnx.provider, source.id, logger);
+  return createSession(load, options, onnx.provider, source.id, logger, contentHash);
 }
 
 /** The session options of every model: threads (0: ONNX Runtime's default), no spinning, no memory pattern. */
@@ -198,12 +200,14 @@ async function createSession(
   wanted: Config['onnx']['provider'],
   id: string,
   logger: Logger,
+  contentHash: string,
 ): Promise<{ session: WorkerSession; provider: ExecutionProvider }> {
+  const open = (providerOptions: ort.InferenceSession.SessionOptions) => WorkerSession.create(load, providerOptions, id, `${contentHash} ${JSON.stringify(providerOptions)}`);
   if (wanted === 'auto' && !cudaProviderInstalled()) {
     logger.info({ model: id, provider: 'cpu' }, `model ${id}: execution provider cpu (the CUDA provider is not installed)`);
   } else if (wanted !== 'cpu') {
     try {
-      const session = await WorkerSession.create(load, { ...options, executionProviders: ['cuda'] }, id);
+      const session = await open({ ...options, executionProviders: ['cuda'] });
       logger.info({ model: id, provider: 'cuda' }, `model ${id}: execution provider cuda`);
       return { session, provider: 'cuda' };
     } catch (error) {
@@ -215,7 +219,7 @@ async function createSession(
   } else {
     logger.info({ model: id, provider: 'cpu' }, `model ${id}: execution provider cpu`);
   }
-  const session = await WorkerSession.create(load, { ...options, executionProviders: ['cpu'] }, id);
+  const session = await open({ ...options, executionProviders: ['cpu'] });
   return { session, provider: 'cpu' };
 }
 

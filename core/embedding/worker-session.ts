@@ -99,26 +99,62 @@ interface Registration {
   load: ModelLoader;
   options: ort.InferenceSession.SessionOptions;
   label: string;
+  /**
+   * Sessions opened with the same share key (the same model bytes and options) are one session: the embedding model
+   * and the localizer, one graph with two outputs, hold its weights and ONNX Runtime arena once.
+   */
+  shareKey?: string | undefined;
+}
+
+interface Open extends Registration {
+  inputNames: string[];
+  outputNames: string[];
+  /** Callers holding it: released with the last. */
+  holders: number;
 }
 
 /** The worker thread that holds a process's sessions (one, shared: see above). */
 class InferenceHost {
   private worker: Worker | null = null;
   private starting: Promise<Worker> | null = null;
-  private readonly sessions = new Map<number, Registration>();
+  private readonly sessions = new Map<number, Open>();
+  private readonly opening = new Map<string, Promise<unknown>>();
   private readonly pending = new Map<number, Pending>();
   private nextId = 1;
   private nextKey = 1;
 
   /** Creates a session in the worker (starting it if needed); rejects with ONNX Runtime's reason. */
   async open(registration: Registration): Promise<{ key: number; inputNames: string[]; outputNames: string[] }> {
+    const { shareKey } = registration;
+    if (shareKey === undefined) return this.create(registration);
+    // One creation per share key at a time: a second caller waits for it, then holds what it made (or, when it
+    // failed, tries itself).
+    for (let pending = this.opening.get(shareKey); pending; pending = this.opening.get(shareKey)) await pending.catch(() => undefined);
+    const shared = this.shared(shareKey);
+    if (shared) return shared;
+    const creating = this.create(registration).finally(() => this.opening.delete(shareKey));
+    this.opening.set(shareKey, creating);
+    return creating;
+  }
+
+  private async create(registration: Registration): Promise<{ key: number; inputNames: string[]; outputNames: string[] }> {
     const key = this.nextKey++;
     const worker = await this.ready();
     const bytes = registration.load();
     const reply = await this.send(worker, { type: 'create', id: 0, key, bytes, options: registration.options }, movable(bytes));
     if (reply.type !== 'created') throw new Error('unexpected reply from the inference worker');
-    this.sessions.set(key, registration);
+    this.sessions.set(key, { ...registration, inputNames: reply.inputNames, outputNames: reply.outputNames, holders: 1 });
     return { key, inputNames: reply.inputNames, outputNames: reply.outputNames };
+  }
+
+  /** The open session with this share key, held once more; null when none is open. */
+  private shared(shareKey: string): { key: number; inputNames: string[]; outputNames: string[] } | null {
+    for (const [key, open] of this.sessions) {
+      if (open.shareKey !== shareKey) continue;
+      open.holders++;
+      return { key, inputNames: open.inputNames, outputNames: open.outputNames };
+    }
+    return null;
   }
 
   async run(key: number, feeds: Record<string, TensorData>, fetches: readonly string[]): Promise<Record<string, TensorData>> {
@@ -138,7 +174,9 @@ class InferenceHost {
 
   /** Releases a session; the worker stops with the last one. */
   async close(key: number): Promise<void> {
-    if (!this.sessions.delete(key)) return;
+    const open = this.sessions.get(key);
+    if (!open || --open.holders > 0) return;
+    this.sessions.delete(key);
     const worker = this.worker;
     if (!worker) return;
     if (this.sessions.size === 0) {
@@ -217,10 +255,11 @@ export class WorkerSession {
 
   /**
    * Creates the session in the inference worker from the bytes `load` returns (called again to re-create it after the
-   * worker stopped); rejects with ONNX Runtime's message when it cannot be created.
+   * worker stopped); rejects with ONNX Runtime's message when it cannot be created. Callers with the same `shareKey`
+   * hold one session, released with the last of them.
    */
-  static async create(load: ModelLoader, options: ort.InferenceSession.SessionOptions, label: string): Promise<WorkerSession> {
-    const { key, inputNames, outputNames } = await host.open({ load, options, label });
+  static async create(load: ModelLoader, options: ort.InferenceSession.SessionOptions, label: string, shareKey?: string): Promise<WorkerSession> {
+    const { key, inputNames, outputNames } = await host.open({ load, options, label, shareKey });
     return new WorkerSession(key, label, inputNames, outputNames);
   }
 

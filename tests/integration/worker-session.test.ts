@@ -69,4 +69,27 @@ describe('an ONNX Runtime session in a worker thread', () => {
     await other.release();
     await expect(other.run({}, [])).rejects.toThrow(/released/);
   }, 60_000);
+
+  it('opens a model once for every caller with the same share key (the embedding model and the localizer), until the last releases it', async () => {
+    let loads = 0;
+    const load = () => {
+      loads++;
+      return new Uint8Array(bytes);
+    };
+    const feeds = { image: { data: randomBatch(1), dims: [1, 3, 224, 224] } };
+    // Opened side by side, as two models starting at once would: one creation.
+    const [first, second] = await Promise.all([WorkerSession.create(load, options, 'embedding', 'same-bytes'), WorkerSession.create(load, options, 'localizer', 'same-bytes')]);
+    expect(loads).toBe(1);
+    expect(second!.outputNames).toEqual(first!.outputNames);
+    const other = await WorkerSession.create(load, { ...options, intraOpNumThreads: 1 }, 'other options', 'other-key');
+    expect(loads).toBe(2);
+    await first!.release();
+    expect((await second!.run(feeds, ['features'])).features!.dims).toEqual([1, 1280]);
+    await second!.release();
+    await expect(second!.run(feeds, ['features'])).rejects.toThrow(/released/);
+    // Released by both: the next caller with that key creates it again.
+    const again = await WorkerSession.create(load, options, 'embedding', 'same-bytes');
+    expect(loads).toBe(3);
+    await Promise.all([again.release(), other.release()]);
+  }, 60_000);
 });

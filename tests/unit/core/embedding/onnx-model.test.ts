@@ -1,4 +1,4 @@
-import { normalise, pool } from '../../../../core/embedding/onnx-model';
+import { batchLimit, normalise, pool } from '../../../../core/embedding/onnx-model';
 
 describe('pooling and normalisation', () => {
   it('passes [N,D] through', () => {
@@ -25,5 +25,15 @@ describe('pooling and normalisation', () => {
     expect(() => normalise(Float32Array.from([0, 0]), 'm', 2)).toThrow(/all zeros/);
     expect(() => normalise(Float32Array.from([1, 0, 0]), 'm', 2)).toThrow(/3 values, expected 2/);
     expect(() => pool(Float32Array.from([1, 2]), [1, 2], 2, 'none', 'm')).toThrow(/batch/);
+  });
+});
+
+describe('batchLimit', () => {
+  it('is EMBED_MAX_BATCH when set, else 4 on CPU and 32 on CUDA, never above the manifest', () => {
+    expect(batchLimit(0, 'cpu')).toBe(4);
+    expect(batchLimit(0, 'cuda')).toBe(32);
+    expect(batchLimit(16, 'cpu')).toBe(16);
+    expect(batchLimit(0, 'cuda', 8)).toBe(8);
+    expect(batchLimit(64, 'cpu', 32)).toBe(32);
   });
 });

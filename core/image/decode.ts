@@ -13,6 +13,10 @@ import { ALLOWED_LOADERS, sniffFormat, type ImageFormat } from './formats';
  * - The working image is at most `workingSize` px on its long side; libvips shrinks large JPEGs on load.
  */
 
+// libvips's operation cache keeps recent operations and their pixels for a repeat of the same call on the same input
+// (up to 50 MB by default). Every photo here is decoded once, so it only held memory.
+sharp.cache(false);
+
 export interface DecodeLimits {
   /** Largest accepted input, bytes. Default 20 MiB. */
   maxBytes: number;

@@ -39,6 +39,7 @@ import { CONFIGS, FILTER_LEVELS, LEVELS, type Queries } from './lib/scale-setup'
 import { apiVariantsTable, shapeSection, sizeTable, sweepSection, targetTable, tuningTable } from './lib/scale-report';
 import { gaussian, nearProduct, shapeCheck } from './lib/synthetic-vectors';
 import { cacheKey, cachedEmbeddings } from './lib/vector-cache';
+import { serviceScript } from '../scripts/service-command';
 
 const root = path.resolve(__dirname, '..');
 const cacheDirectory = path.join(root, '.cache', 'catalog-scale');
@@ -156,7 +157,7 @@ async function report(all: ScaleResult[], checks: Parameters<typeof shapeSection
   return `# Catalog size: latency, recall and memory at ${measured.map((n) => n.toLocaleString('en')).join(', ')} products
 
 Elasticsearch 9.5.4 (1 shard, ${os.cpus().length} cores shared with the API and the load client), the real API process
-from dist/ (\`node --single-threaded-gc\`), the default models (${models.join(' + ')}, hybrid). The catalog: the dev set's
+from dist/ (\`${serviceScript('api')}\`), the default models (${models.join(' + ')}, hybrid). The catalog: the dev set's
 ${realCount.toLocaleString('en')} real products first, then generated ones (below). Queries: ${all[0]?.end_to_end[0]?.queries ?? 0} dev-set photos of the
 real products (every distortion, 640 px JPEG); Elasticsearch alone gets their vectors, k = 10, the API's default
 num_candidates (100), the kNN request the API sends for one model; exact = the same request on a \`flat\` copy of the

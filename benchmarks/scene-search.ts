@@ -32,6 +32,7 @@ import { buildDevSet } from './lib/devset';
 import { embedAll, row } from './lib/embed';
 import { fixed, percentile, writeResult } from './lib/report';
 import { buildSceneDevSet } from './lib/scenes';
+import { serviceCommand, serviceScript } from '../scripts/service-command';
 
 const root = path.resolve(__dirname, '..');
 const CACHE = path.join(root, '.cache');
@@ -85,7 +86,8 @@ async function ask(photo: Buffer, options: Record<string, unknown>): Promise<Ans
 /** An API process on `alias`, ready. */
 async function startApi(alias: string): Promise<ChildProcess> {
   const env = { ...process.env, LOG_LEVEL: 'warn', INDEX_ALIAS: alias, QUEUE_PREFIX: alias, API_PORT: String(apiPort), API_HOST: '127.0.0.1', RATE_LIMIT_PER_S: '0' };
-  const child = spawn(process.execPath, ['--single-threaded-gc', path.join(root, 'dist', 'api', 'main.js')], { env, stdio: ['ignore', 'inherit', 'inherit'] });
+  const command = serviceCommand('api');
+  const child = spawn(process.execPath, command.args, { env: { ...command.env, ...env }, stdio: ['ignore', 'inherit', 'inherit'] });
   for (let i = 0; ; i++) {
     if (await request(`${api}/readyz`, 'GET', {}, '').then(() => true, () => false)) return child;
     if (i > 240) throw new Error('the API did not become ready');
@@ -219,7 +221,7 @@ async function main(): Promise<void> {
     .join('\n');
   const markdown = `# Finding the product in a photo: the API, measured from outside
 
-The real API process (\`node --single-threaded-gc dist/api/main.js\`, ${settings ? `\`${settings.trim()}\`` : 'default settings'}) against Elasticsearch 9.5.4,
+The real API process (\`${serviceScript('api')}\`, ${settings ? `\`${settings.trim()}\`` : 'default settings'}) against Elasticsearch 9.5.4,
 photos uploaded one at a time (multipart, \`k: 5\`) on one ${os.cpus().length}-core machine. Scene photos: the
 localization dev set (seed ${seed}: ${single} photos of one catalog product beside a distractor, ${multi} photos of 2–3
 products, on real background photos; [localization-research.md](localization-research.md) describes it), searched in

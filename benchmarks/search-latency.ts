@@ -10,14 +10,14 @@
  * and the dimensions of a real catalog. Attributes are random (brand, category, colour, sizes, price, availability).
  *
  * The API is measured once per set of Node flags (`--api-node-flags`, ";"-separated, "" = none): first as it is
- * started in production (`npm run api`, the Dockerfile: --single-threaded-gc), then without that flag (V8's
- * concurrent GC threads then compete with ONNX Runtime and Elasticsearch for the 2 cores).
+ * started in production (`npm run api`'s flags and environment, as the Dockerfile has them: scripts/service-command.ts),
+ * then with no flags (V8's concurrent GC threads then compete with ONNX Runtime and Elasticsearch for the 2 cores).
  *
  * Photos of products in scenes (the localization dev set, benchmarks/lib/scenes.ts: `--scenes` of its single- and
  * multi-object photos) are sent too, as the API answers them by default (localization), with `objects: true`, and
  * with `crop: "trim"` (the search before localization), after the main measurement, with the first set of flags.
  *
- * usage: npm run bench:search-latency -- [--sizes 10000,100000] [--queries 400] [--scenes 200] [--api-node-flags '--single-threaded-gc;']
+ * usage: npm run bench:search-latency -- [--sizes 10000,100000] [--queries 400] [--scenes 200] [--api-node-flags '--single-threaded-gc --max-semi-space-size=2;']
  * (services up: npm run services:up; the API runs from dist/: npm run build)
  */
 import os from 'node:os';
@@ -39,6 +39,7 @@ import { buildSceneDevSet } from './lib/scenes';
 import { embedAll, row } from './lib/embed';
 import { gaussian, nearProduct } from './lib/synthetic-vectors';
 import { fixed, latencyStats, writeResult, type LatencyStats } from './lib/report';
+import { serviceCommand } from '../scripts/service-command';
 
 const root = path.resolve(__dirname, '..');
 const stamp = Date.now().toString(36);
@@ -54,7 +55,7 @@ const sizes = argument('sizes', '10000,100000').split(',').map(Number);
 const queryCount = Number(argument('queries', '400'));
 const sceneCount = Number(argument('scenes', '200'));
 /** Node flags to start the API with, one run each, separated by ";" ("" = none). */
-const nodeFlags = argument('api-node-flags', '--single-threaded-gc;').split(';');
+const nodeFlags = argument('api-node-flags', `${serviceCommand('api').args.slice(0, -1).join(' ')};`).split(';');
 
 /** The filtered variant: about a fifth of the catalog passes (price ≤ 100, in stock, size M). */
 const FILTERS: SearchFilters = { price: { lte: 100 }, available: true, sizes: ['M'] };
@@ -255,7 +256,7 @@ async function main(): Promise<void> {
   const header = main.map((r) => `${r.products.toLocaleString('en')}: no filter | ${r.products.toLocaleString('en')}: filtered`).join(' | ');
   const markdown = `# Search latency: a 640 px JPEG upload at ${main.map((r) => r.products.toLocaleString('en')).join(' and ')} products
 
-The real API process (\`node ${nodeFlags[0]} dist/api/main.js\`, as \`npm run api\` and the Dockerfile start it;
+The real API process (\`${Object.entries(serviceCommand('api').env).map(([name, value]) => `${name}=${value} `).join('')}node ${nodeFlags[0]} dist/api/main.js\`, as \`npm run api\` and the Dockerfile start it;
 multipart upload, hybrid ${modelIds.join(' + ')} with weights ${modelIds.map((id) => `${id} ${weights[id]}`).join(' / ')}, autocrop, kNN k = 10, default num_candidates 100, ${config.vectors.defaults.type}) against
 Elasticsearch 9.5.4 (1 shard, heap 1 GB), sequential requests from one client on loopback. Everything on one
 ${os.cpus().length}-core machine. ${uploads.length} different dev-set query photos (every distortion), each sent without filters and

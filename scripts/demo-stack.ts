@@ -22,6 +22,7 @@ import { seededRandom } from '../core/random';
 import { signatureHeader } from '../core/webhook-signature';
 import { renderProduct, renderScene, selectClipart, type ClipartItem } from '../benchmarks/lib/clipart';
 import { withJpegComment } from '../benchmarks/lib/jpeg-comment';
+import { serviceCommand } from './service-command';
 
 const root = path.resolve(__dirname, '..');
 export const DEMO_DIR = path.join(root, '.cache', 'demo');
@@ -270,8 +271,10 @@ export async function startDemoStack(options: DemoStackOptions): Promise<DemoSta
   };
   await upgradeOnePhotoIndex(env);
   const stdio: ['ignore', 'inherit' | 'ignore', 'inherit' | 'ignore'] = ['ignore', options.stdio ?? 'inherit', options.stdio ?? 'inherit'];
-  const indexer = spawn(process.execPath, [path.join(root, 'dist', 'indexer', 'main.js')], { env, stdio });
-  const api = spawn(process.execPath, ['--single-threaded-gc', path.join(root, 'dist', 'api', 'main.js')], { env, stdio });
+  // Started as `npm run indexer` and `npm run api` start them.
+  const [indexerCommand, apiCommand] = [serviceCommand('indexer'), serviceCommand('api')];
+  const indexer = spawn(process.execPath, indexerCommand.args, { env: { ...indexerCommand.env, ...env }, stdio });
+  const api = spawn(process.execPath, apiCommand.args, { env: { ...apiCommand.env, ...env }, stdio });
   const children: ChildProcess[] = [indexer, api];
   let stopping: Promise<void> | null = null;
   let failure: string | null = null;

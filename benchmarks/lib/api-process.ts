@@ -1,19 +1,17 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import http from 'node:http';
 import net from 'node:net';
-import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createProgress } from '../../core/progress';
 import { request } from './bench-index';
 import { statusBytesOf } from './load-proc';
+import { serviceCommand } from '../../scripts/service-command';
 
 /**
  * The real API process for benchmarks (dist/api/main.js, as `npm run api` starts it), the load sent to it, and its
  * memory as the operating system sees it.
  */
-
-const ROOT = path.resolve(__dirname, '..', '..');
 
 export interface ApiProcess {
   url: string;
@@ -32,14 +30,17 @@ export async function freePort(): Promise<number> {
 }
 
 /**
- * Starts the API with `env` (its port from API_PORT) and Node `flags`, and waits until /readyz answers. Refuses a
+ * Starts the API with `env` (its port from API_PORT) and Node `flags` (default: `npm run api`'s), and waits until /readyz answers. Refuses a
  * port where something already answers: on a machine others use, that is someone else's API, and measuring it
  * instead of this one gives their catalog's answers.
  */
-export async function startApi(env: NodeJS.ProcessEnv, flags: string[] = ['--single-threaded-gc']): Promise<ApiProcess> {
+export async function startApi(env: NodeJS.ProcessEnv, flags?: string[]): Promise<ApiProcess> {
   const url = `http://127.0.0.1:${env.API_PORT}`;
   if (await request(`${url}/readyz`, 'GET', {}, '').then(() => true, () => false)) throw new Error(`something already answers on ${url}: choose another API_PORT`);
-  const child = spawn(process.execPath, [...flags, path.join(ROOT, 'dist', 'api', 'main.js')], { env, stdio: ['ignore', 'ignore', 'inherit'] });
+  // As `npm run api` starts it (its environment first: `env` may override it), with other Node flags when given.
+  const command = serviceCommand('api');
+  const args = flags ? [...flags, command.args.at(-1)!] : command.args;
+  const child = spawn(process.execPath, args, { env: { ...command.env, ...env }, stdio: ['ignore', 'ignore', 'inherit'] });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   // A benchmark that dies takes its API with it.
   const orphan = () => child.kill('SIGTERM');

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { parse } from 'yaml';
+import { parseServiceScript, serviceCommand } from '../../../scripts/service-command';
 
 const root = path.resolve(__dirname, '..', '..', '..');
 interface Service {
@@ -59,10 +60,17 @@ describe('docker-compose.yml stays consistent with the development scripts', () 
       expect(command[0]).toBe('node');
       expect(command.at(-1)).toMatch(/^dist\/(api|indexer)\/main\.js$/);
     }
-    // The API runs as `npm run api` does (docs/search.md says why), in compose and in the image.
-    const api = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')).scripts.api as string;
-    expect(api).toBe(`node ${compose.services.api!.command!.slice(1).join(' ')}`);
+    // The API and the indexer run as `npm run api` and `npm run indexer` do (docs/search.md says why), in compose and
+    // in the image: the same flags, and the script's malloc settings in every runtime stage's environment.
     expect(dockerfile).toContain(`CMD ${JSON.stringify(compose.services.api!.command).replace(/,/g, ', ')}`);
+    const runtimeStages = dockerfile.split(/^FROM /m).filter((stage) => /^\S+ AS runtime/.test(stage));
+    expect(runtimeStages).toHaveLength(2);
+    for (const service of ['api', 'indexer'] as const) {
+      const script = serviceCommand(service);
+      expect(script.args.map((arg) => path.relative(root, arg))).toEqual(compose.services[service]!.command!.slice(1));
+      expect(Object.keys(script.env).length).toBeGreaterThan(0);
+      for (const [name, value] of Object.entries(script.env)) for (const stage of runtimeStages) expect(stage).toMatch(new RegExp(`^ENV .*\\b${name}=${value}\\b`, 'm'));
+    }
   });
 });
 
@@ -131,5 +139,17 @@ describe('docker-compose.yml: the cluster profile', () => {
     const scraped = new Set([...statics, 'cluster-api', 'cluster-indexer', ...nodes, 'redis', 'prometheus']);
     for (const [name] of cluster) expect(scraped).toContain(name);
     expect(compose.services.prometheus!.volumes).toContain('./deploy/prometheus/prometheus.yml:/etc/prometheus/prometheus.yml:ro');
+  });
+});
+
+describe('parseServiceScript', () => {
+  it('splits an npm script into its environment, Node flags and entry file', () => {
+    expect(parseServiceScript('A_B=1 C= node --flag x/main.js', '/app')).toEqual({ env: { A_B: '1', C: '' }, args: ['--flag', '/app/x/main.js'] });
+    expect(parseServiceScript('node dist/indexer/main.js', '/app')).toEqual({ env: {}, args: ['/app/dist/indexer/main.js'] });
+  });
+
+  it('refuses a script that is not a node command', () => {
+    expect(() => parseServiceScript('tsx api/main.ts', '/app')).toThrow(/not a/);
+    expect(() => parseServiceScript('X=1 node', '/app')).toThrow(/not a/);
   });
 });

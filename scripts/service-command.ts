@@ -1,0 +1,45 @@
+import fs from 'node:fs';
+import path from 'node:path';
+
+/**
+ * How `npm run api` and `npm run indexer` start a service, read from package.json's scripts (their one definition;
+ * the Dockerfile's ENV and CMD are checked against them by tests/unit/deploy): the environment the script sets, the
+ * Node flags and the entry file. The demo and the benchmarks start the same processes themselves, with this.
+ *
+ * The environment holds glibc's malloc settings, which a process reads once, at its start (nothing can set them from
+ * inside Node): MALLOC_MMAP_THRESHOLD_ fixed at 128 KiB maps every large block (decoded photos, tensors) on its own
+ * and gives it back when freed; glibc's default threshold rises with each large free, after which those blocks stay in
+ * the heap. The API held 70 MB less under load with it (docs/scaling.md).
+ */
+export interface ServiceCommand {
+  env: Record<string, string>;
+  /** Node's arguments: flags, then the entry file (absolute). */
+  args: string[];
+}
+
+const ROOT = path.resolve(__dirname, '..');
+
+/** The npm script as package.json has it (what reports quote). */
+export function serviceScript(name: 'api' | 'indexer'): string {
+  const scripts = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')).scripts as Record<string, string>;
+  return scripts[name] ?? '';
+}
+
+export function serviceCommand(name: 'api' | 'indexer'): ServiceCommand {
+  return parseServiceScript(serviceScript(name), ROOT);
+}
+
+/** `NAME=value … node [flags] entry.js` → its environment and Node's arguments, the entry resolved under `root`. */
+export function parseServiceScript(script: string, root: string): ServiceCommand {
+  const words = script.trim().split(/\s+/);
+  const env: Record<string, string> = {};
+  let at = 0;
+  for (; at < words.length && /^[A-Z_][A-Z0-9_]*=\S*$/.test(words[at]!); at++) {
+    const [key, ...value] = words[at]!.split('=');
+    env[key!] = value.join('=');
+  }
+  if (words[at] !== 'node' || at + 1 >= words.length) throw new Error(`not a "NAME=value … node [flags] entry.js" script: ${script}`);
+  const args = words.slice(at + 1);
+  args[args.length - 1] = path.resolve(root, args.at(-1)!);
+  return { env, args };
+}

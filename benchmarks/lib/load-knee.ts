@@ -146,8 +146,7 @@ export async function runKnee(context: KneeRunContext, pool: Pool, rates: number
   const base = { k6: context.k6, script: 'photo.js', pids: context.pids, echoSummary: false };
   await runK6({ ...base, env: env(rates[0]!, 10), summaryFile: context.summaryFile(`knee-${pool}-warmup`), label: `knee ${pool}: warm-up at ${rates[0]}/s`, expectedSeconds: 10 });
   const steps: KneeStep[] = [];
-  let missedInARow = 0;
-  for (const rate of rates) {
+  const runStep = async (rate: number): Promise<KneeStep> => {
     const run = await runK6({ ...base, env: env(rate, stepSeconds), summaryFile: context.summaryFile(`knee-${pool}-${rate}`), label: `knee ${pool}: ${rate}/s`, expectedSeconds: stepSeconds });
     const step = kneeStep(run, kind, rate, context.cores, p95Target);
     steps.push(step);
@@ -155,8 +154,29 @@ export async function runKnee(context: KneeRunContext, pool: Pool, rates: number
     process.stderr.write(
       `  ${pool} ${rate}/s: achieved ${step.achieved.toFixed(1)}/s, p50/p95/p99 ${step.p50.toFixed(0)}/${step.p95.toFixed(0)}/${step.p99.toFixed(0)} ms, errors ${(step.errorRate * 100).toFixed(1)} %, refused ${(step.refusedRate * 100).toFixed(1)} %, dropped ${step.dropped}, CPU ${(cpu * 1000).toFixed(0)} ms/search ${step.meetsTarget ? '✓' : '✗'}\n`,
     );
-    missedInARow = step.meetsTarget ? 0 : missedInARow + 1;
+    return step;
+  };
+  let missedInARow = 0;
+  for (const rate of rates) {
+    missedInARow = (await runStep(rate)).meetsTarget ? 0 : missedInARow + 1;
     if (missedInARow >= 2) break;
   }
+  // The ladder's steps widen as rates grow: one more step halfway between the knee and the first miss above it.
+  const between = refinementRate(steps);
+  if (between !== null) await runStep(between);
+  steps.sort((a, b) => a.offered - b.offered);
   return { steps, knee: findKnee(steps) };
+}
+
+/**
+ * The rate halfway (rounded) between the highest rate that met the target and the lowest one above it that missed,
+ * when that is a rate not tried yet; else null (nothing met, nothing above missed, or they are adjacent).
+ */
+export function refinementRate(steps: KneeStep[]): number | null {
+  const knee = findKnee(steps);
+  if (knee === null) return null;
+  const above = steps.filter((step) => !step.meetsTarget && step.offered > knee).map((step) => step.offered);
+  if (above.length === 0) return null;
+  const between = Math.round((knee + Math.min(...above)) / 2);
+  return between > knee && between < Math.min(...above) && !steps.some((step) => step.offered === between) ? between : null;
 }

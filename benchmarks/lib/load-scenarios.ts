@@ -115,7 +115,7 @@ async function knee(context: ScenarioContext): Promise<boolean> {
   const results: Partial<Record<Pool, { steps: KneeStep[]; knee: number | null; rates: number[]; p95_target_ms: number }>> = {};
   const sections = [
     '# Load: the knee of photo search',
-    preamble(context, `Photo searches (multipart upload) at a constant offered rate, ${stepSeconds} s a step (after a 10 s warm-up), the rate stepped up until two steps in a row missed the target: admitted p95 under ${pools.map((pool) => `${target(pool)} ms for ${pool}`).join(', ')}, with no error, no refusal and nothing left unsent. The knee is the highest rate that met it. CPU per search is the API's and Elasticsearch's CPU time over the step (/proc utime + stime) ÷ the searches answered; the CPU bound is cores ÷ that: the rate the cores could serve if they did nothing else.`),
+    preamble(context, `Photo searches (multipart upload) at a constant offered rate, ${stepSeconds} s a step (after a 10 s warm-up), the rate stepped up until two steps in a row missed the target, then one step halfway between the highest rate that met it and the first miss above (the ladder widens as rates grow): admitted p95 under ${pools.map((pool) => `${target(pool)} ms for ${pool}`).join(', ')}, with no error, no refusal and nothing left unsent. The knee is the highest rate that met it. CPU per search is the API's and Elasticsearch's CPU time over the step (/proc utime + stime) ÷ the searches answered; the CPU bound is cores ÷ that: the rate the cores could serve if they did nothing else.`),
   ];
   for (const pool of pools) {
     const rates = args.rates ?? (args.rate ? Array.from({ length: 20 }, (_, i) => Math.round(args.rate! * (i + 1) * 100) / 100) : DEFAULT_RATES[pool]);

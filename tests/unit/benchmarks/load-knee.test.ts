@@ -1,4 +1,4 @@
-import { findKnee, kneeAt, kneeStep, ownCpuPerSearch, type KneeStep } from '../../../benchmarks/lib/load-knee';
+import { findKnee, kneeAt, kneeStep, ownCpuPerSearch, refinementRate, type KneeStep } from '../../../benchmarks/lib/load-knee';
 import type { K6Run } from '../../../benchmarks/lib/load-k6';
 import { failedThresholds, kindResults, k6SummarySchema } from '../../../benchmarks/lib/load-summary';
 
@@ -63,6 +63,15 @@ describe('findKnee', () => {
     expect(findKnee([row(2, true), row(4, true), row(6, false), row(8, false)])).toBe(4);
     expect(findKnee([row(2, true), row(4, false), row(6, true), row(8, false), row(10, false)])).toBe(6);
     expect(findKnee([row(1, false), row(2, false)])).toBeNull();
+  });
+
+  it('refines between the knee and the first miss above it once, when a rate lies between them', () => {
+    expect(refinementRate([row(24, true), row(28, true), row(32, false), row(36, false)])).toBe(30);
+    expect(refinementRate([row(28, true), row(30, true), row(32, false), row(36, false)])).toBe(31);
+    expect(refinementRate([row(30, true), row(31, false), row(32, false)])).toBeNull();
+    expect(refinementRate([row(14, true), row(16, true), row(18, false), row(20, false)])).toBe(17);
+    expect(refinementRate([row(1, false), row(2, false)])).toBeNull();
+    expect(refinementRate([row(1, true), row(2, true)])).toBeNull();
   });
 
   it('gives the knee of the same steps at another target', () => {

@@ -9,7 +9,7 @@
  *
  * usage: npm run bench:pipeline -- [--products 10000]     (services must be up: npm run services:up)
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import http from 'node:http';
@@ -27,7 +27,7 @@ import { signatureHeader } from '../core/webhook-signature';
 import { buildDevSet } from './lib/devset';
 import { withJpegComment } from './lib/jpeg-comment';
 import { fixed, writeResult } from './lib/report';
-import { serviceCommand } from '../scripts/service-command';
+import { spawnService } from '../scripts/service-command';
 
 const root = path.resolve(__dirname, '..');
 const products = Number(process.argv[process.argv.indexOf('--products') + 1] || 10_000) || 10_000;
@@ -69,9 +69,8 @@ async function main(): Promise<void> {
   await new Promise<void>((resolve) => imageServer.listen(0, '127.0.0.1', resolve));
   const imageBase = `http://127.0.0.1:${(imageServer.address() as AddressInfo).port}`;
   const env = { ...process.env, LOG_LEVEL: 'warn', INDEX_ALIAS: alias, QUEUE_PREFIX: alias, WEBHOOK_SECRETS: secret, FETCH_ALLOWED_HOSTS: '127.0.0.1', API_PORT: String(apiPort), API_HOST: '127.0.0.1', INDEXER_PORT: String(indexerPort) };
-  const [indexerCommand, apiCommand] = [serviceCommand('indexer'), serviceCommand('api')];
-  const startIndexer = (extra: Record<string, string> = {}) => spawn(process.execPath, indexerCommand.args, { env: { ...indexerCommand.env, ...env, ...extra }, stdio: ['ignore', 'ignore', 'inherit'] });
-  const children: ChildProcess[] = [startIndexer(), spawn(process.execPath, apiCommand.args, { env: { ...apiCommand.env, ...env }, stdio: ['ignore', 'ignore', 'inherit'] })];
+  const startIndexer = (extra: Record<string, string> = {}) => spawnService('indexer', { ...env, ...extra }, ['ignore', 'ignore', 'inherit']);
+  const children: ChildProcess[] = [startIndexer(), spawnService('api', env, ['ignore', 'ignore', 'inherit'])];
   const modelDir = fs.mkdtempSync(path.join(os.tmpdir(), 'lookalike-bench-models-'));
   const es = createElasticsearchClient(loadConfig(process.env).elasticsearch);
   const api = `http://127.0.0.1:${apiPort}`;

@@ -15,11 +15,9 @@
  * (the API inherits the environment: e.g. LOCALIZE_MAX_REGIONS=8 measures a cap; --name keeps its results apart)
  * (services up: npm run services:up; the API runs from dist/: npm run build)
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { loadConfig } from '../core/config';
 import { createEmbedder } from '../core/embedding/embedder';
 import type { CropBox } from '../core/image/autocrop';
@@ -32,7 +30,8 @@ import { buildDevSet } from './lib/devset';
 import { embedAll, row } from './lib/embed';
 import { fixed, percentile, writeResult } from './lib/report';
 import { buildSceneDevSet } from './lib/scenes';
-import { serviceCommand, serviceScript } from '../scripts/service-command';
+import { serviceScript } from '../scripts/service-command';
+import { startApi, type ApiProcess } from './lib/api-process';
 
 const root = path.resolve(__dirname, '..');
 const CACHE = path.join(root, '.cache');
@@ -83,22 +82,9 @@ async function ask(photo: Buffer, options: Record<string, unknown>): Promise<Ans
   };
 }
 
-/** An API process on `alias`, ready. */
-async function startApi(alias: string): Promise<ChildProcess> {
-  const env = { ...process.env, LOG_LEVEL: 'warn', INDEX_ALIAS: alias, QUEUE_PREFIX: alias, API_PORT: String(apiPort), API_HOST: '127.0.0.1', RATE_LIMIT_PER_S: '0' };
-  const command = serviceCommand('api');
-  const child = spawn(process.execPath, command.args, { env: { ...command.env, ...env }, stdio: ['ignore', 'inherit', 'inherit'] });
-  for (let i = 0; ; i++) {
-    if (await request(`${api}/readyz`, 'GET', {}, '').then(() => true, () => false)) return child;
-    if (i > 240) throw new Error('the API did not become ready');
-    await sleep(500);
-  }
-}
-
-async function stopApi(child: ChildProcess): Promise<void> {
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  child.kill('SIGTERM');
-  await exited;
+/** An API process on `alias`, ready (started as `npm run api` starts it). */
+function apiOn(alias: string): Promise<ApiProcess> {
+  return startApi({ ...process.env, LOG_LEVEL: 'warn', INDEX_ALIAS: alias, QUEUE_PREFIX: alias, API_PORT: String(apiPort), API_HOST: '127.0.0.1', RATE_LIMIT_PER_S: '0' });
 }
 
 type Stats = { p50: number; p95: number };
@@ -121,7 +107,7 @@ async function main(): Promise<void> {
   const sceneIds = new Map(scenes.catalog.map((item, i) => [item.id, `p${i}`]));
   const plainIds = new Map(plain.catalog.map((item, i) => [item.id, `p${i}`]));
   const indexes: BenchIndex[] = [];
-  let child: ChildProcess | undefined;
+  let server: ApiProcess | undefined;
   const rows: Record<string, { recall1: number; recall5: number; iou: number; objects?: number; perQuery?: number; wall: Stats; stages: Record<string, Stats> }> = {};
   const summarise = (name: string, answers: Answer[], hit: (a: Answer, i: number) => { rank: number; iou: number }, objectRecall?: number, perQuery?: number) => {
     const hits = answers.map(hit);
@@ -140,7 +126,7 @@ async function main(): Promise<void> {
     indexes.push(sceneIndex);
     const sceneDocs = [...scenes.catalog.map((item, i) => benchProduct(i, item, vectorsOf(sceneVectors, i), random)), ...plain.catalog.map((item, i) => benchProduct(scenes.catalog.length + i, item, vectorsOf(plainVectors, i), random))];
     await sceneIndex.fill(sceneDocs.length, (i) => sceneDocs[i]!, 'scene catalog: index');
-    child = await startApi(`bench-scenes-${stamp}`);
+    server = await apiOn(`bench-scenes-${stamp}`);
     const photos = new Map(scenes.queries.map((q) => [q.id, fs.readFileSync(q.photo)]));
     for (const q of scenes.queries.slice(0, 20)) await ask(photos.get(q.id)!, {}); // warm-up
     const singles = scenes.queries.filter((q) => q.kind === 'single');
@@ -182,13 +168,13 @@ async function main(): Promise<void> {
       }
     }
     summarise('multi objects', multis.map((q) => answers.objects!.get(q.id)!), () => ({ rank: -1, iou: 0 }), found / placed, returned / multis.length);
-    await stopApi(child);
-    child = undefined;
+    await server.stop();
+    server = undefined;
 
     const plainIndex = await createBenchIndex(loadConfig({ ...process.env, LOG_LEVEL: 'warn', INDEX_ALIAS: `bench-plain-${stamp}` }), logger);
     indexes.push(plainIndex);
     await plainIndex.fill(plain.catalog.length, (i) => benchProduct(i, plain.catalog[i]!, vectorsOf(plainVectors, i), random), 'plain catalog: index');
-    child = await startApi(`bench-plain-${stamp}`);
+    server = await apiOn(`bench-plain-${stamp}`);
     const plainQueries = shuffle(plain.queries, random).slice(0, plainCount);
     const plainAnswers: Record<string, Answer[]> = { default: [], trim: [] };
     const plainBar = createProgress('plain photos');
@@ -201,7 +187,7 @@ async function main(): Promise<void> {
     plainBar.done();
     for (const way of ['default', 'trim']) summarise(`plain ${way}`, plainAnswers[way]!, (a, i) => ({ rank: a.results.indexOf(plainIds.get(plainQueries[i]!.item)!), iou: 0 }));
   } finally {
-    if (child) await stopApi(child);
+    if (server) await server.stop();
     for (const index of indexes) await index.drop();
   }
 

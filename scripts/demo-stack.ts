@@ -4,7 +4,7 @@
  * and the catalog indexed through the real signed-webhook → queue → indexer path. `npm run demo` runs one with its
  * defaults (scripts/demo.ts); `npm run bench:load` runs its own beside it (its own alias, queue prefix and ports).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
@@ -22,7 +22,7 @@ import { seededRandom } from '../core/random';
 import { signatureHeader } from '../core/webhook-signature';
 import { renderProduct, renderScene, selectClipart, type ClipartItem } from '../benchmarks/lib/clipart';
 import { withJpegComment } from '../benchmarks/lib/jpeg-comment';
-import { serviceCommand } from './service-command';
+import { spawnService } from './service-command';
 
 const root = path.resolve(__dirname, '..');
 export const DEMO_DIR = path.join(root, '.cache', 'demo');
@@ -272,9 +272,8 @@ export async function startDemoStack(options: DemoStackOptions): Promise<DemoSta
   await upgradeOnePhotoIndex(env);
   const stdio: ['ignore', 'inherit' | 'ignore', 'inherit' | 'ignore'] = ['ignore', options.stdio ?? 'inherit', options.stdio ?? 'inherit'];
   // Started as `npm run indexer` and `npm run api` start them.
-  const [indexerCommand, apiCommand] = [serviceCommand('indexer'), serviceCommand('api')];
-  const indexer = spawn(process.execPath, indexerCommand.args, { env: { ...indexerCommand.env, ...env }, stdio });
-  const api = spawn(process.execPath, apiCommand.args, { env: { ...apiCommand.env, ...env }, stdio });
+  const indexer = spawnService('indexer', env, stdio);
+  const api = spawnService('api', env, stdio);
   const children: ChildProcess[] = [indexer, api];
   let stopping: Promise<void> | null = null;
   let failure: string | null = null;

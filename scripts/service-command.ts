@@ -1,3 +1,4 @@
+import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 
@@ -42,4 +43,14 @@ export function parseServiceScript(script: string, root: string): ServiceCommand
   const args = words.slice(at + 1);
   args[args.length - 1] = path.resolve(root, args.at(-1)!);
   return { env, args };
+}
+
+/**
+ * Starts `npm run <name>`'s process directly (no npm or shell in between, so its pid is the service's): the script's
+ * environment, then `env` over it; Node `flags` in place of the script's when given.
+ */
+export function spawnService(name: 'api' | 'indexer', env: NodeJS.ProcessEnv, stdio: StdioOptions, flags?: string[]): ChildProcess {
+  const command = serviceCommand(name);
+  const args = flags ? [...flags, command.args.at(-1)!] : command.args;
+  return spawn(process.execPath, args, { env: { ...command.env, ...env }, stdio });
 }

@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import http from 'node:http';
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
@@ -6,7 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { createProgress } from '../../core/progress';
 import { request } from './bench-index';
 import { statusBytesOf } from './load-proc';
-import { serviceCommand } from '../../scripts/service-command';
+import { spawnService } from '../../scripts/service-command';
 
 /**
  * The real API process for benchmarks (dist/api/main.js, as `npm run api` starts it), the load sent to it, and its
@@ -37,10 +37,7 @@ export async function freePort(): Promise<number> {
 export async function startApi(env: NodeJS.ProcessEnv, flags?: string[]): Promise<ApiProcess> {
   const url = `http://127.0.0.1:${env.API_PORT}`;
   if (await request(`${url}/readyz`, 'GET', {}, '').then(() => true, () => false)) throw new Error(`something already answers on ${url}: choose another API_PORT`);
-  // As `npm run api` starts it (its environment first: `env` may override it), with other Node flags when given.
-  const command = serviceCommand('api');
-  const args = flags ? [...flags, command.args.at(-1)!] : command.args;
-  const child = spawn(process.execPath, args, { env: { ...command.env, ...env }, stdio: ['ignore', 'ignore', 'inherit'] });
+  const child = spawnService('api', env, ['ignore', 'ignore', 'inherit'], flags);
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   // A benchmark that dies takes its API with it.
   const orphan = () => child.kill('SIGTERM');

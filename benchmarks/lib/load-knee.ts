@@ -177,6 +177,7 @@ export function refinementRate(steps: KneeStep[]): number | null {
   if (knee === null) return null;
   const above = steps.filter((step) => !step.meetsTarget && step.offered > knee).map((step) => step.offered);
   if (above.length === 0) return null;
-  const between = Math.round((knee + Math.min(...above)) / 2);
-  return between > knee && between < Math.min(...above) && !steps.some((step) => step.offered === between) ? between : null;
+  const firstMiss = Math.min(...above);
+  const between = Math.round((knee + firstMiss) / 2);
+  return between > knee && between < firstMiss && !steps.some((step) => step.offered === between) ? between : null;
 }

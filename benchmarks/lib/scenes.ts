@@ -53,10 +53,10 @@ export interface SceneDevSetOptions {
 const FRAMES: Array<[number, number]> = [[800, 600], [600, 800], [720, 720]];
 const uniform = (random: () => number, low: number, high: number): number => low + random() * (high - low);
 
-/** The catalog photo: the stamp on white, fit into `size`×`size` with a margin, as JPEG. */
-async function renderCatalogPhoto(file: string, size = 640): Promise<Buffer> {
+/** The catalog photo: the stamp (its file, or an RGBA PNG of it) on white, fit into `size`×`size` with a margin, as JPEG. */
+export async function renderCatalogPhoto(source: string | Buffer, size = 640): Promise<Buffer> {
   const inner = Math.round(size * 0.86);
-  const object = await sharp(fs.readFileSync(file)).resize(inner, inner, { fit: 'inside' }).png().toBuffer();
+  const object = await sharp(typeof source === 'string' ? fs.readFileSync(source) : source).resize(inner, inner, { fit: 'inside' }).png().toBuffer();
   return sharp({ create: { width: size, height: size, channels: 3, background: '#ffffff' } })
     .composite([{ input: object, gravity: 'centre' }])
     .jpeg({ quality: 90 })
@@ -64,7 +64,7 @@ async function renderCatalogPhoto(file: string, size = 640): Promise<Buffer> {
 }
 
 /** Bounding box of the pixels with alpha ≥ 32 in raw RGBA. */
-function alphaBox(data: Buffer, width: number, height: number): CropBox {
+export function alphaBox(data: Buffer, width: number, height: number): CropBox {
   let left = width;
   let top = height;
   let right = -1;

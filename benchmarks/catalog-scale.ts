@@ -13,11 +13,12 @@
  * The catalog: the dev set's real products (embedded), then generated ones (benchmarks/lib/synthetic-vectors.ts,
  * checked against the real ones here), cached under .cache/catalog-scale/. `--keep` keeps each built index (and
  * what its build measured) and uses it again next time instead of building it anew; without it, every `bench-scale-*`
- * index is deleted at the end. Results of the sizes and configurations not run this time are kept from
+ * index is deleted at the end. `--build-only` builds (and keeps) the indices and measures nothing: a bulk load stopped part
+ * way goes on from what the index holds when the command runs again, its times added up. Results of the sizes and configurations not run this time are kept from
  * benchmarks/results/catalog-scale.json.
  *
  * usage: npm run bench:catalog-scale -- [--sizes 10000,100000] [--configs int8,bbq,int4] [--es-queries 200]
- *        [--queries 300] [--rates 0,5,10] [--sweep-at <size>] [--max-merged-segment 5gb] [--keep]
+ *        [--queries 300] [--rates 0,5,10] [--sweep-at <size>] [--max-merged-segment 5gb] [--keep] [--build-only]
  *        npm run bench:catalog-scale -- --report-only   (the report and charts again, from the results file)
  * (services up: npm run services:up; the API runs from dist/: npm run build)
  */
@@ -58,7 +59,9 @@ const e2eQueries = Number(argument('queries', '300'));
 const rates = argument('rates', '0,5,10').split(',').map(Number);
 const sweepAt = Number(argument('sweep-at', String(Math.max(...sizes))));
 const maxMergedSegment = process.argv.includes('--max-merged-segment') ? argument('max-merged-segment', '') : undefined;
-const keep = process.argv.includes('--keep');
+/** Build the indices and stop (implies --keep): a 1M build takes hours, and is measured later on a machine left alone. */
+const buildOnly = process.argv.includes('--build-only');
+const keep = buildOnly || process.argv.includes('--keep');
 const command = `npm run bench:catalog-scale -- --sizes ${sizes.join(',')} --configs ${configs.join(',')} --es-queries ${esQueries} --queries ${e2eQueries} --rates ${rates.join(',')} --sweep-at ${sweepAt}${maxMergedSegment ? ` --max-merged-segment ${maxMergedSegment}` : ''}${keep ? ' --keep' : ''}`;
 
 async function main(): Promise<void> {
@@ -119,7 +122,11 @@ async function main(): Promise<void> {
     const stored = fs.existsSync(exactFile) ? (JSON.parse(fs.readFileSync(exactFile, 'utf8')) as { measured: string; results: Array<[string, Timed]> }) : undefined;
     const exact = { results: new Map<string, Timed>(stored?.results ?? []), measured: stored?.measured };
     for (const name of configs) {
-      const result = await measureConfig({ size, config: name, catalog, queries, generateSeconds, exact, primary, sweep: size === sweepAt, tuning: name === configs[0], rates, e2eQueries, keep, maxMergedSegment, cacheDirectory, env: process.env, logger });
+      const result = await measureConfig({ size, config: name, catalog, queries, generateSeconds, exact, primary, sweep: size === sweepAt, tuning: name === configs[0], rates, e2eQueries, keep, buildOnly, maxMergedSegment, cacheDirectory, env: process.env, logger });
+      if (!result) {
+        process.stderr.write(`${size} ${name}: built and kept; measure it with the same command without --build-only (and with --keep)\n`);
+        continue;
+      }
       fs.writeFileSync(exactFile, JSON.stringify({ measured: exact.measured, results: [...exact.results] }));
       results.push({ ...result, command });
       process.stderr.write(`${size} ${name}: ${JSON.stringify({ knn: result.knn[primary], e2e: result.end_to_end, memory: result.footprint.vector_memory_bytes })}\n`);
@@ -127,6 +134,7 @@ async function main(): Promise<void> {
     }
   }
   if (reportOnly) await save();
+  if (buildOnly) return;
   process.stdout.write(fs.readFileSync(path.join(RESULTS_DIR, 'catalog-scale.md'), 'utf8'));
 }
 

@@ -73,8 +73,9 @@ export interface BenchIndex {
   /**
    * Writes documents `loaded … count − 1` (ids `p<i>`), `BULK_BATCH` a request, two requests in flight, then ends the
    * bulk load (IndexManager.endBulkLoad: the configured refresh interval and replicas, a refresh); seconds.
+   * `progress` hears of every request written (documents written so far, seconds so far in this call).
    */
-  fill(count: number, document: (i: number) => Record<string, unknown>, label: string): Promise<number>;
+  fill(count: number, document: (i: number) => Record<string, unknown>, label: string, progress?: (written: number, seconds: number) => void): Promise<number>;
   /** Deletes every version of the alias, and closes the client. */
   drop(): Promise<void>;
   /** Closes the client and leaves the index as it is (to be used again). */
@@ -128,7 +129,7 @@ export async function createBenchIndex(config: Config, logger: Logger, options: 
     es,
     index,
     created,
-    async fill(count, document, label) {
+    async fill(count, document, label, progress) {
       const bar = createProgress(label);
       const started = performance.now();
       const inFlight = new Set<Promise<void>>();
@@ -138,6 +139,7 @@ export async function createBenchIndex(config: Config, logger: Logger, options: 
         const promise = send(from, loaded, document).then(() => {
           inFlight.delete(promise);
           bar.update(loaded - inFlight.size * BULK_BATCH, count);
+          progress?.(loaded - inFlight.size * BULK_BATCH, (performance.now() - started) / 1000);
         });
         inFlight.add(promise);
         if (inFlight.size >= 2) await Promise.race(inFlight);

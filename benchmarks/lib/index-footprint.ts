@@ -45,6 +45,7 @@ export interface FieldFootprint extends VectorFieldUnderTest {
 }
 
 export interface IndexFootprint {
+  /** Products (top-level documents; one photo, one vector per field, each). */
   documents: number;
   segments: number;
   store_bytes: number;
@@ -67,7 +68,9 @@ export async function indexFootprint(es: Client, index: string, fields: VectorFi
     string,
     { fields: Record<string, { knn_vectors_in_bytes: number }> }
   >;
-  const documents = primaries.docs.count;
+  // Products: `_count` counts top-level documents; `_stats` counts Lucene's, a product's nested photos among them.
+  // Each benchmark product has one photo, so products are also the vectors of each field.
+  const documents = (await es.count({ index })).count;
   const measured = fields.map((spec): FieldFootprint => {
     const files = offHeap[spec.field] ?? {};
     const quantized = (files.veq_size_bytes ?? 0) + (files.veb_size_bytes ?? 0);

@@ -41,7 +41,8 @@ export interface ScaleResult {
   /** The command of the run that measured this. */
   command?: string;
   reused_index: boolean;
-  build: { generate_seconds: number; load_seconds: number; settle_seconds: number; merge_seconds: number; segments_after_load: Segments; heap: { max_used_bytes: number; max_old_bytes: number; heap_bytes: number } } | null;
+  /** `load_runs`: how many runs the bulk load took (more than one: it was stopped and went on, its times added). */
+  build: { generate_seconds: number; load_seconds: number; load_runs?: number; settle_seconds: number; merge_seconds: number; segments_after_load: Segments; heap: { max_used_bytes: number; max_old_bytes: number; heap_bytes: number } } | null;
   filters_passing: Record<string, number>;
   footprint: IndexFootprint;
   knn: Record<string, Record<string, KnnCell>>;
@@ -80,6 +81,8 @@ export interface MeasureOptions {
   rates: number[];
   e2eQueries: number;
   keep: boolean;
+  /** Build the index (load, as-loaded searches, force merge), record it, and measure nothing else (implies keep). */
+  buildOnly?: boolean;
   maxMergedSegment?: string;
   cacheDirectory: string;
   env: NodeJS.ProcessEnv;
@@ -89,7 +92,17 @@ export interface MeasureOptions {
 /** The alias of a size and configuration: `bench-` first, so that it is known for a benchmark's and can be reused by --keep. */
 export const benchAlias = (size: number, config: string): string => `bench-scale-${size}-${config}`;
 
-export async function measureConfig(options: MeasureOptions): Promise<ScaleResult> {
+/** What a build recorded (.cache/catalog-scale/indices/<alias>.json), for a later run with --keep. */
+interface BuildRecord {
+  documents: number;
+  build: NonNullable<ScaleResult['build']>;
+  as_loaded?: ScaleResult['as_loaded'];
+  /** The searches as loaded, of a build-only run: scored against exact by the run that measures. */
+  as_loaded_timed?: Timed[];
+}
+
+/** Measures one size and configuration; null when `buildOnly` built the index (and measured nothing else). */
+export async function measureConfig(options: MeasureOptions): Promise<ScaleResult | null> {
   const { size, catalog, queries, primary } = options;
   const alias = benchAlias(size, options.config);
   const env = { ...options.env, LOG_LEVEL: 'warn', INDEX_ALIAS: alias, QUEUE_PREFIX: alias, VECTOR_INDEX_OVERRIDES: JSON.stringify(CONFIGS[options.config]!.overrides) };
@@ -101,7 +114,10 @@ export async function measureConfig(options: MeasureOptions): Promise<ScaleResul
   const random = seededRandom(size + options.config.length);
   // What an earlier run (--keep) recorded about this index: reused as it is when it was loaded and merged.
   const recordFile = path.join(options.cacheDirectory, 'indices', `${alias}.json`);
-  const record = fs.existsSync(recordFile) && !bench.created ? (JSON.parse(fs.readFileSync(recordFile, 'utf8')) as { build: NonNullable<ScaleResult['build']>; as_loaded?: ScaleResult['as_loaded']; documents: number }) : undefined;
+  const record = fs.existsSync(recordFile) && !bench.created ? (JSON.parse(fs.readFileSync(recordFile, 'utf8')) as BuildRecord) : undefined;
+  // A bulk load stopped part way (the session ended, say) goes on from what the index holds; its time so far is kept here.
+  const loadingFile = path.join(options.cacheDirectory, 'indices', `${alias}.loading.json`);
+  if (bench.created) fs.rmSync(loadingFile, { force: true });
   const clauses = Object.fromEntries(LEVELS.map((level) => [level, buildFilterClauses(FILTER_LEVELS[level]!.filters)]));
   const approxRun = (model: string, level: string, numCandidates?: number) => (q: number) => timedSearch(es, alias, knnRequest(model, queries.vectors[model]![q]!, clauses[level]!, { exact: false, numCandidates }));
   const esQueries = queries.vectors[primary]!.length;
@@ -111,11 +127,21 @@ export async function measureConfig(options: MeasureOptions): Promise<ScaleResul
     const loadAtStart = os.loadavg()[0]!;
     let build = record?.build ?? null;
     let asLoaded = record?.as_loaded;
-    let asLoadedIds: Timed[] | undefined;
+    let asLoadedIds: Timed[] | undefined = record?.as_loaded_timed;
     if (!record || record.documents !== size) {
       if (options.maxMergedSegment) await es.indices.putSettings({ index, settings: { 'index.merge.policy.max_merged_segment': options.maxMergedSegment } });
       const heap = sampleHeap(es);
-      const loadSeconds = await bench.fill(size, (i) => catalog.document(i), `${alias}: bulk load`);
+      const earlier = fs.existsSync(loadingFile) ? (JSON.parse(fs.readFileSync(loadingFile, 'utf8')) as { documents: number; load_seconds: number; runs: number }) : undefined;
+      const before = earlier?.documents === size ? earlier : { documents: size, load_seconds: 0, runs: 0 };
+      fs.mkdirSync(path.dirname(loadingFile), { recursive: true });
+      let saved = 0;
+      const checkpoint = (seconds: number) => fs.writeFileSync(loadingFile, JSON.stringify({ ...before, load_seconds: before.load_seconds + seconds, runs: before.runs + 1 }));
+      const loadSeconds =
+        before.load_seconds +
+        (await bench.fill(size, (i) => catalog.document(i), `${alias}: bulk load`, (_written, seconds) => {
+          if (seconds - saved >= 30) checkpoint((saved = seconds));
+        }));
+      checkpoint(loadSeconds - before.load_seconds);
       const settleSeconds = await waitForMerges(es, index);
       const loadedSegments = await segments(es, index);
       if (options.tuning) {
@@ -125,7 +151,13 @@ export async function measureConfig(options: MeasureOptions): Promise<ScaleResul
         asLoaded = { segments: loadedSegments.count, knn: {} };
       }
       const mergeSeconds = await forceMerge(es, index, `${alias}: force merge`);
-      build = { generate_seconds: options.generateSeconds, load_seconds: loadSeconds, settle_seconds: settleSeconds, merge_seconds: mergeSeconds, segments_after_load: loadedSegments, heap: await heap.stop() };
+      build = { generate_seconds: options.generateSeconds, load_seconds: loadSeconds, load_runs: before.runs + 1, settle_seconds: settleSeconds, merge_seconds: mergeSeconds, segments_after_load: loadedSegments, heap: await heap.stop() };
+      if (options.buildOnly) {
+        // Measured by a later run (--keep), on a machine left alone: the searches as loaded are scored against exact then.
+        fs.writeFileSync(recordFile, JSON.stringify({ documents: size, build, as_loaded: asLoaded, as_loaded_timed: asLoadedIds } satisfies BuildRecord));
+        fs.rmSync(loadingFile, { force: true });
+        return null;
+      }
     }
 
     const footprint = await indexFootprint(es, index, [
@@ -153,7 +185,7 @@ export async function measureConfig(options: MeasureOptions): Promise<ScaleResul
         knn[model]![level] = { approx: a, exact: e, recall: mean(picked.map((p) => recall(p.approx.ids, p.exact.ids))), speedup: e.p50 / a.p50 };
       }
     }
-    if (asLoadedIds && asLoaded) {
+    if (asLoadedIds && asLoaded && Object.keys(asLoaded.knn).length === 0) {
       const subset = cases(['all', 'twentieth'], [primary]);
       for (const level of ['all', 'twentieth']) {
         const picked = subset.flatMap((c, n) => (c.level === level ? [{ approx: asLoadedIds[n]!, exact: exactOf(primary, level, c.q) }] : []));
@@ -161,7 +193,8 @@ export async function measureConfig(options: MeasureOptions): Promise<ScaleResul
       }
     }
     if (build) fs.mkdirSync(path.dirname(recordFile), { recursive: true });
-    if (build) fs.writeFileSync(recordFile, JSON.stringify({ documents: size, build, as_loaded: asLoaded }));
+    if (build) fs.writeFileSync(recordFile, JSON.stringify({ documents: size, build, as_loaded: asLoaded } satisfies BuildRecord));
+    fs.rmSync(loadingFile, { force: true });
 
     const hybridCases = LEVELS.flatMap((level) => Array.from({ length: esQueries }, (_, q) => ({ level, q })));
     const hybridTimes = await runShuffled(hybridCases, (c) => timedHybrid(es, alias, Object.fromEntries(models.map((model) => [model, queries.vectors[model]![c.q]!])), config.search.weights, clauses[c.level]!), random, `${alias}: hybrid`);
@@ -231,7 +264,7 @@ export async function measureConfig(options: MeasureOptions): Promise<ScaleResul
       load_average: [loadAtStart, os.loadavg()[0]!],
     };
   } finally {
-    if (options.keep) await bench.close();
+    if (options.keep || options.buildOnly) await bench.close();
     else {
       await bench.drop();
       fs.rmSync(recordFile, { force: true });

@@ -138,6 +138,13 @@ async function main(): Promise<void> {
   process.stdout.write(fs.readFileSync(path.join(RESULTS_DIR, 'catalog-scale.md'), 'utf8'));
 }
 
+/** The priorities the results were measured at (recorded since 2026-12-06; earlier ones: unrecorded). */
+function niceOf(all: ScaleResult[]): string {
+  const known = [...new Set(all.flatMap((r) => (r.nice === undefined ? [] : [r.nice])))];
+  const unknown = all.some((r) => r.nice === undefined);
+  return `${known.join(' or ') || '(unrecorded)'}${known.length > 0 && unknown ? ' (earlier results: unrecorded)' : ''}`;
+}
+
 /** The results of earlier runs (their sizes are kept unless this run measures them again). */
 function readPrevious(): ScaleResult[] {
   const file = path.join(RESULTS_DIR, 'catalog-scale.json');
@@ -173,7 +180,7 @@ field (brute force over every product that passes the filter). Filters: ${passin
 Latencies in ms from the client; "end to end" is a photo upload to the API, back to back (one at a time: what a
 search costs) and on schedule at a steady rate whatever the earlier answers (an open loop, timed from the scheduled
 start: what a search costs while others are being served). The benchmark and the API it starts ran at nice
-${os.getPriority()} on a machine shared with others (the load averages are in the tables); Elasticsearch at its own.
+${niceOf(all)} on a machine shared with others (the load averages are in the tables); Elasticsearch at its own.
 
 ${sections.join('\n\n')}
 

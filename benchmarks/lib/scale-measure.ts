@@ -47,13 +47,16 @@ export interface ScaleResult {
   footprint: IndexFootprint;
   knn: Record<string, Record<string, KnnCell>>;
   hybrid: Record<string, LatencyStats>;
-  as_loaded?: { segments: number; knn: Record<string, { approx: LatencyStats; recall: number }> };
+  /** `missing`: why a level has no figures. */
+  as_loaded?: { segments: number; knn: Record<string, { approx: LatencyStats; recall: number }>; missing?: Record<string, string> };
   /** `oversample` absent: the mapping's. */
   sweep?: Array<{ level: string; num_candidates: number; oversample?: number; p50: number; p95: number; p99: number; recall: number }>;
   /** The API with other settings (API_VARIANTS), back to back. */
   api_variants?: Record<string, EndToEnd>;
   /** Per rate (0: back to back). */
   end_to_end: EndToEnd[];
+  /** The benchmark's own priority (nice) while it measured. */
+  nice?: number;
   /** The machine's 1-minute load average when the measurements began and when they ended (others share it). */
   load_average: [number, number];
   preload?: { without: ColdOpen; with: ColdOpen } | { skipped: string };
@@ -97,8 +100,18 @@ interface BuildRecord {
   documents: number;
   build: NonNullable<ScaleResult['build']>;
   as_loaded?: ScaleResult['as_loaded'];
-  /** The searches as loaded, of a build-only run: scored against exact by the run that measures. */
-  as_loaded_timed?: Timed[];
+  /**
+   * The searches as loaded, of a build-only run, by `<level>/<query>`: scored against exact by the run that measures
+   * (which may time fewer queries). An array: the first form, in the order of `cases(['all', 'twentieth'])`.
+   */
+  as_loaded_timed?: Record<string, Timed> | Timed[];
+}
+
+/** The searches as loaded by `<level>/<query>` (the first form, an array, was in the order of `cases(['all', 'twentieth'])`). */
+function asLoadedByKey(stored: BuildRecord['as_loaded_timed']): Record<string, Timed> | undefined {
+  if (!stored || !Array.isArray(stored)) return stored;
+  const perLevel = stored.length / 2;
+  return Object.fromEntries(stored.map((timed, n) => [`${n < perLevel ? 'all' : 'twentieth'}/${n % perLevel}`, timed]));
 }
 
 /** Measures one size and configuration; null when `buildOnly` built the index (and measured nothing else). */
@@ -127,7 +140,7 @@ export async function measureConfig(options: MeasureOptions): Promise<ScaleResul
     const loadAtStart = os.loadavg()[0]!;
     let build = record?.build ?? null;
     let asLoaded = record?.as_loaded;
-    let asLoadedIds: Timed[] | undefined = record?.as_loaded_timed;
+    let asLoadedIds = asLoadedByKey(record?.as_loaded_timed);
     if (!record || record.documents !== size) {
       if (options.maxMergedSegment) await es.indices.putSettings({ index, settings: { 'index.merge.policy.max_merged_segment': options.maxMergedSegment } });
       const heap = sampleHeap(es);
@@ -147,7 +160,8 @@ export async function measureConfig(options: MeasureOptions): Promise<ScaleResul
       if (options.tuning) {
         // Before the force merge: the index as a bulk load and Elasticsearch's own merges leave it.
         const subset = cases(['all', 'twentieth'], [primary]);
-        asLoadedIds = await runShuffled(subset, (c) => approxRun(c.model, c.level)(c.q), random, `${alias}: kNN as loaded (${loadedSegments.count} segments)`);
+        const timed = await runShuffled(subset, (c) => approxRun(c.model, c.level)(c.q), random, `${alias}: kNN as loaded (${loadedSegments.count} segments)`);
+        asLoadedIds = Object.fromEntries(subset.map((c, n) => [`${c.level}/${c.q}`, timed[n]!]));
         asLoaded = { segments: loadedSegments.count, knn: {} };
       }
       const mergeSeconds = await forceMerge(es, index, `${alias}: force merge`);
@@ -188,7 +202,7 @@ export async function measureConfig(options: MeasureOptions): Promise<ScaleResul
     if (asLoadedIds && asLoaded && Object.keys(asLoaded.knn).length === 0) {
       const subset = cases(['all', 'twentieth'], [primary]);
       for (const level of ['all', 'twentieth']) {
-        const picked = subset.flatMap((c, n) => (c.level === level ? [{ approx: asLoadedIds[n]!, exact: exactOf(primary, level, c.q) }] : []));
+        const picked = subset.flatMap((c) => (c.level === level && asLoadedIds![`${level}/${c.q}`] ? [{ approx: asLoadedIds![`${level}/${c.q}`]!, exact: exactOf(primary, level, c.q) }] : []));
         asLoaded.knn[level] = { approx: latencyStats(picked.map((p) => p.approx.ms)), recall: mean(picked.map((p) => recall(p.approx.ids, p.exact.ids))) };
       }
     }
@@ -262,6 +276,7 @@ export async function measureConfig(options: MeasureOptions): Promise<ScaleResul
       ...(heuristics ? { heuristics } : {}),
       ...(apiVariants ? { api_variants: apiVariants } : {}),
       load_average: [loadAtStart, os.loadavg()[0]!],
+      nice: os.getPriority(),
     };
   } finally {
     if (options.keep || options.buildOnly) await bench.close();

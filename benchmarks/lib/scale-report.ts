@@ -123,7 +123,8 @@ export function tuningTable(results: ScaleResult[], primary: string): string {
     out.push(`| products | index | ${primary} kNN no filter: p50 / p95 / p99 ms, recall@10 | 5 % pass: p50 / p95 / p99 ms, recall@10 |`, '| --- | --- | --- | --- |');
     for (const r of loaded) {
       const a = r.as_loaded!;
-      out.push(`| ${count(r.products)} | as loaded, ${a.segments} segments | ${ms3(a.knn.all!.approx)}, ${fixed(a.knn.all!.recall, 3)} | ${ms3(a.knn.twentieth!.approx)}, ${fixed(a.knn.twentieth!.recall, 3)} |`);
+      const cell = (level: string) => (a.knn[level] ? `${ms3(a.knn[level].approx)}, ${fixed(a.knn[level].recall, 3)}` : (a.missing?.[level] ?? '—'));
+      out.push(`| ${count(r.products)} | as loaded, ${a.segments} segments | ${cell('all')} | ${cell('twentieth')} |`);
       out.push(`| ${count(r.products)} | force-merged, 1 segment | ${ms3(r.knn[primary]!.all!.approx)}, ${fixed(r.knn[primary]!.all!.recall, 3)} | ${ms3(r.knn[primary]!.twentieth!.approx)}, ${fixed(r.knn[primary]!.twentieth!.recall, 3)} |`);
     }
   }

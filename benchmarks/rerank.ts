@@ -7,7 +7,9 @@
  * background) is embedded with the service's models and searched exactly in memory by the hybrid the API runs
  * (0.6 · semantic cosine + 0.4 · colour-texture cosine). The queries are cropped two ways: to the object's true box
  * (+ 5 %; what localization gives at best: the precision stage alone) and with `trim` (the whole photo when its border
- * is not plain). Then the top `depth` candidates are re-scored: hybrid + λ · region similarity, for several λ. The
+ * is not plain). Then the top `depth` candidates are re-scored: hybrid + λ · region similarity, for several λ, and by
+ * a linear re-scorer learned from pairs over the hybrid, both cosines and the region features (regionFeatures), in two
+ * folds (trained on half the objects, tested on the other half). The
  * plain-background dev set (drawings on white with distortions) is measured the same way: it must not fall.
  *
  * usage: npm run bench:rerank -- [--objects 300] [--closeups 2] [--seed 13] [--depth 20] [--plain 700]
@@ -27,7 +29,8 @@ import { readLocalizerManifest } from '../core/localization/manifest';
 import { padBox } from '../core/localization/regions';
 import { createProgress } from '../core/progress';
 import { seededRandom, shuffle } from '../core/random';
-import { describeRegions, encodeRegions, regionProjection, regionSimilarity, REGION_DIMS, type RegionDescriptor } from '../core/rerank/regions';
+import { describeRegions, encodeRegions, regionFeatures, regionProjection, regionSimilarity, REGION_DIMS, type RegionDescriptor } from '../core/rerank/regions';
+import { linearScore, trainPairwise } from './lib/pairwise-ranker';
 import { buildDevSet } from './lib/devset';
 import { buildHardNegativeDevSet } from './lib/hard-negatives';
 import { fixed, latencyStats, writeResult } from './lib/report';
@@ -92,8 +95,19 @@ const dot = (a: Float32Array, b: Float32Array): number => {
 };
 const hybrid = (q: Item, c: Item): number => SEMANTIC_WEIGHT * dot(q.semantic, c.semantic) + (1 - SEMANTIC_WEIGHT) * dot(q.colour, c.colour);
 
-/** Rankings of every query: the hybrid's, and re-scored top `depth` for each λ; and the re-scoring time per query. */
-function rank(queries: Item[], catalog: Item[], targets: number[], kinds: string[]): { baseline: Ranking; reranked: Record<string, Ranking>; rerankMs: number[] } {
+/** A candidate's features for the learned re-scorer: the hybrid, both cosines, and the region features. */
+function features(query: Item, item: Item): number[] {
+  const r = regionFeatures(query.regions, item.regions);
+  return [hybrid(query, item), dot(query.semantic, item.semantic), dot(query.colour, item.colour), r.candidateInQuery, r.queryInCandidate, r.candidateInQueryInPlace, r.queryInCandidateInPlace, r.spread];
+}
+const FEATURES = ['hybrid', 'semantic cosine', 'colour cosine', 'candidate cells in query', 'query cells in candidate', 'the same, in place', 'the same, in place (query)', 'activation spread'];
+
+/**
+ * Rankings of every query: the hybrid's; the top `depth` re-scored for each λ; and the top `depth` re-scored by a
+ * linear re-scorer learned from pairs, in two folds (each query scored by weights learned on the other fold's
+ * queries: `folds` gives each query's fold, 0 or 1). Also the re-scoring time per query (region similarity).
+ */
+function rank(queries: Item[], catalog: Item[], targets: number[], kinds: string[], folds: number[]): { baseline: Ranking; reranked: Record<string, Ranking>; learned: Ranking; weights: number[][]; rerankMs: number[] } {
   const rerankMs: number[] = [];
   const orders = queries.map((query) => {
     const scores = catalog.map((item) => hybrid(query, item));
@@ -101,8 +115,11 @@ function rank(queries: Item[], catalog: Item[], targets: number[], kinds: string
     const started = performance.now();
     const regions = top.slice(0, depth).map(({ i }) => regionSimilarity(query.regions, catalog[i]!.regions));
     rerankMs.push(performance.now() - started);
-    return { top, regions };
+    const raw = top.slice(0, depth).map(({ i }) => features(query, catalog[i]!));
+    return { top, regions, relative: raw.map((f) => f.map((value, k) => value - raw[0]![k]!)) };
   });
+  const ranked = (q: number) => ({ candidates: orders[q]!.relative, right: orders[q]!.top.slice(0, depth).findIndex(({ i }) => i === targets[q]) });
+  const weights = [0, 1].map((fold) => trainPairwise(queries.flatMap((_, q) => (folds[q] === fold ? [] : [ranked(q)]))));
   const summarise = (ranked: number[][]): Ranking => {
     const misses: Record<string, number> = {};
     ranked.forEach((order, q) => {
@@ -123,7 +140,13 @@ function rank(queries: Item[], catalog: Item[], targets: number[], kinds: string
       ),
     ]),
   );
-  return { baseline, reranked, rerankMs };
+  const learned = summarise(
+    orders.map(({ top, relative }, q) => {
+      const head = top.slice(0, depth).map(({ i }, n) => ({ score: linearScore(weights[folds[q]!]!, relative[n]!), i }));
+      return [...head.sort((a, b) => b.score - a.score), ...top.slice(depth)].map(({ i }) => i);
+    }),
+  );
+  return { baseline, reranked, learned, weights, rerankMs };
 }
 
 async function main(): Promise<void> {
@@ -154,10 +177,12 @@ async function main(): Promise<void> {
   const queriesTrim = await embedAll('hard negatives: queries (trim)', devset.queries.map((q) => async () => fs.readFileSync(q.photo)), 'trim');
   const position = new Map(devset.catalog.map((item, i) => [item.id, i]));
   const targets = devset.queries.map((q) => position.get(q.product)!);
+  // Folds by object (one query each): the re-scorer is always tested on objects it was not trained on.
+  const folds = devset.queries.map((_, q) => q % 2);
   const kinds = devset.catalog.map((item) => item.kind);
   const results = {
-    box: rank(queriesBox, catalog, targets, kinds),
-    trim: rank(queriesTrim, catalog, targets, kinds),
+    box: rank(queriesBox, catalog, targets, kinds, folds),
+    trim: rank(queriesTrim, catalog, targets, kinds, folds),
   };
   // Variants: does the colour model alone tell the item from its recolouring (its cosine to the query higher)?
   const variantOf = new Map(devset.catalog.flatMap((item, i) => (item.kind === 'variant' ? [[item.object, i] as const] : [])));
@@ -178,7 +203,9 @@ async function main(): Promise<void> {
   const plainCatalog = await embedAll('plain: catalog', plain.catalog.map((item) => async () => fs.readFileSync(item.photo)), 'trim');
   const plainItems = await embedAll('plain: queries', plainPicked.map((q) => async () => fs.readFileSync(q.photo)), 'trim');
   const plainPosition = new Map(plain.catalog.map((item, i) => [item.id, i]));
-  const plainResult = rank(plainItems, plainCatalog, plainPicked.map((q) => plainPosition.get(q.item)!), plain.catalog.map(() => 'other product'));
+  // Folds by item (an item's distorted photos all on one side).
+  const plainFolds = plainPicked.map((q) => plainPosition.get(q.item)! % 2);
+  const plainResult = rank(plainItems, plainCatalog, plainPicked.map((q) => plainPosition.get(q.item)!), plain.catalog.map(() => 'other product'), plainFolds);
   await embedder.close();
   await featureMap.close();
 
@@ -192,7 +219,13 @@ async function main(): Promise<void> {
       .join(', ') || 'none';
   const row = (label: string, r: Ranking) => `| ${label} | ${fixed(r.recall1, 3)} | ${fixed(r.recall10, 3)} | ${missText(r.misses)} |`;
   const table = (result: ReturnType<typeof rank>) =>
-    ['| ranking | recall@1 | recall@10 | first instead of the item |', '| --- | --- | --- | --- |', row('hybrid (no re-ranking)', result.baseline), ...LAMBDAS.map((lambda) => row(`re-ranked top ${depth}, λ = ${lambda}`, result.reranked[String(lambda)]!))].join('\n');
+    [
+      '| ranking | recall@1 | recall@10 | first instead of the item |',
+      '| --- | --- | --- | --- |',
+      row('hybrid (no re-ranking)', result.baseline),
+      ...LAMBDAS.map((lambda) => row(`re-ranked top ${depth}, λ = ${lambda}`, result.reranked[String(lambda)]!)),
+      row(`learned re-scorer, top ${depth} (two folds)`, result.learned),
+    ].join('\n');
   const markdown = `# Precision re-ranking against hard negatives
 
 The hard-negative dev set: ${devset.queries.length} real object photos (tuxpaint's stamp photos). The catalog
@@ -203,7 +236,10 @@ phone-like (55–85 % of the frame's short side on a real background photo, rota
 Exact hybrid search in memory (${SEMANTIC_WEIGHT} · ${SEMANTIC} + ${fixed(1 - SEMANTIC_WEIGHT, 1)} · ${COLOUR} cosines), then the top ${depth}
 re-scored: hybrid + λ · region similarity (core/rerank/regions.ts: the ${SEMANTIC} feature map of the crop each
 photo was embedded from, 7 × 7 cells × ${REGION_DIMS} int8 values, weighted Chamfer similarity of the candidate's cells to the
-query's).
+query's). The learned re-scorer: a linear score of ${FEATURES.join(', ')} (each less the
+first candidate's), learned from pairs (the right product against each wrong one of the same query, logistic loss) on
+half of the objects and tested on the other half, both ways (plain dev set: halves by item); its weights are in the
+JSON.
 
 ## Queries cropped to the object (true box + 5 %: the precision stage alone)
 
@@ -248,7 +284,7 @@ async function colourChange(first: string, second: string): Promise<number> {
   return sum / Math.max(1, pixels) / 3;
 }
 
-const strip = (result: ReturnType<typeof rank>) => ({ baseline: result.baseline, reranked: result.reranked });
+const strip = (result: ReturnType<typeof rank>) => ({ baseline: result.baseline, reranked: result.reranked, learned: result.learned, learned_weights: result.weights.map((w) => Object.fromEntries(FEATURES.map((name, k) => [name, w[k]]))) });
 
 main().catch((error: unknown) => {
   console.error(error);

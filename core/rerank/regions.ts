@@ -162,3 +162,55 @@ export function regionSimilarity(query: RegionDescriptor, candidate: RegionDescr
   }
   return weightSum > 0 ? total / weightSum / (127 * 127) : 0;
 }
+
+/** What the precision stage may weigh about one candidate against the query (see regionFeatures). */
+export interface RegionFeatures {
+  /** regionSimilarity(query, candidate): the candidate's cells found in the query. */
+  candidateInQuery: number;
+  /** The query's cells found in the candidate (weighted by the query's cells). */
+  queryInCandidate: number;
+  /** As the two above, counting a match only where it lies within 2.5 cells of the same place in the other grid. */
+  candidateInQueryInPlace: number;
+  queryInCandidateInPlace: number;
+  /** The candidate's mean cell weight less the query's: a close-up fills its frame. */
+  spread: number;
+}
+
+const IN_PLACE_CELLS = 2.5;
+
+/** Weighted best matches of `from`'s cells among `to`'s: plain, and only where the best match lies in place. */
+function matches(from: RegionDescriptor, to: RegionDescriptor): { all: number; inPlace: number } {
+  const { dims } = from;
+  const a = floats(from);
+  const b = floats(to);
+  const side = Math.round(Math.sqrt(from.cells));
+  const square = side * side === from.cells && from.cells === to.cells;
+  let all = 0;
+  let inPlace = 0;
+  let weightSum = 0;
+  for (let i = 0; i < from.cells; i++) {
+    const weight = from.weights[i]!;
+    if (weight === 0) continue;
+    let best = -Infinity;
+    let at = 0;
+    for (let j = 0; j < to.cells; j++) {
+      let dot = 0;
+      for (let d = 0; d < dims; d++) dot += a[i * dims + d]! * b[j * dims + d]!;
+      if (dot > best) [best, at] = [dot, j];
+    }
+    all += weight * best;
+    if (square && Math.hypot((i % side) - (at % side), Math.floor(i / side) - Math.floor(at / side)) <= IN_PLACE_CELLS) inPlace += weight * best;
+    weightSum += weight;
+  }
+  const scale = weightSum > 0 ? 1 / weightSum / (127 * 127) : 0;
+  return { all: all * scale, inPlace: square ? inPlace * scale : Number.NaN };
+}
+
+/** The features of one candidate against the query; NaN throughout when they were described differently. */
+export function regionFeatures(query: RegionDescriptor, candidate: RegionDescriptor): RegionFeatures {
+  if (query.dims !== candidate.dims) return { candidateInQuery: NaN, queryInCandidate: NaN, candidateInQueryInPlace: NaN, queryInCandidateInPlace: NaN, spread: NaN };
+  const forward = matches(candidate, query);
+  const backward = matches(query, candidate);
+  const meanWeight = (d: RegionDescriptor) => d.weights.reduce((sum, w) => sum + w, 0) / (255 * d.cells);
+  return { candidateInQuery: forward.all, queryInCandidate: backward.all, candidateInQueryInPlace: forward.inPlace, queryInCandidateInPlace: backward.inPlace, spread: meanWeight(candidate) - meanWeight(query) };
+}

@@ -1,4 +1,4 @@
-import { decodeRegions, describeRegions, encodeRegions, regionProjection, regionSimilarity } from '../../../../core/rerank/regions';
+import { decodeRegions, describeRegions, encodeRegions, regionFeatures, regionProjection, regionSimilarity } from '../../../../core/rerank/regions';
 import { seededRandom } from '../../../../core/random';
 
 const CHANNELS = 256;
@@ -87,5 +87,23 @@ describe('region descriptors', () => {
     const a = describeRegions(featureMap([randomCell(random)]), 1, projection);
     const b = describeRegions(featureMap([randomCell(random)]), 1, regionProjection(CHANNELS, 32));
     expect(regionSimilarity(a, b)).toBeNaN();
+  });
+
+  it('counts matches in place only where they lie near the same cell of the other grid', () => {
+    const random = seededRandom(6);
+    const parts = Array.from({ length: 9 }, () => randomCell(random));
+    const query = describeRegions(featureMap(parts), 9, projection);
+    const same = regionFeatures(query, describeRegions(featureMap(parts), 9, projection));
+    expect(same.candidateInQuery).toBeCloseTo(regionSimilarity(query, describeRegions(featureMap(parts), 9, projection)), 6);
+    expect(same.candidateInQueryInPlace).toBeCloseTo(same.candidateInQuery, 6);
+    expect(same.queryInCandidateInPlace).toBeCloseTo(same.queryInCandidate, 6);
+    expect(same.spread).toBeCloseTo(0, 6);
+    // The same parts with the grid's corners swapped (cell 0 ↔ 8, 2 ↔ 6): found as well, but out of place there.
+    const swapped = [...parts];
+    [swapped[0], swapped[8], swapped[2], swapped[6]] = [parts[8]!, parts[0]!, parts[6]!, parts[2]!];
+    const moved = regionFeatures(query, describeRegions(featureMap(swapped), 9, projection));
+    expect(moved.candidateInQuery).toBeCloseTo(same.candidateInQuery, 6);
+    expect(moved.candidateInQueryInPlace).toBeLessThan(same.candidateInQueryInPlace - 0.2);
+    expect(regionFeatures(query, describeRegions(featureMap(parts.slice(0, 4)), 4, regionProjection(CHANNELS, 32))).spread).toBeNaN();
   });
 });

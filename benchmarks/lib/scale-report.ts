@@ -120,34 +120,34 @@ export function tuningTable(results: ScaleResult[], primary: string): string {
   const out: string[] = [];
   const loaded = results.filter((r) => r.as_loaded);
   if (loaded.length > 0) {
-    out.push(`| products | index | ${primary} kNN no filter: p50 / p95 / p99 ms, recall@10 | 5 % pass: p50 / p95 / p99 ms, recall@10 |`, '| --- | --- | --- | --- |');
+    out.push(`| products · configuration | index | ${primary} kNN no filter: p50 / p95 / p99 ms, recall@10 | 5 % pass: p50 / p95 / p99 ms, recall@10 |`, '| --- | --- | --- | --- |');
     for (const r of loaded) {
       const a = r.as_loaded!;
       const cell = (level: string) => (a.knn[level] ? `${ms3(a.knn[level].approx)}, ${fixed(a.knn[level].recall, 3)}` : (a.missing?.[level] ?? '—'));
-      out.push(`| ${count(r.products)} | as loaded, ${a.segments} segments | ${cell('all')} | ${cell('twentieth')} |`);
-      out.push(`| ${count(r.products)} | force-merged, 1 segment | ${ms3(r.knn[primary]!.all!.approx)}, ${fixed(r.knn[primary]!.all!.recall, 3)} | ${ms3(r.knn[primary]!.twentieth!.approx)}, ${fixed(r.knn[primary]!.twentieth!.recall, 3)} |`);
+      out.push(`| ${count(r.products)} · ${r.config} | as loaded, ${a.segments} segments | ${cell('all')} | ${cell('twentieth')} |`);
+      out.push(`| ${count(r.products)} · ${r.config} | force-merged, 1 segment | ${ms3(r.knn[primary]!.all!.approx)}, ${fixed(r.knn[primary]!.all!.recall, 3)} | ${ms3(r.knn[primary]!.twentieth!.approx)}, ${fixed(r.knn[primary]!.twentieth!.recall, 3)} |`);
     }
   }
   const heuristics = results.filter((r) => r.heuristics);
   if (heuristics.length > 0) {
-    out.push('', `| products | filtered HNSW search | ${primary} kNN, ≈ 50 % pass: p50 / p95 / p99 ms, recall@10 | ≈ 5 % pass: p50 / p95 / p99 ms, recall@10 |`, '| --- | --- | --- | --- |');
+    out.push('', `| products · configuration | filtered HNSW search | ${primary} kNN, ≈ 50 % pass: p50 / p95 / p99 ms, recall@10 | ≈ 5 % pass: p50 / p95 / p99 ms, recall@10 |`, '| --- | --- | --- | --- |');
     for (const r of heuristics) {
-      for (const h of r.heuristics!) out.push(`| ${count(r.products)} | ${h.label} | ${ms3(h.knn.half!.approx)}, ${fixed(h.knn.half!.recall, 3)} | ${ms3(h.knn.twentieth!.approx)}, ${fixed(h.knn.twentieth!.recall, 3)} |`);
+      for (const h of r.heuristics!) out.push(`| ${count(r.products)} · ${r.config} | ${h.label} | ${ms3(h.knn.half!.approx)}, ${fixed(h.knn.half!.recall, 3)} | ${ms3(h.knn.twentieth!.approx)}, ${fixed(h.knn.twentieth!.recall, 3)} |`);
     }
   }
   const preload = results.filter((r) => r.preload);
   if (preload.length > 0) {
-    out.push('', '| products | `index.store.preload` | segment | open (page cache dropped) | index files in the page cache after the open | first search | first 50 searches: p50 / max / sum |', '| --- | --- | --- | --- | --- | --- | --- |');
+    out.push('', '| products · configuration | `index.store.preload` | segment | open (page cache dropped) | index files in the page cache after the open | first search | first 50 searches: p50 / max / sum |', '| --- | --- | --- | --- | --- | --- | --- |');
     for (const r of preload) {
       const p = r.preload!;
       if ('skipped' in p) {
-        out.push(`| ${count(r.products)} | not measured: ${p.skipped} | | | | | |`);
+        out.push(`| ${count(r.products)} · ${r.config} | not measured: ${p.skipped} | | | | | |`);
         continue;
       }
       for (const open of [p.without, p.with]) {
         const sorted = [...open.first_ms].sort((a, b) => a - b);
         out.push(
-          `| ${count(r.products)} | ${open.preload.length ? `\`${JSON.stringify(open.preload)}\`` : 'none'} | ${open.compound ? 'compound (`.cfs`)' : 'one file per format'} | ${fixed(open.open_ms / 1000, 2)} s | ${bytes(open.cached_after_open.cached_bytes)} of ${bytes(open.cached_after_open.total_bytes)} | ${fixed(open.first_ms[0]!, 1)} ms | ${fixed(sorted[Math.floor(sorted.length / 2)]!, 1)} / ${fixed(sorted.at(-1)!, 1)} / ${fixed(open.first_ms.reduce((a, b) => a + b, 0), 0)} ms |`,
+          `| ${count(r.products)} · ${r.config} | ${open.preload.length ? `\`${JSON.stringify(open.preload)}\`` : 'none'} | ${open.compound ? 'compound (`.cfs`)' : 'one file per format'} | ${fixed(open.open_ms / 1000, 2)} s | ${bytes(open.cached_after_open.cached_bytes)} of ${bytes(open.cached_after_open.total_bytes)} | ${fixed(open.first_ms[0]!, 1)} ms | ${fixed(sorted[Math.floor(sorted.length / 2)]!, 1)} / ${fixed(sorted.at(-1)!, 1)} / ${fixed(open.first_ms.reduce((a, b) => a + b, 0), 0)} ms |`,
         );
       }
     }
@@ -201,10 +201,10 @@ export async function sweepSection(results: ScaleResult[], primary: string): Pro
 export function apiVariantsTable(results: ScaleResult[]): string {
   const measured = results.filter((r) => r.api_variants);
   if (measured.length === 0) return '';
-  const row = (products: number, name: string, e: ScaleResult['end_to_end'][number]) =>
-    e.invalid ? `| ${count(products)} | ${name} | not valid: ${e.invalid} | | | |` : `| ${count(products)} | ${name} | ${ms3(e.levels.all!)} | ${fixed(e.recall_at_1, 3)} | ${bytes(e.api_rss.max)} | ${fixed(e.load_average[0], 1)} → ${fixed(e.load_average[1], 1)} |`;
-  const lines = measured.flatMap((r) => [row(r.products, 'defaults', r.end_to_end.find((e) => e.per_second === 0) ?? r.end_to_end[0]!), ...Object.entries(r.api_variants!).map(([name, e]) => row(r.products, `\`${name}\``, e))]);
-  return `| products | API setting | end to end back to back, no filter: p50 / p95 / p99 ms | recall@1 | API RSS (largest sample) | load average |\n| --- | --- | --- | --- | --- | --- |\n${lines.join('\n')}`;
+  const row = (products: number, name: string, e: ScaleResult['end_to_end'][number], config: string) =>
+    e.invalid ? `| ${count(products)} · ${config} | ${name} | not valid: ${e.invalid} | | | |` : `| ${count(products)} · ${config} | ${name} | ${ms3(e.levels.all!)} | ${fixed(e.recall_at_1, 3)} | ${bytes(e.api_rss.max)} | ${fixed(e.load_average[0], 1)} → ${fixed(e.load_average[1], 1)} |`;
+  const lines = measured.flatMap((r) => [row(r.products, 'defaults', r.end_to_end.find((e) => e.per_second === 0) ?? r.end_to_end[0]!, r.config), ...Object.entries(r.api_variants!).map(([name, e]) => row(r.products, `\`${name}\``, e, r.config))]);
+  return `| products · configuration | API setting | end to end back to back, no filter: p50 / p95 / p99 ms | recall@1 | API RSS (largest sample) | load average |\n| --- | --- | --- | --- | --- | --- |\n${lines.join('\n')}`;
 }
 
 /** The generator check: nearest-neighbour distances of real and generated products, a table and a chart per model. */

@@ -123,44 +123,29 @@ function floats(descriptor: RegionDescriptor): Float32Array {
   return values;
 }
 
+/** One cell's values against another's: four sums side by side, 1.5 times as fast as one running sum. */
+function cellDot(a: Float32Array, aBase: number, b: Float32Array, bBase: number, dims: number): number {
+  let s0 = 0;
+  let s1 = 0;
+  let s2 = 0;
+  let s3 = 0;
+  let d = 0;
+  for (; d + 3 < dims; d += 4) {
+    s0 += a[aBase + d]! * b[bBase + d]!;
+    s1 += a[aBase + d + 1]! * b[bBase + d + 1]!;
+    s2 += a[aBase + d + 2]! * b[bBase + d + 2]!;
+    s3 += a[aBase + d + 3]! * b[bBase + d + 3]!;
+  }
+  for (; d < dims; d++) s0 += a[aBase + d]! * b[bBase + d]!;
+  return s0 + s1 + s2 + s3;
+}
+
 /**
  * How well `candidate`'s cells are found in `query`: per candidate cell, the cosine of its most similar query cell,
  * averaged with the candidate's cell weights; in [−1, 1]. NaN when the two were described differently (dims).
  */
 export function regionSimilarity(query: RegionDescriptor, candidate: RegionDescriptor): number {
-  if (query.dims !== candidate.dims) return Number.NaN;
-  const { dims } = query;
-  const q = floats(query);
-  const c = floats(candidate);
-  let total = 0;
-  let weightSum = 0;
-  for (let j = 0; j < candidate.cells; j++) {
-    const weight = candidate.weights[j]!;
-    if (weight === 0) continue;
-    let best = -Infinity;
-    const cBase = j * dims;
-    for (let i = 0; i < query.cells; i++) {
-      const qBase = i * dims;
-      // Four sums side by side: 1.5 times as fast as one running sum (7 against 11 ms for 20 candidates of 49 cells).
-      let s0 = 0;
-      let s1 = 0;
-      let s2 = 0;
-      let s3 = 0;
-      let d = 0;
-      for (; d + 3 < dims; d += 4) {
-        s0 += q[qBase + d]! * c[cBase + d]!;
-        s1 += q[qBase + d + 1]! * c[cBase + d + 1]!;
-        s2 += q[qBase + d + 2]! * c[cBase + d + 2]!;
-        s3 += q[qBase + d + 3]! * c[cBase + d + 3]!;
-      }
-      for (; d < dims; d++) s0 += q[qBase + d]! * c[cBase + d]!;
-      const dot = s0 + s1 + s2 + s3;
-      if (dot > best) best = dot;
-    }
-    total += weight * best;
-    weightSum += weight;
-  }
-  return weightSum > 0 ? total / weightSum / (127 * 127) : 0;
+  return query.dims === candidate.dims ? matches(candidate, query, false).all : Number.NaN;
 }
 
 /** What the precision stage may weigh about one candidate against the query (see regionFeatures). */
@@ -178,15 +163,15 @@ export interface RegionFeatures {
 
 const IN_PLACE_CELLS = 2.5;
 
-/** Weighted best matches of `from`'s cells among `to`'s: plain, and only where the best match lies in place. */
-function matches(from: RegionDescriptor, to: RegionDescriptor): { all: number; inPlace: number } {
+/** Weighted best matches of `from`'s cells among `to`'s: plain, and (`inPlace`) only where the best match lies in place. */
+function matches(from: RegionDescriptor, to: RegionDescriptor, inPlace = true): { all: number; inPlace: number } {
   const { dims } = from;
   const a = floats(from);
   const b = floats(to);
   const side = Math.round(Math.sqrt(from.cells));
-  const square = side * side === from.cells && from.cells === to.cells;
+  const square = inPlace && side * side === from.cells && from.cells === to.cells;
   let all = 0;
-  let inPlace = 0;
+  let placed = 0;
   let weightSum = 0;
   for (let i = 0; i < from.cells; i++) {
     const weight = from.weights[i]!;
@@ -194,16 +179,18 @@ function matches(from: RegionDescriptor, to: RegionDescriptor): { all: number; i
     let best = -Infinity;
     let at = 0;
     for (let j = 0; j < to.cells; j++) {
-      let dot = 0;
-      for (let d = 0; d < dims; d++) dot += a[i * dims + d]! * b[j * dims + d]!;
-      if (dot > best) [best, at] = [dot, j];
+      const dot = cellDot(a, i * dims, b, j * dims, dims);
+      if (dot > best) {
+        best = dot;
+        at = j;
+      }
     }
     all += weight * best;
-    if (square && Math.hypot((i % side) - (at % side), Math.floor(i / side) - Math.floor(at / side)) <= IN_PLACE_CELLS) inPlace += weight * best;
+    if (square && Math.hypot((i % side) - (at % side), Math.floor(i / side) - Math.floor(at / side)) <= IN_PLACE_CELLS) placed += weight * best;
     weightSum += weight;
   }
   const scale = weightSum > 0 ? 1 / weightSum / (127 * 127) : 0;
-  return { all: all * scale, inPlace: square ? inPlace * scale : Number.NaN };
+  return { all: all * scale, inPlace: square ? placed * scale : Number.NaN };
 }
 
 /** The features of one candidate against the query; NaN throughout when they were described differently. */

@@ -102,16 +102,9 @@ interface BuildRecord {
   as_loaded?: ScaleResult['as_loaded'];
   /**
    * The searches as loaded, of a build-only run, by `<level>/<query>`: scored against exact by the run that measures
-   * (which may time fewer queries). An array: the first form, in the order of `cases(['all', 'twentieth'])`.
+   * (which may time fewer queries).
    */
-  as_loaded_timed?: Record<string, Timed> | Timed[];
-}
-
-/** The searches as loaded by `<level>/<query>` (the first form, an array, was in the order of `cases(['all', 'twentieth'])`). */
-function asLoadedByKey(stored: BuildRecord['as_loaded_timed']): Record<string, Timed> | undefined {
-  if (!stored || !Array.isArray(stored)) return stored;
-  const perLevel = stored.length / 2;
-  return Object.fromEntries(stored.map((timed, n) => [`${n < perLevel ? 'all' : 'twentieth'}/${n % perLevel}`, timed]));
+  as_loaded_timed?: Record<string, Timed>;
 }
 
 /** Measures one size and configuration; null when `buildOnly` built the index (and measured nothing else). */
@@ -131,6 +124,11 @@ export async function measureConfig(options: MeasureOptions): Promise<ScaleResul
   // A bulk load stopped part way (the session ended, say) goes on from what the index holds; its time so far is kept here.
   const loadingFile = path.join(options.cacheDirectory, 'indices', `${alias}.loading.json`);
   if (bench.created) fs.rmSync(loadingFile, { force: true });
+  const saveRecord = (saved: BuildRecord) => {
+    fs.mkdirSync(path.dirname(recordFile), { recursive: true });
+    fs.writeFileSync(recordFile, JSON.stringify(saved));
+    fs.rmSync(loadingFile, { force: true });
+  };
   const clauses = Object.fromEntries(LEVELS.map((level) => [level, buildFilterClauses(FILTER_LEVELS[level]!.filters)]));
   const approxRun = (model: string, level: string, numCandidates?: number) => (q: number) => timedSearch(es, alias, knnRequest(model, queries.vectors[model]![q]!, clauses[level]!, { exact: false, numCandidates }));
   const esQueries = queries.vectors[primary]!.length;
@@ -140,7 +138,7 @@ export async function measureConfig(options: MeasureOptions): Promise<ScaleResul
     const loadAtStart = os.loadavg()[0]!;
     let build = record?.build ?? null;
     let asLoaded = record?.as_loaded;
-    let asLoadedIds = asLoadedByKey(record?.as_loaded_timed);
+    let asLoadedIds = record?.as_loaded_timed;
     if (!record || record.documents !== size) {
       if (options.maxMergedSegment) await es.indices.putSettings({ index, settings: { 'index.merge.policy.max_merged_segment': options.maxMergedSegment } });
       const heap = sampleHeap(es);
@@ -168,8 +166,7 @@ export async function measureConfig(options: MeasureOptions): Promise<ScaleResul
       build = { generate_seconds: options.generateSeconds, load_seconds: loadSeconds, load_runs: before.runs + 1, settle_seconds: settleSeconds, merge_seconds: mergeSeconds, segments_after_load: loadedSegments, heap: await heap.stop() };
       if (options.buildOnly) {
         // Measured by a later run (--keep), on a machine left alone: the searches as loaded are scored against exact then.
-        fs.writeFileSync(recordFile, JSON.stringify({ documents: size, build, as_loaded: asLoaded, as_loaded_timed: asLoadedIds } satisfies BuildRecord));
-        fs.rmSync(loadingFile, { force: true });
+        saveRecord({ documents: size, build, as_loaded: asLoaded, as_loaded_timed: asLoadedIds });
         return null;
       }
     }
@@ -206,16 +203,15 @@ export async function measureConfig(options: MeasureOptions): Promise<ScaleResul
         asLoaded.knn[level] = { approx: latencyStats(picked.map((p) => p.approx.ms)), recall: mean(picked.map((p) => recall(p.approx.ids, p.exact.ids))) };
       }
     }
-    if (build) fs.mkdirSync(path.dirname(recordFile), { recursive: true });
-    if (build) fs.writeFileSync(recordFile, JSON.stringify({ documents: size, build, as_loaded: asLoaded } satisfies BuildRecord));
-    fs.rmSync(loadingFile, { force: true });
+    if (build) saveRecord({ documents: size, build, as_loaded: asLoaded });
 
     const hybridCases = LEVELS.flatMap((level) => Array.from({ length: esQueries }, (_, q) => ({ level, q })));
     // Once untimed first: the hybrid's candidates step rescores 100 candidates per model, reading raw vectors that the
     // kNN above (k 10) has not read. At 1,000,000 products (int8) a timed pass right after the force merge gave p50
     // 64 ms; the same searches 45 minutes later, 14 ms.
-    await runShuffled(hybridCases, (c) => timedHybrid(es, alias, Object.fromEntries(models.map((model) => [model, queries.vectors[model]![c.q]!])), config.search.weights, clauses[c.level]!), random, `${alias}: hybrid, warming up`);
-    const hybridTimes = await runShuffled(hybridCases, (c) => timedHybrid(es, alias, Object.fromEntries(models.map((model) => [model, queries.vectors[model]![c.q]!])), config.search.weights, clauses[c.level]!), random, `${alias}: hybrid`);
+    const hybridRun = (c: (typeof hybridCases)[number]) => timedHybrid(es, alias, Object.fromEntries(models.map((model) => [model, queries.vectors[model]![c.q]!])), config.search.weights, clauses[c.level]!);
+    await runShuffled(hybridCases, hybridRun, random, `${alias}: hybrid, warming up`);
+    const hybridTimes = await runShuffled(hybridCases, hybridRun, random, `${alias}: hybrid`);
     const hybrid = Object.fromEntries(LEVELS.map((level) => [level, latencyStats(hybridCases.flatMap((c, n) => (c.level === level ? [hybridTimes[n]!.ms] : [])))]));
 
     let sweep: ScaleResult['sweep'];

@@ -34,7 +34,7 @@ import { linearScore, trainPairwise } from './lib/pairwise-ranker';
 import { buildDevSet } from './lib/devset';
 import { buildHardNegativeDevSet } from './lib/hard-negatives';
 import { fixed, latencyStats, writeResult } from './lib/report';
-import { COLOUR, SEMANTIC, SEMANTIC_WEIGHT } from './lib/region-search';
+import { COLOUR, search, SEMANTIC, SEMANTIC_WEIGHT, type CatalogIndex } from './lib/region-search';
 
 const root = path.resolve(__dirname, '..');
 
@@ -93,12 +93,30 @@ const dot = (a: Float32Array, b: Float32Array): number => {
   for (let i = 0; i < a.length; i++) sum += a[i]! * b[i]!;
   return sum;
 };
-const hybrid = (q: Item, c: Item): number => SEMANTIC_WEIGHT * dot(q.semantic, c.semantic) + (1 - SEMANTIC_WEIGHT) * dot(q.colour, c.colour);
 
-/** A candidate's features for the learned re-scorer: the hybrid, both cosines, and the region features. */
-function features(query: Item, item: Item): number[] {
+/** The items as region-search's in-memory catalog (its exact hybrid search is the baseline). */
+function catalogIndex(items: Item[]): CatalogIndex {
+  const semanticDims = items[0]!.semantic.length;
+  const colourDims = items[0]!.colour.length;
+  const semantic = new Float32Array(items.length * semanticDims);
+  const colour = new Float32Array(items.length * colourDims);
+  items.forEach((item, i) => {
+    semantic.set(item.semantic, i * semanticDims);
+    colour.set(item.colour, i * colourDims);
+  });
+  return { ids: items.map((_, i) => String(i)), semantic, colour, semanticDims, colourDims };
+}
+
+/** A candidate's features for the learned re-scorer: its hybrid score, both cosines, and the region features. */
+function features(query: Item, item: Item, hybrid: number): number[] {
   const r = regionFeatures(query.regions, item.regions);
-  return [hybrid(query, item), dot(query.semantic, item.semantic), dot(query.colour, item.colour), r.candidateInQuery, r.queryInCandidate, r.candidateInQueryInPlace, r.queryInCandidateInPlace, r.spread];
+  return [hybrid, dot(query.semantic, item.semantic), dot(query.colour, item.colour), r.candidateInQuery, r.queryInCandidate, r.candidateInQueryInPlace, r.queryInCandidateInPlace, r.spread];
+}
+
+/** The ranking with the first `depth` candidates in the order of `score` (the rest as they were). */
+function reorderHead(top: Array<{ i: number }>, score: (n: number) => number): number[] {
+  const head = top.slice(0, depth).map(({ i }, n) => ({ score: score(n), i }));
+  return [...head.sort((a, b) => b.score - a.score), ...top.slice(depth)].map(({ i }) => i);
 }
 const FEATURES = ['hybrid', 'semantic cosine', 'colour cosine', 'candidate cells in query', 'query cells in candidate', 'the same, in place', 'the same, in place (query)', 'activation spread'];
 
@@ -109,13 +127,13 @@ const FEATURES = ['hybrid', 'semantic cosine', 'colour cosine', 'candidate cells
  */
 function rank(queries: Item[], catalog: Item[], targets: number[], kinds: string[], folds: number[]): { baseline: Ranking; reranked: Record<string, Ranking>; learned: Ranking; weights: number[][]; rerankMs: number[] } {
   const rerankMs: number[] = [];
+  const index = catalogIndex(catalog);
   const orders = queries.map((query) => {
-    const scores = catalog.map((item) => hybrid(query, item));
-    const top = scores.map((score, i) => ({ score, i })).sort((a, b) => b.score - a.score).slice(0, Math.max(depth, 10));
+    const top = search(index, query, Math.max(depth, 10)).map((hit) => ({ score: hit.score, i: hit.item }));
     const started = performance.now();
     const regions = top.slice(0, depth).map(({ i }) => regionSimilarity(query.regions, catalog[i]!.regions));
     rerankMs.push(performance.now() - started);
-    const raw = top.slice(0, depth).map(({ i }) => features(query, catalog[i]!));
+    const raw = top.slice(0, depth).map(({ i, score }) => features(query, catalog[i]!, score));
     return { top, regions, relative: raw.map((f) => f.map((value, k) => value - raw[0]![k]!)) };
   });
   const ranked = (q: number) => ({ candidates: orders[q]!.relative, right: orders[q]!.top.slice(0, depth).findIndex(({ i }) => i === targets[q]) });
@@ -133,18 +151,12 @@ function rank(queries: Item[], catalog: Item[], targets: number[], kinds: string
     LAMBDAS.map((lambda) => [
       String(lambda),
       summarise(
-        orders.map(({ top, regions }) => {
-          const head = top.slice(0, depth).map(({ score, i }, n) => ({ score: score + lambda * regions[n]!, i }));
-          return [...head.sort((a, b) => b.score - a.score), ...top.slice(depth)].map(({ i }) => i);
-        }),
+        orders.map(({ top, regions }) => reorderHead(top, (n) => top[n]!.score + lambda * regions[n]!)),
       ),
     ]),
   );
   const learned = summarise(
-    orders.map(({ top, relative }, q) => {
-      const head = top.slice(0, depth).map(({ i }, n) => ({ score: linearScore(weights[folds[q]!]!, relative[n]!), i }));
-      return [...head.sort((a, b) => b.score - a.score), ...top.slice(depth)].map(({ i }) => i);
-    }),
+    orders.map(({ top, relative }, q) => reorderHead(top, (n) => linearScore(weights[folds[q]!]!, relative[n]!))),
   );
   return { baseline, reranked, learned, weights, rerankMs };
 }

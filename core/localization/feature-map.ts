@@ -5,7 +5,7 @@ import type { RgbImage } from '../image/decode';
 import { resizeForModel, writeTensor } from '../image/preprocess';
 import type { Logger } from '../logger';
 import type { LocalizerManifest } from './manifest';
-import type { ActivationMap } from './regions';
+import { channelSums, type ActivationMap } from './regions';
 
 /**
  * A photo's last convolutional feature map, from the localizer model (the embedding model's own backbone with a free
@@ -55,13 +55,7 @@ export class FeatureMapModel {
     const tensor = results[this.manifest.output]!;
     const [, channels, height, width] = tensor.dims as [number, number, number, number];
     const features = tensor.data;
-    const cells = width * height;
-    const sum = new Float32Array(cells);
-    for (let c = 0; c < channels; c++) {
-      const base = c * cells;
-      for (let i = 0; i < cells; i++) sum[i]! += features[base + i]!;
-    }
-    return { width, height, channels, features, sum: { values: sum, width, height } };
+    return { width, height, channels, features, sum: { values: channelSums(features, channels, width * height), width, height } };
   }
 
   async close(): Promise<void> {

@@ -148,3 +148,13 @@ export function rescale(box: CropBox, from: { width: number; height: number }, t
   const top = Math.round(box.top * sy);
   return { left, top, width: Math.max(1, Math.min(to.width - left, Math.round(box.width * sx))), height: Math.max(1, Math.min(to.height - top, Math.round(box.height * sy))) };
 }
+
+/** Σ over the channels per cell of a feature map, channels first (one image of a batch from `offset`). */
+export function channelSums(features: Float32Array, channels: number, cells: number, offset = 0): Float32Array {
+  const sum = new Float32Array(cells);
+  for (let c = 0; c < channels; c++) {
+    const base = offset + c * cells;
+    for (let i = 0; i < cells; i++) sum[i]! += features[base + i]!;
+  }
+  return sum;
+}

@@ -1,3 +1,4 @@
+import { channelSums } from '../localization/regions';
 import { seededRandom } from '../random';
 
 /**
@@ -68,11 +69,7 @@ export function describeRegions(map: Float32Array, cells: number, projection: Re
   const { channels, dims, plus, minus } = projection;
   if (cells < 1 || cells > 255) throw new RangeError(`a feature map of ${cells} cells cannot be described (1–255)`);
   if (map.length < offset + channels * cells) throw new RangeError(`the feature map holds ${map.length - offset} values, not ${channels} × ${cells}`);
-  const sums = new Float64Array(cells);
-  for (let c = 0; c < channels; c++) {
-    const base = offset + c * cells;
-    for (let i = 0; i < cells; i++) sums[i]! += map[base + i]!;
-  }
+  const sums = channelSums(map, channels, cells, offset);
   const largest = Math.max(...sums, 0);
   const weights = Uint8Array.from(sums, (sum) => (largest > 0 ? Math.round((Math.max(0, sum) / largest) * 255) : 255));
   const vectors = new Int8Array(cells * dims);

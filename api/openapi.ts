@@ -87,7 +87,7 @@ function optionParameters(options: JsonObject): JsonObject[] {
 /** What reading a request body can answer. */
 const BODY_ERRORS: ApiErrorCode[] = ['invalid_json', 'request_aborted', 'payload_too_large', 'unsupported_encoding'];
 /** What both search routes can answer (steering with `like`/`unlike` included: kept queries, vectors). */
-const SEARCH_ERRORS: ApiErrorCode[] = ['catalog_forbidden', 'query_expired', 'vector_length_mismatch', 'invalid_vector', 'invalid_request', 'unknown_model', 'product_not_found', 'product_not_embedded', 'exact_search_unavailable', 'overloaded', 'search_unavailable', 'internal_error'];
+const SEARCH_ERRORS: ApiErrorCode[] = ['catalog_forbidden', 'query_expired', 'vector_length_mismatch', 'invalid_vector', 'invalid_request', 'unknown_model', 'product_not_found', 'product_not_embedded', 'rerank_unavailable', 'exact_search_unavailable', 'overloaded', 'search_unavailable', 'internal_error'];
 /** What only POST /v1/search can answer: its query source (an upload, base64, a URL to fetch, a vector, a kept query). */
 const QUERY_SOURCE_ERRORS: ApiErrorCode[] = [
   'query_needs_photo', 'steering_with_objects', 'invalid_cursor', 'invalid_query_source', 'invalid_multipart', 'invalid_base64', 'invalid_box', 'localization_unavailable', 'unsupported_media_type', 'upload_limit', 'empty_image',

@@ -65,6 +65,11 @@ export const API_ERRORS = {
   product_not_found: { status: [404], description: 'The product is not in the catalog (or was deleted).' },
   product_not_embedded: { status: [409], description: 'The product has no vector for the requested models yet.' },
   search_unavailable: { status: [503], retryAfter: true, description: 'Elasticsearch is unreachable, timed out or overloaded (say, no copy of a shard while a node is down, or a shard failed: partial results are never returned); retry after the `Retry-After` seconds.' },
+  rerank_unavailable: {
+    status: [400, 409],
+    description:
+      '`rerank: true` needs the regions of a photo: a photo, image_url or product_id query (not a raw vector: 400), searched with a model that describes regions (efficientnet-lite0: 400 without it); 409 when the product’s photo was embedded before descriptors were stored (`lookalike reembed --model efficientnet-lite0` adds them).',
+  },
   exact_search_unavailable: { status: [501], description: '`mode: "exact"` needs painless scripting, which this Elasticsearch cluster does not have.' },
   // Search: the image
   empty_image: { status: [400], description: 'The image has no bytes.' },

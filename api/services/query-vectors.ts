@@ -3,6 +3,7 @@ import { errors } from '@elastic/elasticsearch';
 import { DEFAULT_CATALOG, documentId } from '../../core/catalog';
 import type { Embedder } from '../../core/embedding/embedder';
 import { AppError, NotFoundError, ValidationError } from '../../core/errors';
+import { regionsField } from '../../core/search/catalog-mapping';
 import type { PhotoDocument } from '../../core/search/photos';
 import type { QueryStore } from '../../core/search/query-store';
 import type { QueryOptions } from '../../core/search/search-request';
@@ -27,20 +28,32 @@ export class QueryVectors {
    * failed). "Products like this one" searches with the photo the catalog shows first.
    */
   async product(catalog: string, id: string, ids: string[]): Promise<Record<string, number[]>> {
+    return (await this.productPhoto(catalog, id, ids)).vectors;
+  }
+
+  /**
+   * As `product`, with that photo's region descriptors when `withRegions` (what `rerank` compares the candidates
+   * with; empty for a photo embedded before they were stored).
+   */
+  async productPhoto(catalog: string, id: string, ids: string[], withRegions = false): Promise<{ vectors: Record<string, number[]>; regions: Record<string, string> }> {
     type Source = { deleted?: boolean; photos?: PhotoDocument[] };
     let doc;
     try {
-      doc = await this.es.get<Source>({ index: this.alias, id: documentId(catalog, id), _source_includes: ['deleted', 'photos.vectors'], _source_exclude_vectors: false } as never);
+      const fields = ['deleted', 'photos.vectors', ...(withRegions ? ids.map(regionsField) : [])];
+      doc = await this.es.get<Source>({ index: this.alias, id: documentId(catalog, id), _source_includes: fields, _source_exclude_vectors: false } as never);
     } catch (error) {
       if (error instanceof errors.ResponseError && error.statusCode === 404) throw new NotFoundError(`product ${id} is not in the catalog`, 'product_not_found');
       throw error;
     }
     const source = (doc as { _source?: Source })._source;
     if (!source || source.deleted) throw new NotFoundError(`product ${id} is not in catalog "${catalog}"`, 'product_not_found');
-    const photoVectors = (source.photos ?? []).map((photo) => Object.fromEntries(ids.flatMap((m) => (photo.vectors?.[m] ? [[m, photo.vectors[m]!]] : []))));
-    const vectors = photoVectors.reduce<Record<string, number[]>>((best, candidate) => (Object.keys(candidate).length > Object.keys(best).length ? candidate : best), {});
+    const photos = source.photos ?? [];
+    const photoVectors = photos.map((photo) => Object.fromEntries(ids.flatMap((m) => (photo.vectors?.[m] ? [[m, photo.vectors[m]!]] : []))));
+    const chosen = photoVectors.reduce((best, candidate, i) => (Object.keys(candidate).length > Object.keys(photoVectors[best] ?? {}).length ? i : best), -1);
+    const vectors = photoVectors[chosen] ?? {};
     if (Object.keys(vectors).length === 0) throw new AppError('product_not_embedded', `product ${id} has no vector for ${ids.join(', ')} yet`, 409);
-    return vectors;
+    const regions = Object.fromEntries(Object.entries(photos[chosen]!.regions ?? {}).filter(([, encoded]) => typeof encoded === 'string'));
+    return { vectors, regions };
   }
 
   /**

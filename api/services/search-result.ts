@@ -8,6 +8,7 @@ import { MAX_PAGE_DEPTH, encodeCursor, pageAfter, pageDepth, type Ranked } from 
 import { rank, reranks, type RankCandidate } from '../../core/search/ranking';
 import type { QueryOptions } from '../../core/search/search-request';
 import { VERDICT_DEPTH, verdict } from '../../core/search/verdict';
+import { RERANK_DEPTH } from '../../core/rerank/rescore';
 
 /**
  * The answer of a search: its schema (the OpenAPI document's SearchResponse) and how catalog hits become results,
@@ -77,13 +78,13 @@ export const searchResultSchema = z.object({
     .optional()
     .describe("With `facets: true`: brand, category, sizes and price buckets, each [{ value, count }], counted over the candidates (each model's num_candidates nearest products that pass the filters)"),
   timings_ms: z
-    .object({ decode: z.number().min(0), localize: z.number().min(0).optional(), embed: z.number().min(0), search: z.number().min(0), total: z.number().min(0) })
-    .describe("Milliseconds spent in the API: decode (reading the image, or fetching it, and autocrop), localize (finding the candidate regions, when localization ran), embed (preprocessing and the models), search (the Elasticsearch requests), total (from the request's arrival to the response, upload parsing included)."),
+    .object({ decode: z.number().min(0), localize: z.number().min(0).optional(), embed: z.number().min(0), search: z.number().min(0), rerank: z.number().min(0).optional(), total: z.number().min(0) })
+    .describe("Milliseconds spent in the API: decode (reading the image, or fetching it, and autocrop), localize (finding the candidate regions, when localization ran), embed (preprocessing and the models), search (the Elasticsearch requests), rerank (describing the query's regions and re-scoring, with `rerank`), total (from the request's arrival to the response, upload parsing included)."),
 });
 
 export type SearchResult = z.infer<typeof searchResultSchema>;
 type Facets = NonNullable<SearchResult['facets']>;
-export type Timings = { decode: number; localize?: number; embed: number; search: number; total: number };
+export type Timings = { decode: number; localize?: number; embed: number; search: number; rerank?: number; total: number };
 
 export const roundScore = (score: number): number => Math.round(score * 10_000) / 10_000;
 const roundMs = (ms: number): number => Math.round(ms * 100) / 100;
@@ -120,12 +121,12 @@ export const RERANK_POOL = 100;
 
 /**
  * How many hits a page's search asks for: every result up to the page's end (so kNN's k and num_candidates grow
- * with the depth), at least the VERDICT_DEPTH the verdict reads, and with business rules a deeper pool for them to
- * reorder.
+ * with the depth), at least the VERDICT_DEPTH the verdict reads and the RERANK_DEPTH the precision stage re-scores,
+ * and with business rules a deeper pool for them to reorder.
  */
 export function searchSize(options: QueryOptions, page: PagePosition): number {
   const depth = pageDepth(page.shown, options.k);
-  return Math.max(VERDICT_DEPTH, reranks(options) ? Math.min(MAX_PAGE_DEPTH, Math.max(RERANK_POOL, 3 * depth)) : depth);
+  return Math.max(VERDICT_DEPTH, options.rerank ? RERANK_DEPTH : 0, reranks(options) ? Math.min(MAX_PAGE_DEPTH, Math.max(RERANK_POOL, 3 * depth)) : depth);
 }
 
 /**
@@ -153,7 +154,7 @@ export function answer(response: CatalogSearchResponse, options: QueryOptions, p
   const more = last !== undefined && page.shown + shown.length < MAX_PAGE_DEPTH && (pageAfter(ranked, last, 1).length > 0 || response.hits.length >= searchSize(options, page));
   return {
     results,
-    match: results.length > 0 || page.shown > 0 ? verdict(response.hits.map((hit) => roundScore(hit._score ?? 0))) : 'none',
+    match: results.length > 0 || page.shown > 0 ? verdict((response.similarities ?? response.hits.map((hit) => hit._score ?? 0)).map(roundScore)) : 'none',
     next_cursor: more && cursor ? encodeCursor({ v: 1, shown: page.shown + shown.length, score: last.score, tier: last.tier, id: last.id, options: cursor }) : null,
   };
 }

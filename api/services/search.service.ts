@@ -15,6 +15,9 @@ import { steer } from '../../core/search/steering';
 import type { QueryStore, StoredQuery } from '../../core/search/query-store';
 import { searchOptionsSchema, type QueryOptions, type QuerySource, type SearchOptions } from '../../core/search/search-request';
 import type { Logger } from '../../core/logger';
+import { describeFeatureMap, decodeRegions, encodeRegions, type RegionDescriptor } from '../../core/rerank/regions';
+import { hitRegions, rerankResponse } from '../../core/rerank/rescore';
+import type { CatalogSearchResponse } from '../../core/search/catalog-search';
 import { QueryVectors } from './query-vectors';
 import { FIRST_PAGE, answer, cursorOptions, facets, roundScore, roundTimings, searchSize, type PagePosition, type SearchResult, type Timings } from './search-result';
 
@@ -27,6 +30,12 @@ export { searchResultSchema, type SearchResult } from './search-result';
  * vectors, never the photo: core/search/query-store.ts) so that `query_id` can run it again, for another page
  * (core/search/paging.ts) or with other options.
  */
+
+/** The precision stage of a search (`rerank`): the model whose region descriptors it compares, and the query's. */
+interface Rerank {
+  model: string;
+  query: RegionDescriptor;
+}
 
 /** A search's answer, and what it keeps for `query_id`. */
 interface Answered {
@@ -94,6 +103,40 @@ export class SearchService {
     return { ...answered.result, query_id: await this.keep(answered.kept) };
   }
 
+  /**
+   * With `rerank`, the model whose region descriptors the precision stage compares: the heaviest-weighted searched
+   * model that gives them (400 rerank_unavailable when none does); null without `rerank`.
+   */
+  private rerankModel(options: SearchOptions, weights: Record<string, number>): string | null {
+    if (!options.rerank) return null;
+    const described = Object.keys(weights).filter((id) => this.embedder.get(id)?.manifest.regions !== undefined);
+    if (described.length === 0) throw new ValidationError(`rerank needs a model that describes regions; ${Object.keys(weights).join(', ')} do not`, { code: 'rerank_unavailable' });
+    return described.reduce((best, id) => (weights[id]! > weights[best]! ? id : best));
+  }
+
+  /** The precision stage over one search's answer (core/rerank/rescore.ts), its time added to `timings.rerank`. */
+  private rescore(response: CatalogSearchResponse, rerank: Rerank | null, options: SearchOptions, timings: Timings): CatalogSearchResponse {
+    if (!rerank) return response;
+    const t0 = performance.now();
+    const innerHits = options.mode === 'exact' ? 'exact' : rerank.model;
+    const rescored = rerankResponse(response, rerank.query, (hit) => hitRegions(hit, rerank.model, innerHits));
+    timings.rerank = (timings.rerank ?? 0) + performance.now() - t0;
+    return rescored;
+  }
+
+  /**
+   * The query side of the precision stage from a stored descriptor: a product's photo or a kept query's. A photo
+   * embedded before descriptors were stored has none: 409 rerank_unavailable, with how to fill them in.
+   */
+  private storedRerank(model: string | null, regions: Record<string, string> | undefined, what: string): Rerank | null {
+    if (!model) return null;
+    const query = regions?.[model] !== undefined ? decodeRegions(regions[model]!) : null;
+    if (!query) {
+      throw new AppError('rerank_unavailable', `${what} has no region descriptor of ${model} (embedded before they were stored: \`lookalike reembed --model ${model}\` adds them); search without rerank`, 409);
+    }
+    return { model, query };
+  }
+
   private checkMode(options: SearchOptions): void {
     if (options.mode === 'exact' && !this.exactAvailable) {
       throw new AppError('exact_search_unavailable', 'exact search needs painless scripting, which this Elasticsearch cluster does not have; use mode "knn"', 501);
@@ -132,13 +175,16 @@ export class SearchService {
     this.checkMode(options);
     const weights = this.weights(options);
     const ids = Object.keys(weights);
+    const model = this.rerankModel(options, weights);
     try {
       return await this.admission.run(async () => {
         const timings: Timings = { decode: 0, embed: 0, search: 0, total: 0 };
         // A product query reads the product's vectors again: a product deleted since is not found.
-        const vectors = stored.productId ? await this.vectors.product(stored.catalog, stored.productId, ids) : stored.vectors;
+        const product = stored.productId ? await this.vectors.productPhoto(stored.catalog, stored.productId, ids, model !== null) : null;
+        const vectors = product ? product.vectors : stored.vectors;
         const exclude = stored.productId ? documentId(stored.catalog, stored.productId) : undefined;
-        const result = await this.searchVectors(vectors, weights, options, page, exclude, stored.crop, timings, started);
+        const rerank = this.storedRerank(model, product ? product.regions : stored.regions, stored.productId ? `product ${stored.productId}'s photo` : 'this kept query');
+        const result = await this.searchVectors(vectors, weights, options, page, exclude, stored.crop, timings, started, rerank);
         return { ...result, query_id: source.id };
       });
     } catch (error) {
@@ -153,19 +199,26 @@ export class SearchService {
     let crop: CropBox | null = null;
     let vectors: Record<string, number[]> = {};
     let exclude: string | undefined;
+    let rerank: Rerank | null = null;
+    const rerankModel = source.kind === 'vector' ? null : this.rerankModel(options, weights);
+    if (source.kind === 'vector' && options.rerank) throw new ValidationError('rerank needs the regions of a photo: search with a photo, image_url or product_id', { code: 'rerank_unavailable' });
 
     if (source.kind === 'image') {
       const { bytes } = source;
       const cropMode = options.crop === 'auto' ? this.queryCrop : options.crop;
       if (options.box || options.objects || cropMode === 'localize') return this.searchRegions(bytes, fetchMs, weights, options, started);
       // `attention` only comes from AUTOCROP, which the embedder's `auto` applies.
-      const image = await this.embedder.embed(bytes, { models: ids, crop: cropMode === 'attention' ? 'auto' : cropMode });
+      const image = await this.embedder.embed(bytes, { models: ids, crop: cropMode === 'attention' ? 'auto' : cropMode, regions: rerankModel !== null });
       for (const embedding of image.embeddings) vectors[embedding.model] = Array.from(embedding.vector);
+      const described = image.embeddings.find((embedding) => embedding.model === rerankModel)?.regions;
+      if (rerankModel && described) rerank = { model: rerankModel, query: described };
       crop = image.embeddings[0]?.crop ?? null;
       timings.decode = fetchMs + image.timings.decode + image.timings.crop;
       timings.embed = image.timings.preprocess + image.timings.embed;
     } else if (source.kind === 'product_id') {
-      vectors = await this.vectors.product(catalogOf(options), source.id, ids);
+      const product = await this.vectors.productPhoto(catalogOf(options), source.id, ids, rerankModel !== null);
+      vectors = product.vectors;
+      rerank = this.storedRerank(rerankModel, product.regions, `product ${source.id}'s photo`);
       exclude = documentId(catalogOf(options), source.id);
     } else {
       const model = ids.length === 1 ? this.embedder.get(ids[0]!)! : this.embedder.models.find((m) => ids.includes(m.id) && m.dims === source.vector.length);
@@ -177,9 +230,10 @@ export class SearchService {
       vectors = { [model.id]: source.vector.map((v) => v / norm) };
     }
 
-    const result = await this.searchVectors(vectors, weights, options, FIRST_PAGE, exclude, crop, timings, started);
+    const result = await this.searchVectors(vectors, weights, options, FIRST_PAGE, exclude, crop, timings, started, rerank);
     const catalog = catalogOf(options);
-    return { result, kept: source.kind === 'product_id' ? { catalog, productId: source.id, crop, vectors: {} } : { catalog, crop, vectors } };
+    const regions = rerank && source.kind === 'image' ? { regions: { [rerank.model]: encodeRegions(rerank.query) } } : {};
+    return { result, kept: source.kind === 'product_id' ? { catalog, productId: source.id, crop, vectors: {} } : { catalog, crop, vectors, ...regions } };
   }
 
   /** One search of the catalog with the query's vectors (those of the models weighted), one page of its answer. */
@@ -192,6 +246,7 @@ export class SearchService {
     crop: CropBox | null,
     timings: Timings,
     started: number,
+    rerank: Rerank | null = null,
   ): Promise<Omit<SearchResult, 'query_id'>> {
     const used = Object.keys(weights).filter((id) => vectors[id]);
     if (used.length === 0) throw new ValidationError(`the query has no vector for ${Object.keys(weights).join(', ')}; it has ${Object.keys(vectors).join(', ')}`, { code: 'invalid_request' });
@@ -203,8 +258,9 @@ export class SearchService {
     const query = Object.fromEntries(used.map((id) => [id, vectors[id]!]));
     const steering = await this.vectors.steering(options, used);
     const t1 = performance.now();
-    const response = await searchCatalog(this.es, this.alias, this.catalogSearch(steering.length > 0 ? steer(query, steering) : query, weights, options, filters, page));
+    const searched = await searchCatalog(this.es, this.alias, this.catalogSearch(steering.length > 0 ? steer(query, steering) : query, weights, options, filters, page, rerank?.model));
     timings.search = performance.now() - t1;
+    const response = this.rescore(searched, rerank, options, timings);
     const answered = answer(response, options, page, cursorOptions(options));
     timings.total = performance.now() - started;
     return {
@@ -249,14 +305,20 @@ export class SearchService {
     const scorer = ids.reduce((best, id) => (weights[id]! > weights[best]! ? id : best));
     const filters = searchFilters(options);
     const several = candidates.length > 1 && ids.length > 1;
+    // With `rerank`: each region's feature map of the model the precision stage compares, described when chosen.
+    const rerankModel = this.rerankModel(options, weights);
+    const maps = new Map<number, Parameters<typeof describeFeatureMap>[0]>();
+    const keepMap = (region: (slot: number) => number) => (slot: number, model: string, map: Parameters<typeof describeFeatureMap>[0]) => {
+      if (model === rerankModel) maps.set(region(slot), map);
+    };
     const t1 = performance.now();
-    const scoring = await this.embedder.embedRegions(image, candidates.map((candidate) => candidate.box), { models: several ? [scorer] : ids });
+    const scoring = await this.embedder.embedRegions(image, candidates.map((candidate) => candidate.box), { models: several ? [scorer] : ids, onMap: keepMap((slot) => slot) });
     const t2 = performance.now();
     const scored = await searchCatalogMany(
       this.es,
       this.alias,
       scoring.map((vectors) => {
-        if (!several) return this.catalogSearch(Object.fromEntries(ids.map((id) => [id, Array.from(vectors[id]!)])), weights, options, filters);
+        if (!several) return this.catalogSearch(Object.fromEntries(ids.map((id) => [id, Array.from(vectors[id]!)])), weights, options, filters, FIRST_PAGE, rerankModel ?? undefined);
         return { vectors: { [scorer]: Array.from(vectors[scorer]!) }, weights: { [scorer]: 1 }, size: 1, numCandidates: options.num_candidates, filters, mode: options.mode, facets: false };
       }),
     );
@@ -272,12 +334,14 @@ export class SearchService {
     let t4 = t3;
     if (several) {
       const rest = ids.filter((id) => id !== scorer);
-      const others = await this.embedder.embedRegions(image, chosen.map((i) => candidates[i]!.box), { models: rest });
+      const others = await this.embedder.embedRegions(image, chosen.map((i) => candidates[i]!.box), { models: rest, onMap: keepMap((n) => chosen[n]!) });
       t4 = performance.now();
       const full = await searchCatalogMany(
         this.es,
         this.alias,
-        chosen.map((i, n) => this.catalogSearch(Object.fromEntries([[scorer, Array.from(scoring[i]![scorer]!)], ...rest.map((id) => [id, Array.from(others[n]![id]!)])]), weights, options, filters)),
+        chosen.map((i, n) =>
+          this.catalogSearch(Object.fromEntries([[scorer, Array.from(scoring[i]![scorer]!)], ...rest.map((id) => [id, Array.from(others[n]![id]!)])]), weights, options, filters, FIRST_PAGE, rerankModel ?? undefined),
+        ),
       );
       responses = new Map(chosen.map((i, n) => [i, full[n]!]));
       const n = chosen.indexOf(choice.primary);
@@ -285,6 +349,14 @@ export class SearchService {
     }
     timings.embed = t2 - t1 + (t4 - t3);
     timings.search = t3 - t2 + (performance.now() - t4);
+    // The precision stage over each chosen region's answer, with that region's own descriptor.
+    const reranks = new Map<number, Rerank>();
+    if (rerankModel) {
+      const t5 = performance.now();
+      for (const i of chosen) if (maps.has(i)) reranks.set(i, { model: rerankModel, query: describeFeatureMap(maps.get(i)!) });
+      timings.rerank = performance.now() - t5;
+      responses = new Map([...responses].map(([i, response]) => [i, this.rescore(response, reranks.get(i) ?? null, options, timings)]));
+    }
     const primary = responses.get(choice.primary)!;
     const whole = { left: 0, top: 0, width: image.width, height: image.height };
     const inPhoto = (box: CropBox | null): CropBox | null => (box ? scaleBox(box, image, original) : null);
@@ -295,11 +367,12 @@ export class SearchService {
       })
       .sort((a, b) => b.score - a.score);
     const crop = inPhoto(candidates[choice.primary]!.box);
-    const kept = { catalog: catalogOf(options), crop, vectors: primaryVectors };
+    const primaryRerank = reranks.get(choice.primary) ?? null;
+    const kept = { catalog: catalogOf(options), crop, vectors: primaryVectors, ...(primaryRerank ? { regions: { [primaryRerank.model]: encodeRegions(primaryRerank.query) } } : {}) };
     if (options.like || options.unlike) {
       // Steering changes the chosen region's search only (the regions were chosen by the photo alone); it never comes
       // with `objects` (refused as steering_with_objects: core/search/search-request.ts).
-      const steered = await this.searchVectors(primaryVectors, weights, options, FIRST_PAGE, undefined, crop, timings, started);
+      const steered = await this.searchVectors(primaryVectors, weights, options, FIRST_PAGE, undefined, crop, timings, started, primaryRerank);
       return { result: steered, kept };
     }
     const answered = answer(primary, options, FIRST_PAGE, cursorOptions(options));
@@ -320,8 +393,8 @@ export class SearchService {
    * The catalog search of one query vector set: every result up to the page's end (so kNN's k and num_candidates
    * grow with the depth); the verdict reads the top VERDICT_DEPTH hits, whatever k is.
    */
-  private catalogSearch(vectors: Record<string, number[]>, weights: Record<string, number>, options: SearchOptions, filters: FilterClause[], page: PagePosition = FIRST_PAGE): CatalogSearchOptions {
-    return { vectors, weights, size: searchSize(options, page), numCandidates: options.num_candidates, filters, mode: options.mode, facets: options.facets };
+  private catalogSearch(vectors: Record<string, number[]>, weights: Record<string, number>, options: SearchOptions, filters: FilterClause[], page: PagePosition = FIRST_PAGE, regions?: string): CatalogSearchOptions {
+    return { vectors, weights, size: searchSize(options, page), numCandidates: options.num_candidates, filters, mode: options.mode, facets: options.facets, ...(regions && vectors[regions] ? { regions } : {}) };
   }
 
 

@@ -42,8 +42,11 @@ const BRANDS = ['acme', 'globex', 'initech', 'umbrella', 'stark', 'wayne', 'hool
 const COLOURS = ['black', 'white', 'red', 'blue', 'green', 'yellow', 'brown', 'grey', 'pink', 'purple'];
 const SIZES = ['XS', 'S', 'M', 'L', 'XL'];
 
-/** A catalog document as the indexer writes it, with random attributes (brand, colour, sizes, price, stock). */
-export function benchProduct(i: number, item: ClipartItem, vectors: Record<string, number[]>, random: () => number): Record<string, unknown> {
+/**
+ * A catalog document as the indexer writes it, with random attributes (brand, colour, sizes, price, stock), and the
+ * photo's region descriptors when given.
+ */
+export function benchProduct(i: number, item: Pick<ClipartItem, 'category' | 'subcategory'>, vectors: Record<string, number[]>, random: () => number, regions: Record<string, string> = {}): Record<string, unknown> {
   const now = new Date().toISOString();
   const hash = `bench${i.toString(16).padStart(12, '0')}`;
   return {
@@ -60,7 +63,7 @@ export function benchProduct(i: number, item: ClipartItem, vectors: Record<strin
     indexed_at: now,
     source_version: 1,
     deleted: false,
-    ...photoFields([embeddedPhoto(`http://127.0.0.1/bench/${i}.jpg`, hash, vectors, Object.keys(vectors).map((id) => ({ id, version: '1' })))]),
+    ...photoFields([embeddedPhoto(`http://127.0.0.1/bench/${i}.jpg`, hash, vectors, Object.keys(vectors).map((id) => ({ id, version: '1' })), new Date(), regions)]),
   };
 }
 

@@ -11,7 +11,8 @@ import { createProgress } from '../../core/progress';
 import { connectRedis } from '../../core/redis';
 import { compareMapping } from '../../core/search/catalog-mapping';
 import { waitForElasticsearch } from '../../core/search/elasticsearch';
-import { embeddingMetadata, type PhotoDocument } from '../../core/search/photos';
+import { encodeRegions } from '../../core/rerank/regions';
+import { embeddingMetadata, photoLacksRegions, type PhotoDocument } from '../../core/search/photos';
 import type { CatalogDocument } from '../../core/search/index-manager';
 
 export const reembedUsage = 'lookalike reembed --model <id> [--new-index]   (re)compute one model\'s vectors for the whole catalog';
@@ -19,7 +20,8 @@ export const reembedUsage = 'lookalike reembed --model <id> [--new-index]   (re)
 /**
  * `lookalike reembed --model <id>` (the model must be in MODELS):
  * - when the index can hold the model's vectors (its field is absent, or has the same dims), the field is added if
- *   needed and one `reembed` job per product whose vector is missing or from another model version is enqueued; the
+ *   needed and one `reembed` job per product whose vector is missing or from another model version (or that lacks the
+ *   model's region descriptors, for a model with `regions`) is enqueued; the
  *   indexers work them in the background and search keeps answering with the old vectors meanwhile;
  * - when the dims changed (or with --new-index), a new index version is built: every document is copied with this
  *   model's vector recomputed here, then the alias is swapped; search answers from the old version until then.
@@ -58,14 +60,18 @@ export async function reembedCommand(args: string[]): Promise<number> {
       const total = (await deps.es.count({ index: current, query: live })).count;
       try {
         // photos.url: a photo without this model's metadata would otherwise come back as nothing at all.
-        const SCAN_FIELDS = ['photos.url', 'photos.error', `photos.embeddings.${modelId}`];
+        const SCAN_FIELDS = ['photos.url', 'photos.error', `photos.embeddings.${modelId}`, `photos.regions.${modelId}`];
         await deps.indexManager.scan(current, live, 1000, async (hits) => {
-          const stale = hits.filter((hit) => ((hit._source.photos as PhotoDocument[] | undefined) ?? []).some((photo) => photo.error === undefined && photo.embeddings?.[modelId]?.model_version !== manifest.version));
+          // A photo of another version, or one embedded before region descriptors were stored (a model with `regions`):
+          // the second kind gets a job id of its own, so a re-embed to this version done earlier does not stand for it.
+          const photosOf = (hit: (typeof hits)[number]) => ((hit._source.photos as PhotoDocument[] | undefined) ?? []).filter((photo) => photo.error === undefined);
+          const outdated = (hit: (typeof hits)[number]) => photosOf(hit).some((photo) => photo.embeddings?.[modelId]?.model_version !== manifest.version);
+          const stale = hits.filter((hit) => outdated(hit) || photosOf(hit).some((photo) => photoLacksRegions(photo, { id: modelId, manifest })));
           if (stale.length > 0) {
             await queue.addBulk(stale.map((hit) => ({
               name: JOBS.reembed,
               data: { productId: hit._id, model: modelId, modelVersion: manifest.version, requestedAt: Date.now() },
-              opts: { jobId: reembedJobId(hit._id, modelId, manifest.version) },
+              opts: { jobId: reembedJobId(hit._id, modelId, outdated(hit) ? manifest.version : `${manifest.version} regions`) },
             })));
           }
           enqueued += stale.length;
@@ -103,9 +109,10 @@ export async function reembedCommand(args: string[]): Promise<number> {
             ),
           ));
           const present = images.flatMap((bytes, i) => (bytes ? [{ i, bytes }] : []));
-          const outcomes = await embedder.embedMany(present.map((p) => p.bytes));
+          const outcomes = await embedder.embedMany(present.map((p) => p.bytes), { regions: true });
           for (const photo of photos) {
             if (photo.vectors) delete photo.vectors[modelId];
+            if (photo.regions) delete photo.regions[modelId];
             delete photo.embeddings[modelId];
           }
           present.forEach(({ i, bytes }, k) => {
@@ -114,6 +121,8 @@ export async function reembedCommand(args: string[]): Promise<number> {
             const photo = photos[i]!;
             photo.vectors = { ...photo.vectors, [modelId]: Array.from(outcome.image.embeddings[0]!.vector) };
             photo.embeddings = { ...photo.embeddings, [modelId]: embeddingMetadata(manifest, hashImage(bytes)) };
+            const { regions } = outcome.image.embeddings[0]!;
+            if (regions) photo.regions = { ...photo.regions, [modelId]: encodeRegions(regions) };
           });
           failed += images.filter((bytes) => !bytes).length;
           return out;

@@ -52,6 +52,11 @@ export const manifestSchema = z
       })
       .strict(),
     dims: z.number().int().min(1).max(4096),
+    /**
+     * The model's last convolutional feature map, an output beside the pooled one ([N, C, H, W]): each photo's is
+     * described cell by cell for the precision stage (`rerank`, core/rerank/regions.ts), in the same run.
+     */
+    regions: z.object({ output: z.string().min(1) }).strict().optional(),
     /** The crop applied before preprocessing: `trim` uniform borders, `attention` (saliency), or `none`. */
     autocrop: z.enum(['trim', 'attention', 'none']).default('trim'),
     maxBatch: z.number().int().min(1).max(256).default(32),

@@ -27,9 +27,15 @@ export function batchLimit(configured: number, provider: ExecutionProvider, mode
   return Math.min(configured > 0 ? configured : provider === 'cuda' ? 32 : 4, modelMax);
 }
 
+/** One image's outputs: its pooled vector and, for a model with `regions`, its feature map (channels first). */
+export interface ModelOutput {
+  vector: Float32Array;
+  map?: { features: Float32Array; cells: number };
+}
+
 export class EmbeddingModel {
   /** Every run of the model goes through it: concurrent callers' images share batches (dynamic batching). */
-  private readonly runs: RunCoalescer<Float32Array>;
+  private readonly runs: RunCoalescer<ModelOutput>;
   private runListener: ((images: number, ms: number) => void) | undefined;
 
   private constructor(
@@ -76,15 +82,17 @@ export class EmbeddingModel {
     if (!this.session.inputNames.includes(input.name)) {
       throw new StartupError('model_signature_mismatch', `model ${id}: no input "${input.name}" (it has ${this.session.inputNames.join(', ')})`);
     }
-    if (!this.session.outputNames.includes(output.name)) {
-      throw new StartupError('model_signature_mismatch', `model ${id}: no output "${output.name}" (it has ${this.session.outputNames.join(', ')})`);
+    for (const name of [output.name, ...(this.manifest.regions ? [this.manifest.regions.output] : [])]) {
+      if (!this.session.outputNames.includes(name)) {
+        throw new StartupError('model_signature_mismatch', `model ${id}: no output "${name}" (it has ${this.session.outputNames.join(', ')})`);
+      }
     }
   }
 
   /** One run on a blank image: pays the first-run cost now and checks the output size against the manifest. */
   private async warmUp(): Promise<void> {
-    const vectors = await this.runRaw(new Float32Array(this.inputSize), 1);
-    const length = vectors[0]?.length ?? 0;
+    const [first] = await this.runRaw(new Float32Array(this.inputSize), 1);
+    const length = first?.vector.length ?? 0;
     if (length !== this.dims) {
       throw new StartupError('model_dims_mismatch', `model ${this.id}: outputs ${length} values per image after pooling, the manifest says ${this.dims}`);
     }
@@ -96,22 +104,33 @@ export class EmbeddingModel {
    * wrong-length vector is an error, never a stored vector.
    */
   async embed(batch: Float32Array, count: number): Promise<Float32Array[]> {
-    const chunks: Array<Promise<Float32Array[]>> = [];
+    return (await this.embedOutputs(batch, count)).map((output) => output.vector);
+  }
+
+  /** As `embed`, with each image's feature map too when the model has `regions`. */
+  async embedOutputs(batch: Float32Array, count: number): Promise<ModelOutput[]> {
+    const chunks: Array<Promise<ModelOutput[]>> = [];
     for (let start = 0; start < count; start += this.maxBatch) {
       const n = Math.min(this.maxBatch, count - start);
       chunks.push(this.runs.submit(batch.subarray(start * this.inputSize, (start + n) * this.inputSize), n));
     }
-    const vectors: Float32Array[] = [];
-    for (const chunk of await Promise.all(chunks)) for (const vector of chunk) vectors.push(normalise(vector, this.id, this.dims));
-    return vectors;
+    const outputs: ModelOutput[] = [];
+    for (const chunk of await Promise.all(chunks)) for (const output of chunk) outputs.push({ ...output, vector: normalise(output.vector, this.id, this.dims) });
+    return outputs;
   }
 
-  private async runRaw(data: Float32Array, n: number): Promise<Float32Array[]> {
-    const { input, output } = this.manifest;
+  private async runRaw(data: Float32Array, n: number): Promise<ModelOutput[]> {
+    const { input, output, regions } = this.manifest;
     const shape = input.layout === 'NCHW' ? [n, 3, input.height, input.width] : [n, input.height, input.width, 3];
-    const results = await this.session.run({ [input.name]: { data, dims: shape } }, [output.name]);
+    const results = await this.session.run({ [input.name]: { data, dims: shape } }, [output.name, ...(regions ? [regions.output] : [])]);
     const tensor = results[output.name]!;
-    return pool(tensor.data, tensor.dims, n, output.pooling, this.id);
+    const vectors = pool(tensor.data, tensor.dims, n, output.pooling, this.id);
+    const maps = regions ? results[regions.output]! : undefined;
+    if (!maps) return vectors.map((vector) => ({ vector }));
+    if (maps.dims.length !== 4 || maps.dims[0] !== n) throw new AppError('embedding_invalid', `model ${this.id}: feature map [${maps.dims.join(',')}] is not [${n}, C, H, W]`, 500);
+    const perImage = maps.data.length / n;
+    const cells = maps.dims[2]! * maps.dims[3]!;
+    return vectors.map((vector, i) => ({ vector, map: { features: maps.data.slice(i * perImage, (i + 1) * perImage), cells } }));
   }
 
   async close(): Promise<void> {

@@ -89,6 +89,20 @@ export function describeRegions(map: Float32Array, cells: number, projection: Re
   return { cells, dims, weights, vectors };
 }
 
+const projections = new Map<number, RegionProjection>();
+
+/**
+ * The descriptor of one image's feature map as a model run gives it (channels first, `cells` per channel), with the
+ * fixed projection for its channel count (made once per process).
+ */
+export function describeFeatureMap(map: { features: Float32Array; cells: number }): RegionDescriptor {
+  const channels = map.features.length / map.cells;
+  if (!Number.isInteger(channels)) throw new RangeError(`a feature map of ${map.features.length} values is not ${map.cells} cells of whole channels`);
+  let projection = projections.get(channels);
+  if (!projection) projections.set(channels, (projection = regionProjection(channels)));
+  return describeRegions(map.features, map.cells, projection);
+}
+
 /** The stored form (base64 of: format, cells, dims as uint16 LE, the weights, the vectors). */
 export function encodeRegions(descriptor: RegionDescriptor): string {
   const bytes = Buffer.alloc(HEADER + descriptor.cells + descriptor.cells * descriptor.dims);

@@ -28,6 +28,8 @@ type JsonObject = Record<string, unknown>;
 export const PHOTOS_PATH = 'photos';
 export const vectorField = (modelId: string): string => `${PHOTOS_PATH}.vectors.${modelId}`;
 export const embeddingField = (modelId: string): string => `${PHOTOS_PATH}.embeddings.${modelId}`;
+/** A photo's region descriptor of one model (core/rerank/regions.ts): in `_source` only, never indexed. */
+export const regionsField = (modelId: string): string => `${PHOTOS_PATH}.regions.${modelId}`;
 
 export function assertModelId(modelId: string): void {
   if (!MODEL_ID.test(modelId)) {
@@ -127,6 +129,10 @@ export function compareMapping(live: JsonObject, models: VectorFieldSpec[]): Map
     }
   }
   const livePhotos = (liveProps[PHOTOS_PATH]?.properties ?? {}) as Record<string, JsonObject>;
+  // A field of the photos added by a newer release (their `regions`): added in place too.
+  const expectedPhotos = (expected[PHOTOS_PATH]?.properties ?? {}) as Record<string, JsonObject>;
+  const newPhotoFields = liveProps[PHOTOS_PATH] ? Object.entries(expectedPhotos).filter(([field]) => !livePhotos[field]) : [];
+  if (newPhotoFields.length > 0) missingFields[PHOTOS_PATH] = { type: 'nested', properties: Object.fromEntries(newPhotoFields) };
   const liveVectors = (livePhotos.vectors?.properties ?? {}) as Record<string, JsonObject>;
   for (const model of models) {
     const field = liveVectors[model.modelId];

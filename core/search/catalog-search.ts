@@ -1,5 +1,5 @@
 import type { Client } from '@elastic/elasticsearch';
-import { PHOTOS_PATH, vectorField } from './catalog-mapping';
+import { PHOTOS_PATH, regionsField, vectorField } from './catalog-mapping';
 import { assertAllShards, MsearchItemError, NO_PARTIAL_RESULTS, searchAllShards } from './elasticsearch';
 import { knnClause, type FilterClause } from './filters';
 import { MAX_NUM_CANDIDATES } from './search-request';
@@ -46,6 +46,11 @@ export interface CatalogSearchOptions {
   filters: FilterClause[];
   mode: 'knn' | 'exact';
   facets: boolean;
+  /**
+   * A model with region descriptors: each hit's matched photo (that model's inner hit) comes back with its descriptor,
+   * for the precision stage (`rerank`).
+   */
+  regions?: string;
 }
 
 export function numCandidatesFor(size: number, requested?: number): number {
@@ -61,7 +66,9 @@ function normalisedWeights(options: CatalogSearchOptions): Record<string, number
 
 /** Boosted, pre-filtered kNN clauses, one per model; with `innerHits`, each names the photo it matched after its model. */
 function knnClauses(options: CatalogSearchOptions, weights: Record<string, number>, k: number, numCandidates: number, filters: FilterClause[], innerHits = true): Array<Record<string, unknown>> {
-  return Object.keys(weights).map((id) => knnClause({ field: vectorField(id), vector: options.vectors[id]!, k, numCandidates, filters, boost: weights[id]!, ...(innerHits ? { innerHits: id } : {}) }));
+  return Object.keys(weights).map((id) =>
+    knnClause({ field: vectorField(id), vector: options.vectors[id]!, k, numCandidates, filters, boost: weights[id]!, ...(innerHits ? { innerHits: id, ...(options.regions === id ? { innerHitsSource: [regionsField(id)] } : {}) } : {}) }),
+  );
 }
 
 /** The request of a one-request search: exact mode, or kNN with one model. */
@@ -72,7 +79,7 @@ export function buildSearchBody(options: CatalogSearchOptions): Record<string, u
     size: options.size,
     _source: PRODUCT_FIELDS,
     // Facets count every candidate (as in a hybrid's step 2), not only the hits shown.
-    ...(options.mode === 'exact' ? { query: exactQuery(options.vectors, weights, options.filters) } : { knn: knnClauses(options, weights, options.facets ? numCandidates : options.size, numCandidates, options.filters) }),
+    ...(options.mode === 'exact' ? { query: exactQuery(options.vectors, weights, options.filters, options.regions) } : { knn: knnClauses(options, weights, options.facets ? numCandidates : options.size, numCandidates, options.filters) }),
     ...(options.facets ? { aggs: FACETS } : {}),
   };
 }
@@ -111,6 +118,8 @@ export interface CatalogHit {
 export interface CatalogSearchResponse {
   hits: CatalogHit[];
   aggregations?: Record<string, unknown>;
+  /** The search's own scores when a precision stage re-scored the hits (core/rerank/rescore.ts): the verdict's input. */
+  similarities?: number[];
 }
 
 /** A hybrid kNN search takes two requests: candidates, then fusion. */
@@ -131,7 +140,7 @@ export async function searchCatalog(es: Client, index: string, options: CatalogS
   return { hits: response.hits.hits, aggregations: response.aggregations as Record<string, unknown> | undefined };
 }
 
-function exactQuery(vectors: Record<string, number[]>, weights: Record<string, number>, filters: FilterClause[]): Record<string, unknown> {
+function exactQuery(vectors: Record<string, number[]>, weights: Record<string, number>, filters: FilterClause[], regions?: string): Record<string, unknown> {
   const used = Object.keys(weights);
   const source = used.map((id, i) => `params.w${i} * (cosineSimilarity(params.q${i}, '${vectorField(id)}') + 1.0) / 2.0`).join(' + ');
   const params = Object.fromEntries(used.flatMap((id, i) => [[`q${i}`, vectors[id]], [`w${i}`, weights[id]]]));
@@ -139,7 +148,7 @@ function exactQuery(vectors: Record<string, number[]>, weights: Record<string, n
     nested: {
       path: PHOTOS_PATH,
       score_mode: 'max',
-      inner_hits: { name: 'exact', size: 1, _source: false },
+      inner_hits: { name: 'exact', size: 1, _source: regions ? [regionsField(regions)] : false },
       query: {
         script_score: {
           query: { bool: { filter: used.map((id) => ({ exists: { field: vectorField(id) } })) } },

@@ -24,6 +24,12 @@ export interface StoredProduct {
 }
 
 /** The outcome of a tombstone sweep: what was removed, and what Elasticsearch refused (each logged by the caller). */
+/** A photo's stored outputs that a photo of the same bytes may reuse: per model its vector and region descriptor. */
+export interface StoredVectors {
+  vectors: Record<string, number[]>;
+  regions: Record<string, string>;
+}
+
 export interface SweepResult {
   removed: number;
   failed: number;
@@ -105,7 +111,7 @@ export class CatalogStore {
     return result;
   }
 
-  /** The photos of each product with their vectors: what a write that keeps some photos and changes others needs. */
+  /** The photos of each product with their vectors (and region descriptors): what a write that keeps some photos and changes others needs. */
   async readPhotos(ids: string[]): Promise<Map<string, PhotoDocument[]>> {
     const result = new Map<string, PhotoDocument[]>();
     const unique = [...new Set(ids)];
@@ -120,12 +126,12 @@ export class CatalogStore {
   }
 
   /**
-   * Vectors already computed for these photos (same content hash and model version), from any product: two products
+   * Vectors (and region descriptors) already computed for these photos (same content hash and model version), from any product: two products
    * that share a photo are embedded once, and a re-import embeds nothing. One small search per hash in one msearch
    * (nested fields cannot be collapsed on): the first product holding a photo with that hash and a current vector.
    */
-  async findVectors(imageHashes: string[], models: Array<{ id: string; version: string }>): Promise<Map<string, Record<string, number[]>>> {
-    const found = new Map<string, Record<string, number[]>>();
+  async findVectors(imageHashes: string[], models: Array<{ id: string; version: string }>): Promise<Map<string, StoredVectors>> {
+    const found = new Map<string, StoredVectors>();
     const hashes = [...new Set(imageHashes)];
     if (hashes.length === 0 || models.length === 0) return found;
     const response = await this.es.msearch<{ photos?: PhotoDocument[] }>({
@@ -157,12 +163,17 @@ export class CatalogStore {
       const photo = item.hits.hits[0]?._source?.photos?.find((candidate) => candidate.hash === hash);
       if (!photo) return;
       const vectors: Record<string, number[]> = {};
+      const regions: Record<string, string> = {};
       for (const model of models) {
         const meta = photo.embeddings?.[model.id];
         const vector = photo.vectors?.[model.id];
-        if (meta && meta.model_version === model.version && meta.image_hash === hash && Array.isArray(vector)) vectors[model.id] = vector;
+        if (meta && meta.model_version === model.version && meta.image_hash === hash && Array.isArray(vector)) {
+          vectors[model.id] = vector;
+          const described = photo.regions?.[model.id];
+          if (typeof described === 'string') regions[model.id] = described;
+        }
       }
-      if (Object.keys(vectors).length > 0) found.set(hash, vectors);
+      if (Object.keys(vectors).length > 0) found.set(hash, { vectors, regions });
     });
     return found;
   }

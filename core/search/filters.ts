@@ -89,6 +89,8 @@ export interface KnnClauseOptions {
    * hit, whose offset is that photo's index). Absent: no inner hits (the hybrid's candidates step reads ids only).
    */
   innerHits?: string;
+  /** The fields of the matched photo its inner hits carry (default none). */
+  innerHitsSource?: string[];
 }
 
 /**
@@ -105,6 +107,6 @@ export function knnClause(options: KnnClauseOptions): Record<string, unknown> {
     ...(options.filters.length > 0 ? { filter: options.filters } : {}),
     ...(options.boost !== undefined ? { boost: options.boost } : {}),
     ...(options.similarity !== undefined ? { similarity: options.similarity } : {}),
-    ...(options.innerHits !== undefined ? { inner_hits: { name: options.innerHits, size: 1, _source: false } } : {}),
+    ...(options.innerHits !== undefined ? { inner_hits: { name: options.innerHits, size: 1, _source: options.innerHitsSource ?? false } } : {}),
   };
 }

@@ -25,6 +25,12 @@ export interface PhotoDocument {
   embeddings: Record<string, StoredEmbedding>;
   /** Present when read with vectors (they are left out of `_source` unless asked for). */
   vectors?: Record<string, number[]>;
+  /**
+   * Per model that outputs a feature map, the photo described cell by cell (core/rerank/regions.ts `encodeRegions`):
+   * what the precision stage (`rerank`) compares. Kept in `_source` only (never indexed), computed with the vector
+   * of the same model version and photo hash; absent for photos embedded before a release that stored them.
+   */
+  regions?: Record<string, string>;
 }
 
 /** What an embedding was computed from: the one builder of `photos.embeddings.<model>`. */
@@ -32,12 +38,16 @@ export function embeddingMetadata(model: { id: string; version: string }, imageH
   return { model_id: model.id, model_version: model.version, image_hash: imageHash, embedded_at: at.toISOString() };
 }
 
-/** An embedded photo: one vector per model, each recorded with the model version and the photo's hash. */
-export function embeddedPhoto(url: string, hash: string, vectors: Record<string, number[]>, models: Array<{ id: string; version: string }>, at = new Date()): PhotoDocument {
+/**
+ * An embedded photo: one vector per model, each recorded with the model version and the photo's hash, and the region
+ * descriptors of the models that give them.
+ */
+export function embeddedPhoto(url: string, hash: string, vectors: Record<string, number[]>, models: Array<{ id: string; version: string }>, at = new Date(), regions: Record<string, string> = {}): PhotoDocument {
   return {
     url,
     hash,
     vectors,
+    ...(Object.keys(regions).length > 0 ? { regions } : {}),
     embeddings: Object.fromEntries(models.filter((model) => vectors[model.id]).map((model) => [model.id, embeddingMetadata(model, hash, at)])),
   };
 }
@@ -54,6 +64,14 @@ export function photoCurrent(photo: PhotoDocument, models: Array<{ id: string; v
     const meta = photo.embeddings[model.id];
     return meta !== undefined && meta.model_version === model.version && meta.image_hash === hash;
   });
+}
+
+/**
+ * Whether a stored photo lacks the region descriptor that `model` (one that outputs a feature map: `regions` in its
+ * manifest) gives a photo: one embedded before descriptors were stored. `lookalike reembed` fills them in.
+ */
+export function photoLacksRegions(photo: PhotoDocument, model: { id: string; manifest: { regions?: unknown } }): boolean {
+  return model.manifest.regions !== undefined && photo.error === undefined && typeof photo.regions?.[model.id] !== 'string';
 }
 
 /**

@@ -9,8 +9,9 @@ import { cropBoxSchema } from '../image/autocrop';
  * small JSON record, about 6 KB with the built-in models. A product query keeps the product's id only, and reads its
  * vectors again at each re-run, so a deleted product leaves nothing here.
  *
- * Layout: one hash `<prefix>:query:<query_id>` with a field `meta` (the record, JSON) and one field `v:<model>` per
- * model (the vector's Float32 bytes, little-endian), expiring as one key.
+ * Layout: one hash `<prefix>:query:<query_id>` with a field `meta` (the record, JSON), one field `v:<model>` per
+ * model (the vector's Float32 bytes, little-endian) and one `r:<model>` per region descriptor (its bytes, 6.3 kB),
+ * expiring as one key.
  */
 export const queryRecordSchema = z.object({
   catalog: z.string(),
@@ -25,6 +26,8 @@ export type QueryRecord = z.infer<typeof queryRecordSchema>;
 export interface StoredQuery extends QueryRecord {
   /** Unit vectors per model (empty for a product query). */
   vectors: Record<string, number[]>;
+  /** The photo's region descriptors per model (core/rerank/regions.ts `encodeRegions`), kept for `rerank`. */
+  regions?: Record<string, string>;
 }
 
 export const QUERY_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -44,9 +47,10 @@ export class QueryStore {
   /** Keeps a query for ttlSeconds; returns its id (a random UUID: knowing one query's id says nothing of another's). */
   async save(query: StoredQuery): Promise<string> {
     const queryId = randomUUID();
-    const { vectors, ...record } = query;
+    const { vectors, regions, ...record } = query;
     const fields: Array<string | Buffer> = ['meta', JSON.stringify(record)];
     for (const [model, vector] of Object.entries(vectors)) fields.push(`v:${model}`, Buffer.from(Float32Array.from(vector).buffer));
+    for (const [model, encoded] of Object.entries(regions ?? {})) fields.push(`r:${model}`, Buffer.from(encoded, 'base64'));
     const key = this.key(queryId);
     const results = await this.redis.multi().hset(key, ...fields).expire(key, this.ttlSeconds).exec();
     const failed = results?.find(([error]) => error);
@@ -62,12 +66,14 @@ export class QueryStore {
     if (!meta) return null;
     const record = queryRecordSchema.parse(JSON.parse(meta.toString('utf8')));
     const vectors: Record<string, number[]> = {};
+    const regions: Record<string, string> = {};
     for (const [field, value] of Object.entries(fields)) {
+      if (field.startsWith('r:')) regions[field.slice(2)] = value.toString('base64');
       if (!field.startsWith('v:')) continue;
       const floats = new Float32Array(value.buffer.slice(value.byteOffset, value.byteOffset + value.byteLength));
       vectors[field.slice(2)] = Array.from(floats);
     }
-    return { ...record, vectors };
+    return { ...record, vectors, ...(Object.keys(regions).length > 0 ? { regions } : {}) };
   }
 
   /** Forgets a query at once (tests; a client never needs to: queries expire). */

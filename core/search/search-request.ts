@@ -36,6 +36,12 @@ export const searchOptionsSchema = z
       .optional()
       .describe('Steer the query away from these (subtracted in the same sum); unliked products are also left out of the results ("less like this")'),
     facets: z.boolean().default(false).describe('Count brand, category, sizes and price buckets over the candidates'),
+    rerank: z
+      .boolean()
+      .default(false)
+      .describe(
+        "The precision stage: re-score the first 20 results by how well each product photo's regions are found in the query photo (docs/search.md, \"Re-ranking\"), which puts a whole item above close-ups of its parts. A photo or product query only (400 rerank_unavailable for a raw vector)",
+      ),
     ...rankingSchema.shape,
     crop: z
       .enum(['auto', 'localize', 'trim', 'none'])
@@ -176,7 +182,7 @@ export function optionsFromQuery(query: Record<string, unknown>): SearchOptions 
       }
     } else if (key === 'k' || key === 'num_candidates' || key === 'min_score') out[key] = /^-?\d+(\.\d+)?$/.test(value) ? Number(value) : value;
     else if (key === 'max_per_brand') out[key] = /^\d+$/.test(value) ? Number(value) : value;
-    else if (key === 'facets' || key === 'dedupe' || key === 'explain') out[key] = value === 'true' ? true : value === 'false' ? false : value;
+    else if (key === 'facets' || key === 'dedupe' || key === 'explain' || key === 'rerank') out[key] = value === 'true' ? true : value === 'false' ? false : value;
     else out[key] = value;
   }
   return parseSearchOptions(out);

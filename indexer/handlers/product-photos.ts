@@ -4,6 +4,7 @@ import { hashImage } from '../../core/image/decode';
 import { AppError } from '../../core/errors';
 import { FetchError } from '../../core/net/image-fetcher';
 import type { CatalogStore } from '../../core/search/catalog-store';
+import { encodeRegions } from '../../core/rerank/regions';
 import { embeddedPhoto, failedPhoto, photoCurrent, type PhotoDocument } from '../../core/search/photos';
 import type { CatalogBatchDeps } from './catalog-batch.handler';
 
@@ -72,10 +73,10 @@ export async function buildPhotos(deps: Pick<CatalogBatchDeps, 'embedder' | 'emb
   });
 
   const reused = await deps.store.findVectors(pending.map((p) => p.hash), models.map((m) => ({ id: m.id, version: m.version })));
-  const complete = (hash: string) => models.every((m) => reused.get(hash)?.[m.id]);
+  const complete = (hash: string) => models.every((m) => reused.get(hash)?.vectors[m.id]);
   const unique = [...new Map(pending.filter((p) => !complete(p.hash)).map((p) => [p.hash, p.bytes])).entries()];
   t = performance.now();
-  const outcomes = unique.length > 0 ? await deps.embedGate.run(() => embedder.embedMany(unique.map(([, bytes]) => bytes)), 'high') : [];
+  const outcomes = unique.length > 0 ? await deps.embedGate.run(() => embedder.embedMany(unique.map(([, bytes]) => bytes), { regions: true }), 'high') : [];
   metrics.stage.observe({ stage: 'embed' }, (performance.now() - t) / 1000);
   const byHash = new Map(unique.map(([hash], n) => [hash, outcomes[n]!]));
   for (const { r, i, hash } of pending) {
@@ -85,13 +86,21 @@ export async function buildPhotos(deps: Pick<CatalogBatchDeps, 'embedder' | 'emb
       photos[r]![i] = failedPhoto(url, `${outcome.error.code}: ${outcome.error.message}`, hash);
       continue;
     }
-    const vectors = Object.fromEntries(
-      models.map((model) => {
-        const fresh = outcome?.ok ? outcome.image.embeddings.find((e) => e.model === model.id) : undefined;
-        return [model.id, reused.get(hash)?.[model.id] ?? Array.from(fresh!.vector)];
-      }),
-    );
-    photos[r]![i] = embeddedPhoto(url, hash, vectors, models);
+    const vectors: Record<string, number[]> = {};
+    const regions: Record<string, string> = {};
+    for (const model of models) {
+      const stored = reused.get(hash);
+      const fresh = outcome?.ok ? outcome.image.embeddings.find((e) => e.model === model.id) : undefined;
+      // A model's vector and regions come together: both stored, or both of this embedding.
+      if (stored?.vectors[model.id]) {
+        vectors[model.id] = stored.vectors[model.id]!;
+        if (stored.regions[model.id]) regions[model.id] = stored.regions[model.id]!;
+      } else {
+        vectors[model.id] = Array.from(fresh!.vector);
+        if (fresh!.regions) regions[model.id] = encodeRegions(fresh!.regions);
+      }
+    }
+    photos[r]![i] = embeddedPhoto(url, hash, vectors, models, new Date(), regions);
   }
 
   return requests.map((request, r): PhotoOutcome => {

@@ -3,7 +3,8 @@ import { hashImage } from '../../core/image/decode';
 import type { ReembedJob } from '../../core/jobs';
 import { FetchError } from '../../core/net/image-fetcher';
 import type { BulkAction } from '../../core/search/bulk';
-import { embeddingMetadata, photoCurrent, type PhotoDocument } from '../../core/search/photos';
+import { encodeRegions } from '../../core/rerank/regions';
+import { embeddingMetadata, photoCurrent, photoLacksRegions, type PhotoDocument } from '../../core/search/photos';
 import { bulkFailureError, type CatalogBatchDeps } from './catalog-batch.handler';
 
 /**
@@ -24,7 +25,11 @@ async function reembed(deps: Omit<CatalogBatchDeps, 'status'>, items: ReembedJob
   const { store, embedder } = deps;
   const stored = await store.read(items.map((item) => item.productId));
   const results: Result[] = new Array(items.length);
-  // Per item, the photos whose vector of the item's model is missing or of another version or image.
+  const live = items.filter((item) => embedder.get(item.model) && stored.get(item.productId) && !stored.get(item.productId)!.deleted);
+  // With their region descriptors: a photo embedded before they were stored is re-embedded to get one.
+  const photos = await store.readPhotos(live.map((item) => item.productId));
+  // Per item, the photos whose vector of the item's model is missing or of another version or image, or that lack
+  // the model's region descriptor.
   const work: Array<{ position: number; stale: number[] }> = [];
   items.forEach((item, position) => {
     const current = stored.get(item.productId);
@@ -33,12 +38,12 @@ async function reembed(deps: Omit<CatalogBatchDeps, 'status'>, items: ReembedJob
     else if (!current || current.deleted || current.photos.length === 0) results[position] = { ok: true, value: 'gone' };
     else {
       // A photo that failed keeps failing until its product is sent again; re-embedding does not retry it.
-      const stale = current.photos.flatMap((photo, i) => (photo.error === undefined && !photoCurrent(photo, [model]) ? [i] : []));
+      const full = photos.get(item.productId) ?? [];
+      const stale = current.photos.flatMap((photo, i) => (photo.error === undefined && (!photoCurrent(photo, [model]) || (full[i] !== undefined && photoLacksRegions(full[i]!, model))) ? [i] : []));
       if (stale.length === 0) results[position] = { ok: true, value: 'current' };
       else work.push({ position, stale });
     }
   });
-  const photos = await store.readPhotos(work.map((w) => items[w.position]!.productId));
   const fetches = work.flatMap((w) => w.stale.map((i) => ({ position: w.position, photo: i, url: stored.get(items[w.position]!.productId)!.photos[i]!.url })));
   const fetched = await Promise.all(fetches.map((f) => deps.fetcher.fetch(f.url).then((image) => ({ ok: true as const, bytes: image.bytes }), (error: unknown) => ({ ok: false as const, error }))));
   const byModel = new Map<string, Array<{ position: number; photo: number; bytes: Buffer }>>();
@@ -55,7 +60,7 @@ async function reembed(deps: Omit<CatalogBatchDeps, 'status'>, items: ReembedJob
   const updated = new Map<number, PhotoDocument[]>();
   for (const [modelId, entries] of byModel) {
     const model = embedder.get(modelId)!;
-    const outcomes = await deps.embedGate.run(() => embedder.embedMany(entries.map((e) => e.bytes), { models: [modelId] }), 'low');
+    const outcomes = await deps.embedGate.run(() => embedder.embedMany(entries.map((e) => e.bytes), { models: [modelId], regions: true }), 'low');
     entries.forEach((entry, i) => {
       const outcome = outcomes[i]!;
       if (!outcome.ok) {
@@ -63,13 +68,18 @@ async function reembed(deps: Omit<CatalogBatchDeps, 'status'>, items: ReembedJob
         return;
       }
       const list = updated.get(entry.position) ?? structuredClone(photos.get(items[entry.position]!.productId) ?? []);
-      const photo = list[entry.photo]!;
+      const { regions: storedRegions, ...photo } = list[entry.photo]!;
       const hash = hashImage(entry.bytes);
+      const fresh = outcome.image.embeddings[0]!;
+      // The model's region descriptor goes with its vector: replaced, or dropped when this version gives none.
+      const { [modelId]: _stale, ...regions } = storedRegions ?? {};
+      if (fresh.regions) regions[modelId] = encodeRegions(fresh.regions);
       list[entry.photo] = {
         ...photo,
         hash,
-        vectors: { ...photo.vectors, [modelId]: Array.from(outcome.image.embeddings[0]!.vector) },
+        vectors: { ...photo.vectors, [modelId]: Array.from(fresh.vector) },
         embeddings: { ...photo.embeddings, [modelId]: embeddingMetadata(model, hash) },
+        ...(Object.keys(regions).length > 0 ? { regions } : {}),
       };
       updated.set(entry.position, list);
     });

@@ -70,6 +70,8 @@ export interface paths {
                  *
                  *     `invalid_cursor`: `cursor` is not a `next_cursor` this API gave.
                  *
+                 *     `rerank_unavailable`: `rerank: true` needs the regions of a photo: a photo, image_url or product_id query (not a raw vector: 400), searched with a model that describes regions (efficientnet-lite0: 400 without it); 409 when the product’s photo was embedded before descriptors were stored (`lookalike reembed --model efficientnet-lite0` adds them).
+                 *
                  *     `empty_image`: The image has no bytes.
                  */
                 400: {
@@ -123,7 +125,11 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description `product_not_embedded`: The product has no vector for the requested models yet. */
+                /**
+                 * @description `product_not_embedded`: The product has no vector for the requested models yet.
+                 *
+                 *     `rerank_unavailable`: `rerank: true` needs the regions of a photo: a photo, image_url or product_id query (not a raw vector: 400), searched with a model that describes regions (efficientnet-lite0: 400 without it); 409 when the product’s photo was embedded before descriptors were stored (`lookalike reembed --model efficientnet-lite0` adds them).
+                 */
                 409: {
                     headers: {
                         "X-Request-Id": components["headers"]["RequestId"];
@@ -313,6 +319,8 @@ export interface paths {
                     unlike?: string;
                     /** @description Count brand, category, sizes and price buckets over the candidates */
                     facets?: boolean;
+                    /** @description The precision stage: re-score the first 20 results by how well each product photo's regions are found in the query photo (docs/search.md, "Re-ranking"), which puts a whole item above close-ups of its parts. A photo or product query only (400 rerank_unavailable for a raw vector) */
+                    rerank?: boolean;
                     /** @description Add weight · the product's signal (its `signals` in events; absent: 0) to each result's ranking score; signals are best given in 0..1, as JSON */
                     boost?: string;
                     /** @description These products first, in this order, when the search found them, as JSON */
@@ -354,6 +362,8 @@ export interface paths {
                  *     `vector_length_mismatch`: The vector’s length is not the dimension of the model it is meant for.
                  *
                  *     `invalid_vector`: The vector is all zeros.
+                 *
+                 *     `rerank_unavailable`: `rerank: true` needs the regions of a photo: a photo, image_url or product_id query (not a raw vector: 400), searched with a model that describes regions (efficientnet-lite0: 400 without it); 409 when the product’s photo was embedded before descriptors were stored (`lookalike reembed --model efficientnet-lite0` adds them).
                  */
                 400: {
                     headers: {
@@ -406,7 +416,11 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description `product_not_embedded`: The product has no vector for the requested models yet. */
+                /**
+                 * @description `product_not_embedded`: The product has no vector for the requested models yet.
+                 *
+                 *     `rerank_unavailable`: `rerank: true` needs the regions of a photo: a photo, image_url or product_id query (not a raw vector: 400), searched with a model that describes regions (efficientnet-lite0: 400 without it); 409 when the product’s photo was embedded before descriptors were stored (`lookalike reembed --model efficientnet-lite0` adds them).
+                 */
                 409: {
                     headers: {
                         "X-Request-Id": components["headers"]["RequestId"];
@@ -1192,6 +1206,11 @@ export interface components {
              * @default false
              */
             facets?: boolean;
+            /**
+             * @description The precision stage: re-score the first 20 results by how well each product photo's regions are found in the query photo (docs/search.md, "Re-ranking"), which puts a whole item above close-ups of its parts. A photo or product query only (400 rerank_unavailable for a raw vector)
+             * @default false
+             */
+            rerank?: boolean;
             /** @description Add weight · the product's signal (its `signals` in events; absent: 0) to each result's ranking score; signals are best given in 0..1 */
             boost?: {
                 signal: string;
@@ -1270,6 +1289,11 @@ export interface components {
              * @default false
              */
             facets?: boolean;
+            /**
+             * @description The precision stage: re-score the first 20 results by how well each product photo's regions are found in the query photo (docs/search.md, "Re-ranking"), which puts a whole item above close-ups of its parts. A photo or product query only (400 rerank_unavailable for a raw vector)
+             * @default false
+             */
+            rerank?: boolean;
             /** @description Add weight · the product's signal (its `signals` in events; absent: 0) to each result's ranking score; signals are best given in 0..1 */
             boost?: {
                 signal: string;
@@ -1366,6 +1390,11 @@ export interface components {
              * @default false
              */
             facets?: boolean;
+            /**
+             * @description The precision stage: re-score the first 20 results by how well each product photo's regions are found in the query photo (docs/search.md, "Re-ranking"), which puts a whole item above close-ups of its parts. A photo or product query only (400 rerank_unavailable for a raw vector)
+             * @default false
+             */
+            rerank?: boolean;
             /** @description Add weight · the product's signal (its `signals` in events; absent: 0) to each result's ranking score; signals are best given in 0..1 */
             boost?: {
                 signal: string;
@@ -1574,12 +1603,13 @@ export interface components {
                     count: number;
                 }[];
             };
-            /** @description Milliseconds spent in the API: decode (reading the image, or fetching it, and autocrop), localize (finding the candidate regions, when localization ran), embed (preprocessing and the models), search (the Elasticsearch requests), total (from the request's arrival to the response, upload parsing included). */
+            /** @description Milliseconds spent in the API: decode (reading the image, or fetching it, and autocrop), localize (finding the candidate regions, when localization ran), embed (preprocessing and the models), search (the Elasticsearch requests), rerank (describing the query's regions and re-scoring, with `rerank`), total (from the request's arrival to the response, upload parsing included). */
             timings_ms: {
                 decode: number;
                 localize?: number;
                 embed: number;
                 search: number;
+                rerank?: number;
                 total: number;
             };
             request_id: string;
@@ -1664,7 +1694,7 @@ export interface components {
             request_id: string;
         };
         /** @description Every error code the API answers. Codes are stable; new ones may be added. */
-        ErrorCode: string & ("api_key_missing" | "api_key_invalid" | "api_key_scope" | "catalog_forbidden" | "rate_limited" | "overloaded" | "route_not_found" | "invalid_json" | "request_aborted" | "payload_too_large" | "unsupported_encoding" | "internal_error" | "webhooks_disabled" | "signature_missing" | "signature_malformed" | "signature_expired" | "signature_mismatch" | "invalid_event" | "too_many_events" | "too_many_images" | "duplicate_images" | "queue_unavailable" | "invalid_product_id" | "invalid_catalog" | "invalid_request" | "invalid_query_source" | "invalid_base64" | "invalid_box" | "localization_unavailable" | "invalid_multipart" | "unsupported_media_type" | "upload_limit" | "unknown_model" | "vector_length_mismatch" | "invalid_vector" | "query_expired" | "query_needs_photo" | "steering_with_objects" | "invalid_cursor" | "product_not_found" | "product_not_embedded" | "search_unavailable" | "exact_search_unavailable" | "empty_image" | "image_too_large" | "image_dimensions_too_large" | "unsupported_image" | "corrupt_image" | "preprocess_failed" | "embedding_failed" | "embedding_invalid" | "fetch_bad_url" | "fetch_blocked_address" | "fetch_dns_failed" | "fetch_not_found" | "fetch_http_error" | "fetch_too_many_redirects" | "fetch_too_large" | "fetch_timeout" | "fetch_network_error");
+        ErrorCode: string & ("api_key_missing" | "api_key_invalid" | "api_key_scope" | "catalog_forbidden" | "rate_limited" | "overloaded" | "route_not_found" | "invalid_json" | "request_aborted" | "payload_too_large" | "unsupported_encoding" | "internal_error" | "webhooks_disabled" | "signature_missing" | "signature_malformed" | "signature_expired" | "signature_mismatch" | "invalid_event" | "too_many_events" | "too_many_images" | "duplicate_images" | "queue_unavailable" | "invalid_product_id" | "invalid_catalog" | "invalid_request" | "invalid_query_source" | "invalid_base64" | "invalid_box" | "localization_unavailable" | "invalid_multipart" | "unsupported_media_type" | "upload_limit" | "unknown_model" | "vector_length_mismatch" | "invalid_vector" | "query_expired" | "query_needs_photo" | "steering_with_objects" | "invalid_cursor" | "product_not_found" | "product_not_embedded" | "search_unavailable" | "rerank_unavailable" | "exact_search_unavailable" | "empty_image" | "image_too_large" | "image_dimensions_too_large" | "unsupported_image" | "corrupt_image" | "preprocess_failed" | "embedding_failed" | "embedding_invalid" | "fetch_bad_url" | "fetch_blocked_address" | "fetch_dns_failed" | "fetch_not_found" | "fetch_http_error" | "fetch_too_many_redirects" | "fetch_too_large" | "fetch_timeout" | "fetch_network_error");
     };
     responses: {
         /** @description `route_not_found`: No route for this method and path. */

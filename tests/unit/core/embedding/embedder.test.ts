@@ -31,6 +31,9 @@ function fakeModel(runs: number[]): EmbeddingModel {
       }
       return vectors;
     },
+    async embedOutputs(this: EmbeddingModel, batch: Float32Array, count: number) {
+      return (await this.embed(batch, count)).map((vector) => ({ vector }));
+    },
   } as unknown as EmbeddingModel;
 }
 

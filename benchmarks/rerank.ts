@@ -11,8 +11,10 @@
  * a linear re-scorer learned from pairs over the hybrid, both cosines and the region features (regionFeatures), in two
  * folds (trained on half the objects, tested on the other half). The
  * plain-background dev set (drawings on white with distortions) is measured the same way: it must not fall.
+ * Then the service's own precision stage (`rerank: true`) end to end: the catalog indexed with its descriptors, the API
+ * started, every query sent through it with and without `rerank` (recall, and the latency it adds).
  *
- * usage: npm run bench:rerank -- [--objects 300] [--closeups 2] [--seed 13] [--depth 20] [--plain 700]
+ * usage: npm run bench:rerank -- [--objects 300] [--closeups 2] [--seed 13] [--depth 20] [--plain 700] [--port 18083]
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -21,18 +23,18 @@ import { performance } from 'node:perf_hooks';
 import sharp from 'sharp';
 import { loadConfig } from '../core/config';
 import { createEmbedder, type Embedder } from '../core/embedding/embedder';
-import { findCrop, type CropBox } from '../core/image/autocrop';
-import { resizeForModel } from '../core/image/preprocess';
 import { createLogger } from '../core/logger';
-import { FeatureMapModel } from '../core/localization/feature-map';
-import { readLocalizerManifest } from '../core/localization/manifest';
 import { padBox } from '../core/localization/regions';
 import { createProgress } from '../core/progress';
 import { seededRandom, shuffle } from '../core/random';
-import { describeRegions, encodeRegions, regionFeatures, regionProjection, regionSimilarity, REGION_DIMS, type RegionDescriptor } from '../core/rerank/regions';
+import { RERANK_DEPTH, REGION_WEIGHT } from '../core/rerank/rescore';
+import { describeFeatureMap, encodeRegions, regionFeatures, regionSimilarity, REGION_DIMS, type RegionDescriptor } from '../core/rerank/regions';
+import type { CropBox } from '../core/image/autocrop';
 import { linearScore, trainPairwise } from './lib/pairwise-ranker';
 import { buildDevSet } from './lib/devset';
 import { buildHardNegativeDevSet } from './lib/hard-negatives';
+import { multipart, startApi, type ApiProcess } from './lib/api-process';
+import { benchProduct, createBenchIndex, request } from './lib/bench-index';
 import { fixed, latencyStats, writeResult } from './lib/report';
 import { COLOUR, search, SEMANTIC, SEMANTIC_WEIGHT, type CatalogIndex } from './lib/region-search';
 
@@ -45,9 +47,10 @@ function argument(name: string, fallback: string): string {
 const objects = Number(argument('objects', '300'));
 const closeups = Number(argument('closeups', '2'));
 const seed = Number(argument('seed', '13'));
-const depth = Number(argument('depth', '20'));
+const depth = Number(argument('depth', '10'));
 const plainQueries = Number(argument('plain', '700'));
 const LAMBDAS = [0.25, 0.5, 1, 2];
+const apiPort = Number(argument('port', '18083'));
 const command = `npm run bench:rerank -- --objects ${objects} --closeups ${closeups} --seed ${seed} --depth ${depth} --plain ${plainQueries}`;
 
 interface Item {
@@ -63,29 +66,24 @@ interface Ranking {
   misses: Record<string, number>;
 }
 
-/** Embeds photos as the service does, and describes the feature map of the very crop each was embedded from. */
-class Describer {
-  private readonly projection = regionProjection(1280);
-  readonly describeMs: number[] = [];
+/** Embeds a photo as the service does: its vectors, and the region descriptor of the crop it was embedded from. */
+async function describeItem(embedder: Embedder, bytes: Buffer, crop: 'trim' | 'none'): Promise<Item> {
+  const embedded = await embedder.embed(bytes, { crop, regions: true });
+  const embedding = (id: string) => embedded.embeddings.find((e) => e.model === id)!;
+  return { semantic: embedding(SEMANTIC).vector, colour: embedding(COLOUR).vector, regions: embedding(SEMANTIC).regions! };
+}
 
-  constructor(
-    private readonly embedder: Embedder,
-    private readonly featureMap: FeatureMapModel,
-  ) {}
-
-  async item(bytes: Buffer, crop: 'trim' | 'none'): Promise<Item> {
-    const embedded = await this.embedder.embed(bytes, { crop });
-    const vector = (id: string) => embedded.embeddings.find((e) => e.model === id)!.vector;
-    const image = await this.embedder.decode(bytes);
-    const box = crop === 'none' ? null : await findCrop(image, 'trim');
-    const input = this.embedder.get(SEMANTIC)!.manifest.input;
-    const pixels = await resizeForModel(image, box, input);
-    const map = await this.featureMap.map({ data: pixels, width: input.width, height: input.height }, input.width);
+/** Milliseconds to describe one feature map of the model's shape (1,280 channels × 7 × 7; ReLU6-like values). */
+function describeTimes(runs: number): number[] {
+  const random = seededRandom(5);
+  const times: number[] = [];
+  for (let run = 0; run < runs; run++) {
+    const features = Float32Array.from({ length: 1280 * 49 }, () => (random() < 0.4 ? random() * 6 : 0));
     const started = performance.now();
-    const regions = describeRegions(map.features, map.width * map.height, this.projection);
-    this.describeMs.push(performance.now() - started);
-    return { semantic: vector(SEMANTIC), colour: vector(COLOUR), regions };
+    describeFeatureMap({ features, cells: 49 });
+    times.push(performance.now() - started);
   }
+  return times;
 }
 
 const dot = (a: Float32Array, b: Float32Array): number => {
@@ -166,14 +164,12 @@ async function main(): Promise<void> {
   const logger = createLogger(config);
   const devset = await buildHardNegativeDevSet(path.join(root, '.cache', 'hard-negatives'), { objects, closeups, seed });
   const embedder = await createEmbedder(config, logger);
-  const featureMap = await FeatureMapModel.load(readLocalizerManifest(), config.onnx, logger);
-  const describer = new Describer(embedder, featureMap);
 
   const embedAll = async (label: string, photos: Array<() => Promise<Buffer>>, crop: 'trim' | 'none'): Promise<Item[]> => {
     const bar = createProgress(label);
     const out: Item[] = [];
     for (const photo of photos) {
-      out.push(await describer.item(await photo(), crop));
+      out.push(await describeItem(embedder, await photo(), crop));
       bar.update(out.length, photos.length);
     }
     bar.done();
@@ -219,11 +215,11 @@ async function main(): Promise<void> {
   const plainFolds = plainPicked.map((q) => plainPosition.get(q.item)! % 2);
   const plainResult = rank(plainItems, plainCatalog, plainPicked.map((q) => plainPosition.get(q.item)!), plain.catalog.map(() => 'other product'), plainFolds);
   await embedder.close();
-  await featureMap.close();
+  const api = await throughApi(devset, catalog, targets, logger);
 
   const descriptorBytes = Buffer.from(encodeRegions(catalog[0]!.regions), 'base64').length;
   const rerankStats = latencyStats([...results.box.rerankMs, ...results.trim.rerankMs]);
-  const describeStats = latencyStats(describer.describeMs);
+  const describeStats = latencyStats(describeTimes(200));
   const counts = Object.fromEntries(['whole', 'closeup', 'variant'].map((kind) => [kind, devset.catalog.filter((item) => item.kind === kind).length]));
   const missText = (misses: Record<string, number>) =>
     Object.entries(misses)
@@ -265,6 +261,22 @@ ${table(results.trim)}
 
 ${table(plainResult)}
 
+## Through the API
+
+The catalog written to an Elasticsearch index as the indexer writes it (each photo's vectors and region descriptor),
+the API started as \`npm run api\` starts it, every query sent as a multipart photo each way (\`k\` 10, one request at a
+time, the ways interleaved at random after a warm-up); \`rerank: true\` re-scores the first ${RERANK_DEPTH} results
+(core/rerank/rescore.ts: similarity + ${REGION_WEIGHT / 2} · region similarity, the λ = 0.5 row above). Latency is what the client sees.
+
+| query | recall@1 | recall@10 | first instead of the item | p50 ms | p95 ms | Elasticsearch p50 / p95 ms | rerank stage p50 / p95 ms |
+| --- | --- | --- | --- | --- | --- | --- | --- |
+${Object.keys(API_WAYS)
+  .map((way) => [way, api[way]!] as const)
+  .map(([way, r]) => `| ${way} | ${fixed(r.recall1, 3)} | ${fixed(r.recall10, 3)} | ${missText(r.misses)} | ${fixed(r.wall.p50, 1)} | ${fixed(r.wall.p95, 1)} | ${fixed(r.search.p50, 1)} / ${fixed(r.search.p95, 1)} | ${r.rerank ? `${fixed(r.rerank.p50, 2)} / ${fixed(r.rerank.p95, 2)}` : '–'} |`)
+  .join('\n')}
+
+Re-ranking adds ${fixed(api['box, rerank']!.wall.p95 - api['box']!.wall.p95, 1)} ms to the p95 with the box, ${fixed(api['default crop (localize), rerank']!.wall.p95 - api['default crop (localize)']!.wall.p95, 1)} ms with the default crop.
+
 ## Variants and cost
 
 - The colour model alone ranks the whole item above its recoloured variant for ${fixed(100 * separated(queriesBox), 1)} % of
@@ -276,11 +288,94 @@ ${table(plainResult)}
 ${byChange.map((b) => `  | ${b.low}–${b.high} | ${b.objects} | ${b.box} | ${b.trim} |`).join('\n')}
 
 - A descriptor: ${descriptorBytes.toLocaleString('en')} bytes (${Math.ceil(descriptorBytes / 3) * 4} as base64); describing a feature map:
-  p50 ${fixed(describeStats.p50, 2)} ms, p95 ${fixed(describeStats.p95, 2)} ms; re-scoring ${depth} candidates: p50 ${fixed(rerankStats.p50, 2)} ms,
+  p50 ${fixed(describeStats.p50, 2)} ms, p95 ${fixed(describeStats.p95, 2)} ms (maps of the model's shape); re-scoring ${depth} candidates: p50 ${fixed(rerankStats.p50, 2)} ms,
   p95 ${fixed(rerankStats.p95, 2)} ms per query (one core; the machine's load average was ${fixed(os.loadavg()[0]!, 1)} at the end).
 `;
-  writeResult('rerank', command, { devset: { objects: devset.queries.length, catalog: devset.catalog.length, closeups }, depth, lambdas: LAMBDAS, results: { box: strip(results.box), trim: strip(results.trim), plain: strip(plainResult) }, variants_separated: { box: separated(queriesBox), trim: separated(queriesTrim), by_change: byChange }, descriptor_bytes: descriptorBytes, describe_ms: describeStats, rerank_ms: rerankStats }, markdown);
+  writeResult('rerank', command, { devset: { objects: devset.queries.length, catalog: devset.catalog.length, closeups }, depth, lambdas: LAMBDAS, results: { box: strip(results.box), trim: strip(results.trim), plain: strip(plainResult) }, variants_separated: { box: separated(queriesBox), trim: separated(queriesTrim), by_change: byChange }, descriptor_bytes: descriptorBytes, describe_ms: describeStats, rerank_ms: rerankStats, api }, markdown);
   process.stdout.write(markdown);
+}
+
+/** How a query is sent through the API: cropped to the object's true box (+ 5 %), or as the server crops it. */
+const API_WAYS: Record<string, (box: CropBox, width: number, height: number) => Record<string, unknown>> = {
+  'box': (box, width, height) => ({ box: padBox(box, 0.05, width, height) }),
+  'box, rerank': (box, width, height) => ({ box: padBox(box, 0.05, width, height), rerank: true }),
+  'default crop (localize)': () => ({}),
+  'default crop (localize), rerank': () => ({ rerank: true }),
+};
+
+interface ApiRow {
+  recall1: number;
+  recall10: number;
+  misses: Record<string, number>;
+  wall: ReturnType<typeof latencyStats>;
+  /** The API's own stages (timings_ms): Elasticsearch's requests, and the precision stage. */
+  search: ReturnType<typeof latencyStats>;
+  rerank: ReturnType<typeof latencyStats> | null;
+}
+
+/**
+ * The same dev set through the service: the catalog written to an index as the indexer writes it (vectors and region
+ * descriptors of each photo), the API started as \`npm run api\` starts it, and every query sent as a multipart photo
+ * each way (API_WAYS, in a shuffled order, one request at a time); recall and the latency a client sees.
+ */
+async function throughApi(devset: Awaited<ReturnType<typeof buildHardNegativeDevSet>>, catalog: Item[], targets: number[], logger: ReturnType<typeof createLogger>): Promise<Record<string, ApiRow>> {
+  const alias = `bench-rerank-${Date.now().toString(36)}`;
+  const random = seededRandom(seed);
+  const index = await createBenchIndex(loadConfig({ ...process.env, LOG_LEVEL: 'warn', INDEX_ALIAS: alias }), logger);
+  let server: ApiProcess | undefined;
+  try {
+    const documents = catalog.map((item, i) =>
+      benchProduct(i, { category: devset.catalog[i]!.kind, subcategory: devset.catalog[i]!.object }, { [SEMANTIC]: Array.from(item.semantic), [COLOUR]: Array.from(item.colour) }, random, { [SEMANTIC]: encodeRegions(item.regions) }),
+    );
+    await index.fill(documents.length, (i) => documents[i]!, 'hard negatives: index');
+    server = await startApi({ ...process.env, LOG_LEVEL: 'warn', INDEX_ALIAS: alias, QUEUE_PREFIX: alias, API_PORT: String(apiPort), API_HOST: '127.0.0.1', RATE_LIMIT_PER_S: '0' });
+    const photos = await Promise.all(devset.queries.map(async (q) => {
+      const bytes = fs.readFileSync(q.photo);
+      const { width, height } = await sharp(bytes).metadata();
+      return { bytes, width: width!, height: height! };
+    }));
+    const ask = async (q: number, way: string) => {
+      const photo = photos[q]!;
+      const form = multipart(photo.bytes, { k: 10, ...API_WAYS[way]!(devset.queries[q]!.box, photo.width, photo.height) });
+      const { ms, body } = await request(`${server!.url}/v1/search`, 'POST', form.headers, form.body);
+      const ids = (body.results as Array<{ id: string }>).map((result) => Number(result.id.slice(1)));
+      const timings = body.timings_ms as { search: number; rerank?: number };
+      return { ms, ids, searchMs: timings.search, rerankMs: timings.rerank };
+    };
+    for (let q = 0; q < 20; q++) for (const way of Object.keys(API_WAYS)) await ask(q, way);
+    const jobs = shuffle(Object.keys(API_WAYS).flatMap((way) => devset.queries.map((_, q) => ({ way, q }))), random);
+    const answers = new Map<string, Array<Awaited<ReturnType<typeof ask>> & { q: number }>>();
+    const bar = createProgress('hard negatives: through the API');
+    for (const [n, { way, q }] of jobs.entries()) {
+      answers.set(way, [...(answers.get(way) ?? []), { ...(await ask(q, way)), q }]);
+      bar.update(n + 1, jobs.length);
+    }
+    bar.done();
+    return Object.fromEntries(
+      [...answers].map(([way, list]) => {
+        const misses: Record<string, number> = {};
+        for (const answer of list) {
+          const first = answer.ids[0];
+          if (first !== undefined && first !== targets[answer.q]) misses[devset.catalog[first]!.kind] = (misses[devset.catalog[first]!.kind] ?? 0) + 1;
+        }
+        const reranks = list.flatMap((answer) => (answer.rerankMs !== undefined ? [answer.rerankMs] : []));
+        return [
+          way,
+          {
+            recall1: list.filter((answer) => answer.ids[0] === targets[answer.q]).length / list.length,
+            recall10: list.filter((answer) => answer.ids.slice(0, 10).includes(targets[answer.q]!)).length / list.length,
+            misses,
+            wall: latencyStats(list.map((answer) => answer.ms)),
+            search: latencyStats(list.map((answer) => answer.searchMs)),
+            rerank: reranks.length > 0 ? latencyStats(reranks) : null,
+          },
+        ];
+      }),
+    );
+  } finally {
+    await server?.stop();
+    await index.drop();
+  }
 }
 
 /** Mean absolute difference per channel between two catalog photos (64 × 64), over the pixels not white in the first. */

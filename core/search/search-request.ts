@@ -40,7 +40,7 @@ export const searchOptionsSchema = z
       .boolean()
       .default(false)
       .describe(
-        "The precision stage: re-score the first 20 results by how well each product photo's regions are found in the query photo (docs/search.md, \"Re-ranking\"), which puts a whole item above close-ups of its parts. A photo or product query only (400 rerank_unavailable for a raw vector)",
+        "The precision stage: re-score the first 10 results by how well each product photo's regions are found in the query photo (docs/search.md, \"Re-ranking\"), which puts a whole item above close-ups of its parts. A photo or product query only (400 rerank_unavailable for a raw vector)",
       ),
     ...rankingSchema.shape,
     crop: z

@@ -45,6 +45,11 @@
     return out;
   }
 
+  /** The precision stage when the shopper asks for it (`rerank`), as search options. */
+  function precision() {
+    return $('filters').elements.rerank.checked ? { rerank: true } : {};
+  }
+
   /** The catalog chosen, as search options ({} when there is nothing to choose). */
   function catalog() {
     return $('catalog-field').hidden ? {} : { catalog: $('catalog').value };
@@ -236,7 +241,7 @@
     const mine = ++turn;
     const unlike = state.unlike.concat(id);
     say('Searching…');
-    const body = await read(await postJson(Object.assign({ query_id: state.queryId, k: 24, filters: filters(), unlike: unlike.map((productId) => ({ product_id: productId })) }, catalog())));
+    const body = await read(await postJson(Object.assign({ query_id: state.queryId, k: 24, filters: filters(), unlike: unlike.map((productId) => ({ product_id: productId })) }, catalog(), precision())));
     if (mine !== turn || !body) return;
     say('');
     render(body, state.similarTo, unlike);
@@ -252,7 +257,7 @@
 
   /** POST /v1/search of the current photo with these options (besides k and the filters). */
   function post(options) {
-    const query = Object.assign({ k: 24, filters: filters() }, catalog(), options);
+    const query = Object.assign({ k: 24, filters: filters() }, catalog(), precision(), options);
     if (lastQuery.blob) {
       const form = new FormData();
       form.append('image', lastQuery.blob, 'photo.jpg');
@@ -330,7 +335,7 @@
     say('Searching…');
     lastQuery = null;
     showPreview(product.image_url, null);
-    const query = new URLSearchParams(Object.assign({ k: '24', filters: JSON.stringify(filters()) }, catalog()));
+    const query = new URLSearchParams(Object.assign({ k: '24', filters: JSON.stringify(filters()) }, catalog(), precision()));
     const body = await read(await fetch('/v1/products/' + encodeURIComponent(id) + '/similar?' + query));
     if (mine !== turn || !body) return;
     say('');

@@ -108,6 +108,13 @@ describe('the web page', () => {
     // Filters re-run the search: in stock only.
     await page.check('input[name="available"]');
     await page.waitForFunction(() => [...(globalThis as any).document.querySelectorAll('.badge')].every((b: { textContent: string }) => b.textContent === 'in stock'));
+    // "Tell close-ups apart" searches again with the precision stage.
+    const precise = page.waitForResponse(async (response) => response.url().endsWith('/v1/search') && ((await response.json().catch(() => null)) as { timings_ms?: { rerank?: number } } | null)?.timings_ms?.rerank !== undefined);
+    await page.check('input[name="rerank"]');
+    const reranked = (await (await precise).json()) as { results: unknown[]; timings_ms: { rerank: number } };
+    expect(reranked.results.length).toBeGreaterThan(0);
+    expect(reranked.timings_ms.rerank).toBeGreaterThan(0);
+    await page.waitForSelector('.card');
     // "More like this" on the first card: that product's look-alikes replace the grid, the product itself left out.
     const chosen = (await page.locator('.card .title').first().textContent())!;
     const chosenItem = byTitle(chosen);

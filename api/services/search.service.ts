@@ -125,15 +125,14 @@ export class SearchService {
   }
 
   /**
-   * The query side of the precision stage from a stored descriptor: a product's photo or a kept query's. A photo
-   * embedded before descriptors were stored has none: 409 rerank_unavailable, with how to fill them in.
+   * The query side of the precision stage from a stored descriptor: a product's photo or a kept query's. None there
+   * is 409 rerank_unavailable, saying why: `missing` (a photo embedded before descriptors were stored, a query kept
+   * from a search without rerank).
    */
-  private storedRerank(model: string | null, regions: Record<string, string> | undefined, what: string): Rerank | null {
+  private storedRerank(model: string | null, regions: Record<string, string> | undefined, missing: string): Rerank | null {
     if (!model) return null;
     const query = regions?.[model] !== undefined ? decodeRegions(regions[model]!) : null;
-    if (!query) {
-      throw new AppError('rerank_unavailable', `${what} has no region descriptor of ${model} (embedded before they were stored: \`lookalike reembed --model ${model}\` adds them); search without rerank`, 409);
-    }
+    if (!query) throw new AppError('rerank_unavailable', `no region descriptor of ${model} to re-rank with: ${missing}`, 409);
     return { model, query };
   }
 
@@ -183,7 +182,8 @@ export class SearchService {
         const product = stored.productId ? await this.vectors.productPhoto(stored.catalog, stored.productId, ids, model !== null) : null;
         const vectors = product ? product.vectors : stored.vectors;
         const exclude = stored.productId ? documentId(stored.catalog, stored.productId) : undefined;
-        const rerank = this.storedRerank(model, product ? product.regions : stored.regions, stored.productId ? `product ${stored.productId}'s photo` : 'this kept query');
+        const missing = stored.productId ? productMissing(stored.productId, model) : 'a query keeps its photo’s regions only when it was searched with rerank; search with the photo and rerank: true';
+        const rerank = this.storedRerank(model, product ? product.regions : stored.regions, missing);
         const result = await this.searchVectors(vectors, weights, options, page, exclude, stored.crop, timings, started, rerank);
         return { ...result, query_id: source.id };
       });
@@ -218,7 +218,7 @@ export class SearchService {
     } else if (source.kind === 'product_id') {
       const product = await this.vectors.productPhoto(catalogOf(options), source.id, ids, rerankModel !== null);
       vectors = product.vectors;
-      rerank = this.storedRerank(rerankModel, product.regions, `product ${source.id}'s photo`);
+      rerank = this.storedRerank(rerankModel, product.regions, productMissing(source.id, rerankModel));
       exclude = documentId(catalogOf(options), source.id);
     } else {
       const model = ids.length === 1 ? this.embedder.get(ids[0]!)! : this.embedder.models.find((m) => ids.includes(m.id) && m.dims === source.vector.length);
@@ -401,6 +401,10 @@ export class SearchService {
 }
 
 const catalogOf = (options: SearchOptions): string => options.catalog ?? DEFAULT_CATALOG;
+
+/** Why a product's photo has no region descriptor, and what fills them in. */
+const productMissing = (id: string, model: string | null): string =>
+  `product ${id}'s photo was embedded before descriptors were stored (\`lookalike reembed --model ${model ?? ''}\` adds them); search without rerank`;
 
 /** The search's pre-filters: its catalog first (never left out), then the request's filters. */
 function searchFilters(options: SearchOptions): FilterClause[] {

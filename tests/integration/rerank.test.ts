@@ -136,6 +136,11 @@ describe('re-ranking (rerank)', () => {
     const first = (await search(id, { rerank: true })).body;
     const again = (await p.search({ query_id: first.query_id, rerank: true, k: 16 })).body;
     expect(again.results.map((result: { id: string }) => result.id)).toEqual(first.results.map((result: { id: string }) => result.id));
+    // A query kept from a search without rerank kept no regions: it says so.
+    const plain = (await search(id)).body;
+    const refused = await p.search({ query_id: plain.query_id, rerank: true });
+    expect(refused).toMatchObject({ status: 409, body: { error: { code: 'rerank_unavailable' } } });
+    expect(refused.body.error.message).toContain('searched with rerank');
     const similar = await p.search({ product_id: `${id}-centre`, rerank: true, k: 5 });
     expect(similar.status).toBe(200);
     expect(similar.body.results.map((result: { id: string }) => result.id)).not.toContain(`${id}-centre`);

@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 
@@ -45,11 +45,35 @@ export function parseServiceScript(script: string, root: string): ServiceCommand
   return { env, args };
 }
 
+/** The newest modification time (ms) of the TypeScript files under `directory`. */
+function newestSource(directory: string): number {
+  let newest = 0;
+  for (const entry of fs.readdirSync(directory, { withFileTypes: true })) {
+    const file = path.join(directory, entry.name);
+    if (entry.isDirectory()) newest = Math.max(newest, newestSource(file));
+    else if (entry.name.endsWith('.ts')) newest = Math.max(newest, fs.statSync(file).mtimeMs);
+  }
+  return newest;
+}
+
+/**
+ * The compiled service built again (`npm run build`) when a source it is compiled from changed since its entry file
+ * was written: the demo and the benchmarks run the code in the tree, never an older build.
+ */
+export function ensureBuilt(name: 'api' | 'indexer', root = ROOT): void {
+  const entry = serviceCommand(name).args.at(-1)!;
+  const changed = Math.max(...[name, 'core'].map((directory) => newestSource(path.join(root, directory))));
+  if (fs.existsSync(entry) && fs.statSync(entry).mtimeMs >= changed) return;
+  process.stderr.write(`building the services (npm run build): the ${name}'s sources changed since it was last built\n`);
+  execFileSync('npm', ['run', '-s', 'build'], { cwd: root, stdio: ['ignore', 'inherit', 'inherit'] });
+}
+
 /**
  * Starts `npm run <name>`'s process directly (no npm or shell in between, so its pid is the service's): the script's
- * environment, then `env` over it; Node `flags` in place of the script's when given.
+ * environment, then `env` over it; Node `flags` in place of the script's when given. Built first when stale.
  */
 export function spawnService(name: 'api' | 'indexer', env: NodeJS.ProcessEnv, stdio: StdioOptions, flags?: string[]): ChildProcess {
+  ensureBuilt(name);
   const command = serviceCommand(name);
   const args = flags ? [...flags, command.args.at(-1)!] : command.args;
   return spawn(process.execPath, args, { env: { ...command.env, ...env }, stdio });

@@ -34,7 +34,7 @@ export function httpMetrics(registry: Registry) {
 export function searchStageMetrics(registry: Registry): Histogram<'stage'> {
   return reuseMetric(registry, 'lookalike_search_stage_seconds', () => new Histogram({
     name: 'lookalike_search_stage_seconds',
-    help: 'Search time per stage: decode (and fetch), embed, search (Elasticsearch), total',
+    help: 'Search time per stage: decode (and fetch), localize, embed, search (Elasticsearch), rerank, total',
     labelNames: ['stage'],
     buckets: [0.001, 0.0025, 0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.25, 0.5, 1],
     registers: [registry],

@@ -319,7 +319,7 @@ export interface paths {
                     unlike?: string;
                     /** @description Count brand, category, sizes and price buckets over the candidates */
                     facets?: boolean;
-                    /** @description The precision stage: re-score the first 20 results by how well each product photo's regions are found in the query photo (docs/search.md, "Re-ranking"), which puts a whole item above close-ups of its parts. A photo or product query only (400 rerank_unavailable for a raw vector) */
+                    /** @description The precision stage: re-score the first 10 results by how well each product photo's regions are found in the query photo (docs/search.md, "Re-ranking"), which puts a whole item above close-ups of its parts. A photo or product query only (400 rerank_unavailable for a raw vector) */
                     rerank?: boolean;
                     /** @description Add weight · the product's signal (its `signals` in events; absent: 0) to each result's ranking score; signals are best given in 0..1, as JSON */
                     boost?: string;
@@ -1207,7 +1207,7 @@ export interface components {
              */
             facets?: boolean;
             /**
-             * @description The precision stage: re-score the first 20 results by how well each product photo's regions are found in the query photo (docs/search.md, "Re-ranking"), which puts a whole item above close-ups of its parts. A photo or product query only (400 rerank_unavailable for a raw vector)
+             * @description The precision stage: re-score the first 10 results by how well each product photo's regions are found in the query photo (docs/search.md, "Re-ranking"), which puts a whole item above close-ups of its parts. A photo or product query only (400 rerank_unavailable for a raw vector)
              * @default false
              */
             rerank?: boolean;
@@ -1290,7 +1290,7 @@ export interface components {
              */
             facets?: boolean;
             /**
-             * @description The precision stage: re-score the first 20 results by how well each product photo's regions are found in the query photo (docs/search.md, "Re-ranking"), which puts a whole item above close-ups of its parts. A photo or product query only (400 rerank_unavailable for a raw vector)
+             * @description The precision stage: re-score the first 10 results by how well each product photo's regions are found in the query photo (docs/search.md, "Re-ranking"), which puts a whole item above close-ups of its parts. A photo or product query only (400 rerank_unavailable for a raw vector)
              * @default false
              */
             rerank?: boolean;
@@ -1391,7 +1391,7 @@ export interface components {
              */
             facets?: boolean;
             /**
-             * @description The precision stage: re-score the first 20 results by how well each product photo's regions are found in the query photo (docs/search.md, "Re-ranking"), which puts a whole item above close-ups of its parts. A photo or product query only (400 rerank_unavailable for a raw vector)
+             * @description The precision stage: re-score the first 10 results by how well each product photo's regions are found in the query photo (docs/search.md, "Re-ranking"), which puts a whole item above close-ups of its parts. A photo or product query only (400 rerank_unavailable for a raw vector)
              * @default false
              */
             rerank?: boolean;

@@ -312,7 +312,7 @@ export class SearchService {
       if (model === rerankModel) maps.set(region(slot), map);
     };
     const t1 = performance.now();
-    const scoring = await this.embedder.embedRegions(image, candidates.map((candidate) => candidate.box), { models: several ? [scorer] : ids, onMap: keepMap((slot) => slot) });
+    const scoring = await this.embedder.embedRegions(image, candidates.map((candidate) => candidate.box), { models: several ? [scorer] : ids, ...(rerankModel ? { onMap: keepMap((slot) => slot) } : {}) });
     const t2 = performance.now();
     const scored = await searchCatalogMany(
       this.es,
@@ -334,7 +334,7 @@ export class SearchService {
     let t4 = t3;
     if (several) {
       const rest = ids.filter((id) => id !== scorer);
-      const others = await this.embedder.embedRegions(image, chosen.map((i) => candidates[i]!.box), { models: rest, onMap: keepMap((n) => chosen[n]!) });
+      const others = await this.embedder.embedRegions(image, chosen.map((i) => candidates[i]!.box), { models: rest, ...(rerankModel ? { onMap: keepMap((n) => chosen[n]!) } : {}) });
       t4 = performance.now();
       const full = await searchCatalogMany(
         this.es,

@@ -142,7 +142,7 @@ export class Embedder {
       // Every model's batch at once (each ONNX Runtime session on its own threads): both stages use all cores.
       const t1 = performance.now();
       const positions = good.map((entry) => entry.position);
-      const outputsPerModel = await Promise.all(models.map((model, m) => this.runIsolated(model, batches[m]!, positions, failed)));
+      const outputsPerModel = await Promise.all(models.map((model, m) => this.runIsolated(model, batches[m]!, positions, failed, options.regions ?? false)));
       embedMs = performance.now() - t1;
       models.forEach((model, m) => {
         const mode = this.cropMode(model, options);
@@ -151,7 +151,7 @@ export class Embedder {
           if (!output || failed.has(entry.position)) return;
           const crop = entry.crops.get(mode) ?? null;
           const original = { width: entry.image.originalWidth, height: entry.image.originalHeight };
-          const regions = options.regions && output.map ? { regions: describeFeatureMap(output.map) } : {};
+          const regions = output.map ? { regions: describeFeatureMap(output.map) } : {};
           embeddings.get(entry.position)!.push({ model: model.id, version: model.version, vector: output.vector, crop: crop ? scaleBox(crop, entry.image, original) : null, ...regions });
         });
       });
@@ -194,7 +194,7 @@ export class Embedder {
   /**
    * Embeds several regions of one decoded image (boxes in its working pixels; null for the whole image) with each
    * model, all regions of a model in one batched run: what localization embeds its candidate regions with. Returns,
-   * per region, one vector per model id. `onMap` is given each region's feature map of the models that output one,
+   * per region, one vector per model id. With `onMap`, the models that output a feature map give each region's too,
    * to describe those it keeps (describing costs about 1.5 ms a region).
    */
   async embedRegions(
@@ -214,7 +214,7 @@ export class Embedder {
         }
         let outputs: ModelOutput[];
         try {
-          outputs = await model.embedOutputs(batch, boxes.length);
+          outputs = await model.embedOutputs(batch, boxes.length, options.onMap !== undefined);
         } catch (error) {
           throw embeddingFailed(model, error);
         }
@@ -231,9 +231,9 @@ export class Embedder {
    * One batched run; when the batch run throws, each image runs alone, so a failure is pinned on the image that
    * causes it (`embedding_failed`) and the others still get their vectors. Returns one output (or undefined) per slot.
    */
-  private async runIsolated(model: EmbeddingModel, batch: Float32Array, positions: number[], failed: Map<number, AppError>): Promise<Array<ModelOutput | undefined>> {
+  private async runIsolated(model: EmbeddingModel, batch: Float32Array, positions: number[], failed: Map<number, AppError>, withMap: boolean): Promise<Array<ModelOutput | undefined>> {
     try {
-      return await model.embedOutputs(batch, positions.length);
+      return await model.embedOutputs(batch, positions.length, withMap);
     } catch (batchError) {
       if (positions.length === 1) {
         failed.set(positions[0]!, embeddingFailed(model, batchError));
@@ -243,7 +243,7 @@ export class Embedder {
       const outputs: Array<ModelOutput | undefined> = [];
       for (let slot = 0; slot < positions.length; slot++) {
         // An image that already failed (its preprocessing) is not run again.
-        const [output] = failed.has(positions[slot]!) ? [undefined] : await this.runIsolated(model, batch.slice(slot * size, (slot + 1) * size), [positions[slot]!], failed);
+        const [output] = failed.has(positions[slot]!) ? [undefined] : await this.runIsolated(model, batch.slice(slot * size, (slot + 1) * size), [positions[slot]!], failed, withMap);
         outputs.push(output);
       }
       return outputs;

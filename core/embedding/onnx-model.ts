@@ -27,7 +27,7 @@ export function batchLimit(configured: number, provider: ExecutionProvider, mode
   return Math.min(configured > 0 ? configured : provider === 'cuda' ? 32 : 4, modelMax);
 }
 
-/** One image's outputs: its pooled vector and, for a model with `regions`, its feature map (channels first). */
+/** One image's outputs: its pooled vector and, when asked of a model with `regions`, its feature map (channels first). */
 export interface ModelOutput {
   vector: Float32Array;
   map?: { features: Float32Array; cells: number };
@@ -44,7 +44,7 @@ export class EmbeddingModel {
     private readonly session: WorkerSession,
     readonly maxBatch: number,
   ) {
-    this.runs = new RunCoalescer((data, n) => this.runRaw(data, n), this.inputSize, maxBatch, (images, ms) => this.runListener?.(images, ms));
+    this.runs = new RunCoalescer((data, n, withMap) => this.runRaw(data, n, withMap), this.inputSize, maxBatch, (images, ms) => this.runListener?.(images, ms));
   }
 
   /** Told the images and milliseconds of each run of the model (the API's batch-size metrics). */
@@ -91,7 +91,7 @@ export class EmbeddingModel {
 
   /** One run on a blank image: pays the first-run cost now and checks the output size against the manifest. */
   private async warmUp(): Promise<void> {
-    const [first] = await this.runRaw(new Float32Array(this.inputSize), 1);
+    const [first] = await this.runRaw(new Float32Array(this.inputSize), 1, true);
     const length = first?.vector.length ?? 0;
     if (length !== this.dims) {
       throw new StartupError('model_dims_mismatch', `model ${this.id}: outputs ${length} values per image after pooling, the manifest says ${this.dims}`);
@@ -107,20 +107,24 @@ export class EmbeddingModel {
     return (await this.embedOutputs(batch, count)).map((output) => output.vector);
   }
 
-  /** As `embed`, with each image's feature map too when the model has `regions`. */
-  async embedOutputs(batch: Float32Array, count: number): Promise<ModelOutput[]> {
+  /**
+   * As `embed`; `withMap`: each image's feature map too, when the model has `regions` (fetching it from the run costs
+   * about 0.6 ms an image, so only the runs that hold an image asking for it do).
+   */
+  async embedOutputs(batch: Float32Array, count: number, withMap = false): Promise<ModelOutput[]> {
     const chunks: Array<Promise<ModelOutput[]>> = [];
     for (let start = 0; start < count; start += this.maxBatch) {
       const n = Math.min(this.maxBatch, count - start);
-      chunks.push(this.runs.submit(batch.subarray(start * this.inputSize, (start + n) * this.inputSize), n));
+      chunks.push(this.runs.submit(batch.subarray(start * this.inputSize, (start + n) * this.inputSize), n, withMap));
     }
     const outputs: ModelOutput[] = [];
     for (const chunk of await Promise.all(chunks)) for (const output of chunk) outputs.push({ ...output, vector: normalise(output.vector, this.id, this.dims) });
     return outputs;
   }
 
-  private async runRaw(data: Float32Array, n: number): Promise<ModelOutput[]> {
-    const { input, output, regions } = this.manifest;
+  private async runRaw(data: Float32Array, n: number, withMap: boolean): Promise<ModelOutput[]> {
+    const { input, output } = this.manifest;
+    const regions = withMap ? this.manifest.regions : undefined;
     const shape = input.layout === 'NCHW' ? [n, 3, input.height, input.width] : [n, input.height, input.width, 3];
     const results = await this.session.run({ [input.name]: { data, dims: shape } }, [output.name, ...(regions ? [regions.output] : [])]);
     const tensor = results[output.name]!;

@@ -8,12 +8,16 @@
  * others get their outputs.
  */
 
-/** Runs `n` images laid out back to back in `data`; one output per image. */
-export type BatchRun<T> = (data: Float32Array, n: number) => Promise<T[]>;
+/**
+ * Runs `n` images laid out back to back in `data`; one output per image. `extra`: a submission of the run asked for
+ * the model's extra outputs (a feature map beside the vector), which the run then gives every image.
+ */
+export type BatchRun<T> = (data: Float32Array, n: number, extra: boolean) => Promise<T[]>;
 
 interface Submission<T> {
   data: Float32Array;
   n: number;
+  extra: boolean;
   resolve: (outputs: T[]) => void;
   reject: (error: unknown) => void;
 }
@@ -45,11 +49,14 @@ export class RunCoalescer<T> {
     private readonly onRun?: (images: number, ms: number) => void,
   ) {}
 
-  /** Runs the `n` images of `data` with whatever else is submitted meanwhile; resolves with their outputs. */
-  submit(data: Float32Array, n: number): Promise<T[]> {
+  /**
+   * Runs the `n` images of `data` with whatever else is submitted meanwhile; resolves with their outputs (with the
+   * model's extra outputs when `extra`).
+   */
+  submit(data: Float32Array, n: number, extra = false): Promise<T[]> {
     if (data.length !== n * this.inputSize) return Promise.reject(new RangeError(`${data.length} floats for ${n} images of ${this.inputSize}`));
     return new Promise<T[]>((resolve, reject) => {
-      this.pending.push({ data, n, resolve, reject });
+      this.pending.push({ data, n, extra, resolve, reject });
       this.pump();
     });
   }
@@ -85,7 +92,7 @@ export class RunCoalescer<T> {
     }
     let outputs: T[];
     try {
-      outputs = await this.timed(data, total);
+      outputs = await this.timed(data, total, group.some((submission) => submission.extra));
     } catch {
       // Which submission broke the batch is unknown: each runs alone and gets its own outcome.
       for (const submission of group) await this.runAlone(submission);
@@ -100,15 +107,15 @@ export class RunCoalescer<T> {
 
   private async runAlone(submission: Submission<T>): Promise<void> {
     try {
-      submission.resolve(await this.timed(submission.data, submission.n));
+      submission.resolve(await this.timed(submission.data, submission.n, submission.extra));
     } catch (error) {
       submission.reject(error);
     }
   }
 
-  private async timed(data: Float32Array, n: number): Promise<T[]> {
+  private async timed(data: Float32Array, n: number, extra: boolean): Promise<T[]> {
     const started = performance.now();
-    const outputs = await this.run(data, n);
+    const outputs = await this.run(data, n, extra);
     if (outputs.length !== n) throw new RangeError(`the run returned ${outputs.length} outputs for ${n} images`);
     this.runs++;
     this.images += n;

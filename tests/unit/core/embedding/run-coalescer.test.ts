@@ -3,10 +3,12 @@ import { RunCoalescer } from '../../../../core/embedding/run-coalescer';
 /** A fake model: each image is `inputSize` floats, its output the first float; records the batch size of every run. */
 function fakeModel(inputSize: number, options: { failWhen?: (values: number[]) => boolean } = {}) {
   const runs: number[][] = [];
+  const extras: boolean[] = [];
   const gates: Array<() => void> = [];
-  const run = async (data: Float32Array, n: number): Promise<number[]> => {
+  const run = async (data: Float32Array, n: number, extra: boolean): Promise<number[]> => {
     const values = Array.from({ length: n }, (_, i) => data[i * inputSize]!);
     runs.push(values);
+    extras.push(extra);
     // Each run waits until the test lets it finish, so the test decides what arrives while the model is busy.
     await new Promise<void>((resolve) => gates.push(resolve));
     if (options.failWhen?.(values)) throw new Error(`bad batch ${values.join(',')}`);
@@ -17,7 +19,7 @@ function fakeModel(inputSize: number, options: { failWhen?: (values: number[]) =
     gates.shift()!();
     await new Promise((resolve) => setImmediate(resolve));
   };
-  return { run, runs, finishRun };
+  return { run, runs, extras, finishRun };
 }
 
 const images = (...values: number[]) => {
@@ -50,6 +52,19 @@ describe('RunCoalescer', () => {
     expect(model.runs).toEqual([[1], [2, 3, 4], [5, 6]]);
     await expect(Promise.all([first, second, third, fourth])).resolves.toEqual([[10], [20, 30], [40], [50, 60]]);
     expect(coalescer.stats).toEqual({ runs: 3, images: 6, waiting: 0 });
+  });
+
+  it('asks a run for the extra outputs only when a submission in it does', async () => {
+    const model = fakeModel(2);
+    const coalescer = new RunCoalescer(model.run, 2, 4);
+    const first = coalescer.submit(images(1), 1);
+    const plain = coalescer.submit(images(2), 1);
+    const extra = coalescer.submit(images(3), 1, true);
+    const after = coalescer.submit(images(4, 5, 6, 7), 4);
+    for (let i = 0; i < 3; i++) await model.finishRun();
+    await Promise.all([first, plain, extra, after]);
+    expect(model.runs).toEqual([[1], [2, 3], [4, 5, 6, 7]]);
+    expect(model.extras).toEqual([false, true, false]);
   });
 
   it('runs each submission of a failed batch alone, so only the one at fault fails', async () => {

@@ -23,13 +23,13 @@ export interface StoredProduct {
   photos: PhotoDocument[];
 }
 
-/** The outcome of a tombstone sweep: what was removed, and what Elasticsearch refused (each logged by the caller). */
 /** A photo's stored outputs that a photo of the same bytes may reuse: per model its vector and region descriptor. */
 export interface StoredVectors {
   vectors: Record<string, number[]>;
   regions: Record<string, string>;
 }
 
+/** The outcome of a tombstone sweep: what was removed, and what Elasticsearch refused (each logged by the caller). */
 export interface SweepResult {
   removed: number;
   failed: number;

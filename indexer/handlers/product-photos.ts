@@ -88,8 +88,8 @@ export async function buildPhotos(deps: Pick<CatalogBatchDeps, 'embedder' | 'emb
     }
     const vectors: Record<string, number[]> = {};
     const regions: Record<string, string> = {};
+    const stored = reused.get(hash);
     for (const model of models) {
-      const stored = reused.get(hash);
       const fresh = outcome?.ok ? outcome.image.embeddings.find((e) => e.model === model.id) : undefined;
       // A model's vector and regions come together: both stored, or both of this embedding.
       if (stored?.vectors[model.id]) {

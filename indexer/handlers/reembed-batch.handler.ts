@@ -25,9 +25,8 @@ async function reembed(deps: Omit<CatalogBatchDeps, 'status'>, items: ReembedJob
   const { store, embedder } = deps;
   const stored = await store.read(items.map((item) => item.productId));
   const results: Result[] = new Array(items.length);
-  const live = items.filter((item) => embedder.get(item.model) && stored.get(item.productId) && !stored.get(item.productId)!.deleted);
   // With their region descriptors: a photo embedded before they were stored is re-embedded to get one.
-  const photos = await store.readPhotos(live.map((item) => item.productId));
+  const photos = await store.readPhotos(items.map((item) => item.productId));
   // Per item, the photos whose vector of the item's model is missing or of another version or image, or that lack
   // the model's region descriptor.
   const work: Array<{ position: number; stale: number[] }> = [];

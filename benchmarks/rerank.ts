@@ -282,7 +282,10 @@ ${table(plainResult)}
 The catalog written to an Elasticsearch index as the indexer writes it (each photo's vectors and region descriptor),
 the API started as \`npm run api\` starts it, every query sent as a multipart photo each way (\`k\` 10, one request at a
 time, the ways interleaved at random after a warm-up); \`rerank: true\` re-scores the first ${RERANK_DEPTH} results
-(core/rerank/rescore.ts: similarity + ${REGION_WEIGHT / 2} · region similarity, the λ = 0.5 row above). Latency is what the client sees.
+(core/rerank/rescore.ts: similarity + ${REGION_WEIGHT / 2} · region similarity, the λ = 0.5 row above). With the default
+crop the chosen region's descriptor is read from the feature map of the whole photo that the localizer computes (448 px,
+14 × 14 cells, resampled to the region's 7 × 7: \`featureMapInBox\`), not from a model run of the region. Latency is
+what the client sees.
 
 | query | recall@1 | recall@10 | first instead of the item | p50 ms | p95 ms | Elasticsearch p50 / p95 ms | rerank stage p50 / p95 ms |
 | --- | --- | --- | --- | --- | --- | --- | --- |

@@ -19,6 +19,17 @@ export interface ModelInputSpec {
   padColor: [number, number, number];
 }
 
+/**
+ * The part of `region` a model sees once resizeForModel has resized and centre-cropped it: the centred square of the
+ * short side × width ÷ resizeShortSide for `crop` with a short side (e.g. 224 of 256: seven eighths), the centred
+ * square of the short side for `crop`, the whole region otherwise. For a square model input.
+ */
+export function modelView(region: CropBox, input: Pick<ModelInputSpec, 'width' | 'resize' | 'resizeShortSide'>): CropBox {
+  if (input.resize !== 'crop') return region;
+  const side = Math.min(region.width, region.height) * (input.resizeShortSide ? input.width / input.resizeShortSide : 1);
+  return { left: region.left + (region.width - side) / 2, top: region.top + (region.height - side) / 2, width: side, height: side };
+}
+
 /** The model-sized RGB pixels of `image` (cropped to `crop` when given). */
 export async function resizeForModel(image: RgbImage, crop: CropBox | null, input: ModelInputSpec): Promise<Buffer> {
   let pipeline = sharp(image.data, { raw: { width: image.width, height: image.height, channels: 3 } });

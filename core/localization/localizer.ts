@@ -5,7 +5,7 @@ import { resolveDetectorManifest } from '../detection/manifest';
 import { trimBox, type CropBox } from '../image/autocrop';
 import type { RgbImage } from '../image/decode';
 import type { Logger } from '../logger';
-import { FeatureMapModel } from './feature-map';
+import { FeatureMapModel, type FeatureMap } from './feature-map';
 import { readLocalizerManifest } from './manifest';
 import { decodeObjectness, loadObjectnessHead, objectnessOutputs, type ObjectnessBox, type ObjectnessWeights } from './objectness';
 import { iou, scdaRegions } from './regions';
@@ -104,6 +104,8 @@ export const DEFAULT_LOCALIZER_SETTINGS: LocalizerSettings = {
 
 export interface Proposal {
   candidates: Candidate[];
+  /** The whole photo's feature map, when one was computed (not for a trimmed product photo). */
+  map?: FeatureMap;
   /** Milliseconds: the feature map, the objectness head, the detector (0 when not run). */
   timings: { map: number; objectness: number; detect: number };
 }
@@ -172,7 +174,7 @@ export class Localizer {
       const overlapping = detections.find((d) => d.score >= labelScore && iou(d, candidate.box ?? whole) >= 0.5);
       if (overlapping) candidate.label = overlapping.label;
     }
-    return { candidates, timings: { map: t1 - t0, objectness: t2 - t1, detect: t3 - t2 } };
+    return { candidates, map, timings: { map: t1 - t0, objectness: t2 - t1, detect: t3 - t2 } };
   }
 
   async close(): Promise<void> {

@@ -103,6 +103,63 @@ export function describeFeatureMap(map: { features: Float32Array; cells: number 
   return describeRegions(map.features, map.cells, projection);
 }
 
+/** A feature map of a whole image, channels first: `features[c · width · height + y · width + x]`. */
+export interface ImageFeatureMap {
+  width: number;
+  height: number;
+  channels: number;
+  features: Float32Array;
+}
+
+/**
+ * The feature map of the part `box` of an image (pixels of an image `imageWidth` × `imageHeight`), read from the map of
+ * the whole image instead of a model run of the part: `side` × `side` cells, each the mean of bilinear samples of the
+ * whole image's map over the cell (several per cell where the box spans more map cells than `side`). What a run of the
+ * cropped part at `side` cells gives, with the coarser view of the whole image's map (its cells are larger than a
+ * crop's when the box is small). Channels first, as describeFeatureMap takes it.
+ */
+export function featureMapInBox(map: ImageFeatureMap, imageWidth: number, imageHeight: number, box: { left: number; top: number; width: number; height: number }, side = 7): { features: Float32Array; cells: number } {
+  const { width, height, channels, features } = map;
+  const plane = width * height;
+  const cellX = imageWidth / width;
+  const cellY = imageHeight / height;
+  // Samples per output cell and axis: enough that no map cell the box covers is skipped.
+  const samples = Math.max(1, Math.ceil(box.width / cellX / side), Math.ceil(box.height / cellY / side));
+  const out = new Float32Array(channels * side * side);
+  const share = 1 / (samples * samples);
+  const clamp = (value: number, most: number) => Math.min(most, Math.max(0, value));
+  for (let oy = 0; oy < side; oy++) {
+    for (let ox = 0; ox < side; ox++) {
+      const cell = oy * side + ox;
+      for (let sy = 0; sy < samples; sy++) {
+        for (let sx = 0; sx < samples; sx++) {
+          // The sample's place in map cells (cell centres at integer + 0.5).
+          const u = clamp((box.left + ((ox + (sx + 0.5) / samples) * box.width) / side) / cellX - 0.5, width - 1);
+          const v = clamp((box.top + ((oy + (sy + 0.5) / samples) * box.height) / side) / cellY - 0.5, height - 1);
+          const x0 = Math.floor(u);
+          const y0 = Math.floor(v);
+          const x1 = Math.min(width - 1, x0 + 1);
+          const y1 = Math.min(height - 1, y0 + 1);
+          const fx = u - x0;
+          const fy = v - y0;
+          const w00 = (1 - fx) * (1 - fy) * share;
+          const w01 = fx * (1 - fy) * share;
+          const w10 = (1 - fx) * fy * share;
+          const w11 = fx * fy * share;
+          const i00 = y0 * width + x0;
+          const i01 = y0 * width + x1;
+          const i10 = y1 * width + x0;
+          const i11 = y1 * width + x1;
+          for (let c = 0, base = 0, at = cell; c < channels; c++, base += plane, at += side * side) {
+            out[at] = out[at]! + w00 * features[base + i00]! + w01 * features[base + i01]! + w10 * features[base + i10]! + w11 * features[base + i11]!;
+          }
+        }
+      }
+    }
+  }
+  return { features: out, cells: side * side };
+}
+
 /** The stored form (base64 of: format, cells, dims as uint16 LE, the weights, the vectors). */
 export function encodeRegions(descriptor: RegionDescriptor): string {
   const bytes = Buffer.alloc(HEADER + descriptor.cells + descriptor.cells * descriptor.dims);

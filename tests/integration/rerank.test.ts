@@ -152,6 +152,22 @@ describe('re-ranking (rerank)', () => {
     const body = (await p.search({ image_base64: queries.get(id)!.jpeg.toString('base64'), crop: 'localize', rerank: true, k: 5 })).body;
     expect(body.results[0].id).toBe(id);
     expect(body.timings_ms.rerank).toBeGreaterThan(0);
+    // The chosen region's descriptor is read from the photo's feature map that the localizer computed (no model run
+    // of the region): the same region as without rerank, re-scored.
+    const ranked = (answer: { results: Array<{ id: string; score: number }> }) => answer.results.map((result) => [result.id, result.score]);
+    const plain = (await p.search({ image_base64: queries.get(id)!.jpeg.toString('base64'), crop: 'localize', k: 5 })).body;
+    expect(body.query.crop).toEqual(plain.query.crop);
+    expect(ranked(body)).not.toEqual(ranked(plain));
+    // With one model (each candidate searched in full), and with `objects` (every chosen region re-scored).
+    const oneModel = (await p.search({ image_base64: queries.get(id)!.jpeg.toString('base64'), crop: 'localize', rerank: true, models: { 'efficientnet-lite0': 1 }, k: 5 })).body;
+    const oneModelPlain = (await p.search({ image_base64: queries.get(id)!.jpeg.toString('base64'), crop: 'localize', models: { 'efficientnet-lite0': 1 }, k: 5 })).body;
+    expect(oneModel.timings_ms.rerank).toBeGreaterThan(0);
+    expect(oneModel.query.crop).toEqual(oneModelPlain.query.crop);
+    expect(ranked(oneModel)).not.toEqual(ranked(oneModelPlain));
+    const objects = (await p.search({ image_base64: queries.get(id)!.jpeg.toString('base64'), crop: 'localize', rerank: true, objects: true, k: 5 })).body;
+    const objectsPlain = (await p.search({ image_base64: queries.get(id)!.jpeg.toString('base64'), crop: 'localize', objects: true, k: 5 })).body;
+    expect(objects.objects.length).toBe(objectsPlain.objects.length);
+    objects.objects.forEach((object: { results: Array<{ id: string; score: number }> }, i: number) => expect(ranked(object)).not.toEqual(ranked(objectsPlain.objects[i])));
   });
 
   it('answers 409 for a product whose photo was embedded before descriptors were stored', async () => {

@@ -1,4 +1,4 @@
-import { resizeForModel, writeTensor, type ModelInputSpec } from '../../../../core/image/preprocess';
+import { modelView, resizeForModel, writeTensor, type ModelInputSpec } from '../../../../core/image/preprocess';
 
 const spec = (overrides: Partial<ModelInputSpec> = {}): ModelInputSpec => ({
   width: 4, height: 2, layout: 'NCHW', colorOrder: 'RGB', resize: 'stretch', scale: 1, mean: [0, 0, 0], std: [1, 1, 1], padColor: [255, 255, 255], ...overrides,
@@ -44,4 +44,13 @@ describe('preprocessing', () => {
     const cropped = await resizeForModel(halves(), { left: 4, top: 0, width: 4, height: 4 }, spec({ width: 2, height: 2 }));
     expect([...cropped.subarray(0, 3)]).toEqual([200, 100, 50]);
   });
+
+  it('says which part of a region a model sees (modelView)', () => {
+    const region = { left: 10, top: 20, width: 400, height: 256 };
+    // Short side to 256, centre 224: the centred square of 224 px.
+    expect(modelView(region, { width: 224, resize: 'crop', resizeShortSide: 256 })).toEqual({ left: 98, top: 36, width: 224, height: 224 });
+    expect(modelView(region, { width: 224, resize: 'crop' })).toEqual({ left: 82, top: 20, width: 256, height: 256 });
+    expect(modelView(region, { width: 224, resize: 'letterbox' })).toEqual(region);
+  });
 });
+

@@ -1,4 +1,4 @@
-import { decodeRegions, describeRegions, encodeRegions, regionFeatures, regionProjection, regionSimilarity } from '../../../../core/rerank/regions';
+import { decodeRegions, describeRegions, encodeRegions, featureMapInBox, regionFeatures, regionProjection, regionSimilarity } from '../../../../core/rerank/regions';
 import { seededRandom } from '../../../../core/random';
 
 const CHANNELS = 256;
@@ -106,4 +106,29 @@ describe('region descriptors', () => {
     expect(moved.candidateInQueryInPlace).toBeLessThan(same.candidateInQueryInPlace - 0.2);
     expect(regionFeatures(query, describeRegions(featureMap(parts.slice(0, 4)), 4, regionProjection(CHANNELS, 32))).spread).toBeNaN();
   });
+
+  describe('a part of a photo read from the whole photo\'s map (featureMapInBox)', () => {
+    // A 4 × 2-cell map of an 8 × 4-pixel image (2 px a cell), two channels: channel 0 is the cell's x, channel 1 its y.
+    const map = { width: 4, height: 2, channels: 2, features: Float32Array.from([0, 1, 2, 3, 0, 1, 2, 3, 0, 0, 0, 0, 1, 1, 1, 1]) };
+
+    it('reads the cells under a box that matches the grid as they are', () => {
+      const part = featureMapInBox(map, 8, 4, { left: 2, top: 0, width: 4, height: 4 }, 2);
+      expect(part.cells).toBe(4);
+      // Channels first: x of cells (0,0) (1,0) (0,1) (1,1), then y.
+      expect([...part.features]).toEqual([1, 2, 1, 2, 0, 0, 1, 1]);
+    });
+
+    it('interpolates between cell centres, and averages several samples where the box spans more cells than it gives', () => {
+      const between = featureMapInBox(map, 8, 4, { left: 2, top: 0, width: 2, height: 2 }, 2);
+      // Samples at x 2.5 and 3.5 px: 0.75 and 1.25 cells past the first centre; y 0.5 px (before row 0's centre:
+      // clamped to it) and 1.5 px (0.25 of the way to row 1).
+      expect([...between.features].map((v) => Math.round(v * 100) / 100)).toEqual([0.75, 1.25, 0.75, 1.25, 0, 0, 0.25, 0.25]);
+      const whole = featureMapInBox(map, 8, 4, { left: 0, top: 0, width: 8, height: 4 }, 1);
+      // Two samples a side (4 cells across into 1): the mean of x at 1 and 3 px / 5 and 7 px … stays the grid's mean.
+      expect(whole.cells).toBe(1);
+      expect(whole.features[0]).toBeCloseTo(1.5, 6);
+      expect(whole.features[1]).toBeCloseTo(0.5, 6);
+    });
+  });
 });
+

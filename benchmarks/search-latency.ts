@@ -17,7 +17,7 @@
  * multi-object photos) are sent too, as the API answers them by default (localization), with `objects: true`, and
  * with `crop: "trim"` (the search before localization), after the main measurement, with the first set of flags.
  *
- * usage: npm run bench:search-latency -- [--sizes 10000,100000] [--queries 400] [--scenes 200] [--api-node-flags '--single-threaded-gc --max-semi-space-size=2;']
+ * usage: npm run bench:search-latency -- [--sizes 10000,100000] [--queries 400] [--scenes 200] [--photos 1] [--api-node-flags '--single-threaded-gc --max-semi-space-size=2;']
  * (services up: npm run services:up; the API runs from dist/: npm run build)
  */
 import os from 'node:os';
@@ -54,6 +54,11 @@ function argument(name: string, fallback: string): string {
 const sizes = argument('sizes', '10000,100000').split(',').map(Number);
 const queryCount = Number(argument('queries', '400'));
 const sceneCount = Number(argument('scenes', '200'));
+/**
+ * Photos per product (issue 13: products have several). The first photo of a real product is its real photo; the
+ * others, and every photo of a synthetic product, are the real product's vectors plus noise (another view of it).
+ */
+const photoCount = Number(argument('photos', '1'));
 /** Node flags to start the API with, one run each, separated by ";" ("" = none). */
 const nodeFlags = argument('api-node-flags', `${serviceCommand('api').args.slice(0, -1).join(' ')};`).split(';');
 
@@ -134,6 +139,7 @@ async function main(): Promise<void> {
 
   const bench = await createBenchIndex(config, logger);
   const { es } = bench;
+  const heapBytes = Object.values((await es.nodes.stats({ metric: 'jvm' })).nodes).reduce((most, node) => Math.max(most, node.jvm?.mem?.heap_max_in_bytes ?? 0), 0);
   let child: ApiProcess | undefined;
   const results: Array<{ products: number; node_flags: string; load_seconds: number; segments: number; queries: number; plain: Summary; filtered: Summary; vector: Summary; scenes?: Record<SceneKind, ReturnType<typeof summariseScenes>> }> = [];
   try {
@@ -142,7 +148,8 @@ async function main(): Promise<void> {
     const document = (i: number) => {
       const real = i < devset.catalog.length;
       const base = real ? i : Math.floor(random() * devset.catalog.length);
-      const vectors = real ? Object.fromEntries(modelIds.map((id) => [id, Array.from(row(catalogVectors[id]!, dims[id]!, base))])) : nearProduct(catalogVectors, dims, base, random, noise);
+      const first = real ? Object.fromEntries(modelIds.map((id) => [id, Array.from(row(catalogVectors[id]!, dims[id]!, base))])) : nearProduct(catalogVectors, dims, base, random, noise);
+      const vectors = [first, ...Array.from({ length: photoCount - 1 }, () => nearProduct(catalogVectors, dims, base, random, noise))];
       return benchProduct(i, devset.catalog[base]!, vectors, random);
     };
 
@@ -254,11 +261,11 @@ async function main(): Promise<void> {
   const line = (label: string, pick: (s: Summary) => Stats, digits = 1) =>
     `| ${label} | ${main.map((r) => ['plain', 'filtered'].map((k) => { const s = pick(r[k as 'plain' | 'filtered']); return `${fixed(s.p50, digits)} / ${fixed(s.p95, digits)} / ${fixed(s.p99, digits)}`; }).join(' | ')).join(' | ')} |`;
   const header = main.map((r) => `${r.products.toLocaleString('en')}: no filter | ${r.products.toLocaleString('en')}: filtered`).join(' | ');
-  const markdown = `# Search latency: a 640 px JPEG upload at ${main.map((r) => r.products.toLocaleString('en')).join(' and ')} products
+  const markdown = `# Search latency: a 640 px JPEG upload at ${main.map((r) => r.products.toLocaleString('en')).join(' and ')} products${photoCount > 1 ? ` × ${photoCount} photos` : ''}
 
 The real API process (\`${Object.entries(serviceCommand('api').env).map(([name, value]) => `${name}=${value} `).join('')}node ${nodeFlags[0]} dist/api/main.js\`, as \`npm run api\` and the Dockerfile start it;
 multipart upload, hybrid ${modelIds.join(' + ')} with weights ${modelIds.map((id) => `${id} ${weights[id]}`).join(' / ')}, autocrop, kNN k = 10, default num_candidates 100, ${config.vectors.defaults.type}) against
-Elasticsearch 9.5.4 (1 shard, heap 1 GB), sequential requests from one client on loopback. Everything on one
+Elasticsearch 9.5.4 (1 shard, heap ${fixed(heapBytes / 2 ** 30, 1)} GiB), sequential requests from one client on loopback. Everything on one
 ${os.cpus().length}-core machine. ${uploads.length} different dev-set query photos (every distortion), each sent without filters and
 with \`${JSON.stringify(FILTERS)}\` (about a fifth of the catalog passes), in shuffled order.
 
@@ -299,12 +306,13 @@ ${main.map((r) => `| ${r.products.toLocaleString('en')} | ${fixed(r.load_seconds
 
 The catalog beyond the ${devset.catalog.length} real dev-set photos is synthetic: each product's vectors are a real product's vectors
 plus Gaussian noise (cosine 0.55 – 0.95 to the source), so the index has the dimensions and the clustered shape of a
-real catalog without embedding 100,000 images on 2 cores. "Elasticsearch direct" runs the code the API runs
+real catalog without embedding 100,000 images on 2 cores.${photoCount > 1 ? ` Each product has ${photoCount} photos (nested in its document, as the indexer writes \`images\`): a real product's first is its real photo, every other photo is its source's vectors plus noise as above (another view of it); ${(photoCount * main[0]!.products).toLocaleString('en')} photo vectors per model at ${main[0]!.products.toLocaleString('en')} products.` : ''} "Elasticsearch direct" runs the code the API runs
 (core/search/catalog-search.ts: for the hybrid, the candidates request and the fusion request; one request for one
 model) with the same query vectors and the official client, as the API does; the overhead is everything else the API
 does: HTTP and multipart parsing, validation, the response. The load client is node:http with keep-alive.
 `;
-  writeResult('search-latency', `npm run bench:search-latency -- --sizes ${sizes.join(',')} --queries ${queryCount} --scenes ${sceneCount} --api-node-flags '${nodeFlags.join(';')}'`, { index_type: config.vectors.defaults.type, weights, filters: FILTERS, results }, markdown);
+  const photosArgument = photoCount > 1 ? ` --photos ${photoCount}` : '';
+  writeResult(`search-latency${photoCount > 1 ? `-${photoCount}-photos` : ''}`, `npm run bench:search-latency -- --sizes ${sizes.join(',')} --queries ${queryCount} --scenes ${sceneCount}${photosArgument} --api-node-flags '${nodeFlags.join(';')}'`, { index_type: config.vectors.defaults.type, weights, filters: FILTERS, photos_per_product: photoCount, results }, markdown);
   process.stdout.write(markdown);
 }
 

@@ -44,11 +44,16 @@ const SIZES = ['XS', 'S', 'M', 'L', 'XL'];
 
 /**
  * A catalog document as the indexer writes it, with random attributes (brand, colour, sizes, price, stock), and the
- * photo's region descriptors when given.
+ * photo's region descriptors when given. `vectors`: one photo's vectors per model, or several photos' (each its own
+ * photo of the product, as `images` gives them).
  */
-export function benchProduct(i: number, item: Pick<ClipartItem, 'category' | 'subcategory'>, vectors: Record<string, number[]>, random: () => number, regions: Record<string, string> = {}): Record<string, unknown> {
+export function benchProduct(i: number, item: Pick<ClipartItem, 'category' | 'subcategory'>, vectors: Record<string, number[]> | Array<Record<string, number[]>>, random: () => number, regions: Record<string, string> = {}): Record<string, unknown> {
   const now = new Date().toISOString();
-  const hash = `bench${i.toString(16).padStart(12, '0')}`;
+  const photos = Array.isArray(vectors) ? vectors : [vectors];
+  const photo = (own: Record<string, number[]>, n: number) => {
+    const hash = `bench${i.toString(16).padStart(12, '0')}${n > 0 ? `-${n}` : ''}`;
+    return embeddedPhoto(`http://127.0.0.1/bench/${i}${n > 0 ? `-${n}` : ''}.jpg`, hash, own, Object.keys(own).map((id) => ({ id, version: '1' })), new Date(), n === 0 ? regions : {});
+  };
   return {
     id: `p${i}`,
     title: `${item.subcategory} ${i}`,
@@ -63,7 +68,7 @@ export function benchProduct(i: number, item: Pick<ClipartItem, 'category' | 'su
     indexed_at: now,
     source_version: 1,
     deleted: false,
-    ...photoFields([embeddedPhoto(`http://127.0.0.1/bench/${i}.jpg`, hash, vectors, Object.keys(vectors).map((id) => ({ id, version: '1' })), new Date(), regions)]),
+    ...photoFields(photos.map(photo)),
   };
 }
 

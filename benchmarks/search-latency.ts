@@ -17,7 +17,7 @@
  * multi-object photos) are sent too, as the API answers them by default (localization), with `objects: true`, and
  * with `crop: "trim"` (the search before localization), after the main measurement, with the first set of flags.
  *
- * usage: npm run bench:search-latency -- [--sizes 10000,100000] [--queries 400] [--scenes 200] [--photos 1] [--api-node-flags '--single-threaded-gc --max-semi-space-size=2;']
+ * usage: npm run bench:search-latency -- [--sizes 10000,100000] [--queries 400] [--scenes 200] [--photos 1] [--force-merge] [--api-node-flags '--single-threaded-gc --max-semi-space-size=2;']
  * (services up: npm run services:up; the API runs from dist/: npm run build)
  */
 import os from 'node:os';
@@ -39,6 +39,7 @@ import { buildSceneDevSet } from './lib/scenes';
 import { embedAll, row } from './lib/embed';
 import { gaussian, nearProduct } from './lib/synthetic-vectors';
 import { fixed, latencyStats, writeResult, type LatencyStats } from './lib/report';
+import { forceMerge } from './lib/es-monitor';
 import { serviceCommand } from '../scripts/service-command';
 
 const root = path.resolve(__dirname, '..');
@@ -59,6 +60,8 @@ const sceneCount = Number(argument('scenes', '200'));
  * others, and every photo of a synthetic product, are the real product's vectors plus noise (another view of it).
  */
 const photoCount = Number(argument('photos', '1'));
+/** Force-merge the index to one segment after the load (Elasticsearch's tuning after a bulk load; docs/scaling.md). */
+const mergeAfterLoad = process.argv.includes('--force-merge');
 /** Node flags to start the API with, one run each, separated by ";" ("" = none). */
 const nodeFlags = argument('api-node-flags', `${serviceCommand('api').args.slice(0, -1).join(' ')};`).split(';');
 
@@ -141,7 +144,7 @@ async function main(): Promise<void> {
   const { es } = bench;
   const heapBytes = Object.values((await es.nodes.stats({ metric: 'jvm' })).nodes).reduce((most, node) => Math.max(most, node.jvm?.mem?.heap_max_in_bytes ?? 0), 0);
   let child: ApiProcess | undefined;
-  const results: Array<{ products: number; node_flags: string; load_seconds: number; segments: number; queries: number; plain: Summary; filtered: Summary; vector: Summary; scenes?: Record<SceneKind, ReturnType<typeof summariseScenes>> }> = [];
+  const results: Array<{ products: number; node_flags: string; load_seconds: number; merge_seconds?: number; segments: number; queries: number; plain: Summary; filtered: Summary; vector: Summary; scenes?: Record<SceneKind, ReturnType<typeof summariseScenes>> }> = [];
   try {
     // Beyond the real photos, each product is a real one's vectors plus noise.
     const noise = gaussian(random);
@@ -162,6 +165,7 @@ async function main(): Promise<void> {
         if (merges === 0) break;
         await sleep(1000);
       }
+      const mergeSeconds = mergeAfterLoad ? await forceMerge(es, bench.index, `catalog: force merge at ${size}`) : undefined;
       const segments = (await es.cat.segments({ index: bench.index, format: 'json' })) as unknown[];
 
       // The API once per set of Node flags, each measured the same way.
@@ -244,7 +248,7 @@ async function main(): Promise<void> {
           scenes = Object.fromEntries(kinds.map((kind) => [kind, summariseScenes(samples[kind])])) as Record<SceneKind, ReturnType<typeof summariseScenes>>;
         }
 
-        results.push({ products: size, node_flags: flags, load_seconds: loadSeconds, segments: segments.length, queries: uploads.length, plain: summarise(plain), filtered: summarise(filtered), vector: summarise(vector), ...(scenes ? { scenes } : {}) });
+        results.push({ products: size, node_flags: flags, load_seconds: loadSeconds, ...(mergeSeconds !== undefined ? { merge_seconds: mergeSeconds } : {}), segments: segments.length, queries: uploads.length, plain: summarise(plain), filtered: summarise(filtered), vector: summarise(vector), ...(scenes ? { scenes } : {}) });
         process.stderr.write(`${size} ${flags}: ${JSON.stringify(results.at(-1))}\n`);
         await server.stop();
         child = undefined;
@@ -300,9 +304,9 @@ ${others.map((r) => `| ${r.products.toLocaleString('en')} | ${r.node_flags ? `\`
 
 Targets: end-to-end p95 ≤ 60 ms at 100,000 products; API overhead ≤ 10 %.
 ${sceneTable(main, sceneUploads.length)}
-| products | load time | segments |
-| --- | --- | --- |
-${main.map((r) => `| ${r.products.toLocaleString('en')} | ${fixed(r.load_seconds, 0)} s | ${r.segments} |`).join('\n')}
+| products | load time | ${mergeAfterLoad ? 'force merge | ' : ''}segments |
+| --- | --- | ${mergeAfterLoad ? '--- | ' : ''}--- |
+${main.map((r) => `| ${r.products.toLocaleString('en')} | ${fixed(r.load_seconds, 0)} s | ${r.merge_seconds !== undefined ? `${fixed(r.merge_seconds, 0)} s | ` : ''}${r.segments} |`).join('\n')}
 
 The catalog beyond the ${devset.catalog.length} real dev-set photos is synthetic: each product's vectors are a real product's vectors
 plus Gaussian noise (cosine 0.55 – 0.95 to the source), so the index has the dimensions and the clustered shape of a
@@ -311,8 +315,8 @@ real catalog without embedding 100,000 images on 2 cores.${photoCount > 1 ? ` Ea
 model) with the same query vectors and the official client, as the API does; the overhead is everything else the API
 does: HTTP and multipart parsing, validation, the response. The load client is node:http with keep-alive.
 `;
-  const photosArgument = photoCount > 1 ? ` --photos ${photoCount}` : '';
-  writeResult(`search-latency${photoCount > 1 ? `-${photoCount}-photos` : ''}`, `npm run bench:search-latency -- --sizes ${sizes.join(',')} --queries ${queryCount} --scenes ${sceneCount}${photosArgument} --api-node-flags '${nodeFlags.join(';')}'`, { index_type: config.vectors.defaults.type, weights, filters: FILTERS, photos_per_product: photoCount, results }, markdown);
+  const photosArgument = `${photoCount > 1 ? ` --photos ${photoCount}` : ''}${mergeAfterLoad ? ' --force-merge' : ''}`;
+  writeResult(`search-latency${photoCount > 1 ? `-${photoCount}-photos` : ''}${mergeAfterLoad ? '-merged' : ''}`, `npm run bench:search-latency -- --sizes ${sizes.join(',')} --queries ${queryCount} --scenes ${sceneCount}${photosArgument} --api-node-flags '${nodeFlags.join(';')}'`, { index_type: config.vectors.defaults.type, weights, filters: FILTERS, photos_per_product: photoCount, results }, markdown);
   process.stdout.write(markdown);
 }
 

@@ -20,9 +20,14 @@ import { decodeRegions, regionSimilarity, type RegionDescriptor } from './region
 export const RERANK_DEPTH = 10;
 export const REGION_WEIGHT = 0.5;
 
-/** The re-scored similarity of a hit of similarity `similarity` whose cells match the query's with `region` (−1..1). */
+/**
+ * The re-scored similarity of a hit of similarity `similarity` whose cells match the query's with `region` (−1..1),
+ * in 0..1: an identical photo's int8 cells can match at slightly more than 1 (each cell is rounded to 127ths), and a
+ * score is never above 1 (the response's schema says so).
+ */
 export function rescored(similarity: number, region: number): number {
-  return (similarity + (REGION_WEIGHT * (1 + region)) / 2) / (1 + REGION_WEIGHT);
+  const clamp = (value: number, low: number, high: number) => Math.min(high, Math.max(low, value));
+  return clamp((clamp(similarity, 0, 1) + (REGION_WEIGHT * (1 + clamp(region, -1, 1))) / 2) / (1 + REGION_WEIGHT), 0, 1);
 }
 
 interface InnerHitsWithRegions {

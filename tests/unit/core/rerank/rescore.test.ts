@@ -21,6 +21,9 @@ describe('the precision stage', () => {
   it('re-scores into 0..1, ranked as similarity + REGION_WEIGHT / 2 · region', () => {
     expect(rescored(1, 1)).toBe(1);
     expect(rescored(0, -1)).toBe(0);
+    // int8 cells of an identical photo can match at a little over 1: a score stays at most 1.
+    expect(rescored(1, 1.0004)).toBe(1);
+    expect(rescored(0.99, 1.0004)).toBe(rescored(0.99, 1));
     expect(rescored(0.8, 0.2) - rescored(0.8, 0)).toBeCloseTo((REGION_WEIGHT / 2) * 0.2 / (1 + REGION_WEIGHT));
   });
 

@@ -179,6 +179,7 @@ const envSchema = z.object({
     .regex(/^[a-z0-9][a-z0-9_-]*:\d+(\.\d+)?(,[a-z0-9][a-z0-9_-]*:\d+(\.\d+)?)*$/, 'like efficientnet-lite0:0.6,colour-texture:0.4')
     .optional(),
   QUERY_TTL_S: positiveInt.max(86_400).default(900),
+  RERANK_DEFAULT: bool.default(true),
   API_KEYS: z
     .string()
     .regex(
@@ -368,6 +369,11 @@ const configSchema = envSchema
       weights: defaultWeights(e.SEARCH_MODEL_WEIGHTS, [...new Set(e.MODELS.split(','))]),
       /** How long a search's query (its embeddings, never the photo) can be re-run by `query_id`, in seconds (default 900). */
       queryTtlSeconds: e.QUERY_TTL_S,
+      /**
+       * Whether a search without `rerank` runs the precision stage (where it can: a photo or product whose regions are
+       * described); measured within the latency budget both with a box and with localization (docs/search.md).
+       */
+      rerankByDefault: e.RERANK_DEFAULT,
     },
   }));
 

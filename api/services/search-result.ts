@@ -79,7 +79,7 @@ export const searchResultSchema = z.object({
     .describe("With `facets: true`: brand, category, sizes and price buckets, each [{ value, count }], counted over the candidates (each model's num_candidates nearest products that pass the filters)"),
   timings_ms: z
     .object({ decode: z.number().min(0), localize: z.number().min(0).optional(), embed: z.number().min(0), search: z.number().min(0), rerank: z.number().min(0).optional(), total: z.number().min(0) })
-    .describe("Milliseconds spent in the API: decode (reading the image, or fetching it, and autocrop), localize (finding the candidate regions, when localization ran), embed (preprocessing and the models), search (the Elasticsearch requests), rerank (describing the query's regions and re-scoring, with `rerank`), total (from the request's arrival to the response, upload parsing included)."),
+    .describe("Milliseconds spent in the API: decode (reading the image, or fetching it, and autocrop), localize (finding the candidate regions, when localization ran), embed (preprocessing and the models), search (the Elasticsearch requests), rerank (describing the query's regions and re-scoring, when the precision stage ran), total (from the request's arrival to the response, upload parsing included)."),
 });
 
 export type SearchResult = z.infer<typeof searchResultSchema>;
@@ -126,7 +126,8 @@ export const RERANK_POOL = 100;
  */
 export function searchSize(options: QueryOptions, page: PagePosition): number {
   const depth = pageDepth(page.shown, options.k);
-  return Math.max(VERDICT_DEPTH, options.rerank ? RERANK_DEPTH : 0, reranks(options) ? Math.min(MAX_PAGE_DEPTH, Math.max(RERANK_POOL, 3 * depth)) : depth);
+  // At least the precision stage's depth, whether it runs by default or was asked for.
+  return Math.max(VERDICT_DEPTH, RERANK_DEPTH, reranks(options) ? Math.min(MAX_PAGE_DEPTH, Math.max(RERANK_POOL, 3 * depth)) : depth);
 }
 
 /**

@@ -58,6 +58,8 @@ export class SearchService {
     private readonly localizer: Localizer | null,
     /** How a photo is cropped when the request says `crop: "auto"` (AUTOCROP). */
     private readonly queryCrop: 'localize' | 'trim' | 'attention' | 'none',
+    /** Whether a search that does not say `rerank` runs the precision stage where it can (RERANK_DEFAULT). */
+    private readonly rerankByDefault: boolean,
     /** Bounds the searches at work at once: past it, 503 `overloaded` (fetching an image_url happens before). */
     private readonly admission: Admission,
     /** Keeps each search's query for QUERY_TTL_S, for `query_id`. */
@@ -110,8 +112,13 @@ export class SearchService {
    * model that gives them (400 rerank_unavailable when none does); null without `rerank`.
    */
   private rerankModel(options: SearchOptions, weights: Record<string, number>): string | null {
-    if (!options.rerank) return null;
+    if (!(options.rerank ?? this.rerankByDefault)) return null;
+    // A steered query (like, unlike with a weight) is no longer the photo its regions describe: by default it is not
+    // re-ranked.
+    if (options.rerank === undefined && [...(options.like ?? []), ...(options.unlike ?? [])].some((item) => item.weight !== 0)) return null;
     const described = Object.keys(weights).filter((id) => this.embedder.get(id)?.manifest.regions !== undefined);
+    // By default the stage runs where it can; asked for, it says why it cannot.
+    if (described.length === 0 && options.rerank === undefined) return null;
     if (described.length === 0) throw new ValidationError(`rerank needs a model that describes regions; ${Object.keys(weights).join(', ')} do not`, { code: 'rerank_unavailable' });
     return described.reduce((best, id) => (weights[id]! > weights[best]! ? id : best));
   }
@@ -131,9 +138,10 @@ export class SearchService {
    * is 409 rerank_unavailable, saying why: `missing` (a photo embedded before descriptors were stored, a query kept
    * from a search without rerank).
    */
-  private storedRerank(model: string | null, regions: Record<string, string> | undefined, missing: string): Rerank | null {
+  private storedRerank(model: string | null, regions: Record<string, string> | undefined, missing: string, options: SearchOptions): Rerank | null {
     if (!model) return null;
     const query = regions?.[model] !== undefined ? decodeRegions(regions[model]!) : null;
+    if (!query && options.rerank === undefined) return null;
     if (!query) throw new AppError('rerank_unavailable', `no region descriptor of ${model} to re-rank with: ${missing}`, 409);
     return { model, query };
   }
@@ -185,7 +193,7 @@ export class SearchService {
         const vectors = product ? product.vectors : stored.vectors;
         const exclude = stored.productId ? documentId(stored.catalog, stored.productId) : undefined;
         const missing = stored.productId ? productMissing(stored.productId, model) : 'a query keeps its photo’s regions only when it was searched with rerank; search with the photo and rerank: true';
-        const rerank = this.storedRerank(model, product ? product.regions : stored.regions, missing);
+        const rerank = this.storedRerank(model, product ? product.regions : stored.regions, missing, options);
         const result = await this.searchVectors(vectors, weights, options, page, exclude, stored.crop, timings, started, rerank);
         return { ...result, query_id: source.id };
       });
@@ -203,7 +211,7 @@ export class SearchService {
     let exclude: string | undefined;
     let rerank: Rerank | null = null;
     const rerankModel = source.kind === 'vector' ? null : this.rerankModel(options, weights);
-    if (source.kind === 'vector' && options.rerank) throw new ValidationError('rerank needs the regions of a photo: search with a photo, image_url or product_id', { code: 'rerank_unavailable' });
+    if (source.kind === 'vector' && options.rerank === true) throw new ValidationError('rerank needs the regions of a photo: search with a photo, image_url or product_id', { code: 'rerank_unavailable' });
 
     if (source.kind === 'image') {
       const { bytes } = source;
@@ -220,7 +228,7 @@ export class SearchService {
     } else if (source.kind === 'product_id') {
       const product = await this.vectors.productPhoto(catalogOf(options), source.id, ids, rerankModel !== null);
       vectors = product.vectors;
-      rerank = this.storedRerank(rerankModel, product.regions, productMissing(source.id, rerankModel));
+      rerank = this.storedRerank(rerankModel, product.regions, productMissing(source.id, rerankModel), options);
       exclude = documentId(catalogOf(options), source.id);
     } else {
       const model = ids.length === 1 ? this.embedder.get(ids[0]!)! : this.embedder.models.find((m) => ids.includes(m.id) && m.dims === source.vector.length);

@@ -99,7 +99,7 @@ describe('re-ranking (rerank)', () => {
   it('puts the whole item above its close-ups, further ahead than the hybrid does', async () => {
     for (const stamp of CLEAR) {
       const id = stampId(stamp);
-      const plain = await search(id);
+      const plain = await search(id, { rerank: false });
       const reranked = await search(id, { rerank: true });
       expect(reranked.status).toBe(200);
       expect(reranked.body.results[0].id).toBe(id);
@@ -115,7 +115,7 @@ describe('re-ranking (rerank)', () => {
 
   it('ranks the whole item first where the hybrid ranked its close-up first', async () => {
     const id = stampId(FIXED);
-    const plain = (await search(id)).body.results;
+    const plain = (await search(id, { rerank: false })).body.results;
     const reranked = (await search(id, { rerank: true })).body.results;
     expect(plain[0].id).toBe(`${id}-centre`);
     expect(reranked[0].id).toBe(id);
@@ -137,7 +137,7 @@ describe('re-ranking (rerank)', () => {
     const again = (await p.search({ query_id: first.query_id, rerank: true, k: 16 })).body;
     expect(again.results.map((result: { id: string }) => result.id)).toEqual(first.results.map((result: { id: string }) => result.id));
     // A query kept from a search without rerank kept no regions: it says so.
-    const plain = (await search(id)).body;
+    const plain = (await search(id, { rerank: false })).body;
     const refused = await p.search({ query_id: plain.query_id, rerank: true });
     expect(refused).toMatchObject({ status: 409, body: { error: { code: 'rerank_unavailable' } } });
     expect(refused.body.error.message).toContain('searched with rerank');
@@ -155,17 +155,17 @@ describe('re-ranking (rerank)', () => {
     // The chosen region's descriptor is read from the photo's feature map that the localizer computed (no model run
     // of the region): the same region as without rerank, re-scored.
     const ranked = (answer: { results: Array<{ id: string; score: number }> }) => answer.results.map((result) => [result.id, result.score]);
-    const plain = (await p.search({ image_base64: queries.get(id)!.jpeg.toString('base64'), crop: 'localize', k: 5 })).body;
+    const plain = (await p.search({ image_base64: queries.get(id)!.jpeg.toString('base64'), crop: 'localize', rerank: false, k: 5 })).body;
     expect(body.query.crop).toEqual(plain.query.crop);
     expect(ranked(body)).not.toEqual(ranked(plain));
     // With one model (each candidate searched in full), and with `objects` (every chosen region re-scored).
     const oneModel = (await p.search({ image_base64: queries.get(id)!.jpeg.toString('base64'), crop: 'localize', rerank: true, models: { 'efficientnet-lite0': 1 }, k: 5 })).body;
-    const oneModelPlain = (await p.search({ image_base64: queries.get(id)!.jpeg.toString('base64'), crop: 'localize', models: { 'efficientnet-lite0': 1 }, k: 5 })).body;
+    const oneModelPlain = (await p.search({ image_base64: queries.get(id)!.jpeg.toString('base64'), crop: 'localize', rerank: false, models: { 'efficientnet-lite0': 1 }, k: 5 })).body;
     expect(oneModel.timings_ms.rerank).toBeGreaterThan(0);
     expect(oneModel.query.crop).toEqual(oneModelPlain.query.crop);
     expect(ranked(oneModel)).not.toEqual(ranked(oneModelPlain));
     const objects = (await p.search({ image_base64: queries.get(id)!.jpeg.toString('base64'), crop: 'localize', rerank: true, objects: true, k: 5 })).body;
-    const objectsPlain = (await p.search({ image_base64: queries.get(id)!.jpeg.toString('base64'), crop: 'localize', objects: true, k: 5 })).body;
+    const objectsPlain = (await p.search({ image_base64: queries.get(id)!.jpeg.toString('base64'), crop: 'localize', rerank: false, objects: true, k: 5 })).body;
     expect(objects.objects.length).toBe(objectsPlain.objects.length);
     objects.objects.forEach((object: { results: Array<{ id: string; score: number }> }, i: number) => expect(ranked(object)).not.toEqual(ranked(objectsPlain.objects[i])));
   });
@@ -176,7 +176,10 @@ describe('re-ranking (rerank)', () => {
     const photos = doc._source.photos.map(({ regions: _regions, ...photo }) => photo);
     await p.deps.es.index({ index: p.config.index.alias, id, document: { ...doc._source, photos }, refresh: true });
     expect(await p.search({ product_id: id, rerank: true })).toMatchObject({ status: 409, body: { error: { code: 'rerank_unavailable' } } });
-    expect((await p.search({ product_id: id })).status).toBe(200);
+    // Not asked for, the stage is skipped quietly where it cannot run.
+    const byDefault = await p.search({ product_id: id });
+    expect(byDefault.status).toBe(200);
+    expect(byDefault.body.timings_ms.rerank).toBeUndefined();
     // Searches that meet it as a candidate still answer, and keep it among the results.
     const reranked = (await search(stampId(CLEAR[2]!), { rerank: true })).body;
     expect(reranked.results.map((result: { id: string }) => result.id)).toContain(id);
@@ -187,5 +190,14 @@ describe('re-ranking (rerank)', () => {
     expect(vector).toMatchObject({ status: 400, body: { error: { code: 'rerank_unavailable' } } });
     const colourOnly = await search(stampId(CLEAR[0]!), { rerank: true, models: { 'colour-texture': 1 } });
     expect(colourOnly).toMatchObject({ status: 400, body: { error: { code: 'rerank_unavailable' } } });
+    // By default (RERANK_DEFAULT on) the same searches run without the stage.
+    const vectorByDefault = await p.search({ vector: new Array(1280).fill(0.01) });
+    expect(vectorByDefault.status).toBe(200);
+    expect(vectorByDefault.body.timings_ms.rerank).toBeUndefined();
+    const colourByDefault = await search(stampId(CLEAR[0]!), { models: { 'colour-texture': 1 } });
+    expect(colourByDefault.status).toBe(200);
+    expect(colourByDefault.body.timings_ms.rerank).toBeUndefined();
+    // A photo search that does not say: re-ranked.
+    expect((await search(stampId(CLEAR[0]!))).body.timings_ms.rerank).toBeGreaterThan(0);
   });
 });

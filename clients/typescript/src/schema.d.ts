@@ -319,7 +319,7 @@ export interface paths {
                     unlike?: string;
                     /** @description Count brand, category, sizes and price buckets over the candidates */
                     facets?: boolean;
-                    /** @description The precision stage: re-score the first 10 results by how well each product photo's regions are found in the query photo (docs/search.md, "Re-ranking"), which puts a whole item above close-ups of its parts. A photo or product query only (400 rerank_unavailable for a raw vector) */
+                    /** @description The precision stage: re-score the first 10 results by how well each product photo's regions are found in the query photo (docs/search.md, "Re-ranking"), which puts a whole item above close-ups of its parts. Default: the server's RERANK_DEFAULT (on), which runs it wherever it can and skips it quietly where there are no regions (a raw vector, a product photo without a descriptor). Asked for with true where it cannot run: 400 or 409 rerank_unavailable */
                     rerank?: boolean;
                     /** @description Add weight · the product's signal (its `signals` in events; absent: 0) to each result's ranking score; signals are best given in 0..1, as JSON */
                     boost?: string;
@@ -1206,10 +1206,7 @@ export interface components {
              * @default false
              */
             facets?: boolean;
-            /**
-             * @description The precision stage: re-score the first 10 results by how well each product photo's regions are found in the query photo (docs/search.md, "Re-ranking"), which puts a whole item above close-ups of its parts. A photo or product query only (400 rerank_unavailable for a raw vector)
-             * @default false
-             */
+            /** @description The precision stage: re-score the first 10 results by how well each product photo's regions are found in the query photo (docs/search.md, "Re-ranking"), which puts a whole item above close-ups of its parts. Default: the server's RERANK_DEFAULT (on), which runs it wherever it can and skips it quietly where there are no regions (a raw vector, a product photo without a descriptor). Asked for with true where it cannot run: 400 or 409 rerank_unavailable */
             rerank?: boolean;
             /** @description Add weight · the product's signal (its `signals` in events; absent: 0) to each result's ranking score; signals are best given in 0..1 */
             boost?: {
@@ -1289,10 +1286,7 @@ export interface components {
              * @default false
              */
             facets?: boolean;
-            /**
-             * @description The precision stage: re-score the first 10 results by how well each product photo's regions are found in the query photo (docs/search.md, "Re-ranking"), which puts a whole item above close-ups of its parts. A photo or product query only (400 rerank_unavailable for a raw vector)
-             * @default false
-             */
+            /** @description The precision stage: re-score the first 10 results by how well each product photo's regions are found in the query photo (docs/search.md, "Re-ranking"), which puts a whole item above close-ups of its parts. Default: the server's RERANK_DEFAULT (on), which runs it wherever it can and skips it quietly where there are no regions (a raw vector, a product photo without a descriptor). Asked for with true where it cannot run: 400 or 409 rerank_unavailable */
             rerank?: boolean;
             /** @description Add weight · the product's signal (its `signals` in events; absent: 0) to each result's ranking score; signals are best given in 0..1 */
             boost?: {
@@ -1390,10 +1384,7 @@ export interface components {
              * @default false
              */
             facets?: boolean;
-            /**
-             * @description The precision stage: re-score the first 10 results by how well each product photo's regions are found in the query photo (docs/search.md, "Re-ranking"), which puts a whole item above close-ups of its parts. A photo or product query only (400 rerank_unavailable for a raw vector)
-             * @default false
-             */
+            /** @description The precision stage: re-score the first 10 results by how well each product photo's regions are found in the query photo (docs/search.md, "Re-ranking"), which puts a whole item above close-ups of its parts. Default: the server's RERANK_DEFAULT (on), which runs it wherever it can and skips it quietly where there are no regions (a raw vector, a product photo without a descriptor). Asked for with true where it cannot run: 400 or 409 rerank_unavailable */
             rerank?: boolean;
             /** @description Add weight · the product's signal (its `signals` in events; absent: 0) to each result's ranking score; signals are best given in 0..1 */
             boost?: {
@@ -1603,7 +1594,7 @@ export interface components {
                     count: number;
                 }[];
             };
-            /** @description Milliseconds spent in the API: decode (reading the image, or fetching it, and autocrop), localize (finding the candidate regions, when localization ran), embed (preprocessing and the models), search (the Elasticsearch requests), rerank (describing the query's regions and re-scoring, with `rerank`), total (from the request's arrival to the response, upload parsing included). */
+            /** @description Milliseconds spent in the API: decode (reading the image, or fetching it, and autocrop), localize (finding the candidate regions, when localization ran), embed (preprocessing and the models), search (the Elasticsearch requests), rerank (describing the query's regions and re-scoring, when the precision stage ran), total (from the request's arrival to the response, upload parsing included). */
             timings_ms: {
                 decode: number;
                 localize?: number;

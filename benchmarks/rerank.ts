@@ -321,9 +321,10 @@ ${byChange.map((b) => `  | ${b.low}–${b.high} | ${b.objects} | ${b.box} | ${b.
 
 /** How a query is sent through the API: cropped to the object's true box (+ 5 %), or as the server crops it. */
 const API_WAYS: Record<string, (box: CropBox, width: number, height: number) => Record<string, unknown>> = {
-  'box': (box, width, height) => ({ box: padBox(box, 0.05, width, height) }),
+  // Each way says `rerank` (the server's default is on).
+  'box': (box, width, height) => ({ box: padBox(box, 0.05, width, height), rerank: false }),
   'box, rerank': (box, width, height) => ({ box: padBox(box, 0.05, width, height), rerank: true }),
-  'default crop (localize)': () => ({}),
+  'default crop (localize)': () => ({ rerank: false }),
   'default crop (localize), rerank': () => ({ rerank: true }),
 };
 

@@ -179,7 +179,7 @@ const envSchema = z.object({
     .regex(/^[a-z0-9][a-z0-9_-]*:\d+(\.\d+)?(,[a-z0-9][a-z0-9_-]*:\d+(\.\d+)?)*$/, 'like efficientnet-lite0:0.6,colour-texture:0.4')
     .optional(),
   QUERY_TTL_S: positiveInt.max(86_400).default(900),
-  RERANK_DEFAULT: bool.default(true),
+  RERANK_DEFAULT: bool.default(false),
   API_KEYS: z
     .string()
     .regex(
@@ -371,7 +371,8 @@ const configSchema = envSchema
       queryTtlSeconds: e.QUERY_TTL_S,
       /**
        * Whether a search without `rerank` runs the precision stage (where it can: a photo or product whose regions are
-       * described); measured within the latency budget both with a box and with localization (docs/search.md).
+       * described). Off: it fits the latency budget one search at a time, but the knee of photo search falls from 28 to
+       * 22 searches/s with it (benchmarks/results/rerank-on/load-knee.md; docs/search.md).
        */
       rerankByDefault: e.RERANK_DEFAULT,
     },

@@ -45,9 +45,9 @@
     return out;
   }
 
-  /** The precision stage (`rerank`): on by default on the server; the shopper can turn it off. */
+  /** The precision stage when the shopper asks for it (`rerank`), as search options. */
   function precision() {
-    return $('filters').elements.rerank.checked ? {} : { rerank: false };
+    return $('filters').elements.rerank.checked ? { rerank: true } : {};
   }
 
   /** The catalog chosen, as search options ({} when there is nothing to choose). */

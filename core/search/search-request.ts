@@ -40,7 +40,7 @@ export const searchOptionsSchema = z
       .boolean()
       .optional()
       .describe(
-        "The precision stage: re-score the first 10 results by how well each product photo's regions are found in the query photo (docs/search.md, \"Re-ranking\"), which puts a whole item above close-ups of its parts. Default: the server's RERANK_DEFAULT (on), which runs it wherever it can and skips it quietly where there are no regions (a raw vector, a product photo without a descriptor). Asked for with true where it cannot run: 400 or 409 rerank_unavailable",
+        "The precision stage: re-score the first 10 results by how well each product photo's regions are found in the query photo (docs/search.md, \"Re-ranking\"), which puts a whole item above close-ups of its parts. Default: the server's RERANK_DEFAULT (off; on, it runs it wherever it can and skips it quietly where there are no regions (a raw vector, a product photo without a descriptor, a steered query)). Asked for with true where it cannot run: 400 or 409 rerank_unavailable",
       ),
     ...rankingSchema.shape,
     crop: z

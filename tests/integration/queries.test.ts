@@ -34,13 +34,11 @@ describe('query_id: a search run again, and paged', () => {
     const ttl = await p.deps.redis.ttl(key);
     expect(ttl).toBeGreaterThan(590);
     expect(ttl).toBeLessThanOrEqual(600);
-    // What is kept: the record, one Float32 vector per model and (rerank being on by default) the photo's region
-    // descriptor (6.3 kB as base64 text); nothing the size of a photo.
+    // What is kept: the record and one Float32 vector per model; nothing the size of a photo.
     const fields = await p.deps.redis.hgetallBuffer(key);
-    expect(Object.keys(fields).sort()).toEqual(['meta', 'r:efficientnet-lite0', 'v:colour-texture', 'v:efficientnet-lite0']);
+    expect(Object.keys(fields).sort()).toEqual(['meta', 'v:colour-texture', 'v:efficientnet-lite0']);
     expect(fields['v:efficientnet-lite0']!.length).toBe(1280 * 4);
     expect(fields['v:colour-texture']!.length).toBe(288 * 4);
-    expect(fields['r:efficientnet-lite0']!.length).toBeLessThan(9_000);
     expect(JSON.parse(fields.meta!.toString())).toEqual({ catalog: 'default', crop: first.body.query.crop });
     // Run again with other filters: no new upload, the same query.
     const again = await p.search({ query_id: first.body.query_id, k: 5, filters: { brand: ['odd'] } });

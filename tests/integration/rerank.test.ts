@@ -67,7 +67,8 @@ beforeAll(async () => {
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  p = await startPipeline();
+  // The server's default on (RERANK_DEFAULT), to test what a search that does not say `rerank` does then.
+  p = await startPipeline({ RERANK_DEFAULT: 'true' });
   const ids = [...photos.keys()];
   expect((await p.post({ events: ids.map((id) => upsert(id, 1, photoUrl(id))) })).status).toBe(202);
   await p.waitFor(async () => {
@@ -190,7 +191,7 @@ describe('re-ranking (rerank)', () => {
     expect(vector).toMatchObject({ status: 400, body: { error: { code: 'rerank_unavailable' } } });
     const colourOnly = await search(stampId(CLEAR[0]!), { rerank: true, models: { 'colour-texture': 1 } });
     expect(colourOnly).toMatchObject({ status: 400, body: { error: { code: 'rerank_unavailable' } } });
-    // By default (RERANK_DEFAULT on) the same searches run without the stage.
+    // With RERANK_DEFAULT on, the same searches not saying `rerank` run without the stage.
     const vectorByDefault = await p.search({ vector: new Array(1280).fill(0.01) });
     expect(vectorByDefault.status).toBe(200);
     expect(vectorByDefault.body.timings_ms.rerank).toBeUndefined();

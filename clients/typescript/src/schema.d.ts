@@ -319,7 +319,7 @@ export interface paths {
                     unlike?: string;
                     /** @description Count brand, category, sizes and price buckets over the candidates */
                     facets?: boolean;
-                    /** @description The precision stage: re-score the first 10 results by how well each product photo's regions are found in the query photo (docs/search.md, "Re-ranking"), which puts a whole item above close-ups of its parts. Default: the server's RERANK_DEFAULT (on), which runs it wherever it can and skips it quietly where there are no regions (a raw vector, a product photo without a descriptor). Asked for with true where it cannot run: 400 or 409 rerank_unavailable */
+                    /** @description The precision stage: re-score the first 10 results by how well each product photo's regions are found in the query photo (docs/search.md, "Re-ranking"), which puts a whole item above close-ups of its parts. Default: the server's RERANK_DEFAULT (off; on, it runs it wherever it can and skips it quietly where there are no regions (a raw vector, a product photo without a descriptor, a steered query)). Asked for with true where it cannot run: 400 or 409 rerank_unavailable */
                     rerank?: boolean;
                     /** @description Add weight · the product's signal (its `signals` in events; absent: 0) to each result's ranking score; signals are best given in 0..1, as JSON */
                     boost?: string;
@@ -1206,7 +1206,7 @@ export interface components {
              * @default false
              */
             facets?: boolean;
-            /** @description The precision stage: re-score the first 10 results by how well each product photo's regions are found in the query photo (docs/search.md, "Re-ranking"), which puts a whole item above close-ups of its parts. Default: the server's RERANK_DEFAULT (on), which runs it wherever it can and skips it quietly where there are no regions (a raw vector, a product photo without a descriptor). Asked for with true where it cannot run: 400 or 409 rerank_unavailable */
+            /** @description The precision stage: re-score the first 10 results by how well each product photo's regions are found in the query photo (docs/search.md, "Re-ranking"), which puts a whole item above close-ups of its parts. Default: the server's RERANK_DEFAULT (off; on, it runs it wherever it can and skips it quietly where there are no regions (a raw vector, a product photo without a descriptor, a steered query)). Asked for with true where it cannot run: 400 or 409 rerank_unavailable */
             rerank?: boolean;
             /** @description Add weight · the product's signal (its `signals` in events; absent: 0) to each result's ranking score; signals are best given in 0..1 */
             boost?: {
@@ -1286,7 +1286,7 @@ export interface components {
              * @default false
              */
             facets?: boolean;
-            /** @description The precision stage: re-score the first 10 results by how well each product photo's regions are found in the query photo (docs/search.md, "Re-ranking"), which puts a whole item above close-ups of its parts. Default: the server's RERANK_DEFAULT (on), which runs it wherever it can and skips it quietly where there are no regions (a raw vector, a product photo without a descriptor). Asked for with true where it cannot run: 400 or 409 rerank_unavailable */
+            /** @description The precision stage: re-score the first 10 results by how well each product photo's regions are found in the query photo (docs/search.md, "Re-ranking"), which puts a whole item above close-ups of its parts. Default: the server's RERANK_DEFAULT (off; on, it runs it wherever it can and skips it quietly where there are no regions (a raw vector, a product photo without a descriptor, a steered query)). Asked for with true where it cannot run: 400 or 409 rerank_unavailable */
             rerank?: boolean;
             /** @description Add weight · the product's signal (its `signals` in events; absent: 0) to each result's ranking score; signals are best given in 0..1 */
             boost?: {
@@ -1384,7 +1384,7 @@ export interface components {
              * @default false
              */
             facets?: boolean;
-            /** @description The precision stage: re-score the first 10 results by how well each product photo's regions are found in the query photo (docs/search.md, "Re-ranking"), which puts a whole item above close-ups of its parts. Default: the server's RERANK_DEFAULT (on), which runs it wherever it can and skips it quietly where there are no regions (a raw vector, a product photo without a descriptor). Asked for with true where it cannot run: 400 or 409 rerank_unavailable */
+            /** @description The precision stage: re-score the first 10 results by how well each product photo's regions are found in the query photo (docs/search.md, "Re-ranking"), which puts a whole item above close-ups of its parts. Default: the server's RERANK_DEFAULT (off; on, it runs it wherever it can and skips it quietly where there are no regions (a raw vector, a product photo without a descriptor, a steered query)). Asked for with true where it cannot run: 400 or 409 rerank_unavailable */
             rerank?: boolean;
             /** @description Add weight · the product's signal (its `signals` in events; absent: 0) to each result's ranking score; signals are best given in 0..1 */
             boost?: {

@@ -324,13 +324,13 @@ export class SearchService {
     // the scoring run.
     const rerankModel = this.rerankModel(options, weights);
     const fromPhotoMap = rerankModel !== null && photoMap !== undefined && this.localizer?.featureMap.manifest.sha256 === this.embedder.get(rerankModel)?.manifest.sha256;
-    const mapsUpFront = rerankModel !== null && !fromPhotoMap;
+    const mapsFromRuns = rerankModel !== null && !fromPhotoMap;
     const maps = new Map<number, Parameters<typeof describeFeatureMap>[0]>();
     const keepMap = (region: (slot: number) => number) => (slot: number, model: string, map: Parameters<typeof describeFeatureMap>[0]) => {
       if (model === rerankModel) maps.set(region(slot), map);
     };
     const t1 = performance.now();
-    const scoring = await this.embedder.embedRegions(image, candidates.map((candidate) => candidate.box), { models: several ? [scorer] : ids, ...(mapsUpFront ? { onMap: keepMap((slot) => slot) } : {}) });
+    const scoring = await this.embedder.embedRegions(image, candidates.map((candidate) => candidate.box), { models: several ? [scorer] : ids, ...(mapsFromRuns ? { onMap: keepMap((slot) => slot) } : {}) });
     const t2 = performance.now();
     const scored = await searchCatalogMany(
       this.es,
@@ -352,7 +352,7 @@ export class SearchService {
     let t4 = t3;
     if (several) {
       const rest = ids.filter((id) => id !== scorer);
-      const others = await this.embedder.embedRegions(image, chosen.map((i) => candidates[i]!.box), { models: rest, ...(rerankModel && !fromPhotoMap ? { onMap: keepMap((n) => chosen[n]!) } : {}) });
+      const others = await this.embedder.embedRegions(image, chosen.map((i) => candidates[i]!.box), { models: rest, ...(mapsFromRuns ? { onMap: keepMap((n) => chosen[n]!) } : {}) });
       t4 = performance.now();
       const full = await searchCatalogMany(
         this.es,
@@ -368,6 +368,7 @@ export class SearchService {
     timings.embed = t2 - t1 + (t4 - t3);
     timings.search = t3 - t2 + (performance.now() - t4);
     // The precision stage over each chosen region's answer, with that region's own descriptor.
+    const whole = { left: 0, top: 0, width: image.width, height: image.height };
     const reranks = new Map<number, Rerank>();
     if (rerankModel) {
       const t5 = performance.now();
@@ -375,14 +376,13 @@ export class SearchService {
         const input = this.embedder.get(rerankModel)!.manifest.input;
         // The cells a run of a region gives: the model's input over the backbone's stride (7 for 224 px at 32).
         const side = Math.round(input.width / this.localizer!.featureMap.manifest.stride);
-        for (const i of chosen) maps.set(i, featureMapInBox(photoMap!, image.width, image.height, modelView(candidates[i]!.box ?? { left: 0, top: 0, width: image.width, height: image.height }, input), side));
+        for (const i of chosen) maps.set(i, featureMapInBox(photoMap!, image.width, image.height, modelView(candidates[i]!.box ?? whole, input), side));
       }
       for (const i of chosen) if (maps.has(i)) reranks.set(i, { model: rerankModel, query: describeFeatureMap(maps.get(i)!) });
       timings.rerank = performance.now() - t5;
       responses = new Map([...responses].map(([i, response]) => [i, this.rescore(response, reranks.get(i) ?? null, options, timings)]));
     }
     const primary = responses.get(choice.primary)!;
-    const whole = { left: 0, top: 0, width: image.width, height: image.height };
     const inPhoto = (box: CropBox | null): CropBox | null => (box ? scaleBox(box, image, original) : null);
     const objects = (options.objects ? choice.objects : [])
       .map((i) => {

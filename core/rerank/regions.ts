@@ -1,3 +1,5 @@
+import type { CropBox } from '../image/autocrop';
+import type { FeatureMap } from '../localization/feature-map';
 import { channelSums } from '../localization/regions';
 import { seededRandom } from '../random';
 
@@ -103,14 +105,6 @@ export function describeFeatureMap(map: { features: Float32Array; cells: number 
   return describeRegions(map.features, map.cells, projection);
 }
 
-/** A feature map of a whole image, channels first: `features[c · width · height + y · width + x]`. */
-export interface ImageFeatureMap {
-  width: number;
-  height: number;
-  channels: number;
-  features: Float32Array;
-}
-
 /**
  * The feature map of the part `box` of an image (pixels of an image `imageWidth` × `imageHeight`), read from the map of
  * the whole image instead of a model run of the part: `side` × `side` cells, each the mean of bilinear samples of the
@@ -118,7 +112,7 @@ export interface ImageFeatureMap {
  * cropped part at `side` cells gives, with the coarser view of the whole image's map (its cells are larger than a
  * crop's when the box is small). Channels first, as describeFeatureMap takes it.
  */
-export function featureMapInBox(map: ImageFeatureMap, imageWidth: number, imageHeight: number, box: { left: number; top: number; width: number; height: number }, side = 7): { features: Float32Array; cells: number } {
+export function featureMapInBox(map: Pick<FeatureMap, 'width' | 'height' | 'channels' | 'features'>, imageWidth: number, imageHeight: number, box: CropBox, side = 7): { features: Float32Array; cells: number } {
   const { width, height, channels, features } = map;
   const plane = width * height;
   const cellX = imageWidth / width;

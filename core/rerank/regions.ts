@@ -215,7 +215,8 @@ export const MIN_CELL_WEIGHT = 32;
  * described differently (dims).
  */
 export function regionSimilarity(query: RegionDescriptor, candidate: RegionDescriptor): number {
-  return query.dims === candidate.dims ? matches(candidate, query, false, MIN_CELL_WEIGHT).all : Number.NaN;
+  // int8 cells (rounded to 127ths) of the same photo can match at a little over 1.
+  return query.dims === candidate.dims ? Math.min(1, Math.max(-1, matches(candidate, query, false, MIN_CELL_WEIGHT).all)) : Number.NaN;
 }
 
 /** What the precision stage may weigh about one candidate against the query (see regionFeatures). */

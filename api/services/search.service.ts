@@ -19,7 +19,7 @@ import { searchOptionsSchema, type QueryOptions, type QuerySource, type SearchOp
 import type { Logger } from '../../core/logger';
 import { describeFeatureMap, decodeRegions, encodeRegions, featureMapInBox, type RegionDescriptor } from '../../core/rerank/regions';
 import { hitRegions, rerankResponse } from '../../core/rerank/rescore';
-import type { CatalogSearchResponse } from '../../core/search/catalog-search';
+import type { CatalogHit, CatalogSearchResponse } from '../../core/search/catalog-search';
 import { QueryVectors } from './query-vectors';
 import { FIRST_PAGE, answer, cursorOptions, facets, roundScore, roundTimings, searchSize, type PagePosition, type SearchResult, type Timings } from './search-result';
 
@@ -337,12 +337,14 @@ export class SearchService {
       this.alias,
       scoring.map((vectors) => {
         if (!several) return this.catalogSearch(Object.fromEntries(ids.map((id) => [id, Array.from(vectors[id]!)])), weights, options, filters, FIRST_PAGE, rerankModel ?? undefined);
-        return { vectors: { [scorer]: Array.from(vectors[scorer]!) }, weights: { [scorer]: 1 }, size: 1, numCandidates: options.num_candidates, filters, mode: options.mode, facets: false };
+        // Two results: the region's lead over the second counts in the choice (LocalizerSettings.gapWeight).
+        return { vectors: { [scorer]: Array.from(vectors[scorer]!) }, weights: { [scorer]: 1 }, size: 2, numCandidates: options.num_candidates, filters, mode: options.mode, facets: false };
       }),
     );
     const t3 = performance.now();
     // Scores are (1 + cos) / 2; the margins are cosine differences, as measured.
-    const answers = scored.map((response) => ({ firstId: response.hits[0]?._id, firstScore: response.hits[0] ? 2 * (response.hits[0]._score ?? 0) - 1 : -1 }));
+    const cosine = (hit: CatalogHit | undefined): number | undefined => (hit ? 2 * (hit._score ?? 0) - 1 : undefined);
+    const answers = scored.map(({ hits }) => ({ firstId: hits[0]?._id, firstScore: cosine(hits[0]) ?? -1, secondScore: cosine(hits[1]) }));
     const settings = this.localizer?.settings ?? { wholeMargin: 0, objectMargin: 0, tightenMargin: 0 };
     const choice = choose(candidates, answers, image, settings, options.max_objects ?? 5);
     const chosen = [...new Set([choice.primary, ...(options.objects ? choice.objects : [])])];

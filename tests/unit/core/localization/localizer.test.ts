@@ -127,3 +127,31 @@ describe('Localizer.propose', () => {
     expect(calls.n).toBe(1);
   });
 });
+
+describe('choose: the lead over the second result', () => {
+  const settings = { wholeMargin: 0.05, objectMargin: 0.1, tightenMargin: 0.03, gapWeight: 2 };
+  const candidates = [candidate(null, 'whole'), candidate(box(0, 0, 100, 100)), candidate(box(200, 100, 150, 150))];
+  const second = (firstId: string, firstScore: number, secondScore?: number) => ({ firstId, firstScore, ...(secondScore !== undefined ? { secondScore } : {}) });
+
+  it('prefers the region that finds one product clearly over one that finds several about as well', () => {
+    // 1 finds b first at 0.86 but c nearly as well (0.85): a part, or something else; 2 finds c at 0.84 well ahead of the rest.
+    const answers = [second('a', 0.7, 0.69), second('b', 0.86, 0.85), second('c', 0.84, 0.7)];
+    expect(choose(candidates, answers, size, { ...settings, gapWeight: 0 }, 5).primary).toBe(1);
+    expect(choose(candidates, answers, size, settings, 5).primary).toBe(2);
+    // The objects come in the same order.
+    expect(choose(candidates, answers, size, { ...settings, objectMargin: 1 }, 5).objects).toEqual([2, 1]);
+  });
+
+  it('gives no lead to a region without a second result (one product passed the filters): first scores decide', () => {
+    const answers = [second('a', 0.7), second('b', 0.86), second('b', 0.8)];
+    expect(choose(candidates, answers, size, settings, 5).primary).toBe(1);
+  });
+
+  it('tightens by the same score: a tighter region with the same first result but a smaller lead is not taken', () => {
+    const nested = [candidate(null, 'whole'), candidate(box(0, 0, 250, 250)), candidate(box(20, 20, 150, 160))];
+    // Same first score; 2's lead is 0.05 smaller: 0.1 less with gapWeight 2, beyond the 0.03 tightening margin.
+    const answers = [second('a', 0.6, 0.59), second('k', 0.9, 0.7), second('k', 0.9, 0.75)];
+    expect(choose(nested, answers, size, settings, 5).primary).toBe(1);
+    expect(choose(nested, answers, size, { ...settings, gapWeight: 0 }, 5).primary).toBe(2);
+  });
+});

@@ -85,7 +85,7 @@ export class RegionCache {
 }
 
 /** The semantic vector of `box` pooled from the feature map (mean over the cells whose centre is inside it). */
-export function pooledVector(maps: FeatureMaps, box: CropBox, image: { width: number; height: number }): Float32Array {
+export function pooledVector(maps: Pick<FeatureMaps, 'width' | 'height' | 'channels' | 'features'>, box: CropBox, image: { width: number; height: number }): Float32Array {
   const cells = maps.width * maps.height;
   const column = (x: number): number => (x / image.width) * maps.width - 0.5;
   const row = (y: number): number => (y / image.height) * maps.height - 0.5;

@@ -69,9 +69,9 @@ export interface LocalizerSettings {
   /**
    * How much a region's lead counts: a region is scored by its first result's cosine plus `gapWeight` × how far that
    * first result stands above the second (another product). A region on the product finds it clearly; a region on
-   * something else, or on a part, finds several products about as well. Measured on the scene dev set (600 photos,
-   * semantic scores of every candidate region): recall@1 0.648 with the first score alone, 0.702 / 0.710 / 0.710 /
-   * 0.702 at 1 / 1.5 / 2 / 3 (benchmarks/results/scene-search.md has the API's figures).
+   * something else, or on a part, finds several products about as well. Measured on the scene dev set's 600
+   * single-product photos: recall@1 0.648 with the first score alone, 0.702 / 0.710 / 0.710 / 0.702 at 1 / 1.5 / 2 / 3
+   * (benchmarks/results/localization-chooser.md; the API's figures in scene-search.md).
    */
   gapWeight: number;
   /** The whole photo (or its trim) stays the primary region unless another's score beats it by this much. */

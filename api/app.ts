@@ -15,7 +15,7 @@ import { buildOpenApiDocument } from './openapi';
 import { errorHandler, notFound } from './middleware/errors';
 import { requestId } from './middleware/request-id';
 import { parseApiKeys, requireScope } from './middleware/api-keys';
-import { httpMetrics, searchStageMetrics } from './middleware/metrics';
+import { catalogFilterMetric, httpMetrics, searchStageMetrics } from './middleware/metrics';
 import { createQueueDepthGauge } from '../core/metrics';
 import { rateLimit } from './middleware/rate-limit';
 import { bodyLimits, limitRequestBody } from './middleware/request-body';
@@ -26,6 +26,7 @@ import { catalogsRouter } from './routes/catalogs.route';
 import { webhookRouter } from './routes/webhook.route';
 import { IngestService } from './services/ingest.service';
 import { SearchService } from './services/search.service';
+import { CatalogScope } from '../core/search/catalog-scope';
 import { StatusService } from './services/status.service';
 import { createAdmission } from './services/admission';
 import { searchRouter } from './routes/search.route';
@@ -91,7 +92,9 @@ export function createApp(deps: ApiDeps): Express {
   app.use(statusRouter(new StatusService(deps.es, config.index.alias, deps.status)));
   app.use(catalogsRouter(deps.es, config.index.alias));
   if (deps.embedder) {
-    const search = new SearchService(deps.es, config.index.alias, deps.embedder, deps.fetcher, config.search.weights, deps.exactSearch, deps.localizer, config.image.queryCrop, config.search.rerankByDefault, createAdmission(config.api.admission, deps.registry), new QueryStore(deps.redis, config.redis.queuePrefix, config.search.queryTtlSeconds), deps.logger.child({ component: 'search' }));
+    const logger = deps.logger.child({ component: 'search' });
+    const scope = new CatalogScope(deps.es, config.index.alias, config.search.catalogScopeTtlSeconds * 1000, logger, catalogFilterMetric(deps.registry));
+    const search = new SearchService(deps.es, config.index.alias, deps.embedder, deps.fetcher, config.search.weights, deps.exactSearch, deps.localizer, config.image.queryCrop, config.search.rerankByDefault, createAdmission(config.api.admission, deps.registry), new QueryStore(deps.redis, config.redis.queuePrefix, config.search.queryTtlSeconds), scope, logger);
     app.use(searchRouter(config, search, searchStageMetrics(deps.registry)));
   }
   // The page: static files with a strict policy (no inline script; product images may come from any https host).

@@ -30,7 +30,8 @@ import { createEmbedder } from '../core/embedding/embedder';
 import { createLogger } from '../core/logger';
 import { createProgress } from '../core/progress';
 import { seededRandom, shuffle } from '../core/random';
-import { buildFilterClauses, type SearchFilters } from '../core/search/filters';
+import { buildFilterClauses, catalogFilter, type SearchFilters } from '../core/search/filters';
+import { DEFAULT_CATALOG } from '../core/catalog';
 import { searchCatalog } from '../core/search/catalog-search';
 import { startApi, multipart, type ApiProcess } from './lib/api-process';
 import { benchProduct, createBenchIndex, request } from './lib/bench-index';
@@ -96,7 +97,7 @@ function summariseScenes(samples: Sample[]) {
   };
 }
 
-function summarise(samples: Array<Sample & { direct: number }>) {
+function summarise(samples: Array<Sample & { direct: number; directCatalog: number }>) {
   const overhead = samples.map((s) => s.wall - s.decode - s.embed - s.direct);
   return {
     wall: stats(samples.map((s) => s.wall)),
@@ -105,6 +106,7 @@ function summarise(samples: Array<Sample & { direct: number }>) {
     search: stats(samples.map((s) => s.search)),
     api_total: stats(samples.map((s) => s.total)),
     direct_es: stats(samples.map((s) => s.direct)),
+    direct_es_catalog: stats(samples.map((s) => s.directCatalog)),
     overhead_ms: stats(overhead),
     /** The API's own share of the end-to-end time: mean overhead over mean wall time. */
     overhead_share: overhead.reduce((a, b) => a + b, 0) / samples.reduce((a, s) => a + s.wall, 0),
@@ -187,14 +189,15 @@ async function main(): Promise<void> {
           const { ms, body: answer } = await request(`${api}/v1/search`, 'POST', { 'content-type': 'application/json' }, body);
           return { wall: ms, ...(answer.timings_ms as Omit<Sample, 'wall'>) };
         };
-        const direct = async (q: number, filters?: SearchFilters, models: string[] = modelIds): Promise<number> => {
+        const direct = async (q: number, filters?: SearchFilters, models: string[] = modelIds, catalog = false): Promise<number> => {
           // The same code as the API (one request, or two for the hybrid) with the official client, as the API uses it.
           const started = performance.now();
           const { hits } = await searchCatalog(es, alias, {
             vectors: Object.fromEntries(models.map((id) => [id, Array.from(row(queryVectors[id]!, dims[id]!, q))])),
             weights,
             size: 10,
-            filters: buildFilterClauses(filters),
+            // With `catalog`, the default catalog's filter first, as the API sends it when the index holds several.
+            filters: [...(catalog ? [catalogFilter(DEFAULT_CATALOG)] : []), ...buildFilterClauses(filters)],
             mode: 'knn',
             facets: false,
           });
@@ -207,9 +210,9 @@ async function main(): Promise<void> {
           await direct(q % uploads.length);
         }
 
-        const plain: Array<Sample & { direct: number }> = [];
-        const filtered: Array<Sample & { direct: number }> = [];
-        const vector: Array<Sample & { direct: number }> = [];
+        const plain: Array<Sample & { direct: number; directCatalog: number }> = [];
+        const filtered: Array<Sample & { direct: number; directCatalog: number }> = [];
+        const vector: Array<Sample & { direct: number; directCatalog: number }> = [];
         const order = shuffle(Array.from({ length: uploads.length * 3 }, (_, n) => n), random);
         const bar = createProgress(`search at ${size}`);
         for (const n of order) {
@@ -228,7 +231,8 @@ async function main(): Promise<void> {
             directMs = await viaEs();
             sample = await viaApi();
           }
-          kind.push({ ...sample, direct: directMs });
+          const directCatalog = await direct(q, filters, kind === vector ? modelIds.slice(0, 1) : modelIds, true);
+          kind.push({ ...sample, direct: directMs, directCatalog });
           bar.update(plain.length + filtered.length + vector.length, order.length);
         }
         bar.done();
@@ -285,6 +289,7 @@ ${line('search (API → Elasticsearch, 2 requests)', (s) => s.search)}
 ${line('total in the API (arrival → response)', (s) => s.api_total)}
 ${line('**end to end (client)**', (s) => s.wall)}
 ${line('Elasticsearch direct, same requests', (s) => s.direct_es)}
+${line('Elasticsearch direct with the catalog filter (an index of several catalogs)', (s) => s.direct_es_catalog)}
 ${line('API overhead (end to end − decode − embed − direct)', (s) => s.overhead_ms)}
 
 API overhead as a share of the end-to-end time, p50 overhead ÷ p50 end to end, and mean ÷ mean (where the tails
@@ -315,7 +320,9 @@ plus Gaussian noise (cosine 0.55 – 0.95 to the source), so the index has the d
 real catalog without embedding 100,000 images on 2 cores.${photoCount > 1 ? ` Each product has ${photoCount} photos (nested in its document, as the indexer writes \`images\`): a real product's first is its real photo, every other photo is its source's vectors plus noise as above (another view of it); ${(photoCount * main[0]!.products).toLocaleString('en')} photo vectors per model at ${main[0]!.products.toLocaleString('en')} products.` : ''} "Elasticsearch direct" runs the code the API runs
 (core/search/catalog-search.ts: for the hybrid, the candidates request and the fusion request; one request for one
 model) with the same query vectors and the official client, as the API does; the overhead is everything else the API
-does: HTTP and multipart parsing, validation, the response. The load client is node:http with keep-alive.
+does: HTTP and multipart parsing, validation, the response. The index holds one catalog, so the API leaves the
+catalog filter out (core/search/catalog-scope.ts), as "Elasticsearch direct" does; the row "with the catalog filter"
+is what every search would cost with it (an index of several catalogs). The load client is node:http with keep-alive.
 `;
   const photosArgument = `${photoCount > 1 ? ` --photos ${photoCount}` : ''}${mergeAfterLoad ? ' --force-merge' : ''}`;
   writeResult(`search-latency${photoCount > 1 ? `-${photoCount}-photos` : ''}${mergeAfterLoad ? '-merged' : ''}`, `npm run bench:search-latency -- --sizes ${sizes.join(',')} --queries ${queryCount} --scenes ${sceneCount}${photosArgument} --api-node-flags '${nodeFlags.join(';')}'`, { index_type: config.vectors.defaults.type, weights, filters: FILTERS, photos_per_product: photoCount, results }, markdown);

@@ -180,6 +180,7 @@ const envSchema = z.object({
     .optional(),
   QUERY_TTL_S: positiveInt.max(86_400).default(900),
   RERANK_DEFAULT: bool.default(false),
+  CATALOG_SCOPE_TTL_S: nonNegativeInt.max(3600).default(30),
   API_KEYS: z
     .string()
     .regex(
@@ -375,6 +376,11 @@ const configSchema = envSchema
        * 22 searches/s with it (benchmarks/results/rerank-on/load-knee.md; docs/search.md).
        */
       rerankByDefault: e.RERANK_DEFAULT,
+      /**
+       * How old the API's reading of the catalogs in the index may be, in seconds (default 30): while the index holds
+       * one catalog, its searches leave the catalog filter out (core/search/catalog-scope.ts); 0 keeps it always.
+       */
+      catalogScopeTtlSeconds: e.CATALOG_SCOPE_TTL_S,
     },
   }));
 

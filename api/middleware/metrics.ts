@@ -40,3 +40,13 @@ export function searchStageMetrics(registry: Registry): Histogram<'stage'> {
     registers: [registry],
   }));
 }
+
+/** Searches by how their catalog was kept: `filtered`, `unfiltered` (the index holds that catalog alone), `rerun`. */
+export function catalogFilterMetric(registry: Registry): Counter<'way'> {
+  return reuseMetric(registry, 'lookalike_search_catalog_filter_total', () => new Counter({
+    name: 'lookalike_search_catalog_filter_total',
+    help: 'Searches by how their catalog was kept: filtered, unfiltered (the index held that catalog alone), rerun (an unfiltered search found another catalog\'s product and ran again filtered)',
+    labelNames: ['way'],
+    registers: [registry],
+  }));
+}

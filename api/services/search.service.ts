@@ -11,6 +11,7 @@ import type { ImageFetcher } from '../../core/net/image-fetcher';
 import { DEFAULT_CATALOG, documentId } from '../../core/catalog';
 import { buildFilterClauses, catalogFilter, type FilterClause } from '../../core/search/filters';
 import { searchCatalog, searchCatalogMany, type CatalogSearchOptions } from '../../core/search/catalog-search';
+import { foreignHit, type CatalogScope } from '../../core/search/catalog-scope';
 import { searchFailure } from '../../core/search/elasticsearch';
 import { decodeCursor } from '../../core/search/paging';
 import { steer } from '../../core/search/steering';
@@ -64,6 +65,8 @@ export class SearchService {
     private readonly admission: Admission,
     /** Keeps each search's query for QUERY_TTL_S, for `query_id`. */
     private readonly queries: QueryStore,
+    /** Which catalogs the index holds: a search of the only one leaves its catalog filter out. */
+    private readonly scope: CatalogScope,
     private readonly logger: Logger,
   ) {
     this.vectors = new QueryVectors(es, alias, embedder, queries);
@@ -261,14 +264,14 @@ export class SearchService {
     const used = Object.keys(weights).filter((id) => vectors[id]);
     if (used.length === 0) throw new ValidationError(`the query has no vector for ${Object.keys(weights).join(', ')}; it has ${Object.keys(vectors).join(', ')}`, { code: 'invalid_request' });
     const catalog = catalogOf(options);
-    const filters = searchFilters(options);
+    const filters = buildFilterClauses(options.filters);
     // "Less like this": an unliked product also leaves the results.
     const left = [...(exclude ? [exclude] : []), ...(options.unlike ?? []).flatMap((item) => (item.product_id ? [documentId(catalog, item.product_id)] : []))];
     if (left.length > 0) filters.push({ bool: { must_not: { ids: { values: left } } } });
     const query = Object.fromEntries(used.map((id) => [id, vectors[id]!]));
     const steering = await this.vectors.steering(options, used);
     const t1 = performance.now();
-    const searched = await searchCatalog(this.es, this.alias, this.catalogSearch(steering.length > 0 ? steer(query, steering) : query, weights, options, filters, page, rerank?.model));
+    const searched = await this.inCatalog(catalog, filters, options.facets, (filters) => searchCatalog(this.es, this.alias, this.catalogSearch(steering.length > 0 ? steer(query, steering) : query, weights, options, filters, page, rerank?.model)));
     timings.search = performance.now() - t1;
     const response = this.rescore(searched, rerank, options, timings);
     const answered = answer(response, options, page, cursorOptions(options));
@@ -315,7 +318,8 @@ export class SearchService {
     // 0.66 recall@1 on the scene dev set) and cost one model and one request per region; 2. the chosen regions (the
     // primary, and the objects) embedded by the other models and searched with every model.
     const scorer = ids.reduce((best, id) => (weights[id]! > weights[best]! ? id : best));
-    const filters = searchFilters(options);
+    const catalog = catalogOf(options);
+    const filters = buildFilterClauses(options.filters);
     const several = candidates.length > 1 && ids.length > 1;
     // With `rerank`: the feature map of the chosen regions by the model the precision stage compares, described when
     // chosen. Fetching a map from a run costs about 0.6–1 ms an image (13–23 ms for 24 candidates, measured). When the
@@ -332,14 +336,16 @@ export class SearchService {
     const t1 = performance.now();
     const scoring = await this.embedder.embedRegions(image, candidates.map((candidate) => candidate.box), { models: several ? [scorer] : ids, ...(mapsFromRuns ? { onMap: keepMap((slot) => slot) } : {}) });
     const t2 = performance.now();
-    const scored = await searchCatalogMany(
-      this.es,
-      this.alias,
-      scoring.map((vectors) => {
-        if (!several) return this.catalogSearch(Object.fromEntries(ids.map((id) => [id, Array.from(vectors[id]!)])), weights, options, filters, FIRST_PAGE, rerankModel ?? undefined);
-        // Two results: the region's lead over the second counts in the choice (LocalizerSettings.gapWeight).
-        return { vectors: { [scorer]: Array.from(vectors[scorer]!) }, weights: { [scorer]: 1 }, size: 2, numCandidates: options.num_candidates, filters, mode: options.mode, facets: false };
-      }),
+    const scored = await this.inCatalog(catalog, filters, options.facets, (filters) =>
+      searchCatalogMany(
+        this.es,
+        this.alias,
+        scoring.map((vectors) => {
+          if (!several) return this.catalogSearch(Object.fromEntries(ids.map((id) => [id, Array.from(vectors[id]!)])), weights, options, filters, FIRST_PAGE, rerankModel ?? undefined);
+          // Two results: the region's lead over the second counts in the choice (LocalizerSettings.gapWeight).
+          return { vectors: { [scorer]: Array.from(vectors[scorer]!) }, weights: { [scorer]: 1 }, size: 2, numCandidates: options.num_candidates, filters, mode: options.mode, facets: false };
+        }),
+      ),
     );
     const t3 = performance.now();
     // Scores are (1 + cos) / 2; the margins are cosine differences, as measured.
@@ -356,11 +362,13 @@ export class SearchService {
       const rest = ids.filter((id) => id !== scorer);
       const others = await this.embedder.embedRegions(image, chosen.map((i) => candidates[i]!.box), { models: rest, ...(mapsFromRuns ? { onMap: keepMap((n) => chosen[n]!) } : {}) });
       t4 = performance.now();
-      const full = await searchCatalogMany(
-        this.es,
-        this.alias,
-        chosen.map((i, n) =>
-          this.catalogSearch(Object.fromEntries([[scorer, Array.from(scoring[i]![scorer]!)], ...rest.map((id) => [id, Array.from(others[n]![id]!)])]), weights, options, filters, FIRST_PAGE, rerankModel ?? undefined),
+      const full = await this.inCatalog(catalog, filters, options.facets, (filters) =>
+        searchCatalogMany(
+          this.es,
+          this.alias,
+          chosen.map((i, n) =>
+            this.catalogSearch(Object.fromEntries([[scorer, Array.from(scoring[i]![scorer]!)], ...rest.map((id) => [id, Array.from(others[n]![id]!)])]), weights, options, filters, FIRST_PAGE, rerankModel ?? undefined),
+          ),
         ),
       );
       responses = new Map(chosen.map((i, n) => [i, full[n]!]));
@@ -419,6 +427,22 @@ export class SearchService {
    * The catalog search of one query vector set: every result up to the page's end (so kNN's k and num_candidates
    * grow with the depth); the verdict reads the top VERDICT_DEPTH hits, whatever k is.
    */
+  /**
+   * Runs a search of `catalog` given the request's `filters` and the catalog filter (first), which is left out when
+   * the index holds that catalog alone (core/search/catalog-scope.ts) and the search counts no facets; a search that
+   * left it out and answered a product of another catalog runs again with it. Every answer is of `catalog` alone.
+   */
+  private async inCatalog<T extends CatalogSearchResponse | CatalogSearchResponse[]>(catalog: string, filters: FilterClause[], facets: boolean, run: (filters: FilterClause[]) => Promise<T>): Promise<T> {
+    const withCatalog = (): FilterClause[] => [catalogFilter(catalog), ...filters];
+    if (facets || !this.scope.soleCatalog(catalog)) return run(withCatalog());
+    const answer = await run(filters);
+    const hits = (Array.isArray(answer) ? answer : [answer]).flatMap((response) => response.hits);
+    if (!foreignHit(hits, catalog)) return answer;
+    this.logger.info({ catalog }, 'a search without its catalog filter found a product of another catalog: searched again with it');
+    this.scope.foreignFound();
+    return run(withCatalog());
+  }
+
   private catalogSearch(vectors: Record<string, number[]>, weights: Record<string, number>, options: SearchOptions, filters: FilterClause[], page: PagePosition = FIRST_PAGE, regions?: string): CatalogSearchOptions {
     return { vectors, weights, size: searchSize(options, page), numCandidates: options.num_candidates, filters, mode: options.mode, facets: options.facets, ...(regions && vectors[regions] ? { regions } : {}) };
   }
@@ -432,7 +456,3 @@ const catalogOf = (options: SearchOptions): string => options.catalog ?? DEFAULT
 const productMissing = (id: string, model: string | null): string =>
   `product ${id}'s photo was embedded before descriptors were stored (\`lookalike reembed --model ${model ?? ''}\` adds them); search without rerank`;
 
-/** The search's pre-filters: its catalog first (never left out), then the request's filters. */
-function searchFilters(options: SearchOptions): FilterClause[] {
-  return [catalogFilter(catalogOf(options)), ...buildFilterClauses(options.filters)];
-}

@@ -10,7 +10,8 @@ import type { CatalogHit } from './catalog-search';
  * Every search is pre-filtered by its catalog (core/search/filters.ts `catalogFilter`), and a filter costs a kNN
  * search even when every product passes it: Elasticsearch collects the passing documents (every photo of every
  * product, through the nested join) before it searches. Measured at 100,000 products × 4 photos, hybrid, force-merged:
- * p50 19.5 ms without a filter, 27.8 ms with the catalog filter (p95 26.8 / 36.4). Most deployments hold one catalog.
+ * p50 19.5 ms without a filter, 27.5 ms with the catalog filter (p95 24.8 / 32.1; one photo: 11.6 / 14.0 ms p50;
+ * benchmarks/results/search-latency-4-photos-merged.md, search-latency-merged.md). Most deployments hold one catalog.
  *
  * What makes leaving it out safe:
  * - the catalogs are read from the index (a terms aggregation on `catalog`, products without the field counting as

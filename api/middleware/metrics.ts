@@ -41,11 +41,14 @@ export function searchStageMetrics(registry: Registry): Histogram<'stage'> {
   }));
 }
 
-/** Searches by how their catalog was kept: `filtered`, `unfiltered` (the index holds that catalog alone), `rerun`. */
+/**
+ * Catalog searches (Elasticsearch rounds: a localized photo makes two, its regions' and its chosen regions') by how
+ * their catalog was kept: `filtered`, `unfiltered` (the index holds that catalog alone), `rerun`.
+ */
 export function catalogFilterMetric(registry: Registry): Counter<'way'> {
   return reuseMetric(registry, 'lookalike_search_catalog_filter_total', () => new Counter({
     name: 'lookalike_search_catalog_filter_total',
-    help: 'Searches by how their catalog was kept: filtered, unfiltered (the index held that catalog alone), rerun (an unfiltered search found another catalog\'s product and ran again filtered)',
+    help: 'Catalog searches (rounds of requests: a localized photo makes two) by how their catalog was kept: filtered, unfiltered (the index held that catalog alone), rerun (an unfiltered round found another catalog\'s product and ran again filtered)',
     labelNames: ['way'],
     registers: [registry],
   }));

@@ -424,10 +424,6 @@ export class SearchService {
   }
 
   /**
-   * The catalog search of one query vector set: every result up to the page's end (so kNN's k and num_candidates
-   * grow with the depth); the verdict reads the top VERDICT_DEPTH hits, whatever k is.
-   */
-  /**
    * Runs a search of `catalog` given the request's `filters` and the catalog filter (first), which is left out when
    * the index holds that catalog alone (core/search/catalog-scope.ts) and the search counts no facets; a search that
    * left it out and answered a product of another catalog runs again with it. Every answer is of `catalog` alone.
@@ -443,6 +439,10 @@ export class SearchService {
     return run(withCatalog());
   }
 
+  /**
+   * The catalog search of one query vector set: every result up to the page's end (so kNN's k and num_candidates
+   * grow with the depth); the verdict reads the top VERDICT_DEPTH hits, whatever k is.
+   */
   private catalogSearch(vectors: Record<string, number[]>, weights: Record<string, number>, options: SearchOptions, filters: FilterClause[], page: PagePosition = FIRST_PAGE, regions?: string): CatalogSearchOptions {
     return { vectors, weights, size: searchSize(options, page), numCandidates: options.num_candidates, filters, mode: options.mode, facets: options.facets, ...(regions && vectors[regions] ? { regions } : {}) };
   }

@@ -32,6 +32,11 @@ export function documentId(catalog: string, id: string): string {
   return catalog === DEFAULT_CATALOG ? id : `${catalog} ${id}`;
 }
 
+/** The catalog of a stored product (its `_source`): products written before catalogs have none and are the default's. */
+export function catalogOfSource(source: Record<string, unknown> | undefined): string {
+  return typeof source?.catalog === 'string' ? source.catalog : DEFAULT_CATALOG;
+}
+
 export const MAX_EVENTS_PER_REQUEST = 500;
 
 export const productIdSchema = z

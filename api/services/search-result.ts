@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { DEFAULT_CATALOG } from '../../core/catalog';
+import { catalogOfSource } from '../../core/catalog';
 import { cropBoxSchema } from '../../core/image/autocrop';
 import { FACETS, type CatalogHit, type CatalogSearchResponse } from '../../core/search/catalog-search';
 import { productFieldsSchema } from '../../core/search/catalog-store';
@@ -92,13 +92,13 @@ export const roundTimings = (timings: Timings): SearchResult['timings_ms'] => Ob
 
 /** A hit as a result: the product's own id (the document id also encodes its catalog). */
 function resultOf(hit: CatalogHit, score: number): SearchResult['results'][number] {
-  const { id, catalog, image_hash: _imageHash, ...product } = (hit._source ?? {}) as Record<string, unknown>;
+  const { id, catalog: _catalog, image_hash: _imageHash, ...product } = (hit._source ?? {}) as Record<string, unknown>;
   return {
     id: typeof id === 'string' ? id : hit._id!,
     score: roundScore(score),
     // Every kNN and exact hit names its photo; a hit without inner hits is answered with the main photo.
     matched_image: matchedImage(hit.inner_hits as Parameters<typeof matchedImage>[0]) ?? 0,
-    product: { ...product, catalog: typeof catalog === 'string' ? catalog : DEFAULT_CATALOG },
+    product: { ...product, catalog: catalogOfSource(hit._source) },
   };
 }
 

@@ -1,6 +1,6 @@
 import type { Client } from '@elastic/elasticsearch';
 import type { Counter } from 'prom-client';
-import { DEFAULT_CATALOG } from '../catalog';
+import { DEFAULT_CATALOG, catalogOfSource } from '../catalog';
 import type { Logger } from '../logger';
 import type { CatalogHit } from './catalog-search';
 
@@ -74,7 +74,8 @@ export class CatalogScope {
           index: this.index,
           size: 0,
           track_total_hits: false,
-          aggs: { catalogs: { terms: { field: 'catalog', size: 2 } }, without: { missing: { field: 'catalog' } } },
+          // As GET /v1/catalogs counts them: a product without the field is the default catalog's.
+          aggs: { catalogs: { terms: { field: 'catalog', missing: DEFAULT_CATALOG, size: 2 } } },
         });
         if (generation === this.generation) this.known = { catalogs: catalogsOf(response.aggregations as CatalogAggregations), at: this.now() };
       } catch (error) {
@@ -91,21 +92,14 @@ export class CatalogScope {
 
 interface CatalogAggregations {
   catalogs?: { buckets?: Array<{ key: string }> };
-  without?: { doc_count?: number };
 }
 
-/** The catalogs of the aggregation's answer: its terms, and the default catalog when some products have none. */
+/** The catalogs of the aggregation's answer (products without a catalog already counted as the default's). */
 export function catalogsOf(aggregations: CatalogAggregations | undefined): Set<string> {
-  const catalogs = new Set((aggregations?.catalogs?.buckets ?? []).map((bucket) => String(bucket.key)));
-  if ((aggregations?.without?.doc_count ?? 0) > 0) catalogs.add(DEFAULT_CATALOG);
-  return catalogs;
+  return new Set((aggregations?.catalogs?.buckets ?? []).map((bucket) => String(bucket.key)));
 }
 
 /** Whether any hit is not a product of `catalog` (a hit without its `_source` cannot be checked: it counts as foreign). */
 export function foreignHit(hits: CatalogHit[], catalog: string): boolean {
-  return hits.some((hit) => {
-    if (!hit._source) return true;
-    const of = hit._source.catalog;
-    return (typeof of === 'string' ? of : DEFAULT_CATALOG) !== catalog;
-  });
+  return hits.some((hit) => !hit._source || catalogOfSource(hit._source) !== catalog);
 }

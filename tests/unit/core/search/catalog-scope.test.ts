@@ -13,15 +13,17 @@ function fakeEs(answer: { current: unknown }) {
   });
   return { es: { search } as unknown as Client, search };
 }
-const aggregations = (catalogs: string[], without = 0) => ({ catalogs: { buckets: catalogs.map((key) => ({ key, doc_count: 1 })) }, without: { doc_count: without } });
+const aggregations = (catalogs: string[]) => ({ catalogs: { buckets: catalogs.map((key) => ({ key, doc_count: 1 })) } });
 
 describe('catalogsOf', () => {
-  it('reads the terms, and products without a catalog as the default catalog', () => {
+  it('reads the terms, and products without a catalog as the default catalog', async () => {
     expect([...catalogsOf(aggregations(['store-a']))]).toEqual(['store-a']);
-    expect([...catalogsOf(aggregations([], 4))]).toEqual(['default']);
-    expect([...catalogsOf(aggregations(['default'], 4))]).toEqual(['default']);
-    expect([...catalogsOf(aggregations(['store-a'], 1))].sort()).toEqual(['default', 'store-a']);
+    expect([...catalogsOf(aggregations(['default', 'store-a']))].sort()).toEqual(['default', 'store-a']);
     expect(catalogsOf(undefined).size).toBe(0);
+    // Products without the field fall in the default catalog's bucket: the aggregation asks for it.
+    const { es, search } = fakeEs({ current: aggregations(['default']) });
+    await new CatalogScope(es, 'products', 30_000, logger).read();
+    expect(search).toHaveBeenCalledWith(expect.objectContaining({ aggs: { catalogs: { terms: { field: 'catalog', missing: 'default', size: 2 } } } }));
   });
 });
 

@@ -32,7 +32,7 @@ import { createProgress } from '../core/progress';
 import { seededRandom, shuffle } from '../core/random';
 import { buildFilterClauses, catalogFilter, type SearchFilters } from '../core/search/filters';
 import { DEFAULT_CATALOG } from '../core/catalog';
-import { searchCatalog } from '../core/search/catalog-search';
+import { buildCandidatesBody, buildFusionBody, searchCatalog } from '../core/search/catalog-search';
 import { startApi, multipart, type ApiProcess } from './lib/api-process';
 import { benchProduct, createBenchIndex, request } from './lib/bench-index';
 import { buildDevSet } from './lib/devset';
@@ -97,7 +97,14 @@ function summariseScenes(samples: Sample[]) {
   };
 }
 
-function summarise(samples: Array<Sample & { direct: number; directCatalog: number }>) {
+/** Per query, Elasticsearch alone: as the API searches, with the catalog filter, and with the fusion walking the graph. */
+interface Direct {
+  direct: number;
+  directCatalog: number;
+  directWalk: number;
+}
+
+function summarise(samples: Array<Sample & Direct>) {
   const overhead = samples.map((s) => s.wall - s.decode - s.embed - s.direct);
   return {
     wall: stats(samples.map((s) => s.wall)),
@@ -107,6 +114,7 @@ function summarise(samples: Array<Sample & { direct: number; directCatalog: numb
     api_total: stats(samples.map((s) => s.total)),
     direct_es: stats(samples.map((s) => s.direct)),
     direct_es_catalog: stats(samples.map((s) => s.directCatalog)),
+    direct_es_walk: stats(samples.map((s) => s.directWalk)),
     overhead_ms: stats(overhead),
     /** The API's own share of the end-to-end time: mean overhead over mean wall time. */
     overhead_share: overhead.reduce((a, b) => a + b, 0) / samples.reduce((a, s) => a + s.wall, 0),
@@ -204,15 +212,30 @@ async function main(): Promise<void> {
           return hits.length > 0 ? performance.now() - started : NaN;
         };
 
+        // The hybrid's fusion as the API sent it before 2026-12-06: num_candidates = the candidates. With several photos a
+        // product its ids filter passes more photo vectors than that, and Elasticsearch walked the graph before
+        // searching them exactly (core/search/catalog-search.ts, fusionCandidates). NaN for one model (no fusion).
+        const directWalking = async (q: number, filters?: SearchFilters, models: string[] = modelIds): Promise<number> => {
+          if (models.length < 2) return NaN;
+          const options = { vectors: Object.fromEntries(models.map((id) => [id, Array.from(row(queryVectors[id]!, dims[id]!, q))])), weights, size: 10, filters: buildFilterClauses(filters), mode: 'knn' as const, facets: false };
+          const started = performance.now();
+          const candidates = (await es.search({ index: alias, ...buildCandidatesBody(options) } as never)) as { hits: { hits: Array<{ _id: string }> } };
+          const ids = candidates.hits.hits.map((hit) => hit._id);
+          const fusion = buildFusionBody(options, ids) as { knn: Array<Record<string, unknown>> };
+          const answer = (await es.search({ index: alias, ...fusion, knn: fusion.knn.map((clause) => ({ ...clause, num_candidates: ids.length })) } as never)) as { hits: { hits: unknown[] } };
+          return answer.hits.hits.length > 0 ? performance.now() - started : NaN;
+        };
+
         // Warm-up: the first requests load graphs into the page cache and JIT the API's code paths.
         for (let q = 0; q < 40; q++) {
           await upload(q % uploads.length);
           await direct(q % uploads.length);
+          await directWalking(q % uploads.length);
         }
 
-        const plain: Array<Sample & { direct: number; directCatalog: number }> = [];
-        const filtered: Array<Sample & { direct: number; directCatalog: number }> = [];
-        const vector: Array<Sample & { direct: number; directCatalog: number }> = [];
+        const plain: Array<Sample & Direct> = [];
+        const filtered: Array<Sample & Direct> = [];
+        const vector: Array<Sample & Direct> = [];
         const order = shuffle(Array.from({ length: uploads.length * 3 }, (_, n) => n), random);
         const bar = createProgress(`search at ${size}`);
         for (const n of order) {
@@ -232,7 +255,8 @@ async function main(): Promise<void> {
             sample = await viaApi();
           }
           const directCatalog = await direct(q, filters, kind === vector ? modelIds.slice(0, 1) : modelIds, true);
-          kind.push({ ...sample, direct: directMs, directCatalog });
+          const directWalk = await directWalking(q, filters, kind === vector ? modelIds.slice(0, 1) : modelIds);
+          kind.push({ ...sample, direct: directMs, directCatalog, directWalk });
           bar.update(plain.length + filtered.length + vector.length, order.length);
         }
         bar.done();
@@ -290,7 +314,7 @@ ${line('total in the API (arrival → response)', (s) => s.api_total)}
 ${line('**end to end (client)**', (s) => s.wall)}
 ${line('Elasticsearch direct, same requests', (s) => s.direct_es)}
 ${line('Elasticsearch direct with the catalog filter (an index of several catalogs)', (s) => s.direct_es_catalog)}
-${line('API overhead (end to end − decode − embed − direct)', (s) => s.overhead_ms)}
+${photoCount > 1 ? `${line('Elasticsearch direct, the fusion walking the graph first (as before 2026-12-06)', (s) => s.direct_es_walk)}\n` : ''}${line('API overhead (end to end − decode − embed − direct)', (s) => s.overhead_ms)}
 
 API overhead as a share of the end-to-end time, p50 overhead ÷ p50 end to end, and mean ÷ mean (where the tails
 weigh in): ${main.map((r) => `${r.products.toLocaleString('en')}: ${fixed((100 * r.plain.overhead_ms.p50) / r.plain.wall.p50, 1)} % and ${fixed(100 * r.plain.overhead_share, 1)} % (filtered: ${fixed((100 * r.filtered.overhead_ms.p50) / r.filtered.wall.p50, 1)} % and ${fixed(100 * r.filtered.overhead_share, 1)} %)`).join('; ')}.
@@ -322,7 +346,7 @@ real catalog without embedding 100,000 images on 2 cores.${photoCount > 1 ? ` Ea
 model) with the same query vectors and the official client, as the API does; the overhead is everything else the API
 does: HTTP and multipart parsing, validation, the response. The index holds one catalog, so the API leaves the
 catalog filter out (core/search/catalog-scope.ts), as "Elasticsearch direct" does; the row "with the catalog filter"
-is what every search would cost with it (an index of several catalogs). The load client is node:http with keep-alive.
+is what every search would cost with it (an index of several catalogs).${photoCount > 1 ? ' The row "the fusion walking the graph first" sends the fusion request as the API did before 2026-12-06, with `num_candidates` equal to the candidates: their photos outnumber it, so Elasticsearch walked the graph before searching them exactly (the API now sets it to every photo they may have: `fusionCandidates`).' : ''} The load client is node:http with keep-alive.
 `;
   const photosArgument = `${photoCount > 1 ? ` --photos ${photoCount}` : ''}${mergeAfterLoad ? ' --force-merge' : ''}`;
   writeResult(`search-latency${photoCount > 1 ? `-${photoCount}-photos` : ''}${mergeAfterLoad ? '-merged' : ''}`, `npm run bench:search-latency -- --sizes ${sizes.join(',')} --queries ${queryCount} --scenes ${sceneCount}${photosArgument} --api-node-flags '${nodeFlags.join(';')}'`, { index_type: config.vectors.defaults.type, weights, filters: FILTERS, photos_per_product: photoCount, results }, markdown);

@@ -1,5 +1,6 @@
 import type { Client } from '@elastic/elasticsearch';
-import { buildCandidatesBody, buildFusionBody, buildSearchBody, FACETS, numCandidatesFor, PRODUCT_FIELDS, searchCatalog, searchCatalogMany } from '../../../../core/search/catalog-search';
+import { MAX_IMAGES } from '../../../../core/catalog';
+import { buildCandidatesBody, buildFusionBody, fusionCandidates, buildSearchBody, FACETS, numCandidatesFor, PRODUCT_FIELDS, searchCatalog, searchCatalogMany } from '../../../../core/search/catalog-search';
 import { PartialResultsError, searchFailure } from '../../../../core/search/elasticsearch';
 
 describe('catalog search', () => {
@@ -25,21 +26,23 @@ describe('catalog search', () => {
     });
   });
 
-  it('hybrid step 2: the same clauses over exactly the candidates, so each gets every model share', () => {
+  it('hybrid step 2: the same clauses over exactly the candidates, so each gets every model share; num_candidates covers every photo they may have (an exact search)', () => {
     const candidates = ['p1', 'p2', 'p3'];
     const restricted = [...filters, { ids: { values: candidates } }];
     expect(buildFusionBody({ vectors, weights: { a: 3, b: 1 }, size: 2, filters, mode: 'knn', facets: true }, candidates)).toEqual({
       size: 2,
       _source: PRODUCT_FIELDS,
       knn: [
-        { field: 'photos.vectors.a', query_vector: [1, 0], k: 3, num_candidates: 3, filter: restricted, boost: 0.75, inner_hits: { name: 'a', size: 1, _source: false } },
-        { field: 'photos.vectors.b', query_vector: [0, 1, 0], k: 3, num_candidates: 3, filter: restricted, boost: 0.25, inner_hits: { name: 'b', size: 1, _source: false } },
+        { field: 'photos.vectors.a', query_vector: [1, 0], k: 3, num_candidates: 3 * MAX_IMAGES, filter: restricted, boost: 0.75, inner_hits: { name: 'a', size: 1, _source: false } },
+        { field: 'photos.vectors.b', query_vector: [0, 1, 0], k: 3, num_candidates: 3 * MAX_IMAGES, filter: restricted, boost: 0.25, inner_hits: { name: 'b', size: 1, _source: false } },
       ],
       aggs: FACETS,
     });
   });
 
   it('clamps num_candidates to [size, 10000]; facets count every candidate', () => {
+    expect(fusionCandidates(200)).toBe(200 * MAX_IMAGES);
+    expect(fusionCandidates(5000)).toBe(10_000);
     expect(numCandidatesFor(10)).toBe(100);
     expect(numCandidatesFor(50)).toBe(500);
     expect(numCandidatesFor(20, 5)).toBe(20);

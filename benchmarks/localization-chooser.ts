@@ -10,9 +10,14 @@
  *   448 px map) of the region to its first result's catalog photo;
  * - a linear chooser learned over features of every region (logistic, trained on one half of the photos and scored
  *   on the other, both ways);
- * - embedding only the best few candidates, pre-ranked by vectors pooled from the photo's map (no model run).
+ * - embedding only the best few candidates, pre-ranked by vectors pooled from the photo's map (no model run);
+ * - the service's chooser over the first N candidates: what a cap on the regions (LOCALIZE_PRIMARY_REGIONS) keeps
+ *   (the candidates come in the localizer's order, so a cap keeps a prefix of them).
  * A photo counts as found when the chosen region's first hybrid result is the product, as the API answers it.
  * The API's own figures for the chosen setting: `npm run bench:scene-search`.
+ *
+ * Every candidate up to LOCALIZE_MAX_REGIONS is proposed (the primary cap lifted to it), so the rows below see the
+ * uncapped list; results of a seed other than 11 are written apart (localization-chooser-seed<N>).
  *
  * usage: npm run bench:localization-chooser -- [--single 600] [--seed 11]
  */
@@ -83,6 +88,8 @@ function best(scores: Float32Array, k: number): number[] {
 
 async function measure(): Promise<Photo[]> {
   const config = loadConfig({ ...process.env, LOG_LEVEL: 'warn' });
+  // Every candidate a photo may get: the primary cap lifted to the objects' (the cap rows take prefixes of them).
+  config.image.localizePrimaryRegions = config.image.localizeMaxRegions;
   const logger = createLogger(config);
   const scenes = await buildSceneDevSet(path.join(CACHE, 'scenes'), { single, multi: 200, seed });
   const plain = await buildDevSet(path.join(CACHE, 'devset'), { perCategory: 100, queryItems: 300, seed: 7 });
@@ -247,10 +254,15 @@ async function main(): Promise<void> {
   const add = (way: string, result: ReturnType<typeof recall>): void => void rows.push({ way, recall: result.all, halves: result.halves, embedded: result.embedded });
   const byService = (region: Region): RegionAnswer => ({ firstId: String(first(region)[0]), firstScore: first(region)[1], secondScore: region.semantic[1]![1] });
   for (const gapWeight of [0, 0.5, 1, 1.5, 2, 3]) {
-    add(`first score + ${gapWeight} × lead${gapWeight === DEFAULT_LOCALIZER_SETTINGS.gapWeight ? ' (the service)' : gapWeight === 0 ? ' (before)' : ''}`, recall(photos, byService, undefined, gapWeight));
+    add(`first score + ${gapWeight} × lead${gapWeight === DEFAULT_LOCALIZER_SETTINGS.gapWeight ? " (the service's weight)" : gapWeight === 0 ? ' (before)' : ''}`, recall(photos, byService, undefined, gapWeight));
   }
   for (const [gapWeight, gamma] of [[0, 0.5], [2, 0.5], [2, 0.8]] as const) {
     add(`first score + ${gapWeight} × lead + ${gamma} × region similarity to the first result`, recall(photos, (region) => ({ firstId: String(first(region)[0]), firstScore: first(region)[1] + gapWeight * lead(region) + gamma * first(region)[2] }), undefined, 0));
+  }
+  const cap = DEFAULT_LOCALIZER_SETTINGS.primaryRegions;
+  for (const regions of [8, 10, 12, 14, 16, 20]) {
+    const label = `the service's, the first ${regions} candidates (LOCALIZE_PRIMARY_REGIONS=${regions}${regions === cap ? ', the default' : ''})`;
+    add(label, recall(photos, byService, (photo) => photo.regions.slice(0, regions).map((_, i) => i)));
   }
   for (const keep of [4, 6, 8]) {
     const prerank = (photo: Photo): number[] => {
@@ -284,9 +296,11 @@ ${rows.map((r) => `| ${r.way} | ${fixed(r.recall, 3)} | ${fixed(r.halves[0], 3)}
 
 The service scores a region by its first score + ${DEFAULT_LOCALIZER_SETTINGS.gapWeight} × its lead
 (LocalizerSettings.gapWeight); the region similarity adds little for ~15 ms of descriptors a photo, the learned chooser
-little more, and pre-ranking by pooled vectors loses too much. Through the API: [scene-search.md](scene-search.md).
+little more, and pre-ranking by pooled vectors loses too much. The rows above the cap rows use every candidate
+(up to LOCALIZE_MAX_REGIONS, ${loadConfig(process.env).image.localizeMaxRegions}); a query without \`objects\` embeds the first
+${DEFAULT_LOCALIZER_SETTINGS.primaryRegions} (LOCALIZE_PRIMARY_REGIONS). Through the API: [scene-search.md](scene-search.md).
 `;
-  writeResult('localization-chooser', command, { photos: photos.length, oracle, covered, regionsPerPhoto: perPhoto, rows, learned }, markdown);
+  writeResult(seed === 11 ? 'localization-chooser' : `localization-chooser-seed${seed}`, command, { photos: photos.length, oracle, covered, regionsPerPhoto: perPhoto, rows, learned }, markdown);
   console.log(markdown);
 }
 

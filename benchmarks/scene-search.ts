@@ -191,7 +191,7 @@ async function main(): Promise<void> {
     for (const index of indexes) await index.drop();
   }
 
-  const settings = process.env.LOCALIZE_MAX_REGIONS ? `LOCALIZE_MAX_REGIONS=${process.env.LOCALIZE_MAX_REGIONS} ` : '';
+  const settings = ['LOCALIZE_MAX_REGIONS', 'LOCALIZE_PRIMARY_REGIONS'].flatMap((name) => (process.env[name] ? [`${name}=${process.env[name]} `] : [])).join('');
   const cell = (s: Stats) => `${fixed(s.p50, 1)} / ${fixed(s.p95, 1)}`;
   const label: Record<string, string> = {
     'scene default': 'scene photos, default (localization)',

@@ -140,6 +140,7 @@ const envSchema = z.object({
   IMAGE_WORKING_SIZE: positiveInt.min(224).max(4096).default(512),
   AUTOCROP: z.enum(['model', 'localize', 'trim', 'attention', 'none']).default('model'),
   LOCALIZE_MAX_REGIONS: positiveInt.min(2).max(64).default(24),
+  LOCALIZE_PRIMARY_REGIONS: positiveInt.min(2).max(64).default(16),
 
   WEBHOOK_SECRETS: z.string().optional(),
   WEBHOOK_TOLERANCE_S: positiveInt.max(86_400).default(300),
@@ -285,6 +286,8 @@ const configSchema = envSchema
       autocrop: e.AUTOCROP,
       /** Most candidate regions a localized photo query embeds and searches (fewer: faster, less recall). */
       localizeMaxRegions: e.LOCALIZE_MAX_REGIONS,
+      /** The same for a query that asks for the main product alone (no `objects`); never more than the above. */
+      localizePrimaryRegions: Math.min(e.LOCALIZE_PRIMARY_REGIONS, e.LOCALIZE_MAX_REGIONS),
       /** How a query photo is cropped when the request says `crop: "auto"`. */
       queryCrop: e.AUTOCROP === 'model' || e.AUTOCROP === 'localize' ? ('localize' as const) : e.AUTOCROP,
     },

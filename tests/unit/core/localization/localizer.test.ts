@@ -96,6 +96,17 @@ describe('Localizer.propose', () => {
     expect(capped.candidates.map((c) => c.source)).toEqual(['whole', 'map']);
   });
 
+  it('a query without objects is capped at primaryRegions, one with objects at maxRegions', async () => {
+    const all = await new Localizer(fakeModel({ n: 0 }), null, { ...DEFAULT_LOCALIZER_SETTINGS, primaryRegions: 64, maxRegions: 64 }).propose(noisy, false);
+    expect(all.candidates.length).toBe(3);
+    const localizer = new Localizer(fakeModel({ n: 0 }), null, { ...DEFAULT_LOCALIZER_SETTINGS, primaryRegions: 2, maxRegions: 3 });
+    expect((await localizer.propose(noisy, false)).candidates).toEqual(all.candidates.slice(0, 2));
+    expect((await localizer.propose(noisy, true)).candidates).toEqual(all.candidates.slice(0, 3));
+    // primaryRegions above maxRegions: maxRegions caps both.
+    const above = new Localizer(fakeModel({ n: 0 }), null, { ...DEFAULT_LOCALIZER_SETTINGS, primaryRegions: 10, maxRegions: 2 });
+    expect((await above.propose(noisy, false)).candidates).toHaveLength(2);
+  });
+
   it('with the objectness head and objects: its boxes come first after the whole photo, and every region gets its objectness', async () => {
     // Heat logit 10 · relu(channel 0) − 5: only the blob's cells are hot; offset (+0.5, +0.5) cells, size 2 × 2 cells.
     const head = splitWeights(Float32Array.from([1, 0, 0, 1, 0, 0, 0, 10, 0, 0, 0, 0, -5, 0.5, 0.5, Math.log(2), Math.log(2)]), 2, 1, 1);

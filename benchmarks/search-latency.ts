@@ -244,19 +244,17 @@ async function main(): Promise<void> {
           const filters = kind === filtered ? FILTERS : undefined;
           const viaApi = () => (kind === vector ? vectorQuery(q) : upload(q, filters));
           const viaEs = () => direct(q, filters, kind === vector ? modelIds.slice(0, 1) : modelIds);
-          // API first or Elasticsearch first, at random, so neither always finds the caches warmer.
-          let sample: Sample;
-          let directMs: number;
-          if (random() < 0.5) {
-            sample = await viaApi();
-            directMs = await viaEs();
-          } else {
-            directMs = await viaEs();
-            sample = await viaApi();
-          }
-          const directCatalog = await direct(q, filters, kind === vector ? modelIds.slice(0, 1) : modelIds, true);
-          const directWalk = await directWalking(q, filters, kind === vector ? modelIds.slice(0, 1) : modelIds);
-          kind.push({ ...sample, direct: directMs, directCatalog, directWalk });
+          // The API and each direct way in a random order, so that none always finds the caches warmer.
+          let sample: Sample | undefined;
+          const times = { direct: NaN, directCatalog: NaN, directWalk: NaN };
+          const ways = [
+            async () => void (sample = await viaApi()),
+            async () => void (times.direct = await viaEs()),
+            async () => void (times.directCatalog = await direct(q, filters, kind === vector ? modelIds.slice(0, 1) : modelIds, true)),
+            async () => void (times.directWalk = await directWalking(q, filters, kind === vector ? modelIds.slice(0, 1) : modelIds)),
+          ];
+          for (const way of shuffle(ways, random)) await way();
+          kind.push({ ...sample!, ...times });
           bar.update(plain.length + filtered.length + vector.length, order.length);
         }
         bar.done();

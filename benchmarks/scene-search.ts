@@ -98,10 +98,14 @@ async function main(): Promise<void> {
   const logger = createLogger(config);
   const embedder = await createEmbedder(config, logger);
   const dims = Object.fromEntries(embedder.models.map((m) => [m.id, m.dims]));
-  const sceneVectors = await embedAll(embedder, scenes.catalog.map((item) => item.photo), 'auto', 'scene catalog: embed');
-  const plainVectors = await embedAll(embedder, plain.catalog.map((item) => item.photo), 'auto', 'plain catalog: embed');
+  // The catalog photos' region descriptors too, as the indexer stores them (localization's choice and rerank read them).
+  const sceneDescriptors: Record<string, string[]> = {};
+  const plainDescriptors: Record<string, string[]> = {};
+  const sceneVectors = await embedAll(embedder, scenes.catalog.map((item) => item.photo), 'auto', 'scene catalog: embed', sceneDescriptors);
+  const plainVectors = await embedAll(embedder, plain.catalog.map((item) => item.photo), 'auto', 'plain catalog: embed', plainDescriptors);
   await embedder.close();
   const vectorsOf = (matrix: Record<string, Float32Array>, i: number) => Object.fromEntries(Object.keys(dims).map((id) => [id, Array.from(row(matrix[id]!, dims[id]!, i))]));
+  const descriptorsOf = (descriptors: Record<string, string[]>, i: number) => Object.fromEntries(Object.entries(descriptors).map(([id, encoded]) => [id, encoded[i]!]));
 
   // Index 1: the scene catalog and the plain catalog's photos. Index 2: the plain catalog alone.
   const sceneIds = new Map(scenes.catalog.map((item, i) => [item.id, `p${i}`]));
@@ -124,7 +128,10 @@ async function main(): Promise<void> {
   try {
     const sceneIndex = await createBenchIndex(loadConfig({ ...process.env, LOG_LEVEL: 'warn', INDEX_ALIAS: `bench-scenes-${stamp}` }), logger);
     indexes.push(sceneIndex);
-    const sceneDocs = [...scenes.catalog.map((item, i) => benchProduct(i, item, vectorsOf(sceneVectors, i), random)), ...plain.catalog.map((item, i) => benchProduct(scenes.catalog.length + i, item, vectorsOf(plainVectors, i), random))];
+    const sceneDocs = [
+      ...scenes.catalog.map((item, i) => benchProduct(i, item, vectorsOf(sceneVectors, i), random, descriptorsOf(sceneDescriptors, i))),
+      ...plain.catalog.map((item, i) => benchProduct(scenes.catalog.length + i, item, vectorsOf(plainVectors, i), random, descriptorsOf(plainDescriptors, i))),
+    ];
     await sceneIndex.fill(sceneDocs.length, (i) => sceneDocs[i]!, 'scene catalog: index');
     server = await apiOn(`bench-scenes-${stamp}`);
     const photos = new Map(scenes.queries.map((q) => [q.id, fs.readFileSync(q.photo)]));
@@ -173,7 +180,7 @@ async function main(): Promise<void> {
 
     const plainIndex = await createBenchIndex(loadConfig({ ...process.env, LOG_LEVEL: 'warn', INDEX_ALIAS: `bench-plain-${stamp}` }), logger);
     indexes.push(plainIndex);
-    await plainIndex.fill(plain.catalog.length, (i) => benchProduct(i, plain.catalog[i]!, vectorsOf(plainVectors, i), random), 'plain catalog: index');
+    await plainIndex.fill(plain.catalog.length, (i) => benchProduct(i, plain.catalog[i]!, vectorsOf(plainVectors, i), random, descriptorsOf(plainDescriptors, i)), 'plain catalog: index');
     server = await apiOn(`bench-plain-${stamp}`);
     const plainQueries = shuffle(plain.queries, random).slice(0, plainCount);
     const plainAnswers: Record<string, Answer[]> = { default: [], trim: [] };
@@ -213,6 +220,7 @@ localization dev set (seed ${seed}: ${single} photos of one catalog product besi
 products, on real background photos; [localization-research.md](localization-research.md) describes it), searched in
 a catalog of its ${scenes.catalog.length} products plus the plain dev set's ${plain.catalog.length} catalog photos. Plain-background photos:
 ${plainCount} dev-set queries (drawings on white with every distortion) in their own catalog of ${plain.catalog.length}.
+Catalog photos are indexed with their vectors and region descriptors, as the indexer stores them.
 
 | photos, asked | recall@1 | recall@5 | crop IoU with the product | multi-object recall | localize ms (p50 / p95) | embed ms | search ms | end to end ms |
 | --- | --- | --- | --- | --- | --- | --- | --- | --- |

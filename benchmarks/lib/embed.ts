@@ -1,18 +1,26 @@
 import fs from 'node:fs';
 import type { Embedder } from '../../core/embedding/embedder';
 import { createProgress } from '../../core/progress';
+import { encodeRegions } from '../../core/rerank/regions';
 
-/** Embeds images (files, or bytes already read) in batches of 16; returns one row-major matrix per model. */
-export async function embedAll(embedder: Embedder, images: Array<string | Buffer>, crop: 'auto' | 'none', label: string): Promise<Record<string, Float32Array>> {
+/**
+ * Embeds images (files, or bytes already read) in batches of 16; returns one row-major matrix per model. With
+ * `descriptors`, each image's region descriptors (encoded, as the indexer stores them) are put in it per model that
+ * describes regions, as a catalog photo's are.
+ */
+export async function embedAll(embedder: Embedder, images: Array<string | Buffer>, crop: 'auto' | 'none', label: string, descriptors?: Record<string, string[]>): Promise<Record<string, Float32Array>> {
   const out: Record<string, Float32Array> = {};
   for (const model of embedder.models) out[model.id] = new Float32Array(images.length * model.dims);
   const progress = createProgress(label);
   for (let start = 0; start < images.length; start += 16) {
     const chunk = images.slice(start, start + 16);
-    const outcomes = await embedder.embedMany(chunk.map((image) => (typeof image === 'string' ? fs.readFileSync(image) : image)), { crop });
+    const outcomes = await embedder.embedMany(chunk.map((image) => (typeof image === 'string' ? fs.readFileSync(image) : image)), { crop, regions: descriptors !== undefined });
     outcomes.forEach((outcome, offset) => {
       if (!outcome.ok) throw new Error(`image ${start + offset}: ${outcome.error.code}`);
-      for (const embedding of outcome.image.embeddings) out[embedding.model]!.set(embedding.vector, (start + offset) * embedding.vector.length);
+      for (const embedding of outcome.image.embeddings) {
+        out[embedding.model]!.set(embedding.vector, (start + offset) * embedding.vector.length);
+        if (descriptors && embedding.regions) (descriptors[embedding.model] ??= [])[start + offset] = encodeRegions(embedding.regions);
+      }
     });
     progress.update(Math.min(start + 16, images.length), images.length);
   }

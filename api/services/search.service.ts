@@ -4,7 +4,7 @@ import type { Embedder } from '../../core/embedding/embedder';
 import type { Admission } from './admission';
 import { AppError, NotFoundError, ValidationError, describeError } from '../../core/errors';
 import { scaleBox, type CropBox } from '../../core/image/autocrop';
-import { choose, type Candidate, type Localizer, type RegionAnswer } from '../../core/localization/localizer';
+import { choose, type Candidate, type Localizer } from '../../core/localization/localizer';
 import type { FeatureMap } from '../../core/localization/feature-map';
 import { modelView } from '../../core/image/preprocess';
 import type { ImageFetcher } from '../../core/net/image-fetcher';
@@ -18,7 +18,7 @@ import { steer } from '../../core/search/steering';
 import type { QueryStore, StoredQuery } from '../../core/search/query-store';
 import { searchOptionsSchema, type QueryOptions, type QuerySource, type SearchOptions } from '../../core/search/search-request';
 import type { Logger } from '../../core/logger';
-import { describeFeatureMap, decodeRegions, encodeRegions, featureMapInBox, regionSimilarity, type RegionDescriptor } from '../../core/rerank/regions';
+import { describeFeatureMap, decodeRegions, encodeRegions, featureMapInBox, type RegionDescriptor } from '../../core/rerank/regions';
 import { hitRegions, rerankResponse } from '../../core/rerank/rescore';
 import type { CatalogHit, CatalogSearchResponse } from '../../core/search/catalog-search';
 import { QueryVectors } from './query-vectors';
@@ -333,14 +333,6 @@ export class SearchService {
     const keepMap = (region: (slot: number) => number) => (slot: number, model: string, map: Parameters<typeof describeFeatureMap>[0]) => {
       if (model === rerankModel) maps.set(region(slot), map);
     };
-    // Each region's similarity to its first result, part by part (LocalizerSettings.similarityWeight): where the scorer
-    // describes regions and the photo's map is the scorer's own (the localizer runs its file), a region's descriptor
-    // is read from that map (no run) and its first result's comes with the scoring search (its matched photo's).
-    const scorerModel = this.embedder.get(scorer);
-    const similarityInput =
-      several && photoMap !== undefined && (this.localizer?.settings.similarityWeight ?? 0) > 0 && scorerModel?.manifest.regions !== undefined && this.localizer?.featureMap.manifest.sha256 === scorerModel.manifest.sha256
-        ? scorerModel.manifest.input
-        : null;
     const t1 = performance.now();
     const scoring = await this.embedder.embedRegions(image, candidates.map((candidate) => candidate.box), { models: several ? [scorer] : ids, ...(mapsFromRuns ? { onMap: keepMap((slot) => slot) } : {}) });
     const t2 = performance.now();
@@ -351,28 +343,14 @@ export class SearchService {
         scoring.map((vectors) => {
           if (!several) return this.catalogSearch(Object.fromEntries(ids.map((id) => [id, Array.from(vectors[id]!)])), weights, options, filters, FIRST_PAGE, rerankModel ?? undefined);
           // Two results: the region's lead over the second counts in the choice (LocalizerSettings.gapWeight).
-          return { vectors: { [scorer]: Array.from(vectors[scorer]!) }, weights: { [scorer]: 1 }, size: 2, numCandidates: options.num_candidates, filters, mode: options.mode, facets: false, ...(similarityInput ? { regions: scorer } : {}) };
+          return { vectors: { [scorer]: Array.from(vectors[scorer]!) }, weights: { [scorer]: 1 }, size: 2, numCandidates: options.num_candidates, filters, mode: options.mode, facets: false };
         }),
       ),
     );
     const t3 = performance.now();
     // Scores are (1 + cos) / 2; the margins are cosine differences, as measured.
     const cosine = (hit: CatalogHit | undefined): number | undefined => (hit ? 2 * (hit._score ?? 0) - 1 : undefined);
-    const answers: RegionAnswer[] = scored.map(({ hits }) => ({ firstId: hits[0]?._id, firstScore: cosine(hits[0]) ?? -1, secondScore: cosine(hits[1]) }));
-    if (similarityInput) {
-      const t = performance.now();
-      const matched = scored.map(({ hits }) => (hits[0] ? hitRegions(hits[0], scorer) : null));
-      // A first result without a descriptor (its photo embedded before they were stored): none is used, so that no
-      // region loses for its product's age.
-      if (matched.every((descriptor, i) => descriptor !== null || answers[i]!.firstId === undefined)) {
-        const side = Math.round(similarityInput.width / this.localizer!.featureMap.manifest.stride);
-        const photo = { left: 0, top: 0, width: image.width, height: image.height };
-        matched.forEach((descriptor, i) => {
-          if (descriptor) answers[i]!.similarity = regionSimilarity(describeFeatureMap(featureMapInBox(photoMap!, image.width, image.height, modelView(candidates[i]!.box ?? photo, similarityInput), side)), descriptor);
-        });
-      }
-      timings.localize = (timings.localize ?? 0) + performance.now() - t;
-    }
+    const answers = scored.map(({ hits }) => ({ firstId: hits[0]?._id, firstScore: cosine(hits[0]) ?? -1, secondScore: cosine(hits[1]) }));
     const settings = this.localizer?.settings ?? { wholeMargin: 0, objectMargin: 0, tightenMargin: 0 };
     const choice = choose(candidates, answers, image, settings, options.max_objects ?? 5);
     const chosen = [...new Set([choice.primary, ...(options.objects ? choice.objects : [])])];

@@ -81,14 +81,6 @@ export interface LocalizerSettings {
    * (benchmarks/results/localization-chooser.md; the API's figures in scene-search.md).
    */
   gapWeight: number;
-  /**
-   * How much the region's look counts beside it: `similarityWeight` × the precision stage's region similarity
-   * (core/rerank/regions.ts) of the region, read from the photo's feature map, to its first result's matched photo
-   * (RegionAnswer.similarity; 0 or absent: not used). A region on the product matches its catalog photo part by part;
-   * one on a lookalike matches it as a whole but less in its parts. Measured offline on two scene dev sets: recall@1
-   * 0.710 → 0.727 (seed 11) and 0.705 → 0.735 (seed 12) at 0.8 (benchmarks/results/localization-chooser*.md).
-   */
-  similarityWeight: number;
   /** The whole photo (or its trim) stays the primary region unless another's score beats it by this much. */
   wholeMargin: number;
   /**
@@ -121,7 +113,6 @@ export const DEFAULT_LOCALIZER_SETTINGS: LocalizerSettings = {
   detectorIou: 0.7,
   labelScore: 0.3,
   gapWeight: 2,
-  similarityWeight: 0.8,
   wholeMargin: 0.05,
   objectnessBonus: 0,
   objectMargin: 0.2,
@@ -225,8 +216,6 @@ export interface RegionAnswer {
   firstId: string | undefined;
   firstScore: number;
   secondScore?: number;
-  /** The region's similarity to its first result's matched photo, part by part (LocalizerSettings.similarityWeight). */
-  similarity?: number;
 }
 
 export interface Choice {
@@ -238,8 +227,7 @@ export interface Choice {
 
 /**
  * Which region the photo is about, and which regions are distinct objects. A region's score is its first result's
- * cosine plus `gapWeight` × its lead over the second result (a region without a second result has no lead) plus
- * `similarityWeight` × its similarity to the first result (when the answers carry one).
+ * cosine plus `gapWeight` × its lead over the second result (a region without a second result has no lead).
  * Primary: the candidate that scores best, except that the reference (candidate 0: the trim or the whole photo) stays
  * unless beaten by `wholeMargin` (a plain product photo is then answered as before). Objects: candidates best first,
  * each kept when it is not the untrimmed whole photo, its first score is within `objectMargin` of the best first
@@ -250,14 +238,13 @@ export function choose(
   candidates: Candidate[],
   answers: RegionAnswer[],
   size: { width: number; height: number },
-  settings: Pick<LocalizerSettings, 'wholeMargin' | 'objectMargin' | 'tightenMargin'> & Partial<Pick<LocalizerSettings, 'objectnessBonus' | 'gapWeight' | 'similarityWeight'>>,
+  settings: Pick<LocalizerSettings, 'wholeMargin' | 'objectMargin' | 'tightenMargin'> & Partial<Pick<LocalizerSettings, 'objectnessBonus' | 'gapWeight'>>,
   maxObjects: number,
 ): Choice {
   const bonus = settings.objectnessBonus ?? 0;
   const gapWeight = settings.gapWeight ?? 0;
-  const similarityWeight = settings.similarityWeight ?? 0;
-  // What the catalog says of a region: its first score, its lead over the second, and how well its parts match.
-  const catalogScore = answers.map(({ firstScore, secondScore, similarity }) => firstScore + gapWeight * (firstScore - (secondScore ?? firstScore)) + similarityWeight * (similarity ?? 0));
+  // What the catalog says of a region: its first score and its lead over the second.
+  const catalogScore = answers.map(({ firstScore, secondScore }) => firstScore + gapWeight * (firstScore - (secondScore ?? firstScore)));
   // Raised for a region that frames a thing the objectness head sees (0 without the head).
   const raised = (score: number, i: number): number => score + bonus * (candidates[i]!.objectness ?? 0);
   const scoreOf = (i: number): number => raised(catalogScore[i]!, i);

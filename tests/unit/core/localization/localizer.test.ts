@@ -166,25 +166,3 @@ describe('choose: the lead over the second result', () => {
     expect(choose(nested, answers, size, { ...settings, gapWeight: 0 }, 5).primary).toBe(2);
   });
 });
-
-describe('choose: the region similarity to the first result', () => {
-  const settings = { wholeMargin: 0.05, objectMargin: 0.1, tightenMargin: 0.03, gapWeight: 2, similarityWeight: 0.8 };
-  const candidates = [candidate(null, 'whole'), candidate(box(0, 0, 100, 100)), candidate(box(200, 100, 150, 150))];
-  const answer = (firstId: string, firstScore: number, secondScore: number, similarity?: number) => ({ firstId, firstScore, secondScore, ...(similarity !== undefined ? { similarity } : {}) });
-
-  it('prefers the region whose parts match its first result: a lookalike scores as well as a whole but less in its parts', () => {
-    // 1 (a lookalike) scores a little above 2 (the product) by cosine and lead; 2 matches its first result part by part.
-    const answers = [answer('a', 0.6, 0.59, 0.2), answer('b', 0.86, 0.8, 0.3), answer('c', 0.85, 0.8, 0.5)];
-    expect(choose(candidates, answers, size, { ...settings, similarityWeight: 0 }, 5).primary).toBe(1);
-    expect(choose(candidates, answers, size, settings, 5).primary).toBe(2);
-    // The similarity orders the objects, but does not decide which are objects (the first score's margin does).
-    expect(choose(candidates, answers, size, settings, 5).objects).toEqual([2, 1]);
-    const far = [answer('a', 0.6, 0.59, 0.2), answer('b', 0.86, 0.8, 0.1), answer('c', 0.7, 0.6, 0.9)];
-    expect(choose(candidates, far, size, settings, 5).objects).toEqual([1]);
-  });
-
-  it('answers without a similarity choose by the first score and the lead alone', () => {
-    const answers = [answer('a', 0.6, 0.59), answer('b', 0.86, 0.8), answer('c', 0.85, 0.8)];
-    expect(choose(candidates, answers, size, settings, 5).primary).toBe(1);
-  });
-});

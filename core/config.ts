@@ -286,8 +286,8 @@ const configSchema = envSchema
       autocrop: e.AUTOCROP,
       /** Most candidate regions a localized photo query embeds and searches (fewer: faster, less recall). */
       localizeMaxRegions: e.LOCALIZE_MAX_REGIONS,
-      /** The same for a query that asks for the main product alone (no `objects`); never more than the above. */
-      localizePrimaryRegions: Math.min(e.LOCALIZE_PRIMARY_REGIONS, e.LOCALIZE_MAX_REGIONS),
+      /** The same for a query that asks for the main product alone (no `objects`); the localizer caps it at the above. */
+      localizePrimaryRegions: e.LOCALIZE_PRIMARY_REGIONS,
       /** How a query photo is cropped when the request says `crop: "auto"`. */
       queryCrop: e.AUTOCROP === 'model' || e.AUTOCROP === 'localize' ? ('localize' as const) : e.AUTOCROP,
     },

@@ -20,8 +20,8 @@ import { MAX_NUM_CANDIDATES } from './search-request';
  *    candidate gets every model's share, and the best `size` of the complete sums come back with their fields (and
  *    facets). Elasticsearch searches exactly when the filter passes no more vectors than `num_candidates`; the filter
  *    passes every photo of the candidates, so `num_candidates` is their most photos (MAX_IMAGES each): with it equal to
- *    the candidates, a catalog of 4 photos a product walked the graph before falling back to the exact search (fusion
- *    p50 17.7 → 11.9 ms at 100,000 × 4 photos, the same answers; docs/index.md).
+ *    the candidates, a catalog of 4 photos a product walked the graph before falling back to the exact search (the two
+ *    requests' p50 22.5 → 17.1 ms at 100,000 × 4 photos, the same answers; docs/index.md).
  * Exact mode: the same weighted cosine in a `script_score` over every photo of every product that passes the filters,
  * a product scored by its best photo (needs painless).
  *

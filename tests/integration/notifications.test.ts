@@ -99,6 +99,8 @@ describe('a receiver that is up', () => {
     expect((await p.post(remove('n-1', 4))).status).toBe(202);
     await p.waitFor(async () => receiver.events().some((e) => e.product_id === 'n-1' && e.type === 'product.deleted'));
     expect(receiver.events().find((e) => e.type === 'product.deleted')).toMatchObject({ product_id: 'n-1', version: 4, catalog: 'default' });
+    // The receiver holds an event as soon as it arrives; the sender counts it once the receiver's answer is back.
+    await p.waitFor(async () => (await counted(p, 'sent')) >= 2);
     expect(await counted(p, 'sent')).toBeGreaterThanOrEqual(2);
     // Ids are per catalog: a product of another catalog is named with its catalog.
     expect((await p.post(upsert('n-1', 1, `${images.url}/img/2.jpg`, { catalog: 'store-a' }, 'e-store-a-n-1'))).status).toBe(202);
@@ -137,6 +139,8 @@ describe('a receiver that fails', () => {
       expect((await p.post(upsert('r-1', 1, `${images.url}/img/2.jpg`))).status).toBe(202);
       await p.waitFor(async () => receiver.events().some((e) => e.product_id === 'r-1'));
       expect((await p.get('/v1/products/r-1/status')).body.state).toBe('indexed');
+      // Counted once the receiver's answer is back, a moment after the receiver holds the event.
+      await p.waitFor(async () => (await counted(p, 'sent')) >= 1);
       expect(await counted(p, 'retried')).toBe(3);
       expect(await counted(p, 'sent')).toBe(1);
     } finally {

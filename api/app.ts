@@ -94,7 +94,7 @@ export function createApp(deps: ApiDeps): Express {
   if (deps.embedder) {
     const logger = deps.logger.child({ component: 'search' });
     const scope = new CatalogScope(deps.es, config.index.alias, config.search.catalogScopeTtlSeconds * 1000, logger, catalogFilterMetric(deps.registry));
-    const search = new SearchService(deps.es, config.index.alias, deps.embedder, deps.fetcher, config.search.weights, deps.exactSearch, deps.localizer, config.image.queryCrop, config.search.rerankByDefault, createAdmission(config.api.admission, deps.registry), new QueryStore(deps.redis, config.redis.queuePrefix, config.search.queryTtlSeconds), scope, logger);
+    const search = new SearchService(deps.es, config.index.alias, deps.embedder, deps.fetcher, config.search.weights, deps.exactSearch, deps.localizer, config.image.queryCrop, config.search.rerankByDefault, config.search.hybridCandidates, createAdmission(config.api.admission, deps.registry), new QueryStore(deps.redis, config.redis.queuePrefix, config.search.queryTtlSeconds), scope, logger);
     app.use(searchRouter(config, search, searchStageMetrics(deps.registry)));
   }
   // The page: static files with a strict policy (no inline script; product images may come from any https host).

@@ -25,14 +25,14 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import sharp from 'sharp';
-import { loadConfig } from '../core/config';
+import { loadConfig, type HybridCandidates } from '../core/config';
 import { createEmbedder } from '../core/embedding/embedder';
 import { createLogger } from '../core/logger';
 import { createProgress } from '../core/progress';
 import { seededRandom, shuffle } from '../core/random';
 import { buildFilterClauses, catalogFilter, type SearchFilters } from '../core/search/filters';
 import { DEFAULT_CATALOG } from '../core/catalog';
-import { buildCandidatesBody, buildFusionBody, searchCatalog } from '../core/search/catalog-search';
+import { hybridCandidates, searchCatalog } from '../core/search/catalog-search';
 import { startApi, multipart, type ApiProcess } from './lib/api-process';
 import { benchProduct, createBenchIndex, request } from './lib/bench-index';
 import { buildDevSet } from './lib/devset';
@@ -97,11 +97,11 @@ function summariseScenes(samples: Sample[]) {
   };
 }
 
-/** Per query, Elasticsearch alone: as the API searches, with the catalog filter, and with the fusion walking the graph. */
+/** Per query, Elasticsearch alone: as the API searches, with the catalog filter, and with candidates from every model. */
 interface Direct {
   direct: number;
   directCatalog: number;
-  directWalk: number;
+  directAll: number;
 }
 
 function summarise(samples: Array<Sample & Direct>) {
@@ -114,7 +114,7 @@ function summarise(samples: Array<Sample & Direct>) {
     api_total: stats(samples.map((s) => s.total)),
     direct_es: stats(samples.map((s) => s.direct)),
     direct_es_catalog: stats(samples.map((s) => s.directCatalog)),
-    direct_es_walk: stats(samples.map((s) => s.directWalk)),
+    direct_es_all_candidates: stats(samples.map((s) => s.directAll)),
     overhead_ms: stats(overhead),
     /** The API's own share of the end-to-end time: mean overhead over mean wall time. */
     overhead_share: overhead.reduce((a, b) => a + b, 0) / samples.reduce((a, s) => a + s.wall, 0),
@@ -197,13 +197,15 @@ async function main(): Promise<void> {
           const { ms, body: answer } = await request(`${api}/v1/search`, 'POST', { 'content-type': 'application/json' }, body);
           return { wall: ms, ...(answer.timings_ms as Omit<Sample, 'wall'>) };
         };
-        const direct = async (q: number, filters?: SearchFilters, models: string[] = modelIds, catalog = false): Promise<number> => {
+        // Which models propose the hybrid's candidates: as the API chooses them (HYBRID_CANDIDATES), unless told.
+        const direct = async (q: number, filters?: SearchFilters, models: string[] = modelIds, catalog = false, candidates: HybridCandidates = hybridCandidates(config.search.hybridCandidates, buildFilterClauses(filters).length > 0)): Promise<number> => {
           // The same code as the API (one request, or two for the hybrid) with the official client, as the API uses it.
           const started = performance.now();
           const { hits } = await searchCatalog(es, alias, {
             vectors: Object.fromEntries(models.map((id) => [id, Array.from(row(queryVectors[id]!, dims[id]!, q))])),
             weights,
             size: 10,
+            candidates,
             // With `catalog`, the default catalog's filter first, as the API sends it when the index holds several.
             filters: [...(catalog ? [catalogFilter(DEFAULT_CATALOG)] : []), ...buildFilterClauses(filters)],
             mode: 'knn',
@@ -212,25 +214,11 @@ async function main(): Promise<void> {
           return hits.length > 0 ? performance.now() - started : NaN;
         };
 
-        // The hybrid's fusion as the API sent it before 2026-12-06: num_candidates = the candidates. With several photos a
-        // product its ids filter passes more photo vectors than that, and Elasticsearch walked the graph before
-        // searching them exactly (core/search/catalog-search.ts, fusionCandidates). NaN for one model (no fusion).
-        const directWalking = async (q: number, filters?: SearchFilters, models: string[] = modelIds): Promise<number> => {
-          if (models.length < 2) return NaN;
-          const options = { vectors: Object.fromEntries(models.map((id) => [id, Array.from(row(queryVectors[id]!, dims[id]!, q))])), weights, size: 10, filters: buildFilterClauses(filters), mode: 'knn' as const, facets: false };
-          const started = performance.now();
-          const candidates = (await es.search({ index: alias, ...buildCandidatesBody(options) } as never)) as { hits: { hits: Array<{ _id: string }> } };
-          const ids = candidates.hits.hits.map((hit) => hit._id);
-          const fusion = buildFusionBody(options, ids) as { knn: Array<Record<string, unknown>> };
-          const answer = (await es.search({ index: alias, ...fusion, knn: fusion.knn.map((clause) => ({ ...clause, num_candidates: ids.length })) } as never)) as { hits: { hits: unknown[] } };
-          return answer.hits.hits.length > 0 ? performance.now() - started : NaN;
-        };
-
         // Warm-up: the first requests load graphs into the page cache and JIT the API's code paths.
         for (let q = 0; q < 40; q++) {
           await upload(q % uploads.length);
           await direct(q % uploads.length);
-          await directWalking(q % uploads.length);
+          await direct(q % uploads.length, undefined, modelIds, false, 'all');
         }
 
         const plain: Array<Sample & Direct> = [];
@@ -246,12 +234,13 @@ async function main(): Promise<void> {
           const viaEs = () => direct(q, filters, kind === vector ? modelIds.slice(0, 1) : modelIds);
           // The API and each direct way in a random order, so that none always finds the caches warmer.
           let sample: Sample | undefined;
-          const times = { direct: NaN, directCatalog: NaN, directWalk: NaN };
+          const times = { direct: NaN, directCatalog: NaN, directAll: NaN };
           const ways = [
             async () => void (sample = await viaApi()),
             async () => void (times.direct = await viaEs()),
             async () => void (times.directCatalog = await direct(q, filters, kind === vector ? modelIds.slice(0, 1) : modelIds, true)),
-            async () => void (times.directWalk = await directWalking(q, filters, kind === vector ? modelIds.slice(0, 1) : modelIds)),
+            // Candidates from every model (HYBRID_CANDIDATES=all); NaN for one model (no candidates step).
+            async () => void (times.directAll = kind === vector ? NaN : await direct(q, filters, modelIds, false, 'all')),
           ];
           for (const way of shuffle(ways, random)) await way();
           kind.push({ ...sample!, ...times });
@@ -312,7 +301,8 @@ ${line('total in the API (arrival → response)', (s) => s.api_total)}
 ${line('**end to end (client)**', (s) => s.wall)}
 ${line('Elasticsearch direct, same requests', (s) => s.direct_es)}
 ${line('Elasticsearch direct with the catalog filter (an index of several catalogs)', (s) => s.direct_es_catalog)}
-${photoCount > 1 ? `${line('Elasticsearch direct, the fusion walking the graph first (as before 2026-12-06)', (s) => s.direct_es_walk)}\n` : ''}${line('API overhead (end to end − decode − embed − direct)', (s) => s.overhead_ms)}
+${line('Elasticsearch direct, candidates from every model (`HYBRID_CANDIDATES=all`; the unfiltered search before 2026-12-07)', (s) => s.direct_es_all_candidates)}
+${line('API overhead (end to end − decode − embed − direct)', (s) => s.overhead_ms)}
 
 API overhead as a share of the end-to-end time, p50 overhead ÷ p50 end to end, and mean ÷ mean (where the tails
 weigh in): ${main.map((r) => `${r.products.toLocaleString('en')}: ${fixed((100 * r.plain.overhead_ms.p50) / r.plain.wall.p50, 1)} % and ${fixed(100 * r.plain.overhead_share, 1)} % (filtered: ${fixed((100 * r.filtered.overhead_ms.p50) / r.filtered.wall.p50, 1)} % and ${fixed(100 * r.filtered.overhead_share, 1)} %)`).join('; ')}.
@@ -344,7 +334,7 @@ real catalog without embedding 100,000 images on 2 cores.${photoCount > 1 ? ` Ea
 model) with the same query vectors and the official client, as the API does; the overhead is everything else the API
 does: HTTP and multipart parsing, validation, the response. The index holds one catalog, so the API leaves the
 catalog filter out (core/search/catalog-scope.ts), as "Elasticsearch direct" does; the row "with the catalog filter"
-is what every search would cost with it (an index of several catalogs).${photoCount > 1 ? ' The row "the fusion walking the graph first" sends the fusion request as the API did before 2026-12-06, with `num_candidates` equal to the candidates: their photos outnumber it, so Elasticsearch walked the graph before searching them exactly (the API now sets it to every photo they may have: `fusionCandidates`).' : ''} The load client is node:http with keep-alive.
+is what every search would cost with it (an index of several catalogs); the row "candidates from every model" asks each model for the hybrid's candidates, as the API does for a search with filters; without filters it asks the model weighted most alone (\`HYBRID_CANDIDATES=auto\`, docs/search.md). The load client is node:http with keep-alive.
 `;
   const photosArgument = `${photoCount > 1 ? ` --photos ${photoCount}` : ''}${mergeAfterLoad ? ' --force-merge' : ''}`;
   writeResult(`search-latency${photoCount > 1 ? `-${photoCount}-photos` : ''}${mergeAfterLoad ? '-merged' : ''}`, `npm run bench:search-latency -- --sizes ${sizes.join(',')} --queries ${queryCount} --scenes ${sceneCount}${photosArgument} --api-node-flags '${nodeFlags.join(';')}'`, { index_type: config.vectors.defaults.type, weights, filters: FILTERS, photos_per_product: photoCount, results }, markdown);

@@ -19,6 +19,15 @@ const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'
 const parseWeights = (value: string): Record<string, number> =>
   Object.fromEntries(value.split(',').filter(Boolean).map((pair) => [pair.split(':')[0]!, Number(pair.split(':')[1])]));
 
+/**
+ * Which models propose a hybrid search's candidates (HYBRID_CANDIDATES): `lead`, the one weighted most; `all`, every
+ * model; `auto`, the one weighted most unless the request has filters, then every model.
+ */
+export const HYBRID_CANDIDATES = ['auto', 'lead', 'all'] as const;
+export type HybridCandidatesSetting = (typeof HYBRID_CANDIDATES)[number];
+/** Which models propose one search's candidates. */
+export type HybridCandidates = Exclude<HybridCandidatesSetting, 'auto'>;
+
 /** The built-in models' hybrid weights, measured on the dev set (benchmarks/results/embedding-quality.md). */
 const BUILTIN_WEIGHTS: Record<string, number> = { 'efficientnet-lite0': 0.6, 'colour-texture': 0.4 };
 
@@ -181,6 +190,7 @@ const envSchema = z.object({
     .optional(),
   QUERY_TTL_S: positiveInt.max(86_400).default(900),
   RERANK_DEFAULT: bool.default(false),
+  HYBRID_CANDIDATES: z.enum(HYBRID_CANDIDATES).default('auto'),
   CATALOG_SCOPE_TTL_S: nonNegativeInt.max(3600).default(30),
   API_KEYS: z
     .string()
@@ -379,6 +389,12 @@ const configSchema = envSchema
        * 22 searches/s with it (benchmarks/results/rerank-on/load-knee.md; docs/search.md).
        */
       rerankByDefault: e.RERANK_DEFAULT,
+      /**
+       * Which models propose a hybrid search's candidates: `auto` (default), the model weighted most for a search
+       * without filters and every model for one with filters; `lead`; `all` (`hybridCandidates` in
+       * core/search/catalog-search.ts, benchmarks/results/hybrid-candidates.md).
+       */
+      hybridCandidates: e.HYBRID_CANDIDATES,
       /**
        * How old the API's reading of the catalogs in the index may be, in seconds (default 30): while the index holds
        * one catalog, its searches leave the catalog filter out (core/search/catalog-scope.ts); 0 keeps it always.

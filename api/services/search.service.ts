@@ -1,5 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import type { Client } from '@elastic/elasticsearch';
+import type { HybridCandidatesSetting } from '../../core/config';
 import type { Embedder } from '../../core/embedding/embedder';
 import type { Admission } from './admission';
 import { AppError, NotFoundError, ValidationError, describeError } from '../../core/errors';
@@ -10,7 +11,7 @@ import { modelView } from '../../core/image/preprocess';
 import type { ImageFetcher } from '../../core/net/image-fetcher';
 import { DEFAULT_CATALOG, documentId } from '../../core/catalog';
 import { buildFilterClauses, catalogFilter, type FilterClause } from '../../core/search/filters';
-import { searchCatalog, searchCatalogMany, type CatalogSearchOptions } from '../../core/search/catalog-search';
+import { hybridCandidates, searchCatalog, searchCatalogMany, type CatalogSearchOptions } from '../../core/search/catalog-search';
 import { foreignHit, type CatalogScope } from '../../core/search/catalog-scope';
 import { searchFailure } from '../../core/search/elasticsearch';
 import { decodeCursor } from '../../core/search/paging';
@@ -61,6 +62,8 @@ export class SearchService {
     private readonly queryCrop: 'localize' | 'trim' | 'attention' | 'none',
     /** Whether a search that does not say `rerank` runs the precision stage where it can (RERANK_DEFAULT). */
     private readonly rerankByDefault: boolean,
+    /** Which models propose a hybrid search's candidates (HYBRID_CANDIDATES). */
+    private readonly hybridCandidates: HybridCandidatesSetting,
     /** Bounds the searches at work at once: past it, 503 `overloaded` (fetching an image_url happens before). */
     private readonly admission: Admission,
     /** Keeps each search's query for QUERY_TTL_S, for `query_id`. */
@@ -444,7 +447,7 @@ export class SearchService {
    * grow with the depth); the verdict reads the top VERDICT_DEPTH hits, whatever k is.
    */
   private catalogSearch(vectors: Record<string, number[]>, weights: Record<string, number>, options: SearchOptions, filters: FilterClause[], page: PagePosition = FIRST_PAGE, regions?: string): CatalogSearchOptions {
-    return { vectors, weights, size: searchSize(options, page), numCandidates: options.num_candidates, filters, mode: options.mode, facets: options.facets, ...(regions && vectors[regions] ? { regions } : {}) };
+    return { vectors, weights, size: searchSize(options, page), numCandidates: options.num_candidates, candidates: hybridCandidates(this.hybridCandidates, buildFilterClauses(options.filters).length > 0), filters, mode: options.mode, facets: options.facets, ...(regions && vectors[regions] ? { regions } : {}) };
   }
 
 

@@ -54,3 +54,66 @@ describe('hybrid search: every candidate gets every model share', () => {
     expect(response.body.results.map((r: { id: string }) => r.id)).not.toContain('best');
   });
 });
+
+/**
+ * Which models propose the candidates (HYBRID_CANDIDATES). A product that the colour model ranks first and the main
+ * model ranks past its 100 candidates (150 products are semantically nearer): proposed by the colour model, its
+ * weighted sum puts it first (0.6 · 0.6 + 0.4 · 1 = 0.76 against 0.6 · 0.65 + 0.4 · 0.8 = 0.71). By default (`auto`)
+ * only the model weighted most proposes candidates for a search without filters, and it is not among them; every
+ * model does for a search with filters.
+ */
+describe('hybrid search: which models propose the candidates', () => {
+  const catalog = async (p: Pipeline) => {
+    const semantic = p.embedder.models.find((m) => m.id === 'efficientnet-lite0')!.dims;
+    const colour = p.embedder.models.find((m) => m.id === 'colour-texture')!.dims;
+    const doc = (id: string, vectors: Record<string, number[]>) => [
+      { index: { _index: p.config.index.alias, _id: id } },
+      { id, title: id, price: 10, available: true, source_version: 1, deleted: false, photos: [{ url: `http://127.0.0.1/${id}.jpg`, embeddings: {}, vectors }] },
+    ];
+    const operations = [
+      ...doc('query', { 'efficientnet-lite0': toward(semantic, 1, 1), 'colour-texture': toward(colour, 1, 1) }),
+      ...doc('colour-twin', { 'efficientnet-lite0': toward(semantic, 0.2, 1), 'colour-texture': toward(colour, 1, 1) }),
+      ...Array.from({ length: 150 }, (_, i) => doc(`kin-${i}`, { 'efficientnet-lite0': toward(semantic, 0.3, 2 + i), 'colour-texture': toward(colour, 0.6, 2 + (i % (colour - 2))) })).flat(),
+    ];
+    const response = await p.deps.es.bulk({ operations, refresh: true });
+    expect(response.errors).toBe(false);
+  };
+
+  it('by default the model weighted most proposes them without filters (the colour twin is not found), every model with filters', async () => {
+    const p = await startPipeline({}, { startWorker: false });
+    try {
+      await catalog(p);
+      const response = await p.search({ product_id: 'query', k: 10 });
+      expect(response.status).toBe(200);
+      expect(response.body.results).toHaveLength(10);
+      expect(response.body.results.map((r: { id: string }) => r.id)).not.toContain('colour-twin');
+      // A filter every product passes: the same catalog, but every model proposes candidates.
+      const filtered = await p.search({ product_id: 'query', k: 10, filters: { available: true } });
+      expect(filtered.status).toBe(200);
+      expect(filtered.body.results[0].id).toBe('colour-twin');
+      const lead = await startPipeline({ HYBRID_CANDIDATES: 'lead', INDEX_ALIAS: p.config.index.alias }, { startWorker: false });
+      try {
+        const leadFiltered = await lead.search({ product_id: 'query', k: 10, filters: { available: true } });
+        expect(leadFiltered.status).toBe(200);
+        expect(leadFiltered.body.results.map((r: { id: string }) => r.id)).not.toContain('colour-twin');
+      } finally {
+        await lead.close({ keepData: true });
+      }
+    } finally {
+      await p.close();
+    }
+  });
+
+  it('HYBRID_CANDIDATES=all: every model proposes them, and the colour twin comes first with its full score', async () => {
+    const p = await startPipeline({ HYBRID_CANDIDATES: 'all' }, { startWorker: false });
+    try {
+      await catalog(p);
+      const response = await p.search({ product_id: 'query', k: 10 });
+      expect(response.status).toBe(200);
+      expect(response.body.results[0].id).toBe('colour-twin');
+      expect(response.body.results[0].score).toBeCloseTo(0.6 * ((1 + 0.2) / 2) + 0.4 * 1, 1);
+    } finally {
+      await p.close();
+    }
+  });
+});

@@ -24,6 +24,13 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ MODELS: 'colour-texture', SEARCH_MODEL_WEIGHTS: 'efficientnet-lite0:0.6,colour-texture:0.4' })).toThrow(/SEARCH_MODEL_WEIGHTS.*efficientnet-lite0, which MODELS does not load/);
   });
 
+  it('HYBRID_CANDIDATES: auto by default, or lead, or all; nothing else', () => {
+    expect(loadConfig({}).search.hybridCandidates).toBe('auto');
+    expect(loadConfig({ HYBRID_CANDIDATES: 'all' }).search.hybridCandidates).toBe('all');
+    expect(loadConfig({ HYBRID_CANDIDATES: 'lead' }).search.hybridCandidates).toBe('lead');
+    expect(() => loadConfig({ HYBRID_CANDIDATES: 'colour' })).toThrow(/HYBRID_CANDIDATES/);
+  });
+
   it('parses and types every variable', () => {
     const config = loadConfig({
       ES_URL: 'https://es.internal:9243/',

@@ -1,6 +1,6 @@
 import type { Client } from '@elastic/elasticsearch';
 import { MAX_IMAGES } from '../../../../core/catalog';
-import { buildCandidatesBody, buildFusionBody, fusionCandidates, buildSearchBody, FACETS, numCandidatesFor, PRODUCT_FIELDS, searchCatalog, searchCatalogMany } from '../../../../core/search/catalog-search';
+import { buildCandidatesBody, buildFusionBody, fusionCandidates, hybridCandidates, buildSearchBody, FACETS, numCandidatesFor, PRODUCT_FIELDS, searchCatalog, searchCatalogMany } from '../../../../core/search/catalog-search';
 import { PartialResultsError, searchFailure } from '../../../../core/search/elasticsearch';
 
 describe('catalog search', () => {
@@ -15,8 +15,24 @@ describe('catalog search', () => {
     });
   });
 
-  it('hybrid step 1: every model returns all its candidates, ids only, boosts normalised to sum 1', () => {
-    expect(buildCandidatesBody({ vectors, weights: { a: 3, b: 1 }, size: 10, filters, mode: 'knn', facets: false })).toEqual({
+  it('hybrid step 1: the model weighted most proposes the candidates, ids only', () => {
+    const lead = { field: 'photos.vectors.a', query_vector: [1, 0], k: 100, num_candidates: 100, filter: filters, boost: 0.75 };
+    expect(buildCandidatesBody({ vectors, weights: { a: 3, b: 1 }, size: 10, candidates: 'lead', filters, mode: 'knn', facets: false })).toEqual({ size: 100, _source: false, knn: [lead] });
+    // Whichever model that is; the first of equals.
+    expect((buildCandidatesBody({ vectors, weights: { a: 1, b: 3 }, size: 10, candidates: 'lead', filters, mode: 'knn', facets: false }).knn as Array<{ field: string }>).map((clause) => clause.field)).toEqual(['photos.vectors.b']);
+    expect((buildCandidatesBody({ vectors, weights: { a: 1, b: 1 }, size: 10, candidates: 'lead', filters, mode: 'knn', facets: false }).knn as Array<{ field: string }>).map((clause) => clause.field)).toEqual(['photos.vectors.a']);
+  });
+
+  it('HYBRID_CANDIDATES auto: the model weighted most without filters, every model with them', () => {
+    expect(hybridCandidates('auto', false)).toBe('lead');
+    expect(hybridCandidates('auto', true)).toBe('all');
+    expect(hybridCandidates('lead', true)).toBe('lead');
+    expect(hybridCandidates('all', false)).toBe('all');
+  });
+
+  it("hybrid step 1 with candidates 'all' (the default): every model returns all its candidates, boosts normalised to sum 1", () => {
+    expect(buildCandidatesBody({ vectors, weights: { a: 3, b: 1 }, size: 10, filters, mode: 'knn', facets: false })).toEqual(buildCandidatesBody({ vectors, weights: { a: 3, b: 1 }, size: 10, candidates: 'all', filters, mode: 'knn', facets: false }));
+    expect(buildCandidatesBody({ vectors, weights: { a: 3, b: 1 }, size: 10, candidates: 'all', filters, mode: 'knn', facets: false })).toEqual({
       size: 200,
       _source: false,
       knn: [

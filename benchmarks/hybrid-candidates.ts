@@ -1,6 +1,9 @@
 /**
- * `npm run bench:hybrid-candidates -- [--size 1000000] [--config int8] [--queries 100]`: which models should propose
- * a hybrid search's candidates (HYBRID_CANDIDATES): the model weighted most (`lead`) or every model (`all`).
+ * `npm run bench:hybrid-candidates -- [--size 1000000] [--config int8] [--queries 100] [--heuristic acorn|fanout]`:
+ * which models should propose a hybrid search's candidates (HYBRID_CANDIDATES): the model weighted most (`lead`) or
+ * every model (`all`). `--heuristic` sets Lucene's way of searching the graph under a filter
+ * (`index.dense_vector.hnsw_filter_heuristic`) for the run, restores the index's own after, and names the results
+ * hybrid-candidates-<heuristic>.
  *
  * Runs against the catalog that `npm run bench:catalog-scale -- --sizes <size> --configs <config> --keep` built and
  * kept (alias bench-scale-<size>-<config>; opened for the run when closed, and closed again after). Queries: the
@@ -33,11 +36,14 @@ import { benchAlias } from './lib/scale-measure';
 import { FILTER_LEVELS, LEVELS } from './lib/scale-setup';
 import { cacheKey, cachedEmbeddings } from './lib/vector-cache';
 
-const { values: args } = parseArgs({ options: { size: { type: 'string', default: '1000000' }, config: { type: 'string', default: 'int8' }, queries: { type: 'string', default: '100' } } });
+const { values: args } = parseArgs({ options: { size: { type: 'string', default: '1000000' }, config: { type: 'string', default: 'int8' }, queries: { type: 'string', default: '100' }, heuristic: { type: 'string' } } });
+const heuristic = args.heuristic;
+if (heuristic !== undefined && !['acorn', 'fanout'].includes(heuristic)) throw new Error(`--heuristic: acorn or fanout, not ${heuristic}`);
+const HEURISTIC_SETTING = 'index.dense_vector.hnsw_filter_heuristic';
 const size = Number(args.size);
 const configName = args.config!;
 const queryCount = Number(args.queries);
-const command = `npm run bench:hybrid-candidates -- --size ${size} --config ${configName} --queries ${queryCount}`;
+const command = `npm run bench:hybrid-candidates -- --size ${size} --config ${configName} --queries ${queryCount}${heuristic ? ` --heuristic ${heuristic}` : ''}`;
 const root = path.resolve(__dirname, '..');
 const cacheDirectory = path.join(root, '.cache', 'catalog-scale');
 /** The two ways compared (HYBRID_CANDIDATES `auto` picks one of them by whether the search has filters). */
@@ -122,6 +128,10 @@ async function main(): Promise<void> {
   if (!concrete) throw new Error(`no index ${alias}: build it first with npm run bench:catalog-scale -- --sizes ${size} --configs ${configName} --keep`);
   const wasClosed = (await es.cat.indices({ index: concrete, format: 'json', expand_wildcards: 'all' }))[0]?.status === 'close';
   if (wasClosed) await es.indices.open({ index: concrete, wait_for_active_shards: 1 });
+  const settings = await es.indices.getSettings({ index: concrete, name: HEURISTIC_SETTING, include_defaults: true, flat_settings: true });
+  const own = (settings[concrete]?.settings as Record<string, string> | undefined)?.[HEURISTIC_SETTING];
+  const used = heuristic ?? own ?? (settings[concrete]?.defaults as Record<string, string> | undefined)?.[HEURISTIC_SETTING] ?? 'the default';
+  if (heuristic) await es.indices.putSettings({ index: concrete, settings: { [HEURISTIC_SETTING]: heuristic } });
   try {
     // The catalog-scale benchmark's queries: dev-set photos of real products, as the 640 px JPEGs a client sends.
     const devset = await buildDevSet(path.join(root, '.cache', 'devset'), { perCategory: 100, queryItems: 300, seed: 7 });
@@ -187,7 +197,7 @@ async function main(): Promise<void> {
     const lines = [
       `# Hybrid search: which models propose the candidates`,
       '',
-      `${size.toLocaleString('en')} products (\`${alias}\`, built by \`bench:catalog-scale\`: ${devset.catalog.length.toLocaleString('en')} real products, the rest generated around them), one photo each; weights ${Object.entries(weights).map(([id, w]) => `${id} ${w}`).join(' / ')}.`,
+      `${size.toLocaleString('en')} products (\`${alias}\`, built by \`bench:catalog-scale\`: ${devset.catalog.length.toLocaleString('en')} real products, the rest generated around them), one photo each; graph search under a filter: \`${used}\` (\`${HEURISTIC_SETTING}\`); weights ${Object.entries(weights).map(([id, w]) => `${id} ${w}`).join(' / ')}.`,
       `${queryCount} dev-set photos of real catalog products (640 px JPEGs, every distortion; the catalog-scale benchmark's first ${queryCount}). The hybrid runs in two requests (core/search/catalog-search.ts): the candidates (${RECALL_DEPTH * 10} by default), then the weighted sum of every model over exactly those. \`HYBRID_CANDIDATES\` says which models propose them. Truth: the exact hybrid top ${RECALL_DEPTH} over every product that passes the filter, computed from the catalog's vectors. Both ways in a random order per query, against the same Elasticsearch node.`,
       '',
       '| filter | candidates from | both requests p50 / p95 / p99 ms | candidates request p50 / p95 / p99 ms | recall@10 of the exact hybrid | first result as the exact one | recall@1 of the real product |',
@@ -199,8 +209,9 @@ async function main(): Promise<void> {
       '',
       "The real product's recall@1 is only counted without a filter (a filter may leave it out). `HYBRID_CANDIDATES=auto` (the default) asks the model weighted most alone when a search has no filters, and every model when it has: under a filter each model's filtered graph search misses products that the other finds.",
     ];
-    writeResult('hybrid-candidates', command, { size, config: configName, alias, queries: queryCount, weights, ways }, lines.join('\n'));
+    writeResult(heuristic ? `hybrid-candidates-${heuristic}` : 'hybrid-candidates', command, { size, config: configName, alias, queries: queryCount, weights, filter_heuristic: used, ways }, lines.join('\n'));
   } finally {
+    if (heuristic) await es.indices.putSettings({ index: concrete, settings: { [HEURISTIC_SETTING]: own ?? null } });
     if (wasClosed) await es.indices.close({ index: concrete });
     await es.close();
   }

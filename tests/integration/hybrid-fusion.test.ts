@@ -10,6 +10,23 @@ function toward(dims: number, cos: number, axis: number): number[] {
   return vector;
 }
 
+/** A product placed by its cosine to the query's direction (axis 1) and its own axis, in each model's space. */
+type Placement = { id: string; semantic: [cos: number, axis: number]; colour: [cos: number, axis: number] };
+
+/** Writes products whose two vectors sit at the given cosines from axis 1 (the query's direction). */
+async function writeCatalog(p: Pipeline, products: Placement[]): Promise<void> {
+  const dims = (id: string) => p.embedder.models.find((m) => m.id === id)!.dims;
+  const operations = products.flatMap(({ id, semantic, colour }) => [
+    { index: { _index: p.config.index.alias, _id: id } },
+    {
+      id, title: id, price: 10, available: true, source_version: 1, deleted: false,
+      photos: [{ url: `http://127.0.0.1/${id}.jpg`, embeddings: {}, vectors: { 'efficientnet-lite0': toward(dims('efficientnet-lite0'), ...semantic), 'colour-texture': toward(dims('colour-texture'), ...colour) } }],
+    },
+  ]);
+  const response = await p.deps.es.bulk({ operations, refresh: true });
+  expect(response.errors).toBe(false);
+}
+
 /**
  * The hybrid score is the weighted sum of every model's similarity, even for a product that one model alone ranks
  * far down: here the colour model ranks the best product 151st (150 colour look-alikes come first), beyond its 100
@@ -21,19 +38,11 @@ describe('hybrid search: every candidate gets every model share', () => {
 
   beforeAll(async () => {
     p = await startPipeline({}, { startWorker: false });
-    const semantic = p.embedder.models.find((m) => m.id === 'efficientnet-lite0')!.dims;
-    const colour = p.embedder.models.find((m) => m.id === 'colour-texture')!.dims;
-    const doc = (id: string, vectors: Record<string, number[]>) => [
-      { index: { _index: p.config.index.alias, _id: id } },
-      { id, title: id, price: 10, available: true, source_version: 1, deleted: false, photos: [{ url: `http://127.0.0.1/${id}.jpg`, embeddings: {}, vectors }] },
-    ];
-    const operations = [
-      ...doc('query', { 'efficientnet-lite0': toward(semantic, 1, 1), 'colour-texture': toward(colour, 1, 1) }),
-      ...doc('best', { 'efficientnet-lite0': toward(semantic, 0.99, 1), 'colour-texture': toward(colour, 0.5, 1) }),
-      ...Array.from({ length: 150 }, (_, i) => doc(`lookalike-${i}`, { 'efficientnet-lite0': toward(semantic, 0, 2 + i), 'colour-texture': toward(colour, 0.9, 2 + (i % (colour - 2))) })).flat(),
-    ];
-    const response = await p.deps.es.bulk({ operations, refresh: true });
-    expect(response.errors).toBe(false);
+    await writeCatalog(p, [
+      { id: 'query', semantic: [1, 1], colour: [1, 1] },
+      { id: 'best', semantic: [0.99, 1], colour: [0.5, 1] },
+      ...Array.from({ length: 150 }, (_, i): Placement => ({ id: `lookalike-${i}`, semantic: [0, 2 + i], colour: [0.9, 2 + i] })),
+    ]);
   });
 
   afterAll(async () => {
@@ -63,21 +72,12 @@ describe('hybrid search: every candidate gets every model share', () => {
  * model does for a search with filters.
  */
 describe('hybrid search: which models propose the candidates', () => {
-  const catalog = async (p: Pipeline) => {
-    const semantic = p.embedder.models.find((m) => m.id === 'efficientnet-lite0')!.dims;
-    const colour = p.embedder.models.find((m) => m.id === 'colour-texture')!.dims;
-    const doc = (id: string, vectors: Record<string, number[]>) => [
-      { index: { _index: p.config.index.alias, _id: id } },
-      { id, title: id, price: 10, available: true, source_version: 1, deleted: false, photos: [{ url: `http://127.0.0.1/${id}.jpg`, embeddings: {}, vectors }] },
-    ];
-    const operations = [
-      ...doc('query', { 'efficientnet-lite0': toward(semantic, 1, 1), 'colour-texture': toward(colour, 1, 1) }),
-      ...doc('colour-twin', { 'efficientnet-lite0': toward(semantic, 0.2, 1), 'colour-texture': toward(colour, 1, 1) }),
-      ...Array.from({ length: 150 }, (_, i) => doc(`kin-${i}`, { 'efficientnet-lite0': toward(semantic, 0.3, 2 + i), 'colour-texture': toward(colour, 0.6, 2 + (i % (colour - 2))) })).flat(),
-    ];
-    const response = await p.deps.es.bulk({ operations, refresh: true });
-    expect(response.errors).toBe(false);
-  };
+  const catalog = (p: Pipeline) =>
+    writeCatalog(p, [
+      { id: 'query', semantic: [1, 1], colour: [1, 1] },
+      { id: 'colour-twin', semantic: [0.2, 1], colour: [1, 1] },
+      ...Array.from({ length: 150 }, (_, i): Placement => ({ id: `kin-${i}`, semantic: [0.3, 2 + i], colour: [0.6, 2 + i] })),
+    ]);
 
   it('by default the model weighted most proposes them without filters (the colour twin is not found), every model with filters', async () => {
     const p = await startPipeline({}, { startWorker: false });

@@ -1,9 +1,9 @@
 /**
  * `npm run bench:hybrid-candidates -- [--size 1000000] [--config int8] [--queries 100] [--heuristic acorn|fanout]`:
  * which models should propose a hybrid search's candidates (HYBRID_CANDIDATES): the model weighted most (`lead`) or
- * every model (`all`). `--heuristic` sets Lucene's way of searching the graph under a filter
- * (`index.dense_vector.hnsw_filter_heuristic`) for the run, restores the index's own after, and names the results
- * hybrid-candidates-<heuristic>.
+ * every model (`all`), under Lucene's way of searching the graph under a filter that the index has
+ * (`index.dense_vector.hnsw_filter_heuristic`: the catalog index sets `fanout`) or `--heuristic` sets for the run (the
+ * index's own restored after).
  *
  * Runs against the catalog that `npm run bench:catalog-scale -- --sizes <size> --configs <config> --keep` built and
  * kept (alias bench-scale-<size>-<config>; opened for the run when closed, and closed again after). Queries: the
@@ -12,7 +12,7 @@
  * that passes, computed here from the catalog's own vectors: the real products' and the generated ones' files) is the
  * truth; both ways run the service's two requests (core/search/catalog-search.ts) in a random order per query:
  * recall@10 of the exact hybrid, the first result the same as the exact one's, recall@1 of the real product (no
- * filter), and the time of the two requests. Writes benchmarks/results/hybrid-candidates.{md,json}.
+ * filter), and the time of the two requests. Writes benchmarks/results/hybrid-candidates-<heuristic>.{md,json}.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -209,7 +209,7 @@ async function main(): Promise<void> {
       '',
       "The real product's recall@1 is only counted without a filter (a filter may leave it out). `HYBRID_CANDIDATES=auto` (the default) asks the model weighted most alone when a search has no filters, and every model when it has: under a filter each model's filtered graph search misses products that the other finds.",
     ];
-    writeResult(heuristic ? `hybrid-candidates-${heuristic}` : 'hybrid-candidates', command, { size, config: configName, alias, queries: queryCount, weights, filter_heuristic: used, ways }, lines.join('\n'));
+    writeResult(`hybrid-candidates-${used}`, command, { size, config: configName, alias, queries: queryCount, weights, filter_heuristic: used, ways }, lines.join('\n'));
   } finally {
     if (heuristic) await es.indices.putSettings({ index: concrete, settings: { [HEURISTIC_SETTING]: own ?? null } });
     if (wasClosed) await es.indices.close({ index: concrete });

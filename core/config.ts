@@ -392,7 +392,7 @@ const configSchema = envSchema
       /**
        * Which models propose a hybrid search's candidates: `auto` (default), the model weighted most for a search
        * without filters and every model for one with filters; `lead`; `all` (`hybridCandidates` in
-       * core/search/catalog-search.ts, benchmarks/results/hybrid-candidates.md).
+       * core/search/catalog-search.ts, benchmarks/results/hybrid-candidates-fanout.md).
        */
       hybridCandidates: e.HYBRID_CANDIDATES,
       /**

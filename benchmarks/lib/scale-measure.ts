@@ -233,6 +233,9 @@ export async function measureConfig(options: MeasureOptions): Promise<ScaleResul
     let heuristics: ScaleResult['heuristics'];
     if (options.tuning) {
       heuristics = [];
+      const keys = Object.keys(FILTER_HEURISTICS[0]!.settings);
+      const own = await es.indices.getSettings({ index, flat_settings: true });
+      const before = Object.values(own)[0]?.settings as Record<string, unknown> | undefined;
       for (const heuristic of FILTER_HEURISTICS) {
         await es.indices.putSettings({ index, settings: heuristic.settings });
         const subset = cases(['half', 'twentieth'], [primary]);
@@ -245,8 +248,8 @@ export async function measureConfig(options: MeasureOptions): Promise<ScaleResul
         );
         heuristics.push({ ...heuristic, knn: knnByLevel });
       }
-      // Back to Elasticsearch's defaults for what follows.
-      await es.indices.putSettings({ index, settings: Object.fromEntries(Object.keys(FILTER_HEURISTICS[0]!.settings).map((key) => [key, null])) });
+      // Back to the index's own settings (Elasticsearch's defaults where it has none) for what follows.
+      await es.indices.putSettings({ index, settings: Object.fromEntries(keys.map((key) => [key, before?.[key] ?? null])) });
     }
 
     const endToEnd = await measureEndToEnd(env, queries, { rates: options.rates, count: options.e2eQueries }, random);

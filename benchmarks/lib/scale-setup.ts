@@ -23,12 +23,13 @@ export const LEVELS = Object.keys(FILTER_LEVELS);
 
 /**
  * Lucene's ways of searching an HNSW graph under a filter, as Elasticsearch's dynamic index settings choose them:
- * ACORN (the default: below 60 % passing, also explore the neighbours of neighbours that fail the filter) or fanout,
- * and whether the search may stop early when the best results stop changing.
+ * ACORN (Elasticsearch's default: below 60 % passing, also explore the neighbours of neighbours that fail the filter)
+ * or fanout (the catalog index's: mappings/products.json), and whether the search may stop early when the best
+ * results stop changing.
  */
 export const FILTER_HEURISTICS: Array<{ label: string; settings: Record<string, string | boolean> }> = [
-  { label: 'ACORN, early termination (the defaults)', settings: { 'index.dense_vector.hnsw_filter_heuristic': 'acorn', 'index.dense_vector.hnsw_enable_early_termination': true } },
-  { label: 'fanout, early termination', settings: { 'index.dense_vector.hnsw_filter_heuristic': 'fanout', 'index.dense_vector.hnsw_enable_early_termination': true } },
+  { label: "ACORN, early termination (Elasticsearch's defaults)", settings: { 'index.dense_vector.hnsw_filter_heuristic': 'acorn', 'index.dense_vector.hnsw_enable_early_termination': true } },
+  { label: "fanout, early termination (the catalog index's, mappings/products.json)", settings: { 'index.dense_vector.hnsw_filter_heuristic': 'fanout', 'index.dense_vector.hnsw_enable_early_termination': true } },
   { label: 'ACORN, no early termination', settings: { 'index.dense_vector.hnsw_filter_heuristic': 'acorn', 'index.dense_vector.hnsw_enable_early_termination': false } },
 ];
 

@@ -45,13 +45,13 @@ export function parseServiceScript(script: string, root: string): ServiceCommand
   return { env, args };
 }
 
-/** The newest modification time (ms) of the TypeScript files under `directory`. */
+/** The newest modification time (ms) of the TypeScript and JSON files under `directory`. */
 function newestSource(directory: string): number {
   let newest = 0;
   for (const entry of fs.readdirSync(directory, { withFileTypes: true })) {
     const file = path.join(directory, entry.name);
     if (entry.isDirectory()) newest = Math.max(newest, newestSource(file));
-    else if (entry.name.endsWith('.ts')) newest = Math.max(newest, fs.statSync(file).mtimeMs);
+    else if (entry.name.endsWith('.ts') || entry.name.endsWith('.json')) newest = Math.max(newest, fs.statSync(file).mtimeMs);
   }
   return newest;
 }
@@ -62,7 +62,8 @@ function newestSource(directory: string): number {
  */
 export function ensureBuilt(name: 'api' | 'indexer', root = ROOT): void {
   const entry = serviceCommand(name).args.at(-1)!;
-  const changed = Math.max(...[name, 'core'].map((directory) => newestSource(path.join(root, directory))));
+  // The index mapping (mappings/products.json) is compiled in with the code that imports it.
+  const changed = Math.max(...[name, 'core', 'mappings'].map((directory) => newestSource(path.join(root, directory))));
   if (fs.existsSync(entry) && fs.statSync(entry).mtimeMs >= changed) return;
   process.stderr.write(`building the services (npm run build): the ${name}'s sources changed since it was last built\n`);
   execFileSync('npm', ['run', '-s', 'build'], { cwd: root, stdio: ['ignore', 'inherit', 'inherit'] });

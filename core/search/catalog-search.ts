@@ -100,9 +100,10 @@ export function buildSearchBody(options: CatalogSearchOptions): Record<string, u
  * alone for a search without filters, every model for one with filters. Measured at 1,000,000 products
  * (benchmarks/results/hybrid-candidates-fanout.md, -acorn.md): without filters, the main model's graph finds its
  * neighbours (recall@10 of the exact hybrid 0.944 against 0.965, the same first result for 99 queries of 100) in
- * about three quarters of the time of asking both (p50 13.0 against 16.8 ms); under a filter, each model's filtered graph search misses products the
- * other finds: the main model alone 0.945 (half the catalog passing) and 0.831 (5 % passing) against 0.978 and 0.962
- * with the index's `fanout` (0.907 and 0.577 against 0.961 and 0.798 with Elasticsearch's default `acorn`).
+ * about three quarters of the time of asking both (p50 13.0 against 16.8 ms); under a filter, each model's filtered
+ * graph search misses products the other finds: the main model alone 0.945 (half the catalog passing) and 0.831 (5 %
+ * passing) against 0.978 and 0.962 with the index's `fanout` (0.907 and 0.577 against 0.961 and 0.798 with
+ * Elasticsearch's default `acorn`).
  */
 export function hybridCandidates(setting: HybridCandidatesSetting, filtered: boolean): HybridCandidates {
   if (setting !== 'auto') return setting;

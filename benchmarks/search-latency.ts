@@ -314,14 +314,18 @@ directly, milliseconds p50 / p95 / p99:
 | --- | --- | --- | --- | --- |
 ${main.map((r) => `| ${r.products.toLocaleString('en')} | ${[r.vector.wall, r.vector.direct_es, r.vector.overhead_ms].map((s) => `${fixed(s.p50, 1)} / ${fixed(s.p95, 1)} / ${fixed(s.p99, 1)}`).join(' | ')} | ${fixed(100 * r.vector.overhead_share, 1)} % |`).join('\n')}
 
-The API started with other Node flags (same index, same queries, right after the run above; "none" = plain \`node\`),
+${
+  others.length > 0
+    ? `The API started with other Node flags (same index, same queries, right after the run above; "none" = plain \`node\`),
 no filter:
 
 | products | Node flags | end to end | API overhead | overhead share (p50; mean) |
 | --- | --- | --- | --- | --- |
 ${others.map((r) => `| ${r.products.toLocaleString('en')} | ${r.node_flags ? `\`${r.node_flags}\`` : 'none'} | ${[r.plain.wall, r.plain.overhead_ms].map((s) => `${fixed(s.p50, 1)} / ${fixed(s.p95, 1)} / ${fixed(s.p99, 1)}`).join(' | ')} | ${fixed((100 * r.plain.overhead_ms.p50) / r.plain.wall.p50, 1)} %; ${fixed(100 * r.plain.overhead_share, 1)} % |`).join('\n')}
 
-Targets: end-to-end p95 ≤ 60 ms at 100,000 products; API overhead ≤ 10 %.
+`
+    : ''
+}Targets: end-to-end p95 ≤ 60 ms at 100,000 products; API overhead ≤ 10 %.
 ${sceneTable(main, sceneUploads.length)}
 | products | load time | ${mergeAfterLoad ? 'force merge | ' : ''}segments |
 | --- | --- | ${mergeAfterLoad ? '--- | ' : ''}--- |

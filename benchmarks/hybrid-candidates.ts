@@ -161,32 +161,30 @@ async function main(): Promise<void> {
     }
 
     const random = seededRandom(5);
-    // Warm-up, not measured: an index just opened answers its first searches from cold structures.
-    for (let q = 0; q < Math.min(30, queryCount); q++) {
+    const clauses = Object.fromEntries(LEVELS.map((level) => [level, buildFilterClauses(FILTER_LEVELS[level]!.filters ?? {})]));
+    /** Query `q`'s hybrid at `level` with the candidates of `way`: the service's two requests, timed. */
+    const hybrid = async (q: number, level: string, way: HybridCandidates) => {
       const vectors = Object.fromEntries(Object.keys(weights).map((id) => [id, Array.from(row(queries[id]!, dims[id]!, q))]));
-      for (const level of LEVELS) for (const way of WAYS) {
-        const options: CatalogSearchOptions = { vectors, weights, size: RECALL_DEPTH, candidates: way, filters: buildFilterClauses(FILTER_LEVELS[level]!.filters ?? {}), mode: 'knn', facets: false };
-        const candidates = await es.search({ index: alias, ...buildCandidatesBody(options) });
-        await es.search({ index: alias, ...buildFusionBody(options, candidates.hits.hits.map((hit) => hit._id!)) });
-      }
-    }
+      const options: CatalogSearchOptions = { vectors, weights, size: RECALL_DEPTH, candidates: way, filters: clauses[level]!, mode: 'knn', facets: false };
+      const started = performance.now();
+      const candidates = await es.search({ index: alias, ...buildCandidatesBody(options) });
+      const between = performance.now();
+      const ids = candidates.hits.hits.map((hit) => hit._id!);
+      const fused = ids.length > 0 ? (await es.search({ index: alias, ...buildFusionBody(options, ids) })).hits.hits.map((hit) => hit._id!) : [];
+      return { fused, candidatesMs: between - started, totalMs: performance.now() - started };
+    };
+    // Warm-up, not measured: an index just opened answers its first searches from cold structures.
+    for (let q = 0; q < Math.min(30, queryCount); q++) for (const level of LEVELS) for (const way of WAYS) await hybrid(q, level, way);
     const ways: Way[] = WAYS.map((candidates) => ({ candidates, levels: {} }));
     for (const level of LEVELS) {
-      const filters = buildFilterClauses(FILTER_LEVELS[level]!.filters ?? {});
       const measured = Object.fromEntries(WAYS.map((way) => [way, { two: [] as number[], first: [] as number[], recall: 0, same: 0, real: 0 }]));
       const bar = createProgress(`${alias}: hybrid, ${FILTER_LEVELS[level]!.label}`);
       for (let q = 0; q < queryCount; q++) {
-        const vectors = Object.fromEntries(Object.keys(weights).map((id) => [id, Array.from(row(queries[id]!, dims[id]!, q))]));
         for (const way of shuffle([...WAYS], random)) {
-          const options: CatalogSearchOptions = { vectors, weights, size: RECALL_DEPTH, candidates: way, filters, mode: 'knn', facets: false };
-          const started = performance.now();
-          const candidates = await es.search({ index: alias, ...buildCandidatesBody(options) });
-          const between = performance.now();
-          const ids = candidates.hits.hits.map((hit) => hit._id!);
-          const fused = ids.length > 0 ? (await es.search({ index: alias, ...buildFusionBody(options, ids) })).hits.hits.map((hit) => hit._id!) : [];
+          const { fused, candidatesMs, totalMs } = await hybrid(q, level, way);
           const m = measured[way]!;
-          m.two.push(performance.now() - started);
-          m.first.push(between - started);
+          m.two.push(totalMs);
+          m.first.push(candidatesMs);
           m.recall += recall(fused, exact[level]![q]!);
           if (fused[0] === exact[level]![q]![0]) m.same++;
           if (fused[0] === targets[q]) m.real++;

@@ -150,6 +150,7 @@ const envSchema = z.object({
   AUTOCROP: z.enum(['model', 'localize', 'trim', 'attention', 'none']).default('model'),
   LOCALIZE_MAX_REGIONS: positiveInt.min(2).max(64).default(24),
   LOCALIZE_PRIMARY_REGIONS: positiveInt.min(2).max(64).default(16),
+  LOCALIZE_SKIP_SCORE: z.coerce.number().min(0).max(3).default(0.9),
 
   WEBHOOK_SECRETS: z.string().optional(),
   WEBHOOK_TOLERANCE_S: positiveInt.max(86_400).default(300),
@@ -298,6 +299,11 @@ const configSchema = envSchema
       localizeMaxRegions: e.LOCALIZE_MAX_REGIONS,
       /** The same for a query that asks for the main product alone (no `objects`); the localizer caps it at the above. */
       localizePrimaryRegions: e.LOCALIZE_PRIMARY_REGIONS,
+      /**
+       * A photo without a trim is searched whole, with no localization, when the catalog answers it this clearly (its
+       * first cosine + 2 × its lead over the second, by the main model); 0: always localize (LocalizerSettings.skipScore).
+       */
+      localizeSkipScore: e.LOCALIZE_SKIP_SCORE,
       /** How a query photo is cropped when the request says `crop: "auto"`. */
       queryCrop: e.AUTOCROP === 'model' || e.AUTOCROP === 'localize' ? ('localize' as const) : e.AUTOCROP,
     },

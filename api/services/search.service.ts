@@ -5,7 +5,7 @@ import type { Embedder } from '../../core/embedding/embedder';
 import type { Admission } from './admission';
 import { AppError, NotFoundError, ValidationError, describeError } from '../../core/errors';
 import { scaleBox, type CropBox } from '../../core/image/autocrop';
-import { choose, type Candidate, type Localizer } from '../../core/localization/localizer';
+import { choose, regionScore, type Candidate, type Localizer } from '../../core/localization/localizer';
 import type { FeatureMap } from '../../core/localization/feature-map';
 import { modelView } from '../../core/image/preprocess';
 import type { ImageFetcher } from '../../core/net/image-fetcher';
@@ -301,8 +301,28 @@ export class SearchService {
     const image = await this.embedder.decode(bytes);
     timings.decode = fetchMs + performance.now() - t0;
     const original = { width: image.originalWidth, height: image.originalHeight };
+    // One region (a trimmed product photo, a drawn box, a photo the catalog knows whole): embedded by every model and
+    // searched as usual. Several: 1. every candidate embedded by the heaviest-weighted model alone and searched with
+    // it (one kNN each, one msearch): the semantic model's first scores choose the regions better than the hybrid's
+    // (0.695 against 0.66 recall@1 on the scene dev set) and cost one model and one request per region; 2. the chosen
+    // regions (the primary, and the objects) embedded by the other models and searched with every model.
+    const scorer = ids.reduce((best, id) => (weights[id]! > weights[best]! ? id : best));
+    const catalog = catalogOf(options);
+    const filters = buildFilterClauses(options.filters);
+    const rerankModel = this.rerankModel(options, weights);
+    const maps = new Map<number, Parameters<typeof describeFeatureMap>[0]>();
+    const keepMap = (region: (slot: number) => number) => (slot: number, model: string, map: Parameters<typeof describeFeatureMap>[0]) => {
+      if (model === rerankModel) maps.set(region(slot), map);
+    };
+    // Two results: the region's lead over the second counts in the choice (LocalizerSettings.gapWeight).
+    const scoringSearch = (vectors: Record<string, Float32Array>, filters: FilterClause[]): CatalogSearchOptions => ({ vectors: { [scorer]: Array.from(vectors[scorer]!) }, weights: { [scorer]: 1 }, size: 2, numCandidates: options.num_candidates, filters, mode: options.mode, facets: false });
+    // Scores are (1 + cos) / 2; the margins are cosine differences, as measured.
+    const cosine = (hit: CatalogHit | undefined): number | undefined => (hit ? 2 * (hit._score ?? 0) - 1 : undefined);
+    const answerOf = ({ hits }: CatalogSearchResponse) => ({ firstId: hits[0]?._id, firstScore: cosine(hits[0]) ?? -1, secondScore: cosine(hits[1]) });
     let candidates: Candidate[];
     let photoMap: FeatureMap | undefined;
+    // The reference (candidate 0) by the scoring model, when asked before localizing: its vectors and its answer.
+    let reference: { vectors: Record<string, Float32Array>; scored: CatalogSearchResponse } | undefined;
     if (options.box) {
       const { box } = options;
       if (box.left + box.width > original.width || box.top + box.height > original.height) {
@@ -310,50 +330,64 @@ export class SearchService {
       }
       candidates = [{ box: scaleBox(box, original, image), source: 'box', label: null }];
     } else {
-      const proposal = await this.localizer!.propose(image, options.objects ?? false);
-      candidates = proposal.candidates;
-      photoMap = proposal.map;
-      timings.localize = proposal.timings.map + proposal.timings.objectness + proposal.timings.detect;
+      const localizer = this.localizer!;
+      const whole = localizer.reference(image);
+      candidates = [whole];
+      // A photo without a plain background is asked whole first: a clear answer (LOCALIZE_SKIP_SCORE) means the catalog
+      // knows the photo as it is (a close-up of a product), and it is searched whole, with no localization.
+      if (whole.source === 'whole' && !options.objects && localizer.settings.skipScore > 0) {
+        const t0 = performance.now();
+        const [vectors] = await this.embedder.embedRegions(image, [null], { models: [scorer], ...(rerankModel ? { onMap: keepMap(() => 0) } : {}) });
+        const t1 = performance.now();
+        const [scored] = await this.inCatalog(catalog, filters, false, (filters) => searchCatalogMany(this.es, this.alias, [scoringSearch(vectors!, filters)]));
+        timings.embed += t1 - t0;
+        timings.search += performance.now() - t1;
+        reference = { vectors: vectors!, scored: scored! };
+      }
+      if (!reference || regionScore(answerOf(reference.scored), localizer.settings.gapWeight) < localizer.settings.skipScore) {
+        const proposal = await localizer.propose(image, options.objects ?? false, whole);
+        candidates = proposal.candidates;
+        photoMap = proposal.map;
+        timings.localize = proposal.timings.map + proposal.timings.objectness + proposal.timings.detect;
+      }
     }
-    // One region (a trimmed product photo, a drawn box): embedded by every model at once and searched as usual.
-    // Several: 1. every candidate embedded by the heaviest-weighted model alone and searched with it (one kNN each,
-    // one msearch): the semantic model's first scores choose the regions better than the hybrid's (0.695 against
-    // 0.66 recall@1 on the scene dev set) and cost one model and one request per region; 2. the chosen regions (the
-    // primary, and the objects) embedded by the other models and searched with every model.
-    const scorer = ids.reduce((best, id) => (weights[id]! > weights[best]! ? id : best));
-    const catalog = catalogOf(options);
-    const filters = buildFilterClauses(options.filters);
     const several = candidates.length > 1 && ids.length > 1;
     // With `rerank`: the feature map of the chosen regions by the model the precision stage compares, described when
     // chosen. Fetching a map from a run costs about 0.6–1 ms an image (13–23 ms for 24 candidates, measured). When the
     // localizer runs that model's file, each chosen region's map is read from the whole photo's map it computed
     // (featureMapInBox: no run); otherwise one region's map comes with its only run, and several candidates' with
     // the scoring run.
-    const rerankModel = this.rerankModel(options, weights);
     const fromPhotoMap = rerankModel !== null && photoMap !== undefined && this.localizer?.featureMap.manifest.sha256 === this.embedder.get(rerankModel)?.manifest.sha256;
     const mapsFromRuns = rerankModel !== null && !fromPhotoMap;
-    const maps = new Map<number, Parameters<typeof describeFeatureMap>[0]>();
-    const keepMap = (region: (slot: number) => number) => (slot: number, model: string, map: Parameters<typeof describeFeatureMap>[0]) => {
-      if (model === rerankModel) maps.set(region(slot), map);
-    };
     const t1 = performance.now();
-    const scoring = await this.embedder.embedRegions(image, candidates.map((candidate) => candidate.box), { models: several ? [scorer] : ids, ...(mapsFromRuns ? { onMap: keepMap((slot) => slot) } : {}) });
+    // Each candidate's vectors by `models`; the reference's by the scoring model are known when it was asked whole first,
+    // so it runs only the others (none when scoring), and the other candidates run every one of `models`.
+    const models = several ? [scorer] : ids;
+    const scoring: Array<Record<string, Float32Array>> = candidates.map((_, i) => (i === 0 && reference ? { ...reference.vectors } : {}));
+    const known = reference ? 1 : 0;
+    const referenceModels = models.filter((id) => !scoring[0]![id]);
+    const into = (from: number) => (vectors: Array<Record<string, Float32Array>>) => vectors.forEach((v, n) => Object.assign(scoring[from + n]!, v));
+    const onMap = (from: number) => (mapsFromRuns ? { onMap: keepMap((slot) => from + slot) } : {});
+    await Promise.all([
+      candidates.length > known ? this.embedder.embedRegions(image, candidates.slice(known).map((candidate) => candidate.box), { models, ...onMap(known) }).then(into(known)) : undefined,
+      known && referenceModels.length > 0 ? this.embedder.embedRegions(image, [candidates[0]!.box], { models: referenceModels, ...onMap(0) }).then(into(0)) : undefined,
+    ]);
     const t2 = performance.now();
-    const scored = await this.inCatalog(catalog, filters, options.facets, (filters) =>
+    // The reference's scoring answer is the one it was asked whole; a region searched alone is searched in full.
+    const asked = several && reference ? 1 : 0;
+    const searched = await this.inCatalog(catalog, filters, options.facets, (filters) =>
       searchCatalogMany(
         this.es,
         this.alias,
-        scoring.map((vectors) => {
+        scoring.slice(asked).map((vectors) => {
           if (!several) return this.catalogSearch(Object.fromEntries(ids.map((id) => [id, Array.from(vectors[id]!)])), weights, options, filters, FIRST_PAGE, rerankModel ?? undefined);
-          // Two results: the region's lead over the second counts in the choice (LocalizerSettings.gapWeight).
-          return { vectors: { [scorer]: Array.from(vectors[scorer]!) }, weights: { [scorer]: 1 }, size: 2, numCandidates: options.num_candidates, filters, mode: options.mode, facets: false };
+          return scoringSearch(vectors, filters);
         }),
       ),
     );
+    const scored = asked ? [reference!.scored, ...searched] : searched;
     const t3 = performance.now();
-    // Scores are (1 + cos) / 2; the margins are cosine differences, as measured.
-    const cosine = (hit: CatalogHit | undefined): number | undefined => (hit ? 2 * (hit._score ?? 0) - 1 : undefined);
-    const answers = scored.map(({ hits }) => ({ firstId: hits[0]?._id, firstScore: cosine(hits[0]) ?? -1, secondScore: cosine(hits[1]) }));
+    const answers = scored.map(answerOf);
     const settings = this.localizer?.settings ?? { wholeMargin: 0, objectMargin: 0, tightenMargin: 0 };
     const choice = choose(candidates, answers, image, settings, options.max_objects ?? 5);
     const chosen = [...new Set([choice.primary, ...(options.objects ? choice.objects : [])])];
@@ -378,8 +412,8 @@ export class SearchService {
       const n = chosen.indexOf(choice.primary);
       primaryVectors = Object.fromEntries([[scorer, Array.from(scoring[choice.primary]![scorer]!)], ...rest.map((id) => [id, Array.from(others[n]![id]!)])]);
     }
-    timings.embed = t2 - t1 + (t4 - t3);
-    timings.search = t3 - t2 + (performance.now() - t4);
+    timings.embed += t2 - t1 + (t4 - t3);
+    timings.search += t3 - t2 + (performance.now() - t4);
     // The precision stage over each chosen region's answer, with that region's own descriptor.
     const whole = { left: 0, top: 0, width: image.width, height: image.height };
     const reranks = new Map<number, Rerank>();

@@ -81,6 +81,15 @@ export interface LocalizerSettings {
    * (benchmarks/results/localization-chooser.md; the API's figures in scene-search.md).
    */
   gapWeight: number;
+  /**
+   * A photo without a plain background to trim is first searched whole by the scoring model (LOCALIZE_SKIP_SCORE);
+   * when its region score (as above) is at least this, the catalog knows the photo as it is and it is answered whole,
+   * with no localization: a close-up of a product on a busy background costs a search instead of ~16. 0: always
+   * localize. Measured on the scene dev set (600 photos of a product beside another thing) and the plain dev set's 95
+   * photos without a trim (close crops, mostly): at 0.9, 1 % of the scene photos and 80 % of the others skip, and no
+   * photo found before is lost (benchmarks/results/localization-chooser.md).
+   */
+  skipScore: number;
   /** The whole photo (or its trim) stays the primary region unless another's score beats it by this much. */
   wholeMargin: number;
   /**
@@ -113,6 +122,7 @@ export const DEFAULT_LOCALIZER_SETTINGS: LocalizerSettings = {
   detectorIou: 0.7,
   labelScore: 0.3,
   gapWeight: 2,
+  skipScore: 0.9,
   wholeMargin: 0.05,
   objectnessBonus: 0,
   objectMargin: 0.2,
@@ -139,13 +149,18 @@ export class Localizer {
     readonly objectness: ObjectnessWeights | null = null,
   ) {}
 
-  /**
-   * Candidate regions of `image`, the reference first (its trim, or the whole photo). A photo with a plain background
-   * gets its trim alone unless `objects` asks for every object in it.
-   */
-  async propose(image: RgbImage, objects: boolean): Promise<Proposal> {
+  /** The reference candidate of `image`: its trim when it has a plain background, else the whole photo. */
+  reference(image: RgbImage): Candidate {
     const trim = trimBox(image);
-    const reference: Candidate = { box: trim, source: trim ? 'trim' : 'whole', label: null };
+    return { box: trim, source: trim ? 'trim' : 'whole', label: null };
+  }
+
+  /**
+   * Candidate regions of `image`, the reference first (its trim, or the whole photo; `reference` when the caller has
+   * it already). A photo with a plain background gets its trim alone unless `objects` asks for every object in it.
+   */
+  async propose(image: RgbImage, objects: boolean, reference: Candidate = this.reference(image)): Promise<Proposal> {
+    const trim = reference.source === 'trim' ? reference.box : null;
     if (trim && !objects) return { candidates: [reference], timings: { map: 0, objectness: 0, detect: 0 } };
     const t0 = performance.now();
     const map = await this.featureMap.map(image);
@@ -205,7 +220,8 @@ export async function createLocalizer(config: Config, logger: Logger): Promise<L
   const log = logger.child({ component: 'localization' });
   const featureMap = await FeatureMapModel.load(readLocalizerManifest(), config.onnx, log);
   const detector = await Detector.load(resolveDetectorManifest(), config.onnx, log);
-  return new Localizer(featureMap, detector, { ...DEFAULT_LOCALIZER_SETTINGS, maxRegions: config.image.localizeMaxRegions, primaryRegions: config.image.localizePrimaryRegions }, loadObjectnessHead());
+  const settings = { ...DEFAULT_LOCALIZER_SETTINGS, maxRegions: config.image.localizeMaxRegions, primaryRegions: config.image.localizePrimaryRegions, skipScore: config.image.localizeSkipScore };
+  return new Localizer(featureMap, detector, settings, loadObjectnessHead());
 }
 
 /**
@@ -216,6 +232,11 @@ export interface RegionAnswer {
   firstId: string | undefined;
   firstScore: number;
   secondScore?: number;
+}
+
+/** A region's score: its first result's cosine plus `gapWeight` × its lead over the second (none without a second). */
+export function regionScore({ firstScore, secondScore }: RegionAnswer, gapWeight: number): number {
+  return firstScore + gapWeight * (firstScore - (secondScore ?? firstScore));
 }
 
 export interface Choice {
@@ -244,7 +265,7 @@ export function choose(
   const bonus = settings.objectnessBonus ?? 0;
   const gapWeight = settings.gapWeight ?? 0;
   // What the catalog says of a region: its first score and its lead over the second.
-  const catalogScore = answers.map(({ firstScore, secondScore }) => firstScore + gapWeight * (firstScore - (secondScore ?? firstScore)));
+  const catalogScore = answers.map((answer) => regionScore(answer, gapWeight));
   // Raised for a region that frames a thing the objectness head sees (0 without the head).
   const raised = (score: number, i: number): number => score + bonus * (candidates[i]!.objectness ?? 0);
   const scoreOf = (i: number): number => raised(catalogScore[i]!, i);

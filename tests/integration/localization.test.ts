@@ -57,6 +57,19 @@ describe('finding the product in a photo of a scene', () => {
     expect(whole.body.query.crop).toBeNull();
   });
 
+  it('a close-up of a product on a busy background is searched whole, without localizing (LOCALIZE_SKIP_SCORE)', async () => {
+    // The product fills the frame: no plain background to trim, and the catalog knows the whole photo clearly.
+    const { image_base64 } = await scene([{ stamp: 'household/kettle.png', label: 'kettle', left: 130, top: 15, width: 380 }]);
+    const { status, body } = await p.search({ image_base64 });
+    expect(status).toBe(200);
+    expect(body.results[0].id).toBe('kettle');
+    expect([body.query.crop, body.timings_ms.localize]).toEqual([null, 0]);
+    // Asked for every object, it is localized as before.
+    const objects = await p.search({ image_base64, objects: true });
+    expect(objects.body.timings_ms.localize).toBeGreaterThan(0);
+    expect(objects.body.results[0].id).toBe('kettle');
+  });
+
   it('objects: a box on each product in the photo, each with that product first', async () => {
     const { image_base64, truth } = await scene([
       { stamp: 'household/kettle.png', label: 'kettle', left: 20, top: 40, width: 190 },

@@ -1,5 +1,5 @@
 import type { CropBox } from '../../../../core/image/autocrop';
-import { choose, DEFAULT_LOCALIZER_SETTINGS, Localizer, type Candidate } from '../../../../core/localization/localizer';
+import { choose, DEFAULT_LOCALIZER_SETTINGS, Localizer, regionScore, type Candidate } from '../../../../core/localization/localizer';
 import type { FeatureMap, FeatureMapModel } from '../../../../core/localization/feature-map';
 import { splitWeights } from '../../../../core/localization/objectness';
 
@@ -136,6 +136,25 @@ describe('Localizer.propose', () => {
     expect(objects.candidates[0]!.source).toBe('trim');
     expect(objects.candidates.length).toBeGreaterThan(1);
     expect(calls.n).toBe(1);
+  });
+
+  it('reference: the trim of a plain photo, the whole of a busy one; propose starts from the reference it is given', async () => {
+    const localizer = new Localizer(fakeModel({ n: 0 }), null);
+    expect(localizer.reference(noisy)).toEqual({ box: null, source: 'whole', label: null });
+    const trim = localizer.reference(plain);
+    expect(trim.source).toBe('trim');
+    expect((await localizer.propose(plain, false)).candidates).toEqual([trim]);
+    // The caller's reference is candidate 0 as given (the search service asked it whole already).
+    const given = localizer.reference(noisy);
+    expect((await localizer.propose(noisy, false, given)).candidates[0]).toBe(given);
+  });
+});
+
+describe('regionScore', () => {
+  it('is the first cosine plus gapWeight × the lead over the second; no second, no lead', () => {
+    expect(regionScore({ firstId: 'a', firstScore: 0.7, secondScore: 0.6 }, 2)).toBeCloseTo(0.9, 10);
+    expect(regionScore({ firstId: 'a', firstScore: 0.7 }, 2)).toBeCloseTo(0.7, 10);
+    expect(regionScore({ firstId: 'a', firstScore: 0.7, secondScore: 0.6 }, 0)).toBeCloseTo(0.7, 10);
   });
 });
 

@@ -19,15 +19,22 @@
  * Every candidate up to LOCALIZE_MAX_REGIONS is proposed (the primary cap lifted to it), so the rows below see the
  * uncapped list; results of a seed other than 11 are written apart (localization-chooser-seed<N>).
  *
- * usage: npm run bench:localization-chooser -- [--single 600] [--seed 11]
+ * - scoring the regions with the main model at a smaller input size (`--score-sizes`; the model takes any size),
+ *   alone or as a cascade (the best few scored again at the model's own size), with the run's cost a region per size.
+ * `--reuse` scores the ways of choosing again on the answers a run kept (.cache/localization-chooser/).
+ *
+ * usage: npm run bench:localization-chooser -- [--single 600] [--seed 11] [--score-sizes 192,160,128] [--reuse]
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import { loadConfig } from '../core/config';
 import { createEmbedder } from '../core/embedding/embedder';
-import { modelView } from '../core/image/preprocess';
+import { EmbeddingModel } from '../core/embedding/onnx-model';
+import { modelView, resizeForModel, writeTensor } from '../core/image/preprocess';
 import { createLogger } from '../core/logger';
-import { choose, createLocalizer, DEFAULT_LOCALIZER_SETTINGS, type Candidate, type RegionAnswer } from '../core/localization/localizer';
+import { trimBox, type CropBox } from '../core/image/autocrop';
+import type { DecodedImage } from '../core/image/decode';
+import { choose, createLocalizer, DEFAULT_LOCALIZER_SETTINGS, regionScore, type Candidate, type RegionAnswer } from '../core/localization/localizer';
 import { iou } from '../core/localization/regions';
 import { createProgress } from '../core/progress';
 import { decodeRegions, describeFeatureMap, encodeRegions, featureMapInBox, regionSimilarity } from '../core/rerank/regions';
@@ -46,6 +53,10 @@ function argument(name: string, fallback: string): string {
   return at > 0 ? process.argv[at + 1]! : fallback;
 }
 const single = Number(argument('single', '600'));
+/** Smaller input sizes of the main model that score the regions (the chosen one is searched at the model's own). */
+const scoreSizes = argument('score-sizes', '192,160,128').split(',').filter(Boolean).map(Number);
+/** Reuse the answers a run measured (kept under .cache/localization-chooser/) and only score the ways of choosing. */
+const reuse = process.argv.includes('--reuse');
 const seed = Number(argument('seed', '11'));
 
 /** One result of a region: catalog item index, score, region similarity of the region to that item's photo. */
@@ -60,9 +71,16 @@ interface Region {
   hybrid: Result[];
   /** Results of the vector pooled from the photo's map (semantic), best 2. */
   pooled: Result[];
+  /** Semantic results, best 2, of the region embedded at a smaller input size (by size). */
+  smaller: Record<number, Result[]>;
 }
 
+/** Milliseconds of the main model's run a region (its batch of a photo's candidates), by input size. */
+type RunCost = Record<number, { ms: number; regions: number }>;
+
 interface Photo {
+  /** A scene photo (the product beside another thing), or a plain dev-set photo without a trim (a close crop, mostly). */
+  kind: 'scene' | 'plain';
   product: number;
   width: number;
   height: number;
@@ -86,7 +104,7 @@ function best(scores: Float32Array, k: number): number[] {
   return order;
 }
 
-async function measure(): Promise<Photo[]> {
+async function measure(): Promise<{ photos: Photo[]; runCost: RunCost; plainQueries: number }> {
   const config = loadConfig({ ...process.env, LOG_LEVEL: 'warn' });
   // Every candidate a photo may get: the primary cap lifted to the objects' (the cap rows take prefixes of them).
   config.image.localizePrimaryRegions = config.image.localizeMaxRegions;
@@ -95,6 +113,9 @@ async function measure(): Promise<Photo[]> {
   const plain = await buildDevSet(path.join(CACHE, 'devset'), { perCategory: 100, queryItems: 300, seed: 7 });
   const embedder = await createEmbedder(config, logger);
   const localizer = await createLocalizer(config, logger);
+  const base = embedder.get(SEMANTIC)!.manifest;
+  // The model takes any input size (models/add_feature_map_output.py): the same file, one shared session, other sizes.
+  const sizedModels = await Promise.all([base.input.width, ...scoreSizes].map((size) => EmbeddingModel.load({ ...base, input: { ...base.input, width: size, height: size, ...(base.input.resizeShortSide ? { resizeShortSide: Math.round((base.input.resizeShortSide * size) / base.input.width) } : {}) } }, config.onnx, logger)));
   const items = [...scenes.catalog.map((item) => item.photo), ...plain.catalog.map((item) => item.photo)];
   const ids = [...scenes.catalog.map((item) => item.id), ...plain.catalog.map((item) => `plain:${item.id}`)];
   const dims = { semantic: embedder.get(SEMANTIC)!.dims, colour: embedder.get(COLOUR)!.dims };
@@ -122,15 +143,24 @@ async function measure(): Promise<Photo[]> {
   const side = Math.round(input.width / localizer.featureMap.manifest.stride);
   const queries = scenes.queries.filter((query) => query.kind === 'single');
   const photos: Photo[] = [];
-  const scenesProgress = createProgress('scenes: localize, embed, search');
-  for (const [n, query] of queries.entries()) {
-    const image = await embedder.decode(fs.readFileSync(query.photo));
-    const product = query.objects.find((object) => object.role === 'product')!;
-    const sx = image.width / image.originalWidth;
-    const sy = image.height / image.originalHeight;
-    const truth = { left: product.box.left * sx, top: product.box.top * sy, width: product.box.width * sx, height: product.box.height * sy };
+  const runCost: RunCost = {};
+  // A photo's candidates, each embedded and searched among `among` of the catalog (every item by default).
+  const measurePhoto = async (kind: Photo['kind'], image: DecodedImage, product: number, truth: CropBox | null, among = (_item: number) => true): Promise<Photo> => {
     const proposal = await localizer.propose(image, false);
     const vectors = await embedder.embedRegions(image, proposal.candidates.map((candidate) => candidate.box));
+    // Each size's run timed alone (one after another), its preprocessing apart.
+    const smallVectors: Float32Array[][] = [];
+    for (const model of sizedModels) {
+      const batch = new Float32Array(proposal.candidates.length * model.inputSize);
+      await Promise.all(proposal.candidates.map(async (candidate, slot) => writeTensor(await resizeForModel(image, candidate.box, model.manifest.input), model.manifest.input, batch, slot)));
+      const started = performance.now();
+      const outputs = await model.embedOutputs(batch, proposal.candidates.length);
+      const cost = (runCost[model.manifest.input.width] ??= { ms: 0, regions: 0 });
+      cost.ms += performance.now() - started;
+      cost.regions += proposal.candidates.length;
+      smallVectors.push(outputs.map((output) => output.vector));
+    }
+    smallVectors.shift();
     const whole = { left: 0, top: 0, width: image.width, height: image.height };
     const regions = proposal.candidates.map((candidate, r): Region => {
       const box = candidate.box ?? whole;
@@ -141,19 +171,47 @@ async function measure(): Promise<Photo[]> {
       const pooledScores = new Float32Array(items.length);
       const pooled = proposal.map ? pooledVector(proposal.map, box, image) : null;
       for (let i = 0; i < items.length; i++) {
+        if (!among(i)) {
+          semanticScores[i] = hybridScores[i] = pooledScores[i] = -Infinity;
+          continue;
+        }
         semanticScores[i] = dot(vectors[r]![SEMANTIC]!, row(semantic, dims.semantic, i));
         hybridScores[i] = SEMANTIC_WEIGHT * semanticScores[i]! + (1 - SEMANTIC_WEIGHT) * dot(vectors[r]![COLOUR]!, row(colour, dims.colour, i));
         pooledScores[i] = pooled ? dot(pooled, row(semantic, dims.semantic, i)) : semanticScores[i]!;
       }
       const results = (scores: Float32Array, k: number): Result[] => best(scores, k).map((i) => [i, scores[i]!, similarity(i)]);
-      return { candidate, iou: iou(box, truth), semantic: results(semanticScores, 5), hybrid: results(hybridScores, 5), pooled: results(pooledScores, 2) };
+      const smaller: Record<number, Result[]> = {};
+      scoreSizes.forEach((size, m) => {
+        const scores = new Float32Array(items.length);
+        for (let i = 0; i < items.length; i++) scores[i] = among(i) ? dot(smallVectors[m]![r]!, row(semantic, dims.semantic, i)) : -Infinity;
+        smaller[size] = best(scores, 2).map((i) => [i, scores[i]!, 0]);
+      });
+      return { candidate, iou: truth ? iou(box, truth) : 0, semantic: results(semanticScores, 5), hybrid: results(hybridScores, 5), pooled: results(pooledScores, 2), smaller };
     });
-    photos.push({ product: ids.indexOf(product.item), width: image.width, height: image.height, regions });
+    return { kind, product, width: image.width, height: image.height, regions };
+  };
+  const scenesProgress = createProgress('scenes: localize, embed, search');
+  for (const [n, query] of queries.entries()) {
+    const image = await embedder.decode(fs.readFileSync(query.photo));
+    const product = query.objects.find((object) => object.role === 'product')!;
+    const sx = image.width / image.originalWidth;
+    const sy = image.height / image.originalHeight;
+    const truth = { left: product.box.left * sx, top: product.box.top * sy, width: product.box.width * sx, height: product.box.height * sy };
+    photos.push(await measurePhoto('scene', image, ids.indexOf(product.item), truth));
     scenesProgress.update(n + 1, queries.length);
   }
   scenesProgress.done();
-  await Promise.all([embedder.close(), localizer.close()]);
-  return photos;
+  // The plain dev set's photos that have no trim (localized too), searched among the plain catalog, as scene-search does.
+  const plainProgress = createProgress('plain photos without a trim: localize, embed, search');
+  const firstPlain = scenes.catalog.length;
+  for (const [n, query] of plain.queries.entries()) {
+    const image = await embedder.decode(fs.readFileSync(query.photo));
+    if (!trimBox(image)) photos.push(await measurePhoto('plain', image, ids.indexOf(`plain:${query.item}`), null, (item) => item >= firstPlain));
+    plainProgress.update(n + 1, plain.queries.length);
+  }
+  plainProgress.done();
+  await Promise.all([embedder.close(), localizer.close(), ...sizedModels.map((model) => model.close())]);
+  return { photos, runCost, plainQueries: plain.queries.length };
 }
 
 /** A way of scoring a region for `choose` (its first result, and the score the chooser ranks by). */
@@ -247,7 +305,15 @@ function learnedRecall(photos: Photo[]): number {
 }
 
 async function main(): Promise<void> {
-  const photos = await measure();
+  const kept = path.join(CACHE, 'localization-chooser', `answers-${single}-${seed}-${scoreSizes.join('-')}.json`);
+  const measured = reuse ? (JSON.parse(fs.readFileSync(kept, 'utf8')) as Awaited<ReturnType<typeof measure>>) : await measure();
+  fs.mkdirSync(path.dirname(kept), { recursive: true });
+  fs.writeFileSync(kept, JSON.stringify(measured));
+  const { runCost } = measured;
+  const photos = measured.photos.filter((photo) => photo.kind === 'scene');
+  const plainPhotos = measured.photos.filter((photo) => photo.kind === 'plain');
+  const perRegion = (size: number): string => fixed(runCost[size]!.ms / runCost[size]!.regions, 1);
+  const own = Math.max(...Object.keys(runCost).map(Number));
   const first = (region: Region): Result => region.semantic[0]!;
   const lead = (region: Region): number => region.semantic[0]![1] - region.semantic[1]![1];
   const rows: Array<{ way: string; recall: number; halves: [number, number]; embedded: number }> = [];
@@ -258,6 +324,21 @@ async function main(): Promise<void> {
   }
   for (const [gapWeight, gamma] of [[0, 0.5], [2, 0.5], [2, 0.8]] as const) {
     add(`first score + ${gapWeight} × lead + ${gamma} × region similarity to the first result`, recall(photos, (region) => ({ firstId: String(first(region)[0]), firstScore: first(region)[1] + gapWeight * lead(region) + gamma * first(region)[2] }), undefined, 0));
+  }
+  for (const size of scoreSizes) {
+    const bySmaller = (region: Region): RegionAnswer => ({ firstId: String(region.smaller[size]![0]![0]), firstScore: region.smaller[size]![0]![1], secondScore: region.smaller[size]![1]![1] });
+    add(`the service's, regions scored at ${size} px (${perRegion(size)} ms of model a region against ${perRegion(own)} at ${own}; the chosen one searched at ${own})`, recall(photos, bySmaller));
+    add(`the service's, regions scored at ${size} px, the first ${DEFAULT_LOCALIZER_SETTINGS.primaryRegions} candidates`, recall(photos, bySmaller, (photo) => photo.regions.slice(0, DEFAULT_LOCALIZER_SETTINGS.primaryRegions).map((_, i) => i)));
+    for (const keep of [2, 3, 4, 6]) {
+      // A cascade: the first 16 scored at the smaller size, the reference and the `keep` best of them scored again at the model's own.
+      const cascade = (photo: Photo): number[] => {
+        const first = photo.regions.slice(0, DEFAULT_LOCALIZER_SETTINGS.primaryRegions);
+        const score = first.map((region) => region.smaller[size]![0]![1] + 2 * (region.smaller[size]![0]![1] - region.smaller[size]![1]![1]));
+        const order = score.map((_, i) => i).filter((i) => i > 0).sort((a, b) => score[b]! - score[a]!);
+        return [0, ...order.slice(0, keep)].sort((a, b) => a - b);
+      };
+      add(`cascade: the first ${DEFAULT_LOCALIZER_SETTINGS.primaryRegions} scored at ${size} px, the reference + their ${keep} best scored again at ${own} px`, recall(photos, byService, cascade));
+    }
   }
   const cap = DEFAULT_LOCALIZER_SETTINGS.primaryRegions;
   for (const regions of [8, 10, 12, 14, 16, 20]) {
@@ -272,11 +353,28 @@ async function main(): Promise<void> {
     };
     add(`the service's, only the reference + the ${keep} best by pooled vectors embedded`, recall(photos, byService, prerank));
   }
+  // Asking the whole photo first (LOCALIZE_SKIP_SCORE): a photo without a trim whose whole-photo score reaches the
+  // threshold is answered whole, the others localized (the service's choice among its first candidates).
+  const primary = (photo: Photo): number[] => photo.regions.slice(0, DEFAULT_LOCALIZER_SETTINGS.primaryRegions).map((_, i) => i);
+  const withSkip = (set: Photo[], threshold: number) => {
+    let found = 0;
+    let skipped = 0;
+    for (const photo of set) {
+      const reference = photo.regions[0]!;
+      if (threshold > 0 && reference.candidate.source === 'whole' && regionScore(byService(reference), DEFAULT_LOCALIZER_SETTINGS.gapWeight) >= threshold) {
+        skipped++;
+        if (reference.hybrid[0]![0] === photo.product) found++;
+      } else if (recall([photo], byService, primary).all === 1) found++;
+    }
+    return { skipped: skipped / set.length, recall: found / set.length };
+  };
+  const skipRows = [0, 0.7, 0.8, 0.9, 1].map((threshold) => ({ threshold, scene: withSkip(photos, threshold), plain: withSkip(plainPhotos, threshold) }));
+  const plainWhole = plainPhotos.filter((photo) => photo.regions[0]!.hybrid[0]![0] === photo.product).length / plainPhotos.length;
   const learned = learnedRecall(photos);
   const oracle = photos.filter((photo) => photo.regions.some((region) => region.hybrid[0]![0] === photo.product)).length / photos.length;
   const covered = photos.filter((photo) => photo.regions.some((region) => region.iou >= 0.5)).length / photos.length;
   const perPhoto = photos.reduce((sum, photo) => sum + photo.regions.length, 0) / photos.length;
-  const command = `npm run bench:localization-chooser -- --single ${single} --seed ${seed}`;
+  const command = `npm run bench:localization-chooser -- --single ${single} --seed ${seed}${argument('score-sizes', '') ? ` --score-sizes ${scoreSizes.join(',')}` : ''}`;
   const markdown = `# Choosing the region: how localization picks among its candidates
 
 ${photos.length} single-product scene photos (seed ${seed}: the product beside a distractor that is not in the catalog,
@@ -299,8 +397,26 @@ The service scores a region by its first score + ${DEFAULT_LOCALIZER_SETTINGS.ga
 little more, and pre-ranking by pooled vectors loses too much. The rows above the cap rows use every candidate
 (up to LOCALIZE_MAX_REGIONS, ${loadConfig(process.env).image.localizeMaxRegions}); a query without \`objects\` embeds the first
 ${DEFAULT_LOCALIZER_SETTINGS.primaryRegions} (LOCALIZE_PRIMARY_REGIONS). Through the API: [scene-search.md](scene-search.md).
+
+Scoring the regions at a smaller input size saves less than it loses: the model's run a region (batches of a photo's
+candidates, 2 threads) costs ${scoreSizes.map((size) => `${perRegion(size)} ms at ${size} px`).join(', ')} against ${perRegion(own)} at ${own}, but
+the choice it makes finds fewer products, and a cascade that keeps the choice (the best few scored again at ${own} px,
+a second msearch) saves only the difference between the two sizes' runs. The service scores at the model's own size.
+
+## Asking the whole photo first
+
+A photo without a trim is localized; many are not scenes but close-ups of one product (of the plain dev set's
+${plainPhotos.length} such photos of ${measured.plainQueries}, mostly close crops). Asked whole first by the main model, a photo whose
+whole-photo score (first cosine + ${DEFAULT_LOCALIZER_SETTINGS.gapWeight} × lead, as regions are scored) reaches a threshold is answered whole, with no
+regions (\`LOCALIZE_SKIP_SCORE\`, default ${DEFAULT_LOCALIZER_SETTINGS.skipScore}); the others are localized as above (the first
+${DEFAULT_LOCALIZER_SETTINGS.primaryRegions} candidates). The plain photos are searched among the plain catalog (1062), as scene-search does; searched
+whole, ${fixed(plainWhole, 3)} of them find their product first.
+
+| threshold | scene photos answered whole | scene recall@1 | plain photos without a trim answered whole | their recall@1 |
+| --- | --- | --- | --- | --- |
+${skipRows.map((r) => `| ${r.threshold === 0 ? '0 (always localize, before)' : `${r.threshold}${r.threshold === DEFAULT_LOCALIZER_SETTINGS.skipScore ? ' (the default)' : ''}`} | ${fixed(r.scene.skipped, 3)} | ${fixed(r.scene.recall, 3)} | ${fixed(r.plain.skipped, 3)} | ${fixed(r.plain.recall, 3)} |`).join('\n')}
 `;
-  writeResult(seed === 11 ? 'localization-chooser' : `localization-chooser-seed${seed}`, command, { photos: photos.length, oracle, covered, regionsPerPhoto: perPhoto, rows, learned }, markdown);
+  writeResult(seed === 11 ? 'localization-chooser' : `localization-chooser-seed${seed}`, command, { photos: photos.length, oracle, covered, regionsPerPhoto: perPhoto, rows, learned, runCost, plainPhotos: plainPhotos.length, plainWhole, skip: skipRows }, markdown);
   console.log(markdown);
 }
 

@@ -164,7 +164,7 @@ async function report(all: ScaleResult[], checks: Parameters<typeof shapeSection
   const passing = all[0] ? LEVELS.map((level) => `${FILTER_LEVELS[level]!.label}: ${fixed(100 * all[0]!.filters_passing[level]!, 1)} %`).join(', ') : '';
   const sections = measured.map((size) => {
     const rows = all.filter((r) => r.products === size);
-    return `## ${size.toLocaleString('en')} products\n\nMeasured ${rows[0]!.date.slice(0, 10)} by ${[...new Set(rows.map((r) => r.command))].map((c) => `\`${c}\` (${rows.filter((r) => r.command === c).map((r) => r.config).join(', ')})`).join(' and ')}; the exact searches timed ${rows[0]!.exact_measured?.slice(0, 16).replace('T', ' ') ?? 'earlier'} UTC.\n\n${sizeTable(rows, primary, models)}\n\nAgainst the targets (set for 1,000,000 products):\n\n${targetTable(rows, primary)}`;
+    return `## ${size.toLocaleString('en')} products\n\nMeasured by ${[...new Set(rows.map((r) => r.command))].map((c) => `\`${c}\` (${rows.filter((r) => r.command === c).map((r) => `${r.config}, ${r.date.slice(0, 10)}`).join('; ')})`).join(' and ')}; the exact searches timed ${rows[0]!.exact_measured?.slice(0, 16).replace('T', ' ') ?? 'earlier'} UTC.\n\n${sizeTable(rows, primary, models)}\n\nAgainst the targets (set for 1,000,000 products):\n\n${targetTable(rows, primary)}`;
   });
   if (!measured.includes(1_000_000)) {
     sections.push(`## 1,000,000 products\n\nNot measured yet: this run was on a shared 2-core machine. The command, and what the build would take going by this run's largest size (n log n): ${largest.map(estimate).join('; ')}.\n\n    npm run bench:catalog-scale -- --sizes 1000000 --configs bbq,int8 --keep`);
@@ -176,7 +176,10 @@ from dist/ (\`${serviceScript('api')}\`), the default models (${models.join(' + 
 ${realCount.toLocaleString('en')} real products first, then generated ones (below). Queries: ${all[0]?.end_to_end[0]?.queries ?? 0} dev-set photos of the
 real products (every distortion, 640 px JPEG); Elasticsearch alone gets their vectors, k = 10, the API's default
 num_candidates (100), the kNN request the API sends for one model; exact = the same request on a \`flat\` copy of the
-field (brute force over every product that passes the filter). Filters: ${passing} of the catalog.
+field (brute force over every product that passes the filter). Filters: ${passing} of the catalog. Graph search
+under a filter: the index's \`index.dense_vector.hnsw_filter_heuristic\` (the catalog index sets \`fanout\` since
+2026-12-07; results measured before used Elasticsearch's default, ACORN; the kept 1,000,000-product indices had
+\`fanout\` set before their runs of 2026-12-07).
 Latencies in ms from the client; "end to end" is a photo upload to the API, back to back (one at a time: what a
 search costs) and on schedule at a steady rate whatever the earlier answers (an open loop, timed from the scheduled
 start: what a search costs while others are being served). The benchmark and the API it starts ran at nice

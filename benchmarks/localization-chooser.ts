@@ -325,15 +325,19 @@ async function main(): Promise<void> {
   for (const [gapWeight, gamma] of [[0, 0.5], [2, 0.5], [2, 0.8]] as const) {
     add(`first score + ${gapWeight} × lead + ${gamma} × region similarity to the first result`, recall(photos, (region) => ({ firstId: String(first(region)[0]), firstScore: first(region)[1] + gapWeight * lead(region) + gamma * first(region)[2] }), undefined, 0));
   }
+  // The first `n` candidates: what a cap on the regions keeps (the service's LOCALIZE_PRIMARY_REGIONS by default).
+  const firstCandidates =
+    (n = DEFAULT_LOCALIZER_SETTINGS.primaryRegions) =>
+    (photo: Photo): number[] =>
+      photo.regions.slice(0, n).map((_, i) => i);
   for (const size of scoreSizes) {
     const bySmaller = (region: Region): RegionAnswer => ({ firstId: String(region.smaller[size]![0]![0]), firstScore: region.smaller[size]![0]![1], secondScore: region.smaller[size]![1]![1] });
     add(`the service's, regions scored at ${size} px (${perRegion(size)} ms of model a region against ${perRegion(own)} at ${own}; the chosen one searched at ${own})`, recall(photos, bySmaller));
-    add(`the service's, regions scored at ${size} px, the first ${DEFAULT_LOCALIZER_SETTINGS.primaryRegions} candidates`, recall(photos, bySmaller, (photo) => photo.regions.slice(0, DEFAULT_LOCALIZER_SETTINGS.primaryRegions).map((_, i) => i)));
+    add(`the service's, regions scored at ${size} px, the first ${DEFAULT_LOCALIZER_SETTINGS.primaryRegions} candidates`, recall(photos, bySmaller, firstCandidates()));
     for (const keep of [2, 3, 4, 6]) {
       // A cascade: the first 16 scored at the smaller size, the reference and the `keep` best of them scored again at the model's own.
       const cascade = (photo: Photo): number[] => {
-        const first = photo.regions.slice(0, DEFAULT_LOCALIZER_SETTINGS.primaryRegions);
-        const score = first.map((region) => region.smaller[size]![0]![1] + 2 * (region.smaller[size]![0]![1] - region.smaller[size]![1]![1]));
+        const score = firstCandidates()(photo).map((i) => regionScore(bySmaller(photo.regions[i]!), DEFAULT_LOCALIZER_SETTINGS.gapWeight));
         const order = score.map((_, i) => i).filter((i) => i > 0).sort((a, b) => score[b]! - score[a]!);
         return [0, ...order.slice(0, keep)].sort((a, b) => a - b);
       };
@@ -343,7 +347,7 @@ async function main(): Promise<void> {
   const cap = DEFAULT_LOCALIZER_SETTINGS.primaryRegions;
   for (const regions of [8, 10, 12, 14, 16, 20]) {
     const label = `the service's, the first ${regions} candidates (LOCALIZE_PRIMARY_REGIONS=${regions}${regions === cap ? ', the default' : ''})`;
-    add(label, recall(photos, byService, (photo) => photo.regions.slice(0, regions).map((_, i) => i)));
+    add(label, recall(photos, byService, firstCandidates(regions)));
   }
   for (const keep of [4, 6, 8]) {
     const prerank = (photo: Photo): number[] => {
@@ -355,7 +359,6 @@ async function main(): Promise<void> {
   }
   // Asking the whole photo first (LOCALIZE_SKIP_SCORE): a photo without a trim whose whole-photo score reaches the
   // threshold is answered whole, the others localized (the service's choice among its first candidates).
-  const primary = (photo: Photo): number[] => photo.regions.slice(0, DEFAULT_LOCALIZER_SETTINGS.primaryRegions).map((_, i) => i);
   const withSkip = (set: Photo[], threshold: number) => {
     let found = 0;
     let skipped = 0;
@@ -364,7 +367,7 @@ async function main(): Promise<void> {
       if (threshold > 0 && reference.candidate.source === 'whole' && regionScore(byService(reference), DEFAULT_LOCALIZER_SETTINGS.gapWeight) >= threshold) {
         skipped++;
         if (reference.hybrid[0]![0] === photo.product) found++;
-      } else if (recall([photo], byService, primary).all === 1) found++;
+      } else if (recall([photo], byService, firstCandidates()).all === 1) found++;
     }
     return { skipped: skipped / set.length, recall: found / set.length };
   };

@@ -6,6 +6,8 @@
 #                          converted by models/build_efficientnet_lite0.py (no PyTorch needed), then given a free
 #                          input size and its last convolutional map as a second output by
 #                          models/add_feature_map_output.py: the localizer runs the same file (one session for both)
+#   efficientnet-lite0-int8: the main model's int8 copy (its manifest's `quantized`), quantized by
+#                          models/quantize_int8.py with the committed activation ranges of models/calibrate_int8.py
 #   colour-texture:        written by models/build_colour_texture.py (no weights)
 #   ssd-mobilenetv2-oidv4: the object detector, from the npm package @mediapipe/objectron@0.4.1675468480 (tarball
 #                          sha256 pinned below), converted by models/build_ssd_detector.py (no TensorFlow needed)
@@ -31,10 +33,13 @@ manifest_of() { # embedding models in models/builtin/, detectors and localizers 
   done
   die "no manifest for model $1"
 }
-pinned_sha() { sed -n 's/.*"sha256": *"\([0-9a-f]\{64\}\)".*/\1/p' "$(manifest_of "$1")"; }
+pinned_sha() { sed -n 's/.*"sha256": *"\([0-9a-f]\{64\}\)".*/\1/p' "$(manifest_of "$1")" | head -1; }  # the model's own (a `quantized` copy's comes after)
 up_to_date() { [ -f "$out/$1.onnx" ] && [ "$(sha256_of "$out/$1.onnx")" = "$(pinned_sha "$1")" ]; }
+# The int8 copy's checksum is its model's manifest's `quantized.sha256`.
+int8_sha() { sed -n '/"quantized"/,/}/s/.*"sha256": *"\([0-9a-f]\{64\}\)".*/\1/p' "$(manifest_of efficientnet-lite0)"; }
+int8_up_to_date() { [ -f "$out/efficientnet-lite0-int8.onnx" ] && [ "$(sha256_of "$out/efficientnet-lite0-int8.onnx")" = "$(int8_sha)" ]; }
 
-if up_to_date efficientnet-lite0 && up_to_date colour-texture && up_to_date ssd-mobilenetv2-oidv4; then
+if up_to_date efficientnet-lite0 && int8_up_to_date && up_to_date colour-texture && up_to_date ssd-mobilenetv2-oidv4; then
   exit 0
 fi
 
@@ -74,6 +79,14 @@ if ! up_to_date efficientnet-lite0; then
     || die "building efficientnet-lite0 failed"
   build efficientnet-lite0 add_feature_map_output.py "$downloads/efficientnet-lite0-pooled.onnx"
   rm -f "$downloads/efficientnet-lite0-pooled.onnx" "$out/efficientnet-lite0-feature-map.onnx"
+fi
+if ! int8_up_to_date; then
+  log "building model efficientnet-lite0-int8"
+  (cd "$ROOT_DIR/models" && "$py" quantize_int8.py "$out/efficientnet-lite0.onnx" builtin/quantized/efficientnet-lite0-int8-ranges.json "$out/efficientnet-lite0-int8.onnx.tmp") \
+    || die "building efficientnet-lite0-int8 failed"
+  got=$(sha256_of "$out/efficientnet-lite0-int8.onnx.tmp")
+  [ "$got" = "$(int8_sha)" ] || die "model efficientnet-lite0-int8 built with sha256 $got, expected $(int8_sha) ($(manifest_of efficientnet-lite0), quantized)"
+  mv "$out/efficientnet-lite0-int8.onnx.tmp" "$out/efficientnet-lite0-int8.onnx"
 fi
 build colour-texture build_colour_texture.py
 

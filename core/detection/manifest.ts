@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { StartupError } from '../errors';
-import { BUILTIN_MODEL_DIR, modelFileFields, readManifestFile } from '../embedding/manifest';
+import { BUILTIN_MODEL_DIR, modelFileFields, readManifestFile, type ManifestPaths } from '../embedding/manifest';
 
 /**
  * A detector manifest: an SSD-style detector's ONNX file, its input, its label map and how its raw outputs decode into
@@ -65,7 +65,7 @@ export const detectorManifestSchema = z
 
 export type AnchorOptions = z.infer<typeof anchorOptionsSchema>;
 export type BoxCoder = z.infer<typeof boxCoderSchema>;
-export type DetectorManifest = z.infer<typeof detectorManifestSchema> & { /** Absolute path of the ONNX file. */ modelPath: string };
+export type DetectorManifest = z.infer<typeof detectorManifestSchema> & ManifestPaths;
 
 export const BUILTIN_DETECTOR_DIR = path.join(BUILTIN_MODEL_DIR, 'detectors');
 /** The built-in detector: SSD-MobileNetV2 trained on Open Images V4 (24 classes). */

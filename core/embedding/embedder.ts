@@ -5,7 +5,7 @@ import type { Logger } from '../logger';
 import { findCrop, scaleBox, type AutocropMode, type CropBox } from '../image/autocrop';
 import { decodeImage, type DecodedImage, type DecodeLimits } from '../image/decode';
 import { resizeForModel, writeTensor } from '../image/preprocess';
-import { resolveManifests } from './manifest';
+import { quantizedManifest, resolveManifests } from './manifest';
 import { describeFeatureMap, type RegionDescriptor } from '../rerank/regions';
 import { EmbeddingModel, type ModelOutput } from './onnx-model';
 
@@ -55,16 +55,25 @@ const embeddingFailed = (model: EmbeddingModel, error: unknown): AppError => new
 
 export class Embedder {
   private readonly byId: Map<string, EmbeddingModel>;
+  private readonly quantizedById: Map<string, EmbeddingModel>;
 
   constructor(
     readonly models: EmbeddingModel[],
     private readonly image: Config['image'],
+    /** The int8 copies loaded (manifest `quantized`), which `embedRegions` runs when asked `quantized`. */
+    quantized: EmbeddingModel[] = [],
   ) {
     this.byId = new Map(models.map((model) => [model.id, model]));
+    this.quantizedById = new Map(quantized.map((model) => [model.id, model]));
   }
 
   get(id: string): EmbeddingModel | undefined {
     return this.byId.get(id);
+  }
+
+  /** Whether the model's int8 copy is loaded (LOCALIZE_SCORER=int8 in the API, for a model whose manifest has one). */
+  hasQuantized(id: string): boolean {
+    return this.quantizedById.has(id);
   }
 
   private limits(): DecodeLimits {
@@ -195,14 +204,15 @@ export class Embedder {
    * Embeds several regions of one decoded image (boxes in its working pixels; null for the whole image) with each
    * model, all regions of a model in one batched run: what localization embeds its candidate regions with. Returns,
    * per region, one vector per model id. With `onMap`, the models that output a feature map give each region's too,
-   * to describe those it keeps (describing costs about 1.5 ms a region).
+   * to describe those it keeps (describing costs about 1.5 ms a region). With `quantized`, a model whose int8 copy is
+   * loaded runs the copy: vectors that approximate the model's, to rank regions by, never to store.
    */
   async embedRegions(
     image: DecodedImage,
     boxes: Array<CropBox | null>,
-    options: Pick<EmbedOptions, 'models'> & { onMap?: (slot: number, model: string, map: NonNullable<ModelOutput['map']>) => void } = {},
+    options: Pick<EmbedOptions, 'models'> & { quantized?: boolean; onMap?: (slot: number, model: string, map: NonNullable<ModelOutput['map']>) => void } = {},
   ): Promise<Array<Record<string, Float32Array>>> {
-    const models = this.select(options.models);
+    const models = this.select(options.models).map((model) => (options.quantized ? (this.quantizedById.get(model.id) ?? model) : model));
     const out = boxes.map(() => ({}) as Record<string, Float32Array>);
     await Promise.all(
       models.map(async (model) => {
@@ -251,14 +261,25 @@ export class Embedder {
   }
 
   async close(): Promise<void> {
-    await Promise.all(this.models.map((model) => model.close()));
+    await Promise.all([...this.models, ...this.quantizedById.values()].map((model) => model.close()));
   }
 }
 
-/** Loads the configured models (or `ids`), each once, and returns the engine. */
-export async function createEmbedder(config: Config, logger: Logger, ids: string[] = config.models.ids): Promise<Embedder> {
+/**
+ * Loads the configured models (or `ids`), each once, and returns the engine. `quantized`: also each model's int8 copy
+ * where its manifest has one (the API, to rank localization candidates with: LOCALIZE_SCORER=int8).
+ */
+export async function createEmbedder(config: Config, logger: Logger, ids: string[] = config.models.ids, options: { quantized?: boolean } = {}): Promise<Embedder> {
   const manifests = resolveManifests(ids, config.models.dir);
+  const log = logger.child({ component: 'embedding' });
   const models: EmbeddingModel[] = [];
-  for (const manifest of manifests) models.push(await EmbeddingModel.load(manifest, config.onnx, logger.child({ component: 'embedding' })));
-  return new Embedder(models, config.image);
+  const quantized: EmbeddingModel[] = [];
+  for (const manifest of manifests) {
+    const model = await EmbeddingModel.load(manifest, config.onnx, log);
+    models.push(model);
+    // On a GPU the model itself is fast; ONNX Runtime's CUDA provider does not run int8 convolutions.
+    const copy = options.quantized && model.provider === 'cpu' ? quantizedManifest(manifest) : undefined;
+    if (copy) quantized.push(await EmbeddingModel.load(copy, config.onnx, log));
+  }
+  return new Embedder(models, config.image, quantized);
 }

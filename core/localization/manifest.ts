@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { z } from 'zod';
-import { BUILTIN_MODEL_DIR, modelFileFields, readManifestFile } from '../embedding/manifest';
+import { BUILTIN_MODEL_DIR, modelFileFields, readManifestFile, type ManifestPaths } from '../embedding/manifest';
 
 /**
  * A localizer manifest: a convolutional network with a free input size whose output is a feature map
@@ -23,7 +23,7 @@ export const localizerManifestSchema = z
   })
   .strict();
 
-export type LocalizerManifest = z.infer<typeof localizerManifestSchema> & { /** Absolute path of the ONNX file. */ modelPath: string };
+export type LocalizerManifest = z.infer<typeof localizerManifestSchema> & ManifestPaths;
 
 export const BUILTIN_LOCALIZER_DIR = path.join(BUILTIN_MODEL_DIR, 'localizers');
 export const DEFAULT_LOCALIZER_ID = 'efficientnet-lite0-feature-map';

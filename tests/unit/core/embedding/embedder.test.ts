@@ -75,3 +75,33 @@ describe('Embedder.embedMany: every image fails alone', () => {
     expect(runs).toEqual([3, 1, 1, 1]);
   });
 });
+
+describe('Embedder.embedRegions: the int8 copy when asked', () => {
+  /** A model whose vector says which copy ran: [1, 0] the model, [0, 1] its int8 copy. */
+  const model = (vector: number[], runs: string[], name: string) =>
+    ({
+      id: 'fake', version: '1', dims: 2, inputSize: 3 * 16 * 16, manifest: { input, autocrop: 'none' },
+      async embedOutputs(_batch: Float32Array, count: number) {
+        runs.push(`${name}×${count}`);
+        return Array.from({ length: count }, () => ({ vector: Float32Array.from(vector) }));
+      },
+    }) as unknown as EmbeddingModel;
+
+  it('runs the copy for the regions only with `quantized`, and the model otherwise', async () => {
+    const runs: string[] = [];
+    const embedder = new Embedder([model([1, 0], runs, 'model')], loadConfig({}).image, [model([0, 1], runs, 'int8')]);
+    const image = await embedder.decode(await productOnBackground());
+    const boxes = [null, { left: 0, top: 0, width: 10, height: 10 }];
+    expect(embedder.hasQuantized('fake')).toBe(true);
+    expect((await embedder.embedRegions(image, boxes, { quantized: true })).map((v) => Array.from(v.fake!))).toEqual([[0, 1], [0, 1]]);
+    expect((await embedder.embedRegions(image, boxes)).map((v) => Array.from(v.fake!))).toEqual([[1, 0], [1, 0]]);
+    expect(runs).toEqual(['int8×2', 'model×2']);
+    // Photos are always embedded by the model itself (what the index stores).
+    const [outcome] = await embedder.embedMany([await productOnBackground()]);
+    expect(outcome!.ok && Array.from(outcome!.image.embeddings[0]!.vector)).toEqual([1, 0]);
+    // Without a copy loaded, `quantized` runs the model.
+    const plain = new Embedder([model([1, 0], runs, 'model')], loadConfig({}).image);
+    expect(plain.hasQuantized('fake')).toBe(false);
+    expect((await plain.embedRegions(image, [null], { quantized: true })).map((v) => Array.from(v.fake!))).toEqual([[1, 0]]);
+  });
+});

@@ -2,7 +2,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { loadConfig } from '../../../../core/config';
-import { BUILTIN_MODEL_DIR, PRESET_MODEL_DIR, discoverManifests, readManifest, resolveManifests, vectorFieldSpecs } from '../../../../core/embedding/manifest';
+import { readLocalizerManifest } from '../../../../core/localization/manifest';
+import { BUILTIN_MODEL_DIR, PRESET_MODEL_DIR, discoverManifests, quantizedManifest, readManifest, resolveManifests, vectorFieldSpecs } from '../../../../core/embedding/manifest';
 
 describe('model manifests', () => {
   it('the built-ins and every preset are valid', () => {
@@ -32,6 +33,26 @@ describe('model manifests', () => {
     expect(() => readManifest(file)).toThrow(/id: .*input\.width.*input\.layout.*dims/s);
     fs.writeFileSync(file, '{not json');
     expect(() => readManifest(file)).toThrow(/cannot read model manifest/);
+    fs.rmSync(dir, { recursive: true });
+  });
+
+  it('quantized: the int8 copy is the same model from another file, resolved beside the manifest and pinned', () => {
+    const [main, colour] = resolveManifests(['efficientnet-lite0', 'colour-texture']);
+    const copy = quantizedManifest(main!)!;
+    expect(copy).toMatchObject({ id: 'efficientnet-lite0', dims: 1280, input: main!.input, regions: main!.regions, sha256: main!.quantized!.sha256 });
+    expect(copy.sha256).not.toBe(main!.sha256);
+    expect(copy.modelPath).toBe(path.join(path.dirname(main!.modelPath), 'efficientnet-lite0-int8.onnx'));
+    expect(copy).not.toHaveProperty('quantized');
+    expect(quantizedManifest(colour!)).toBeUndefined();
+    // The localizer runs the same file as the model, and the same int8 copy (LOCALIZE_MAP): one session for each.
+    const localizer = readLocalizerManifest();
+    expect([localizer.sha256, quantizedManifest(localizer)!.modelPath, localizer.quantized!.sha256]).toEqual([main!.sha256, copy.modelPath, copy.sha256]);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'manifest-'));
+    const file = path.join(dir, 'mine.json');
+    fs.writeFileSync(file, JSON.stringify({ ...JSON.parse(fs.readFileSync(path.join(BUILTIN_MODEL_DIR, 'efficientnet-lite0.json'), 'utf8')), file: 'mine.onnx', quantized: { file: 'sub/mine-int8.onnx', sha256: 'a'.repeat(64) } }));
+    expect(quantizedManifest(readManifest(file))!.modelPath).toBe(path.join(dir, 'sub', 'mine-int8.onnx'));
+    fs.writeFileSync(file, JSON.stringify({ ...JSON.parse(fs.readFileSync(file, 'utf8')), quantized: { file: 'mine-int8.onnx' } }));
+    expect(() => readManifest(file)).toThrow(/quantized\.sha256/);
     fs.rmSync(dir, { recursive: true });
   });
 });

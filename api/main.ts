@@ -15,7 +15,8 @@ import { createApp } from './app';
  */
 runMain('api', async () => {
   const config = loadConfig(process.env);
-  const { deps, embedder } = await startCore(config, 'producer');
+  // The int8 copy of the main model ranks localization candidates (LOCALIZE_SCORER); the indexer never loads it.
+  const { deps, embedder } = await startCore(config, 'producer', { quantized: config.image.localizeScorer === 'int8' });
   const localizer = await createLocalizer(config, deps.logger);
   const log = deps.logger.child({ component: 'api' });
   const catalogQueue = createCatalogQueue(deps.redis, config);

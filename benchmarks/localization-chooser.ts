@@ -20,15 +20,19 @@
  * uncapped list; results of a seed other than 11 are written apart (localization-chooser-seed<N>).
  *
  * - scoring the regions with the main model at a smaller input size (`--score-sizes`; the model takes any size),
- *   alone or as a cascade (the best few scored again at the model's own size), with the run's cost a region per size.
+ *   alone or as a cascade (the best few scored again at the model's own size), with the run's cost a region per size;
+ * - scoring the regions with the main model's int8 copy (its manifest's `quantized`: LOCALIZE_SCORER=int8, the
+ *   service's default), the reference asked whole by the model itself, as the service does.
  * `--reuse` scores the ways of choosing again on the answers a run kept (.cache/localization-chooser/).
  *
- * usage: npm run bench:localization-chooser -- [--single 600] [--seed 11] [--score-sizes 192,160,128] [--reuse]
+ * usage: npm run bench:localization-chooser -- [--single 600] [--seed 11] [--score-sizes 192,160,128] [--name N] [--reuse]
+ * (LOCALIZE_MAP=float|int8 in the environment: which copy of the localizer computes the maps the candidates come from)
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import { loadConfig } from '../core/config';
 import { createEmbedder } from '../core/embedding/embedder';
+import { quantizedManifest } from '../core/embedding/manifest';
 import { EmbeddingModel } from '../core/embedding/onnx-model';
 import { modelView, resizeForModel, writeTensor } from '../core/image/preprocess';
 import { createLogger } from '../core/logger';
@@ -58,6 +62,9 @@ const scoreSizes = argument('score-sizes', '192,160,128').split(',').filter(Bool
 /** Reuse the answers a run measured (kept under .cache/localization-chooser/) and only score the ways of choosing. */
 const reuse = process.argv.includes('--reuse');
 const seed = Number(argument('seed', '11'));
+/** Where the results go (benchmarks/results/<name>.md); the localizer's map copy is LOCALIZE_MAP's, from the environment. */
+const name = argument('name', seed === 11 ? 'localization-chooser' : `localization-chooser-seed${seed}`);
+const mapCopy = loadConfig(process.env).image.localizeMap;
 
 /** One result of a region: catalog item index, score, region similarity of the region to that item's photo. */
 type Result = [item: number, score: number, region: number];
@@ -71,12 +78,12 @@ interface Region {
   hybrid: Result[];
   /** Results of the vector pooled from the photo's map (semantic), best 2. */
   pooled: Result[];
-  /** Semantic results, best 2, of the region embedded at a smaller input size (by size). */
-  smaller: Record<number, Result[]>;
+  /** Semantic results, best 2, of the region embedded at a smaller input size (by size) or by the int8 copy (`int8`). */
+  smaller: Record<string, Result[]>;
 }
 
-/** Milliseconds of the main model's run a region (its batch of a photo's candidates), by input size. */
-type RunCost = Record<number, { ms: number; regions: number }>;
+/** Milliseconds of the main model's run a region (its batch of a photo's candidates), by input size, and of its int8 copy. */
+type RunCost = Record<string, { ms: number; regions: number }>;
 
 interface Photo {
   /** A scene photo (the product beside another thing), or a plain dev-set photo without a trim (a close crop, mostly). */
@@ -116,6 +123,10 @@ async function measure(): Promise<{ photos: Photo[]; runCost: RunCost; plainQuer
   const base = embedder.get(SEMANTIC)!.manifest;
   // The model takes any input size (models/add_feature_map_output.py): the same file, one shared session, other sizes.
   const sizedModels = await Promise.all([base.input.width, ...scoreSizes].map((size) => EmbeddingModel.load({ ...base, input: { ...base.input, width: size, height: size, ...(base.input.resizeShortSide ? { resizeShortSide: Math.round((base.input.resizeShortSide * size) / base.input.width) } : {}) } }, config.onnx, logger)));
+  // The int8 copy (the service's scorer), timed and scored like the sizes: keyed `int8`.
+  const int8 = quantizedManifest(base);
+  if (!int8) throw new Error(`${base.id} has no int8 copy (manifest \`quantized\`)`);
+  const scorers = [...sizedModels.map((model) => ({ key: String(model.manifest.input.width), model })), { key: 'int8', model: await EmbeddingModel.load(int8, config.onnx, logger) }];
   const items = [...scenes.catalog.map((item) => item.photo), ...plain.catalog.map((item) => item.photo)];
   const ids = [...scenes.catalog.map((item) => item.id), ...plain.catalog.map((item) => `plain:${item.id}`)];
   const dims = { semantic: embedder.get(SEMANTIC)!.dims, colour: embedder.get(COLOUR)!.dims };
@@ -150,12 +161,12 @@ async function measure(): Promise<{ photos: Photo[]; runCost: RunCost; plainQuer
     const vectors = await embedder.embedRegions(image, proposal.candidates.map((candidate) => candidate.box));
     // Each size's run timed alone (one after another), its preprocessing apart.
     const smallVectors: Float32Array[][] = [];
-    for (const model of sizedModels) {
+    for (const { key, model } of scorers) {
       const batch = new Float32Array(proposal.candidates.length * model.inputSize);
       await Promise.all(proposal.candidates.map(async (candidate, slot) => writeTensor(await resizeForModel(image, candidate.box, model.manifest.input), model.manifest.input, batch, slot)));
       const started = performance.now();
       const outputs = await model.embedOutputs(batch, proposal.candidates.length);
-      const cost = (runCost[model.manifest.input.width] ??= { ms: 0, regions: 0 });
+      const cost = (runCost[key] ??= { ms: 0, regions: 0 });
       cost.ms += performance.now() - started;
       cost.regions += proposal.candidates.length;
       smallVectors.push(outputs.map((output) => output.vector));
@@ -180,8 +191,8 @@ async function measure(): Promise<{ photos: Photo[]; runCost: RunCost; plainQuer
         pooledScores[i] = pooled ? dot(pooled, row(semantic, dims.semantic, i)) : semanticScores[i]!;
       }
       const results = (scores: Float32Array, k: number): Result[] => best(scores, k).map((i) => [i, scores[i]!, similarity(i)]);
-      const smaller: Record<number, Result[]> = {};
-      scoreSizes.forEach((size, m) => {
+      const smaller: Record<string, Result[]> = {};
+      [...scoreSizes.map(String), 'int8'].forEach((size, m) => {
         const scores = new Float32Array(items.length);
         for (let i = 0; i < items.length; i++) scores[i] = among(i) ? dot(smallVectors[m]![r]!, row(semantic, dims.semantic, i)) : -Infinity;
         smaller[size] = best(scores, 2).map((i) => [i, scores[i]!, 0]);
@@ -210,7 +221,7 @@ async function measure(): Promise<{ photos: Photo[]; runCost: RunCost; plainQuer
     plainProgress.update(n + 1, plain.queries.length);
   }
   plainProgress.done();
-  await Promise.all([embedder.close(), localizer.close(), ...sizedModels.map((model) => model.close())]);
+  await Promise.all([embedder.close(), localizer.close(), ...scorers.map(({ model }) => model.close())]);
   return { photos, runCost, plainQueries: plain.queries.length };
 }
 
@@ -305,15 +316,15 @@ function learnedRecall(photos: Photo[]): number {
 }
 
 async function main(): Promise<void> {
-  const kept = path.join(CACHE, 'localization-chooser', `answers-${single}-${seed}-${scoreSizes.join('-')}.json`);
+  const kept = path.join(CACHE, 'localization-chooser', `answers-${single}-${seed}-${scoreSizes.join('-')}-map-${mapCopy}.json`);
   const measured = reuse ? (JSON.parse(fs.readFileSync(kept, 'utf8')) as Awaited<ReturnType<typeof measure>>) : await measure();
   fs.mkdirSync(path.dirname(kept), { recursive: true });
   fs.writeFileSync(kept, JSON.stringify(measured));
   const { runCost } = measured;
   const photos = measured.photos.filter((photo) => photo.kind === 'scene');
   const plainPhotos = measured.photos.filter((photo) => photo.kind === 'plain');
-  const perRegion = (size: number): string => fixed(runCost[size]!.ms / runCost[size]!.regions, 1);
-  const own = Math.max(...Object.keys(runCost).map(Number));
+  const perRegion = (key: string | number): string => fixed(runCost[key]!.ms / runCost[key]!.regions, 1);
+  const own = Math.max(...Object.keys(runCost).map(Number).filter(Number.isFinite));
   const first = (region: Region): Result => region.semantic[0]!;
   const lead = (region: Region): number => region.semantic[0]![1] - region.semantic[1]![1];
   const rows: Array<{ way: string; recall: number; halves: [number, number]; embedded: number }> = [];
@@ -330,18 +341,33 @@ async function main(): Promise<void> {
     (n = DEFAULT_LOCALIZER_SETTINGS.primaryRegions) =>
     (photo: Photo): number[] =>
       photo.regions.slice(0, n).map((_, i) => i);
+  // A cascade: the first 16 scored by `scorer`, the reference and the `keep` best of them scored again by the model.
+  const cascade =
+    (scorer: Scorer, keep: number) =>
+    (photo: Photo): number[] => {
+      const score = firstCandidates()(photo).map((i) => regionScore(scorer(photo.regions[i]!), DEFAULT_LOCALIZER_SETTINGS.gapWeight));
+      const order = score.map((_, i) => i).filter((i) => i > 0).sort((a, b) => score[b]! - score[a]!);
+      return [0, ...order.slice(0, keep)].sort((a, b) => a - b);
+    };
+  // The service's scorer (LOCALIZE_SCORER=int8): the regions by the int8 copy, the reference (the whole photo, asked
+  // whole first) by the model; the chosen region is then searched by the model (its hybrid results, as every row).
+  const byInt8 = (region: Region): RegionAnswer =>
+    region.candidate.source === 'whole' ? byService(region) : { firstId: String(region.smaller.int8![0]![0]), firstScore: region.smaller.int8![0]![1], secondScore: region.smaller.int8![1]![1] };
+  add(`the service's, regions scored by the int8 copy (${perRegion('int8')} ms of model a region against ${perRegion(own)}; the reference and the chosen one by the model)`, recall(photos, byInt8));
+  add(`the service's, regions scored by the int8 copy, the first ${DEFAULT_LOCALIZER_SETTINGS.primaryRegions} candidates (LOCALIZE_SCORER=int8, LOCALIZE_RESCORE_REGIONS=0)`, recall(photos, byInt8, firstCandidates()));
+  add(`the service's, regions scored by the model, the first ${DEFAULT_LOCALIZER_SETTINGS.primaryRegions} candidates (LOCALIZE_SCORER=float)`, recall(photos, byService, firstCandidates()));
+  for (const keep of [1, 2, 3, 4]) {
+    const label = keep === DEFAULT_LOCALIZER_SETTINGS.rescoreRegions ? ` (LOCALIZE_RESCORE_REGIONS=${keep}, the default)` : '';
+    add(`cascade: the first ${DEFAULT_LOCALIZER_SETTINGS.primaryRegions} scored by the int8 copy, the reference + their ${keep} best scored again by the model${label}`, recall(photos, byService, cascade(byInt8, keep)));
+  }
+  // The service's choice: the cascade (LOCALIZE_SCORER=int8 with LOCALIZE_RESCORE_REGIONS, the defaults).
+  const serviceKeep = cascade(byInt8, DEFAULT_LOCALIZER_SETTINGS.rescoreRegions);
   for (const size of scoreSizes) {
     const bySmaller = (region: Region): RegionAnswer => ({ firstId: String(region.smaller[size]![0]![0]), firstScore: region.smaller[size]![0]![1], secondScore: region.smaller[size]![1]![1] });
     add(`the service's, regions scored at ${size} px (${perRegion(size)} ms of model a region against ${perRegion(own)} at ${own}; the chosen one searched at ${own})`, recall(photos, bySmaller));
     add(`the service's, regions scored at ${size} px, the first ${DEFAULT_LOCALIZER_SETTINGS.primaryRegions} candidates`, recall(photos, bySmaller, firstCandidates()));
     for (const keep of [2, 3, 4, 6]) {
-      // A cascade: the first 16 scored at the smaller size, the reference and the `keep` best of them scored again at the model's own.
-      const cascade = (photo: Photo): number[] => {
-        const score = firstCandidates()(photo).map((i) => regionScore(bySmaller(photo.regions[i]!), DEFAULT_LOCALIZER_SETTINGS.gapWeight));
-        const order = score.map((_, i) => i).filter((i) => i > 0).sort((a, b) => score[b]! - score[a]!);
-        return [0, ...order.slice(0, keep)].sort((a, b) => a - b);
-      };
-      add(`cascade: the first ${DEFAULT_LOCALIZER_SETTINGS.primaryRegions} scored at ${size} px, the reference + their ${keep} best scored again at ${own} px`, recall(photos, byService, cascade));
+      add(`cascade: the first ${DEFAULT_LOCALIZER_SETTINGS.primaryRegions} scored at ${size} px, the reference + their ${keep} best scored again at ${own} px`, recall(photos, byService, cascade(bySmaller, keep)));
     }
   }
   const cap = DEFAULT_LOCALIZER_SETTINGS.primaryRegions;
@@ -367,7 +393,7 @@ async function main(): Promise<void> {
       if (threshold > 0 && reference.candidate.source === 'whole' && regionScore(byService(reference), DEFAULT_LOCALIZER_SETTINGS.gapWeight) >= threshold) {
         skipped++;
         if (reference.hybrid[0]![0] === photo.product) found++;
-      } else if (recall([photo], byService, firstCandidates()).all === 1) found++;
+      } else if (recall([photo], byService, serviceKeep).all === 1) found++;
     }
     return { skipped: skipped / set.length, recall: found / set.length };
   };
@@ -377,13 +403,13 @@ async function main(): Promise<void> {
   const oracle = photos.filter((photo) => photo.regions.some((region) => region.hybrid[0]![0] === photo.product)).length / photos.length;
   const covered = photos.filter((photo) => photo.regions.some((region) => region.iou >= 0.5)).length / photos.length;
   const perPhoto = photos.reduce((sum, photo) => sum + photo.regions.length, 0) / photos.length;
-  const command = `npm run bench:localization-chooser -- --single ${single} --seed ${seed}${argument('score-sizes', '') ? ` --score-sizes ${scoreSizes.join(',')}` : ''}`;
+  const command = `${process.env.LOCALIZE_MAP ? `LOCALIZE_MAP=${process.env.LOCALIZE_MAP} ` : ''}npm run bench:localization-chooser -- --single ${single} --seed ${seed}${argument('score-sizes', '') ? ` --score-sizes ${scoreSizes.join(',')}` : ''}${argument('name', '') ? ` --name ${name}` : ''}`;
   const markdown = `# Choosing the region: how localization picks among its candidates
 
 ${photos.length} single-product scene photos (seed ${seed}: the product beside a distractor that is not in the catalog,
 on real background photos; [localization-research.md](localization-research.md) describes the dev set), against
 ${1270} catalog photos (the scene catalog's 208 and the plain dev set's 1062). The service's localizer proposes
-${fixed(perPhoto, 1)} candidates a photo (the whole photo, map regions, detector boxes); every candidate is embedded by
+${fixed(perPhoto, 1)} candidates a photo (the whole photo, map regions, detector boxes; the map computed by ${mapCopy === 'int8' ? 'the int8 copy of the model, LOCALIZE_MAP=int8' : 'the model itself, LOCALIZE_MAP=float'}); every candidate is embedded by
 both models and searched exactly in memory; a photo is found when the chosen region's first hybrid result is the
 product. A perfect chooser among the candidates finds **${fixed(oracle, 3)}**; some candidate covers the product
 (IoU ≥ 0.5) in ${fixed(covered, 3)}. The lead is the first result's cosine minus the second's (main model); the region
@@ -404,7 +430,12 @@ ${DEFAULT_LOCALIZER_SETTINGS.primaryRegions} (LOCALIZE_PRIMARY_REGIONS). Through
 Scoring the regions at a smaller input size saves less than it loses: the model's run a region (batches of a photo's
 candidates, 2 threads) costs ${scoreSizes.map((size) => `${perRegion(size)} ms at ${size} px`).join(', ')} against ${perRegion(own)} at ${own}, but
 the choice it makes finds fewer products, and a cascade that keeps the choice (the best few scored again at ${own} px,
-a second msearch) saves only the difference between the two sizes' runs. The service scores at the model's own size.
+a second msearch) saves only the difference between the two sizes' runs.
+
+The main model's int8 copy (LOCALIZE_SCORER=int8, docs/embedding.md) is faster at the model's own size: ${perRegion('int8')} ms of
+model a region against ${perRegion(own)}. Its ranking alone finds a little less, so the service scores its best
+${DEFAULT_LOCALIZER_SETTINGS.rescoreRegions} again by the model itself, with the reference (LOCALIZE_RESCORE_REGIONS), and
+chooses among those: the cascade rows above.
 
 ## Asking the whole photo first
 
@@ -412,14 +443,14 @@ A photo without a trim is localized; many are not scenes but close-ups of one pr
 ${plainPhotos.length} such photos of ${measured.plainQueries}, mostly close crops). Asked whole first by the main model, a photo whose
 whole-photo score (first cosine + ${DEFAULT_LOCALIZER_SETTINGS.gapWeight} × lead, as regions are scored) reaches a threshold is answered whole, with no
 regions (\`LOCALIZE_SKIP_SCORE\`, default ${DEFAULT_LOCALIZER_SETTINGS.skipScore}); the others are localized as above (the first
-${DEFAULT_LOCALIZER_SETTINGS.primaryRegions} candidates). The plain photos are searched among the plain catalog (1062), as scene-search does; searched
+${DEFAULT_LOCALIZER_SETTINGS.primaryRegions} candidates, chosen as the service does: the int8 copy's best ${DEFAULT_LOCALIZER_SETTINGS.rescoreRegions} scored again by the model). The plain photos are searched among the plain catalog (1062), as scene-search does; searched
 whole, ${fixed(plainWhole, 3)} of them find their product first.
 
 | threshold | scene photos answered whole | scene recall@1 | plain photos without a trim answered whole | their recall@1 |
 | --- | --- | --- | --- | --- |
 ${skipRows.map((r) => `| ${r.threshold === 0 ? '0 (always localize, before)' : `${r.threshold}${r.threshold === DEFAULT_LOCALIZER_SETTINGS.skipScore ? ' (the default)' : ''}`} | ${fixed(r.scene.skipped, 3)} | ${fixed(r.scene.recall, 3)} | ${fixed(r.plain.skipped, 3)} | ${fixed(r.plain.recall, 3)} |`).join('\n')}
 `;
-  writeResult(seed === 11 ? 'localization-chooser' : `localization-chooser-seed${seed}`, command, { photos: photos.length, oracle, covered, regionsPerPhoto: perPhoto, rows, learned, runCost, plainPhotos: plainPhotos.length, plainWhole, skip: skipRows }, markdown);
+  writeResult(name, command, { photos: photos.length, oracle, covered, regionsPerPhoto: perPhoto, rows, learned, runCost, plainPhotos: plainPhotos.length, plainWhole, skip: skipRows }, markdown);
   console.log(markdown);
 }
 

@@ -31,7 +31,7 @@ import { embedAll, row } from './lib/embed';
 import { fixed, percentile, writeResult } from './lib/report';
 import { buildSceneDevSet } from './lib/scenes';
 import { serviceScript } from '../scripts/service-command';
-import { startApi, type ApiProcess } from './lib/api-process';
+import { sampleRss, startApi, type ApiProcess } from './lib/api-process';
 
 const root = path.resolve(__dirname, '..');
 const CACHE = path.join(root, '.cache');
@@ -112,6 +112,7 @@ async function main(): Promise<void> {
   const plainIds = new Map(plain.catalog.map((item, i) => [item.id, `p${i}`]));
   const indexes: BenchIndex[] = [];
   let server: ApiProcess | undefined;
+  let rss = { max: NaN, peak: NaN, last: NaN };
   const rows: Record<string, { recall1: number; recall5: number; iou: number; objects?: number; perQuery?: number; wall: Stats; stages: Record<string, Stats> }> = {};
   const summarise = (name: string, answers: Answer[], hit: (a: Answer, i: number) => { rank: number; iou: number }, objectRecall?: number, perQuery?: number) => {
     const hits = answers.map(hit);
@@ -147,11 +148,14 @@ async function main(): Promise<void> {
     const jobs = shuffle([...Object.keys(ways).flatMap((way) => singles.map((q) => ({ way, q }))), ...scenes.queries.filter((q) => q.kind === 'multi').map((q) => ({ way: 'objects', q }))], random);
     const bar = createProgress('scene photos');
     let done = 0;
+    // The API's resident memory while it localizes (the models' sessions and their arenas included).
+    const sampler = sampleRss(server.child.pid!);
     for (const { way, q } of jobs) {
       answers[way]!.set(q.id, await ask(photos.get(q.id)!, ways[way]!(q)));
       bar.update(++done, jobs.length);
     }
     bar.done();
+    rss = sampler.stop();
     const truthOf = (q: (typeof singles)[number]) => q.objects.find((o) => o.role === 'product')!;
     for (const way of ['default', 'trim', 'box', 'objects']) {
       const list = singles.map((q) => answers[way]!.get(q.id)!);
@@ -198,7 +202,7 @@ async function main(): Promise<void> {
     for (const index of indexes) await index.drop();
   }
 
-  const settings = ['LOCALIZE_MAX_REGIONS', 'LOCALIZE_PRIMARY_REGIONS'].flatMap((name) => (process.env[name] ? [`${name}=${process.env[name]} `] : [])).join('');
+  const settings = ['LOCALIZE_MAX_REGIONS', 'LOCALIZE_PRIMARY_REGIONS', 'LOCALIZE_SCORER', 'LOCALIZE_MAP'].flatMap((name) => (process.env[name] ? [`${name}=${process.env[name]} `] : [])).join('');
   const cell = (s: Stats) => `${fixed(s.p50, 1)} / ${fixed(s.p95, 1)}`;
   const label: Record<string, string> = {
     'scene default': 'scene photos, default (localization)',
@@ -226,11 +230,14 @@ Catalog photos are indexed with their vectors and region descriptors, as the ind
 | --- | --- | --- | --- | --- | --- | --- | --- | --- |
 ${table}
 
+The API's resident memory while it answered the scene photos: largest sample ${fixed(rss.max / 2 ** 20, 0)} MB, last
+${fixed(rss.last / 2 ** 20, 0)} MB.
+
 Targets (issue 11): in-scene recall@1 ≥ 0.90, multi-object recall ≥ 0.90, plain-background recall@1 ≥ 0.975; end to
 end p95 ≤ 60 ms at 100,000 products without \`objects\`, ≤ 120 ms with it (latency at 100,000 products:
 [search-latency.md](search-latency.md)).
 `;
-  writeResult(name, `${settings}npm run bench:scene-search -- --single ${single} --multi ${multi} --seed ${seed} --plain ${plainCount} --name ${name}`, { settings, rows }, markdown);
+  writeResult(name, `${settings}npm run bench:scene-search -- --single ${single} --multi ${multi} --seed ${seed} --plain ${plainCount} --name ${name}`, { settings, rows, rss }, markdown);
   process.stdout.write(markdown);
 }
 

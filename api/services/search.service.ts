@@ -359,6 +359,10 @@ export class SearchService {
     // the scoring run.
     const fromPhotoMap = rerankModel !== null && photoMap !== undefined && this.localizer?.featureMap.manifest.sha256 === this.embedder.get(rerankModel)?.manifest.sha256;
     const mapsFromRuns = rerankModel !== null && !fromPhotoMap;
+    // Several candidates are ranked by the scoring model's int8 copy where it is loaded (LOCALIZE_SCORER): 2.5× faster,
+    // the same choice (benchmarks/results/localization-chooser.md); the chosen regions are embedded by the model itself
+    // below. Not when the scoring run must give feature maps (`rerank`): those come from the model.
+    const quantized = several && !mapsFromRuns && this.embedder.hasQuantized(scorer);
     const t1 = performance.now();
     // Each candidate's vectors by `models`; the reference's by the scoring model are known when it was asked whole first,
     // so it runs only the others (none when scoring), and the other candidates run every one of `models`.
@@ -369,7 +373,7 @@ export class SearchService {
     const into = (from: number) => (vectors: Array<Record<string, Float32Array>>) => vectors.forEach((v, n) => Object.assign(scoring[from + n]!, v));
     const onMap = (from: number) => (mapsFromRuns ? { onMap: keepMap((slot) => from + slot) } : {});
     await Promise.all([
-      candidates.length > known ? this.embedder.embedRegions(image, candidates.slice(known).map((candidate) => candidate.box), { models, ...onMap(known) }).then(into(known)) : undefined,
+      candidates.length > known ? this.embedder.embedRegions(image, candidates.slice(known).map((candidate) => candidate.box), { models, quantized, ...onMap(known) }).then(into(known)) : undefined,
       known && referenceModels.length > 0 ? this.embedder.embedRegions(image, [candidates[0]!.box], { models: referenceModels, ...onMap(0) }).then(into(0)) : undefined,
     ]);
     const t2 = performance.now();
@@ -387,18 +391,55 @@ export class SearchService {
     );
     const scored = asked ? [reference!.scored, ...searched] : searched;
     const t3 = performance.now();
+    timings.embed += t2 - t1;
+    timings.search += t3 - t2;
     const answers = scored.map(answerOf);
+    // The candidates whose scoring vector is the model's own (the others are the int8 copy's), and those the choice is among.
+    const own = new Set(quantized ? (reference ? [0] : []) : candidates.keys());
+    let among = [...candidates.keys()];
+    const rescore = this.localizer?.settings.rescoreRegions ?? 0;
+    if (quantized && !options.objects && rescore > 0) {
+      // The copy's best regions (and the reference, when the copy scored it) scored again by the model itself; the
+      // primary region is chosen among them (LOCALIZE_RESCORE_REGIONS).
+      const gapWeight = this.localizer!.settings.gapWeight;
+      const ranked = among.filter((i) => i > 0).sort((a, b) => regionScore(answers[b]!, gapWeight) - regionScore(answers[a]!, gapWeight));
+      among = [0, ...ranked.slice(0, rescore)].sort((a, b) => a - b);
+      const again = among.filter((i) => !own.has(i));
+      const c0 = performance.now();
+      const vectors = await this.embedder.embedRegions(image, again.map((i) => candidates[i]!.box), { models: [scorer] });
+      const c1 = performance.now();
+      again.forEach((i, n) => {
+        scoring[i]![scorer] = vectors[n]![scorer]!;
+        own.add(i);
+      });
+      const rescored = await this.inCatalog(catalog, filters, false, (filters) => searchCatalogMany(this.es, this.alias, again.map((i) => scoringSearch(scoring[i]!, filters))));
+      again.forEach((i, n) => {
+        scored[i] = rescored[n]!;
+        answers[i] = answerOf(rescored[n]!);
+      });
+      timings.embed += c1 - c0;
+      timings.search += performance.now() - c1;
+    }
     const settings = this.localizer?.settings ?? { wholeMargin: 0, objectMargin: 0, tightenMargin: 0 };
-    const choice = choose(candidates, answers, image, settings, options.max_objects ?? 5);
+    const picked = choose(among.map((i) => candidates[i]!), among.map((i) => answers[i]!), image, settings, options.max_objects ?? 5);
+    const choice = { primary: among[picked.primary]!, objects: picked.objects.map((n) => among[n]!) };
     const chosen = [...new Set([choice.primary, ...(options.objects ? choice.objects : [])])];
     let responses = new Map(chosen.map((i) => [i, scored[i]!]));
     // The primary region's vectors, which `query_id` runs again.
     let primaryVectors: Record<string, number[]> = several ? {} : Object.fromEntries(ids.map((id) => [id, Array.from(scoring[choice.primary]![id]!)]));
-    let t4 = t3;
+    // The chosen regions' searches with every model: their embeddings (t5 − t4), their msearch (after t5).
+    const t4 = performance.now();
+    let t5 = t4;
     if (several) {
       const rest = ids.filter((id) => id !== scorer);
-      const others = await this.embedder.embedRegions(image, chosen.map((i) => candidates[i]!.box), { models: rest, ...(mapsFromRuns ? { onMap: keepMap((n) => chosen[n]!) } : {}) });
-      t4 = performance.now();
+      // A chosen region ranked by the int8 copy alone gets the scoring model's own vector.
+      const refined = chosen.filter((i) => !own.has(i));
+      const [others, ownVectors] = await Promise.all([
+        this.embedder.embedRegions(image, chosen.map((i) => candidates[i]!.box), { models: rest, ...(mapsFromRuns ? { onMap: keepMap((n) => chosen[n]!) } : {}) }),
+        refined.length > 0 ? this.embedder.embedRegions(image, refined.map((i) => candidates[i]!.box), { models: [scorer] }) : [],
+      ]);
+      refined.forEach((i, n) => (scoring[i]![scorer] = ownVectors[n]![scorer]!));
+      t5 = performance.now();
       const full = await this.inCatalog(catalog, filters, options.facets, (filters) =>
         searchCatalogMany(
           this.es,
@@ -412,13 +453,13 @@ export class SearchService {
       const n = chosen.indexOf(choice.primary);
       primaryVectors = Object.fromEntries([[scorer, Array.from(scoring[choice.primary]![scorer]!)], ...rest.map((id) => [id, Array.from(others[n]![id]!)])]);
     }
-    timings.embed += t2 - t1 + (t4 - t3);
-    timings.search += t3 - t2 + (performance.now() - t4);
+    timings.embed += t5 - t4;
+    timings.search += performance.now() - t5;
     // The precision stage over each chosen region's answer, with that region's own descriptor.
     const whole = { left: 0, top: 0, width: image.width, height: image.height };
     const reranks = new Map<number, Rerank>();
     if (rerankModel) {
-      const t5 = performance.now();
+      const t6 = performance.now();
       if (fromPhotoMap) {
         const input = this.embedder.get(rerankModel)!.manifest.input;
         // The cells a run of a region gives: the model's input over the backbone's stride (7 for 224 px at 32).
@@ -426,7 +467,7 @@ export class SearchService {
         for (const i of chosen) maps.set(i, featureMapInBox(photoMap!, image.width, image.height, modelView(candidates[i]!.box ?? whole, input), side));
       }
       for (const i of chosen) if (maps.has(i)) reranks.set(i, { model: rerankModel, query: describeFeatureMap(maps.get(i)!) });
-      timings.rerank = performance.now() - t5;
+      timings.rerank = performance.now() - t6;
       responses = new Map([...responses].map(([i, response]) => [i, this.rescore(response, reranks.get(i) ?? null, options, timings)]));
     }
     const primary = responses.get(choice.primary)!;

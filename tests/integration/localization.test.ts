@@ -1,4 +1,6 @@
+import { scaleBox } from '../../core/image/autocrop';
 import { iou } from '../../core/localization/regions';
+import { QueryStore } from '../../core/search/query-store';
 import { busyBackdrop, serveStampCatalog, stampId, stampScene, type Box, type PlacedStamp } from '../fixtures/stamps';
 import { startPipeline, upsert, type Pipeline } from './pipeline-helpers';
 
@@ -55,6 +57,30 @@ describe('finding the product in a photo of a scene', () => {
     // The same photo searched whole: the crop is the whole photo, which the tests above would not accept.
     const whole = await p.search({ image_base64, crop: 'none' });
     expect(whole.body.query.crop).toBeNull();
+  });
+
+  it('the regions are ranked by the int8 copy, and the answer searched with the model itself (LOCALIZE_SCORER)', async () => {
+    const model = 'efficientnet-lite0';
+    expect(p.embedder.hasQuantized(model)).toBe(true);
+    const { image_base64 } = await single();
+    const image = await p.embedder.decode(Buffer.from(image_base64, 'base64'));
+    const cosine = (a: ArrayLike<number>, b: ArrayLike<number>) => Array.from(a).reduce((sum, v, i) => sum + v * b[i]!, 0);
+    // The primary region chosen among the copy's best scored again by the model (LOCALIZE_RESCORE_REGIONS), and with
+    // `objects` among every candidate as the copy ranked them.
+    for (const request of [{ image_base64 }, { image_base64, objects: true }]) {
+      const { status, body } = await p.search(request);
+      expect([status, body.results[0].id, body.timings_ms.localize > 0]).toEqual([200, 'camera_35mm', true]);
+      // The vectors the answer was searched with (kept for `query_id`) are the model's own of the chosen region, not
+      // the copy's approximation: the same region embedded by each, the kept vector is the model's (to within the
+      // pixel the response rounds the crop to).
+      const kept = (await new QueryStore(p.deps.redis, p.config.redis.queuePrefix, 60).load(body.query_id))!;
+      const box = scaleBox(body.query.crop, { width: image.originalWidth, height: image.originalHeight }, image);
+      const [own] = await p.embedder.embedRegions(image, [box]);
+      const [copy] = await p.embedder.embedRegions(image, [box], { quantized: true });
+      const similarity = { own: cosine(kept.vectors[model]!, own![model]!), copy: cosine(kept.vectors[model]!, copy![model]!) };
+      expect(similarity.own).toBeGreaterThan(0.999);
+      expect(similarity.copy).toBeLessThan(similarity.own);
+    }
   });
 
   it('a close-up of a product on a busy background is searched whole, without localizing (LOCALIZE_SKIP_SCORE)', async () => {

@@ -78,10 +78,11 @@ export interface Pipeline {
 }
 
 const sharedEmbedders = new Map<string, Promise<Embedder>>();
-/** The configured built-in models, loaded once per test file and model list. */
+/** The configured built-in models (and their int8 copies, as the API loads them: LOCALIZE_SCORER), loaded once per test file. */
 export function builtinEmbedder(config: Config): Promise<Embedder> {
-  const key = config.models.ids.join(',');
-  if (!sharedEmbedders.has(key)) sharedEmbedders.set(key, createEmbedder(config, testDeps(config).logger));
+  const quantized = config.image.localizeScorer === 'int8';
+  const key = `${config.models.ids.join(',')} ${quantized}`;
+  if (!sharedEmbedders.has(key)) sharedEmbedders.set(key, createEmbedder(config, testDeps(config).logger, config.models.ids, { quantized }));
   return sharedEmbedders.get(key)!;
 }
 

@@ -31,6 +31,14 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ HYBRID_CANDIDATES: 'colour' })).toThrow(/HYBRID_CANDIDATES/);
   });
 
+  it('LOCALIZE_SCORER / LOCALIZE_MAP: int8 by default, or float; LOCALIZE_RESCORE_REGIONS 0–64, 3 by default', () => {
+    expect(loadConfig({}).image).toMatchObject({ localizeScorer: 'int8', localizeMap: 'int8', localizeRescoreRegions: 3 });
+    expect(loadConfig({ LOCALIZE_SCORER: 'float', LOCALIZE_MAP: 'float', LOCALIZE_RESCORE_REGIONS: '0' }).image).toMatchObject({ localizeScorer: 'float', localizeMap: 'float', localizeRescoreRegions: 0 });
+    expect(() => loadConfig({ LOCALIZE_SCORER: 'fp16' })).toThrow(/LOCALIZE_SCORER/);
+    expect(() => loadConfig({ LOCALIZE_MAP: 'int4' })).toThrow(/LOCALIZE_MAP/);
+    expect(() => loadConfig({ LOCALIZE_RESCORE_REGIONS: '65' })).toThrow(/LOCALIZE_RESCORE_REGIONS/);
+  });
+
   it('parses and types every variable', () => {
     const config = loadConfig({
       ES_URL: 'https://es.internal:9243/',

@@ -398,13 +398,15 @@ export class SearchService {
     const own = new Set(quantized ? (reference ? [0] : []) : candidates.keys());
     let among = [...candidates.keys()];
     const rescore = this.localizer?.settings.rescoreRegions ?? 0;
-    if (quantized && !options.objects && rescore > 0) {
-      // The copy's best regions (and the reference, when the copy scored it) scored again by the model itself; the
-      // primary region is chosen among them (LOCALIZE_RESCORE_REGIONS).
+    if (quantized && rescore > 0) {
+      // The copy's best regions and the reference (the region that stays unless clearly beaten) scored again by the
+      // model itself (LOCALIZE_RESCORE_REGIONS): the primary region is chosen among them; with `objects`, the objects
+      // among every candidate, these with the model's answers.
       const gapWeight = this.localizer!.settings.gapWeight;
       const ranked = among.filter((i) => i > 0).sort((a, b) => regionScore(answers[b]!, gapWeight) - regionScore(answers[a]!, gapWeight));
-      among = [0, ...ranked.slice(0, rescore)].sort((a, b) => a - b);
-      const again = among.filter((i) => !own.has(i));
+      const best = [0, ...ranked.slice(0, rescore)].sort((a, b) => a - b);
+      if (!options.objects) among = best;
+      const again = best.filter((i) => !own.has(i));
       const c0 = performance.now();
       const vectors = await this.embedder.embedRegions(image, again.map((i) => candidates[i]!.box), { models: [scorer] });
       const c1 = performance.now();

@@ -96,7 +96,8 @@ export interface LocalizerSettings {
    * (and the reference, when the copy scored it) are embedded by the model itself and searched again, and the primary
    * region is chosen among those alone (LOCALIZE_RESCORE_REGIONS; 0: the copy's ranking chooses). Measured on the scene
    * dev set's first 16 candidates: recall@1 0.723 by the copy alone, 0.737 / 0.740 / 0.738 with 2 / 3 / 4 scored
-   * again, 0.728 by the model alone (benchmarks/results/localization-chooser.md). `objects` ranks by the copy.
+   * again, 0.728 by the model alone (benchmarks/results/localization-chooser.md). With `objects`, the objects are chosen
+   * among every candidate, those scored again with the model's answers.
    */
   rescoreRegions: number;
   /** The whole photo (or its trim) stays the primary region unless another's score beats it by this much. */

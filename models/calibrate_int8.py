@@ -6,6 +6,7 @@ localization candidate looks like: tight, loose or off), and whole background ph
 manifest says (short side 256, centre crop 224, (v - 127) / 128). ONNX Runtime's MinMax calibrator, seeded sampling.
 
 usage: calibrate_int8.py <model.onnx> <out.json>
+(in a virtualenv with models/requirements.txt and Pillow, which the build itself does not need)
 """
 import glob
 import json
@@ -87,10 +88,11 @@ def main(argv):
             calibrate_method=CalibrationMethod.MinMax,
             extra_options={"moving_average": False},
         )
-        calibrator.collect_data(Reader(calibration_set()))
+        images = calibration_set()
+        calibrator.collect_data(Reader(images))
         data = calibrator.compute_data()
     ranges = {name: [float(np.asarray(data[name].range_value[0], dtype=np.float32).reshape(-1)[0]), float(np.asarray(data[name].range_value[1], dtype=np.float32).reshape(-1)[0])] for name in sorted(data.data)}
-    Path(argv[2]).write_text(json.dumps({"written_by": "models/calibrate_int8.py (its docstring says over which photos)", "model": Path(argv[1]).name, "images": 260, "seed": SEED, "ranges": ranges}, indent=1) + "\n")
+    Path(argv[2]).write_text(json.dumps({"written_by": "models/calibrate_int8.py (its docstring says over which photos)", "model": Path(argv[1]).name, "images": len(images), "seed": SEED, "ranges": ranges}, indent=1) + "\n")
 
 
 if __name__ == "__main__":

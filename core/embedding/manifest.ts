@@ -97,10 +97,10 @@ export interface ManifestPaths {
 }
 
 /** The manifest of a model's int8 copy (`quantized`): the same model, another file; undefined when it has none. */
-export function quantizedManifest<M extends ManifestPaths & { file: string; sha256?: string | undefined; quantized?: { file: string; sha256: string } | undefined }>(manifest: M): M | undefined {
+export function quantizedManifest<M extends ManifestPaths & { file: string; sha256?: string | undefined; quantized?: { file: string; sha256: string } | undefined }>(manifest: M): Omit<M, 'quantized' | 'quantizedPath'> | undefined {
   if (!manifest.quantized || !manifest.quantizedPath) return undefined;
   const { quantized, quantizedPath, ...rest } = manifest;
-  return { ...rest, file: quantized.file, sha256: quantized.sha256, modelPath: quantizedPath } as unknown as M;
+  return { ...rest, file: quantized.file, sha256: quantized.sha256, modelPath: quantizedPath };
 }
 
 export const REPO_ROOT = path.resolve(__dirname, '..', '..', ...(path.basename(path.resolve(__dirname, '..', '..')) === 'dist' ? ['..'] : []));

@@ -12,7 +12,10 @@
  *   on the other, both ways);
  * - embedding only the best few candidates, pre-ranked by vectors pooled from the photo's map (no model run);
  * - the service's chooser over the first N candidates: what a cap on the regions (LOCALIZE_PRIMARY_REGIONS) keeps
- *   (the candidates come in the localizer's order, so a cap keeps a prefix of them).
+ *   (the candidates come in the localizer's order, so a cap keeps a prefix of them), after the floor on their size
+ *   (LocalizerSettings.minRegionArea, which the rows apply themselves: the bench proposes every candidate);
+ * - the service's whole choice with and without that floor on the scenes, the plain photos without a trim and the
+ *   hard-negative dev set's queries (benchmarks/lib/hard-negatives.ts: one large item whose parts are other products).
  * A photo counts as found when the chosen region's first hybrid result is the product, as the API answers it.
  * The API's own figures for the chosen setting: `npm run bench:scene-search`.
  *
@@ -23,7 +26,8 @@
  *   alone or as a cascade (the best few scored again at the model's own size), with the run's cost a region per size;
  * - scoring the regions with the main model's int8 copy (its manifest's `quantized`: LOCALIZE_SCORER=int8, the
  *   service's default), the reference asked whole by the model itself, as the service does.
- * `--reuse` scores the ways of choosing again on the answers a run kept (.cache/localization-chooser/).
+ * `--reuse` scores the ways of choosing again on the answers a run kept (.cache/localization-chooser/), and measures
+ * only what it lacks.
  *
  * usage: npm run bench:localization-chooser -- [--single 600] [--seed 11] [--score-sizes 192,160,128] [--name N] [--reuse]
  * (LOCALIZE_MAP=float|int8 in the environment: which copy of the localizer computes the maps the candidates come from)
@@ -38,7 +42,7 @@ import { modelView, resizeForModel, writeTensor } from '../core/image/preprocess
 import { createLogger } from '../core/logger';
 import { trimBox, type CropBox } from '../core/image/autocrop';
 import type { DecodedImage } from '../core/image/decode';
-import { choose, createLocalizer, DEFAULT_LOCALIZER_SETTINGS, regionScore, type Candidate, type RegionAnswer } from '../core/localization/localizer';
+import { choose, createLocalizer, DEFAULT_LOCALIZER_SETTINGS, Localizer, regionScore, type Candidate, type RegionAnswer } from '../core/localization/localizer';
 import { iou } from '../core/localization/regions';
 import { createProgress } from '../core/progress';
 import { decodeRegions, describeFeatureMap, encodeRegions, featureMapInBox, regionSimilarity } from '../core/rerank/regions';
@@ -47,6 +51,7 @@ import { row } from './lib/embed';
 import { pooledVector } from './lib/localization-eval';
 import { COLOUR, SEMANTIC, SEMANTIC_WEIGHT } from './lib/region-search';
 import { fixed, writeResult } from './lib/report';
+import { buildHardNegativeDevSet } from './lib/hard-negatives';
 import { buildSceneDevSet } from './lib/scenes';
 
 const root = path.resolve(__dirname, '..');
@@ -65,6 +70,8 @@ const seed = Number(argument('seed', '11'));
 /** Where the results go (benchmarks/results/<name>.md); the localizer's map copy is LOCALIZE_MAP's, from the environment. */
 const name = argument('name', seed === 11 ? 'localization-chooser' : `localization-chooser-seed${seed}`);
 const mapCopy = loadConfig(process.env).image.localizeMap;
+/** bench:rerank's hard-negative dev set (its defaults). */
+const HARD_NEGATIVES = { objects: 300, closeups: 2, seed: 13 };
 
 /** One result of a region: catalog item index, score, region similarity of the region to that item's photo. */
 type Result = [item: number, score: number, region: number];
@@ -86,8 +93,11 @@ interface Region {
 type RunCost = Record<string, { ms: number; regions: number }>;
 
 interface Photo {
-  /** A scene photo (the product beside another thing), or a plain dev-set photo without a trim (a close crop, mostly). */
-  kind: 'scene' | 'plain';
+  /**
+   * A scene photo (the product beside another thing), a plain dev-set photo without a trim (a close crop, mostly), or
+   * a hard-negative query (one large item whose close-ups are other products).
+   */
+  kind: 'scene' | 'plain' | 'hard';
   product: number;
   width: number;
   height: number;
@@ -111,15 +121,16 @@ function best(scores: Float32Array, k: number): number[] {
   return order;
 }
 
-async function measure(): Promise<{ photos: Photo[]; runCost: RunCost; plainQueries: number }> {
+/** The models and the localizer every photo is measured with. */
+async function loadTools() {
   const config = loadConfig({ ...process.env, LOG_LEVEL: 'warn' });
   // Every candidate a photo may get: the primary cap lifted to the objects' (the cap rows take prefixes of them).
   config.image.localizePrimaryRegions = config.image.localizeMaxRegions;
   const logger = createLogger(config);
-  const scenes = await buildSceneDevSet(path.join(CACHE, 'scenes'), { single, multi: 200, seed });
-  const plain = await buildDevSet(path.join(CACHE, 'devset'), { perCategory: 100, queryItems: 300, seed: 7 });
   const embedder = await createEmbedder(config, logger);
-  const localizer = await createLocalizer(config, logger);
+  // Every candidate, the small ones too: the rows apply the service's floor (LocalizerSettings.minRegionArea) themselves.
+  const loaded = await createLocalizer(config, logger);
+  const localizer = new Localizer(loaded.featureMap, loaded.detector, { ...loaded.settings, minRegionArea: 0 }, loaded.objectness);
   const base = embedder.get(SEMANTIC)!.manifest;
   // The model takes any input size (models/add_feature_map_output.py): the same file, one shared session, other sizes.
   const sizedModels = await Promise.all([base.input.width, ...scoreSizes].map((size) => EmbeddingModel.load({ ...base, input: { ...base.input, width: size, height: size, ...(base.input.resizeShortSide ? { resizeShortSide: Math.round((base.input.resizeShortSide * size) / base.input.width) } : {}) } }, config.onnx, logger)));
@@ -127,15 +138,21 @@ async function measure(): Promise<{ photos: Photo[]; runCost: RunCost; plainQuer
   const int8 = quantizedManifest(base);
   if (!int8) throw new Error(`${base.id} has no int8 copy (manifest \`quantized\`)`);
   const scorers = [...sizedModels.map((model) => ({ key: String(model.manifest.input.width), model })), { key: 'int8', model: await EmbeddingModel.load(int8, config.onnx, logger) }];
-  const items = [...scenes.catalog.map((item) => item.photo), ...plain.catalog.map((item) => item.photo)];
-  const ids = [...scenes.catalog.map((item) => item.id), ...plain.catalog.map((item) => `plain:${item.id}`)];
+  const close = () => Promise.all([embedder.close(), localizer.close(), ...scorers.map(({ model }) => model.close())]);
+  return { embedder, localizer, scorers, close };
+}
+type Tools = Awaited<ReturnType<typeof loadTools>>;
+
+/** Catalog photos embedded by both models, with their region descriptors, as the indexer would. */
+async function embedCatalog(tools: Tools, files: string[], label: string) {
+  const { embedder } = tools;
   const dims = { semantic: embedder.get(SEMANTIC)!.dims, colour: embedder.get(COLOUR)!.dims };
-  const semantic = new Float32Array(items.length * dims.semantic);
-  const colour = new Float32Array(items.length * dims.colour);
+  const semantic = new Float32Array(files.length * dims.semantic);
+  const colour = new Float32Array(files.length * dims.colour);
   const descriptors: ReturnType<typeof decodeRegions>[] = [];
-  const progress = createProgress('catalog: embed');
-  for (let start = 0; start < items.length; start += 16) {
-    const chunk = items.slice(start, start + 16);
+  const progress = createProgress(label);
+  for (let start = 0; start < files.length; start += 16) {
+    const chunk = files.slice(start, start + 16);
     const outcomes = await embedder.embedMany(chunk.map((file) => fs.readFileSync(file)), { crop: 'auto', regions: true });
     outcomes.forEach((outcome, offset) => {
       if (!outcome.ok) throw new Error(`catalog photo ${start + offset}: ${outcome.error.code}`);
@@ -147,68 +164,84 @@ async function measure(): Promise<{ photos: Photo[]; runCost: RunCost; plainQuer
         } else if (embedding.model === COLOUR) colour.set(embedding.vector, (start + offset) * dims.colour);
       }
     });
-    progress.update(Math.min(start + 16, items.length), items.length);
+    progress.update(Math.min(start + 16, files.length), files.length);
   }
   progress.done();
+  return { size: files.length, dims, semantic, colour, descriptors };
+}
+type Catalog = Awaited<ReturnType<typeof embedCatalog>>;
+
+/** A photo's candidates, each embedded (by the model, its smaller sizes and its int8 copy) and searched among `among` of the catalog (every item by default). */
+async function measurePhoto(tools: Tools, catalog: Catalog, runCost: RunCost, kind: Photo['kind'], image: DecodedImage, product: number, truth: CropBox | null, among = (_item: number) => true): Promise<Photo> {
+  const { embedder, localizer, scorers } = tools;
+  const { dims, semantic, colour, descriptors } = catalog;
   const input = embedder.get(SEMANTIC)!.manifest.input;
   const side = Math.round(input.width / localizer.featureMap.manifest.stride);
+  const proposal = await localizer.propose(image, false);
+  const vectors = await embedder.embedRegions(image, proposal.candidates.map((candidate) => candidate.box));
+  // Each size's run timed alone (one after another), its preprocessing apart.
+  const smallVectors: Float32Array[][] = [];
+  for (const { key, model } of scorers) {
+    const batch = new Float32Array(proposal.candidates.length * model.inputSize);
+    await Promise.all(proposal.candidates.map(async (candidate, slot) => writeTensor(await resizeForModel(image, candidate.box, model.manifest.input), model.manifest.input, batch, slot)));
+    const started = performance.now();
+    const outputs = await model.embedOutputs(batch, proposal.candidates.length);
+    const cost = (runCost[key] ??= { ms: 0, regions: 0 });
+    cost.ms += performance.now() - started;
+    cost.regions += proposal.candidates.length;
+    smallVectors.push(outputs.map((output) => output.vector));
+  }
+  smallVectors.shift();
+  const whole = { left: 0, top: 0, width: image.width, height: image.height };
+  const regions = proposal.candidates.map((candidate, r): Region => {
+    const box = candidate.box ?? whole;
+    const descriptor = proposal.map ? describeFeatureMap(featureMapInBox(proposal.map, image.width, image.height, modelView(box, input), side)) : null;
+    const similarity = (item: number): number => (descriptor && descriptors[item] ? regionSimilarity(descriptor, descriptors[item]!) : 0);
+    const semanticScores = new Float32Array(catalog.size);
+    const hybridScores = new Float32Array(catalog.size);
+    const pooledScores = new Float32Array(catalog.size);
+    const pooled = proposal.map ? pooledVector(proposal.map, box, image) : null;
+    for (let i = 0; i < catalog.size; i++) {
+      if (!among(i)) {
+        semanticScores[i] = hybridScores[i] = pooledScores[i] = -Infinity;
+        continue;
+      }
+      semanticScores[i] = dot(vectors[r]![SEMANTIC]!, row(semantic, dims.semantic, i));
+      hybridScores[i] = SEMANTIC_WEIGHT * semanticScores[i]! + (1 - SEMANTIC_WEIGHT) * dot(vectors[r]![COLOUR]!, row(colour, dims.colour, i));
+      pooledScores[i] = pooled ? dot(pooled, row(semantic, dims.semantic, i)) : semanticScores[i]!;
+    }
+    const results = (scores: Float32Array, k: number): Result[] => best(scores, k).map((i) => [i, scores[i]!, similarity(i)]);
+    const smaller: Record<string, Result[]> = {};
+    [...scoreSizes.map(String), 'int8'].forEach((size, m) => {
+      const scores = new Float32Array(catalog.size);
+      for (let i = 0; i < catalog.size; i++) scores[i] = among(i) ? dot(smallVectors[m]![r]!, row(semantic, dims.semantic, i)) : -Infinity;
+      smaller[size] = best(scores, 2).map((i) => [i, scores[i]!, 0]);
+    });
+    return { candidate, iou: truth ? iou(box, truth) : 0, semantic: results(semanticScores, 5), hybrid: results(hybridScores, 5), pooled: results(pooledScores, 2), smaller };
+  });
+  return { kind, product, width: image.width, height: image.height, regions };
+}
+
+/** The product's true box in the decoded image's pixels. */
+function truthIn(image: DecodedImage, box: CropBox): CropBox {
+  const sx = image.width / image.originalWidth;
+  const sy = image.height / image.originalHeight;
+  return { left: box.left * sx, top: box.top * sy, width: box.width * sx, height: box.height * sy };
+}
+
+async function measure(tools: Tools): Promise<{ photos: Photo[]; runCost: RunCost; plainQueries: number }> {
+  const scenes = await buildSceneDevSet(path.join(CACHE, 'scenes'), { single, multi: 200, seed });
+  const plain = await buildDevSet(path.join(CACHE, 'devset'), { perCategory: 100, queryItems: 300, seed: 7 });
+  const ids = [...scenes.catalog.map((item) => item.id), ...plain.catalog.map((item) => `plain:${item.id}`)];
+  const catalog = await embedCatalog(tools, [...scenes.catalog.map((item) => item.photo), ...plain.catalog.map((item) => item.photo)], 'catalog: embed');
   const queries = scenes.queries.filter((query) => query.kind === 'single');
   const photos: Photo[] = [];
   const runCost: RunCost = {};
-  // A photo's candidates, each embedded and searched among `among` of the catalog (every item by default).
-  const measurePhoto = async (kind: Photo['kind'], image: DecodedImage, product: number, truth: CropBox | null, among = (_item: number) => true): Promise<Photo> => {
-    const proposal = await localizer.propose(image, false);
-    const vectors = await embedder.embedRegions(image, proposal.candidates.map((candidate) => candidate.box));
-    // Each size's run timed alone (one after another), its preprocessing apart.
-    const smallVectors: Float32Array[][] = [];
-    for (const { key, model } of scorers) {
-      const batch = new Float32Array(proposal.candidates.length * model.inputSize);
-      await Promise.all(proposal.candidates.map(async (candidate, slot) => writeTensor(await resizeForModel(image, candidate.box, model.manifest.input), model.manifest.input, batch, slot)));
-      const started = performance.now();
-      const outputs = await model.embedOutputs(batch, proposal.candidates.length);
-      const cost = (runCost[key] ??= { ms: 0, regions: 0 });
-      cost.ms += performance.now() - started;
-      cost.regions += proposal.candidates.length;
-      smallVectors.push(outputs.map((output) => output.vector));
-    }
-    smallVectors.shift();
-    const whole = { left: 0, top: 0, width: image.width, height: image.height };
-    const regions = proposal.candidates.map((candidate, r): Region => {
-      const box = candidate.box ?? whole;
-      const descriptor = proposal.map ? describeFeatureMap(featureMapInBox(proposal.map, image.width, image.height, modelView(box, input), side)) : null;
-      const similarity = (item: number): number => (descriptor && descriptors[item] ? regionSimilarity(descriptor, descriptors[item]!) : 0);
-      const semanticScores = new Float32Array(items.length);
-      const hybridScores = new Float32Array(items.length);
-      const pooledScores = new Float32Array(items.length);
-      const pooled = proposal.map ? pooledVector(proposal.map, box, image) : null;
-      for (let i = 0; i < items.length; i++) {
-        if (!among(i)) {
-          semanticScores[i] = hybridScores[i] = pooledScores[i] = -Infinity;
-          continue;
-        }
-        semanticScores[i] = dot(vectors[r]![SEMANTIC]!, row(semantic, dims.semantic, i));
-        hybridScores[i] = SEMANTIC_WEIGHT * semanticScores[i]! + (1 - SEMANTIC_WEIGHT) * dot(vectors[r]![COLOUR]!, row(colour, dims.colour, i));
-        pooledScores[i] = pooled ? dot(pooled, row(semantic, dims.semantic, i)) : semanticScores[i]!;
-      }
-      const results = (scores: Float32Array, k: number): Result[] => best(scores, k).map((i) => [i, scores[i]!, similarity(i)]);
-      const smaller: Record<string, Result[]> = {};
-      [...scoreSizes.map(String), 'int8'].forEach((size, m) => {
-        const scores = new Float32Array(items.length);
-        for (let i = 0; i < items.length; i++) scores[i] = among(i) ? dot(smallVectors[m]![r]!, row(semantic, dims.semantic, i)) : -Infinity;
-        smaller[size] = best(scores, 2).map((i) => [i, scores[i]!, 0]);
-      });
-      return { candidate, iou: truth ? iou(box, truth) : 0, semantic: results(semanticScores, 5), hybrid: results(hybridScores, 5), pooled: results(pooledScores, 2), smaller };
-    });
-    return { kind, product, width: image.width, height: image.height, regions };
-  };
   const scenesProgress = createProgress('scenes: localize, embed, search');
   for (const [n, query] of queries.entries()) {
-    const image = await embedder.decode(fs.readFileSync(query.photo));
+    const image = await tools.embedder.decode(fs.readFileSync(query.photo));
     const product = query.objects.find((object) => object.role === 'product')!;
-    const sx = image.width / image.originalWidth;
-    const sy = image.height / image.originalHeight;
-    const truth = { left: product.box.left * sx, top: product.box.top * sy, width: product.box.width * sx, height: product.box.height * sy };
-    photos.push(await measurePhoto('scene', image, ids.indexOf(product.item), truth));
+    photos.push(await measurePhoto(tools, catalog, runCost, 'scene', image, ids.indexOf(product.item), truthIn(image, product.box)));
     scenesProgress.update(n + 1, queries.length);
   }
   scenesProgress.done();
@@ -216,13 +249,31 @@ async function measure(): Promise<{ photos: Photo[]; runCost: RunCost; plainQuer
   const plainProgress = createProgress('plain photos without a trim: localize, embed, search');
   const firstPlain = scenes.catalog.length;
   for (const [n, query] of plain.queries.entries()) {
-    const image = await embedder.decode(fs.readFileSync(query.photo));
-    if (!trimBox(image)) photos.push(await measurePhoto('plain', image, ids.indexOf(`plain:${query.item}`), null, (item) => item >= firstPlain));
+    const image = await tools.embedder.decode(fs.readFileSync(query.photo));
+    if (!trimBox(image)) photos.push(await measurePhoto(tools, catalog, runCost, 'plain', image, ids.indexOf(`plain:${query.item}`), null, (item) => item >= firstPlain));
     plainProgress.update(n + 1, plain.queries.length);
   }
   plainProgress.done();
-  await Promise.all([embedder.close(), localizer.close(), ...scorers.map(({ model }) => model.close())]);
   return { photos, runCost, plainQueries: plain.queries.length };
+}
+
+/**
+ * The hard-negative dev set's queries (benchmarks/lib/hard-negatives.ts, bench:rerank's: one large whole item on a real
+ * background) against its own catalog (each item, close-ups of its parts and its recolouring as other products).
+ */
+async function measureHardNegatives(tools: Tools): Promise<Photo[]> {
+  const devset = await buildHardNegativeDevSet(path.join(CACHE, 'hard-negatives'), HARD_NEGATIVES);
+  const catalog = await embedCatalog(tools, devset.catalog.map((item) => item.photo), 'hard negatives: catalog');
+  const ids = devset.catalog.map((item) => item.id);
+  const photos: Photo[] = [];
+  const progress = createProgress('hard negatives: localize, embed, search');
+  for (const [n, query] of devset.queries.entries()) {
+    const image = await tools.embedder.decode(fs.readFileSync(query.photo));
+    photos.push(await measurePhoto(tools, catalog, {}, 'hard', image, ids.indexOf(query.product), truthIn(image, query.box)));
+    progress.update(n + 1, devset.queries.length);
+  }
+  progress.done();
+  return photos;
 }
 
 /** A way of scoring a region for `choose` (its first result, and the score the chooser ranks by). */
@@ -317,9 +368,15 @@ function learnedRecall(photos: Photo[]): number {
 
 async function main(): Promise<void> {
   const kept = path.join(CACHE, 'localization-chooser', `answers-${single}-${seed}-${scoreSizes.join('-')}-map-${mapCopy}.json`);
-  const measured = reuse ? (JSON.parse(fs.readFileSync(kept, 'utf8')) as Awaited<ReturnType<typeof measure>>) : await measure();
+  const keptHard = path.join(CACHE, 'localization-chooser', `answers-hard-negatives-o${HARD_NEGATIVES.objects}-c${HARD_NEGATIVES.closeups}-seed${HARD_NEGATIVES.seed}-${scoreSizes.join('-')}-map-${mapCopy}.json`);
+  // --reuse keeps what a run measured and measures what it lacks.
+  const tools = reuse && fs.existsSync(kept) && fs.existsSync(keptHard) ? null : await loadTools();
+  const measured = reuse && fs.existsSync(kept) ? (JSON.parse(fs.readFileSync(kept, 'utf8')) as Awaited<ReturnType<typeof measure>>) : await measure(tools!);
+  const hardPhotos = reuse && fs.existsSync(keptHard) ? (JSON.parse(fs.readFileSync(keptHard, 'utf8')) as Photo[]) : await measureHardNegatives(tools!);
+  await tools?.close();
   fs.mkdirSync(path.dirname(kept), { recursive: true });
   fs.writeFileSync(kept, JSON.stringify(measured));
+  fs.writeFileSync(keptHard, JSON.stringify(hardPhotos));
   const { runCost } = measured;
   const photos = measured.photos.filter((photo) => photo.kind === 'scene');
   const plainPhotos = measured.photos.filter((photo) => photo.kind === 'plain');
@@ -336,17 +393,23 @@ async function main(): Promise<void> {
   for (const [gapWeight, gamma] of [[0, 0.5], [2, 0.5], [2, 0.8]] as const) {
     add(`first score + ${gapWeight} × lead + ${gamma} × region similarity to the first result`, recall(photos, (region) => ({ firstId: String(first(region)[0]), firstScore: first(region)[1] + gapWeight * lead(region) + gamma * first(region)[2] }), undefined, 0));
   }
-  // The first `n` candidates: what a cap on the regions keeps (the service's LOCALIZE_PRIMARY_REGIONS by default).
+  // The first `n` candidates of those at least `minArea` of the photo (the reference always): what the service's floor
+  // (LocalizerSettings.minRegionArea) and cap on the regions (LOCALIZE_PRIMARY_REGIONS) keep.
   const firstCandidates =
-    (n = DEFAULT_LOCALIZER_SETTINGS.primaryRegions) =>
+    (n = DEFAULT_LOCALIZER_SETTINGS.primaryRegions, minArea = DEFAULT_LOCALIZER_SETTINGS.minRegionArea) =>
     (photo: Photo): number[] =>
-      photo.regions.slice(0, n).map((_, i) => i);
+      photo.regions
+        .map((region, i) => ({ box: region.candidate.box, i }))
+        .filter(({ box, i }) => i === 0 || !box || box.width * box.height >= minArea * photo.width * photo.height)
+        .slice(0, n)
+        .map(({ i }) => i);
   // A cascade: the first 16 scored by `scorer`, the reference and the `keep` best of them scored again by the model.
   const cascade =
-    (scorer: Scorer, keep: number) =>
+    (scorer: Scorer, keep: number, minArea = DEFAULT_LOCALIZER_SETTINGS.minRegionArea) =>
     (photo: Photo): number[] => {
-      const score = firstCandidates()(photo).map((i) => regionScore(scorer(photo.regions[i]!), DEFAULT_LOCALIZER_SETTINGS.gapWeight));
-      const order = score.map((_, i) => i).filter((i) => i > 0).sort((a, b) => score[b]! - score[a]!);
+      const first16 = firstCandidates(undefined, minArea)(photo);
+      const score = first16.map((i) => regionScore(scorer(photo.regions[i]!), DEFAULT_LOCALIZER_SETTINGS.gapWeight));
+      const order = first16.filter((i) => i > 0).sort((a, b) => score[first16.indexOf(b)]! - score[first16.indexOf(a)]!);
       return [0, ...order.slice(0, keep)].sort((a, b) => a - b);
     };
   // The service's scorer (LOCALIZE_SCORER=int8): the regions by the int8 copy, the reference (the whole photo, asked
@@ -398,6 +461,32 @@ async function main(): Promise<void> {
     return { skipped: skipped / set.length, recall: found / set.length };
   };
   const skipRows = [0, 0.7, 0.8, 0.9, 1].map((threshold) => ({ threshold, scene: withSkip(photos, threshold), plain: withSkip(plainPhotos, threshold) }));
+  // The service's whole choice (asked whole first, then the cascade) with small candidates dropped below `minArea`, on
+  // every set; for the hard negatives, what came first instead of the item.
+  const hardSet = await buildHardNegativeDevSet(path.join(CACHE, 'hard-negatives'), HARD_NEGATIVES);
+  const serviceChoice = (photo: Photo, minArea: number): number => {
+    const reference = photo.regions[0]!;
+    if (reference.candidate.source === 'whole' && regionScore(byService(reference), DEFAULT_LOCALIZER_SETTINGS.gapWeight) >= DEFAULT_LOCALIZER_SETTINGS.skipScore) return 0;
+    const kept = cascade(byInt8, DEFAULT_LOCALIZER_SETTINGS.rescoreRegions, minArea)(photo);
+    const regions = kept.map((i) => photo.regions[i]!);
+    return kept[choose(regions.map((region) => region.candidate), regions.map(byService), photo, DEFAULT_LOCALIZER_SETTINGS, 5).primary]!;
+  };
+  const serviceRecall = (set: Photo[], minArea: number) => {
+    const instead: Record<string, number> = {};
+    let found = 0;
+    for (const photo of set) {
+      const first = photo.regions[serviceChoice(photo, minArea)]!.hybrid[0]![0];
+      if (first === photo.product) found++;
+      else if (photo.kind === 'hard') instead[hardSet.catalog[first]!.kind] = (instead[hardSet.catalog[first]!.kind] ?? 0) + 1;
+    }
+    return { recall: found / set.length, instead };
+  };
+  const floorRows = [0, 0.01, 0.02, 0.03, 0.04].map((minArea) => ({ minArea, scene: serviceRecall(photos, minArea), plain: serviceRecall(plainPhotos, minArea), hard: serviceRecall(hardPhotos, minArea) }));
+  const hardOracle = hardPhotos.filter((photo) => photo.regions.some((region) => region.hybrid[0]![0] === photo.product)).length / hardPhotos.length;
+  const hardCovered = hardPhotos.filter((photo) => photo.regions.some((region) => region.iou >= 0.5)).length / hardPhotos.length;
+  const hardWhole = hardPhotos.filter((photo) => photo.regions[0]!.hybrid[0]![0] === photo.product).length / hardPhotos.length;
+  const hardSkipped = hardPhotos.filter((photo) => regionScore(byService(photo.regions[0]!), DEFAULT_LOCALIZER_SETTINGS.gapWeight) >= DEFAULT_LOCALIZER_SETTINGS.skipScore).length / hardPhotos.length;
+  const insteadOf = (instead: Record<string, number>): string => Object.entries(instead).sort((a, b) => b[1] - a[1]).map(([kind, n]) => `${n} ${kind}`).join(', ');
   const plainWhole = plainPhotos.filter((photo) => photo.regions[0]!.hybrid[0]![0] === photo.product).length / plainPhotos.length;
   const learned = learnedRecall(photos);
   const oracle = photos.filter((photo) => photo.regions.some((region) => region.hybrid[0]![0] === photo.product)).length / photos.length;
@@ -423,9 +512,11 @@ ${rows.map((r) => `| ${r.way} | ${fixed(r.recall, 3)} | ${fixed(r.halves[0], 3)}
 
 The service scores a region by its first score + ${DEFAULT_LOCALIZER_SETTINGS.gapWeight} × its lead
 (LocalizerSettings.gapWeight); the region similarity adds little for ~15 ms of descriptors a photo, the learned chooser
-little more, and pre-ranking by pooled vectors loses too much. The rows above the cap rows use every candidate
-(up to LOCALIZE_MAX_REGIONS, ${loadConfig(process.env).image.localizeMaxRegions}); a query without \`objects\` embeds the first
-${DEFAULT_LOCALIZER_SETTINGS.primaryRegions} (LOCALIZE_PRIMARY_REGIONS). Through the API: [scene-search.md](scene-search.md).
+little more, and pre-ranking by pooled vectors loses too much. The rows that say "the first N candidates" or
+"cascade" count what the service embeds: the first N of the candidates that are at least ${DEFAULT_LOCALIZER_SETTINGS.minRegionArea} of the photo's area
+(a query without \`objects\` embeds the first ${DEFAULT_LOCALIZER_SETTINGS.primaryRegions}, LOCALIZE_PRIMARY_REGIONS; the floor: the last section); the
+others use every candidate, small ones too (up to LOCALIZE_MAX_REGIONS, ${loadConfig(process.env).image.localizeMaxRegions}). Through the API:
+[scene-search.md](scene-search.md).
 
 Scoring the regions at a smaller input size saves less than it loses: the model's run a region (batches of a photo's
 candidates, 2 threads) costs ${scoreSizes.map((size) => `${perRegion(size)} ms at ${size} px`).join(', ')} against ${perRegion(own)} at ${own}, but
@@ -449,8 +540,30 @@ whole, ${fixed(plainWhole, 3)} of them find their product first.
 | threshold | scene photos answered whole | scene recall@1 | plain photos without a trim answered whole | their recall@1 |
 | --- | --- | --- | --- | --- |
 ${skipRows.map((r) => `| ${r.threshold === 0 ? '0 (always localize, before)' : `${r.threshold}${r.threshold === DEFAULT_LOCALIZER_SETTINGS.skipScore ? ' (the default)' : ''}`} | ${fixed(r.scene.skipped, 3)} | ${fixed(r.scene.recall, 3)} | ${fixed(r.plain.skipped, 3)} | ${fixed(r.plain.recall, 3)} |`).join('\n')}
+
+## Small candidates, and photos of one large item whose parts are other products
+
+The map and the detector also propose small boxes (a few % of the photo): a patch that small matches some catalog
+photo by chance (a texture, a close-up of a part of something) with a clear lead, and won the choice. The service drops
+candidates under \`minRegionArea\` of the photo's area (LocalizerSettings, default ${DEFAULT_LOCALIZER_SETTINGS.minRegionArea}) before its caps, so the
+first ${DEFAULT_LOCALIZER_SETTINGS.primaryRegions} are larger ones. The rows above count with it (except those over every candidate, the smaller sizes'
+and the pooled pre-ranking).
+
+Measured on the three sets with the service's whole choice (asked whole first, then the cascade): the scene photos
+and the plain photos without a trim above, and bench:rerank's hard-negative dev set (${hardPhotos.length} queries, seed ${HARD_NEGATIVES.seed}: one
+item at 55–85 % of the frame's short side on a real background, against a catalog of ${hardSet.catalog.length} products holding each
+item, ${HARD_NEGATIVES.closeups} close-ups of its parts and its recolouring as other products; [rerank.md](rerank.md)). There a perfect
+chooser finds ${fixed(hardOracle, 3)}, some candidate covers the item (IoU ≥ 0.5) in ${fixed(hardCovered, 3)}, the whole photo searched
+as it is ${fixed(hardWhole, 3)}, and ${fixed(hardSkipped, 3)} of the photos are answered whole.
+
+| smallest candidate kept (share of the photo) | scene recall@1 | plain photos without a trim | hard-negative queries | first instead of the item (hard negatives) |
+| --- | --- | --- | --- | --- |
+${floorRows.map((r) => `| ${r.minArea === 0 ? '0 (every candidate, before)' : `${r.minArea}${r.minArea === DEFAULT_LOCALIZER_SETTINGS.minRegionArea ? ' (the default)' : ''}`} | ${fixed(r.scene.recall, 3)} | ${fixed(r.plain.recall, 3)} | ${fixed(r.hard.recall, 3)} | ${insteadOf(r.hard.instead)} |`).join('\n')}
+
+The hard-negative photos stay far below the box drawn by hand (bench:rerank): a candidate on a part of the item finds
+that part's close-up, a near duplicate of it, with a larger lead than the whole item finds the item.
 `;
-  writeResult(name, command, { photos: photos.length, oracle, covered, regionsPerPhoto: perPhoto, rows, learned, runCost, plainPhotos: plainPhotos.length, plainWhole, skip: skipRows }, markdown);
+  writeResult(name, command, { photos: photos.length, oracle, covered, regionsPerPhoto: perPhoto, rows, learned, runCost, plainPhotos: plainPhotos.length, plainWhole, skip: skipRows, hardNegatives: { photos: hardPhotos.length, oracle: hardOracle, covered: hardCovered, whole: hardWhole, skipped: hardSkipped }, floor: floorRows }, markdown);
   console.log(markdown);
 }
 

@@ -55,6 +55,15 @@ export interface LocalizerSettings {
   padding: number;
   /** A candidate overlapping an earlier one by more than this IoU is dropped. */
   duplicateIou: number;
+  /**
+   * A candidate smaller than this share of the photo's area is dropped before the caps: a patch that small matches
+   * some catalog photo by chance (a texture, a close-up of a part) with a clear lead and won the choice. Measured on
+   * the scene dev set (products of 1.5–30 % of the photo, 9 % at the median) and the hard-negative set (one large item
+   * whose close-ups are other products): recall@1 0.740 → 0.765 and 0.452 → 0.536, plain photos without a trim 0.863
+   * either way, at 0.02; 0.01 / 0.03 / 0.04 gave 0.755 / 0.757 / 0.735 on the scenes
+   * (benchmarks/results/localization-chooser.md).
+   */
+  minRegionArea: number;
   /** Most candidates embedded and searched per photo, the whole photo included (LOCALIZE_MAX_REGIONS). */
   maxRegions: number;
   /**
@@ -95,8 +104,8 @@ export interface LocalizerSettings {
    * With the regions ranked by the scoring model's int8 copy (LOCALIZE_SCORER=int8), the best `rescoreRegions` of them
    * (and the reference, when the copy scored it) are embedded by the model itself and searched again, and the primary
    * region is chosen among those alone (LOCALIZE_RESCORE_REGIONS; 0: the copy's ranking chooses). Measured on the scene
-   * dev set's first 16 candidates: recall@1 0.723 by the copy alone, 0.737 / 0.740 / 0.738 with 2 / 3 / 4 scored
-   * again, 0.728 by the model alone (benchmarks/results/localization-chooser.md). With `objects`, the objects are chosen
+   * dev set's first 16 candidates: recall@1 0.755 by the copy alone, 0.762 / 0.765 / 0.763 with 2 / 3 / 4 scored
+   * again, 0.760 by the model alone (benchmarks/results/localization-chooser.md). With `objects`, the objects are chosen
    * among every candidate, those scored again with the model's answers.
    */
   rescoreRegions: number;
@@ -125,6 +134,7 @@ export const DEFAULT_LOCALIZER_SETTINGS: LocalizerSettings = {
   upsample: 4,
   padding: 0.1,
   duplicateIou: 0.9,
+  minRegionArea: 0.02,
   maxRegions: 24,
   primaryRegions: 16,
   detectorScore: 0.05,
@@ -205,9 +215,10 @@ export class Localizer {
     const whole = wholeOf(image);
     const cap = objects ? this.settings.maxRegions : Math.min(this.settings.primaryRegions, this.settings.maxRegions);
     const candidates: Candidate[] = [reference];
+    const smallest = this.settings.minRegionArea * image.width * image.height;
     for (const candidate of found) {
       const box = candidate.box ?? whole;
-      if (box.width < 8 || box.height < 8) continue;
+      if (box.width < 8 || box.height < 8 || box.width * box.height < smallest) continue;
       if (candidates.some((kept) => iou(kept.box ?? whole, box) > this.settings.duplicateIou)) continue;
       if (candidates.length >= cap) break;
       candidates.push(candidate);

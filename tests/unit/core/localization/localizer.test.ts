@@ -107,6 +107,21 @@ describe('Localizer.propose', () => {
     expect((await above.propose(noisy, false)).candidates).toHaveLength(2);
   });
 
+  it('drops candidates smaller than minRegionArea of the photo before the caps, never the reference', async () => {
+    const all = await new Localizer(fakeModel({ n: 0 }), null, { ...DEFAULT_LOCALIZER_SETTINGS, minRegionArea: 0 }).propose(noisy, false);
+    const areas = all.candidates.slice(1).map((c) => (c.box!.width * c.box!.height) / (400 * 300));
+    expect(areas.length).toBeGreaterThan(1);
+    const floor = (Math.min(...areas) + Math.max(...areas)) / 2;
+    const kept = await new Localizer(fakeModel({ n: 0 }), null, { ...DEFAULT_LOCALIZER_SETTINGS, minRegionArea: floor }).propose(noisy, false);
+    expect(kept.candidates[0]!.source).toBe('whole');
+    expect(kept.candidates.slice(1).length).toBeGreaterThan(0);
+    expect(kept.candidates.slice(1).length).toBeLessThan(areas.length);
+    for (const c of kept.candidates.slice(1)) expect(c.box!.width * c.box!.height).toBeGreaterThanOrEqual(floor * 400 * 300);
+    // The cap counts what is kept: with a cap of 2 the larger region comes in place of a dropped one.
+    const capped = await new Localizer(fakeModel({ n: 0 }), null, { ...DEFAULT_LOCALIZER_SETTINGS, minRegionArea: 1, primaryRegions: 2 }).propose(noisy, false);
+    expect(capped.candidates).toEqual([all.candidates[0]]);
+  });
+
   it('with the objectness head and objects: its boxes come first after the whole photo, and every region gets its objectness', async () => {
     // Heat logit 10 · relu(channel 0) − 5: only the blob's cells are hot; offset (+0.5, +0.5) cells, size 2 × 2 cells.
     const head = splitWeights(Float32Array.from([1, 0, 0, 1, 0, 0, 0, 10, 0, 0, 0, 0, -5, 0.5, 0.5, Math.log(2), Math.log(2)]), 2, 1, 1);

@@ -354,15 +354,16 @@ export class SearchService {
     const several = candidates.length > 1 && ids.length > 1;
     // With `rerank`: the feature map of the chosen regions by the model the precision stage compares, described when
     // chosen. Fetching a map from a run costs about 0.6–1 ms an image (13–23 ms for 24 candidates, measured). When the
-    // localizer runs that model's file, each chosen region's map is read from the whole photo's map it computed
-    // (featureMapInBox: no run); otherwise one region's map comes with its only run, and several candidates' with
-    // the scoring run.
+    // localizer runs that model's file (LOCALIZE_MAP=float), each chosen region's map is read from the whole photo's
+    // map it computed (featureMapInBox: no run); otherwise (the localizer runs the int8 copy) one region's map comes
+    // with its only run, several candidates' with the scoring run, or, when the int8 copy ranks them, with the model's
+    // runs of the regions it chooses among (the reference asked whole, the cascade's, a chosen region's own vector).
     const fromPhotoMap = rerankModel !== null && photoMap !== undefined && this.localizer?.featureMap.manifest.sha256 === this.embedder.get(rerankModel)?.manifest.sha256;
     const mapsFromRuns = rerankModel !== null && !fromPhotoMap;
     // Several candidates are ranked by the scoring model's int8 copy where it is loaded (LOCALIZE_SCORER): 2.5× faster,
     // the same choice (benchmarks/results/localization-chooser.md); the chosen regions are embedded by the model itself
-    // below. Not when the scoring run must give feature maps (`rerank`): those come from the model.
-    const quantized = several && !mapsFromRuns && this.embedder.hasQuantized(scorer);
+    // below, and with `rerank` their feature maps come from those runs of the model (never from the copy's).
+    const quantized = several && this.embedder.hasQuantized(scorer);
     const t1 = performance.now();
     // Each candidate's vectors by `models`; the reference's by the scoring model are known when it was asked whole first,
     // so it runs only the others (none when scoring), and the other candidates run every one of `models`.
@@ -371,7 +372,7 @@ export class SearchService {
     const known = reference ? 1 : 0;
     const referenceModels = models.filter((id) => !scoring[0]![id]);
     const into = (from: number) => (vectors: Array<Record<string, Float32Array>>) => vectors.forEach((v, n) => Object.assign(scoring[from + n]!, v));
-    const onMap = (from: number) => (mapsFromRuns ? { onMap: keepMap((slot) => from + slot) } : {});
+    const onMap = (from: number) => (mapsFromRuns && !quantized ? { onMap: keepMap((slot) => from + slot) } : {});
     await Promise.all([
       candidates.length > known ? this.embedder.embedRegions(image, candidates.slice(known).map((candidate) => candidate.box), { models, quantized, ...onMap(known) }).then(into(known)) : undefined,
       known && referenceModels.length > 0 ? this.embedder.embedRegions(image, [candidates[0]!.box], { models: referenceModels, ...onMap(0) }).then(into(0)) : undefined,
@@ -408,7 +409,7 @@ export class SearchService {
       if (!options.objects) among = best;
       const again = best.filter((i) => !own.has(i));
       const c0 = performance.now();
-      const vectors = await this.embedder.embedRegions(image, again.map((i) => candidates[i]!.box), { models: [scorer] });
+      const vectors = await this.embedder.embedRegions(image, again.map((i) => candidates[i]!.box), { models: [scorer], ...(mapsFromRuns ? { onMap: keepMap((n) => again[n]!) } : {}) });
       const c1 = performance.now();
       again.forEach((i, n) => {
         scoring[i]![scorer] = vectors[n]![scorer]!;
@@ -438,7 +439,7 @@ export class SearchService {
       const refined = chosen.filter((i) => !own.has(i));
       const [others, ownVectors] = await Promise.all([
         this.embedder.embedRegions(image, chosen.map((i) => candidates[i]!.box), { models: rest, ...(mapsFromRuns ? { onMap: keepMap((n) => chosen[n]!) } : {}) }),
-        refined.length > 0 ? this.embedder.embedRegions(image, refined.map((i) => candidates[i]!.box), { models: [scorer] }) : [],
+        refined.length > 0 ? this.embedder.embedRegions(image, refined.map((i) => candidates[i]!.box), { models: [scorer], ...(mapsFromRuns ? { onMap: keepMap((n) => refined[n]!) } : {}) }) : [],
       ]);
       refined.forEach((i, n) => (scoring[i]![scorer] = ownVectors[n]![scorer]!));
       t5 = performance.now();

@@ -150,11 +150,18 @@ describe('re-ranking (rerank)', () => {
 
   it('re-ranks a localized photo search (crop "localize")', async () => {
     const id = stampId(CLEAR[0]!);
+    const runs = jest.spyOn(p.embedder, 'embedRegions');
     const body = (await p.search({ image_base64: queries.get(id)!.jpeg.toString('base64'), crop: 'localize', rerank: true, k: 5 })).body;
     expect(body.results[0].id).toBe(id);
     expect(body.timings_ms.rerank).toBeGreaterThan(0);
-    // The chosen region's descriptor is read from the photo's feature map that the localizer computed (no model run
-    // of the region): the same region as without rerank, re-scored.
+    // The candidates are ranked by the int8 copy as without rerank (LOCALIZE_SCORER=int8, the default); the chosen
+    // region's descriptor comes from the model's own run of it (the cascade's), never from the copy's map: the same
+    // region as without rerank, re-scored.
+    const options = runs.mock.calls.map((call) => call[2] ?? {});
+    runs.mockRestore();
+    expect(options.some((o) => o.quantized === true && o.onMap === undefined)).toBe(true);
+    expect(options.filter((o) => o.quantized === true).every((o) => o.onMap === undefined)).toBe(true);
+    expect(options.some((o) => !o.quantized && o.onMap !== undefined)).toBe(true);
     const ranked = (answer: { results: Array<{ id: string; score: number }> }) => answer.results.map((result) => [result.id, result.score]);
     const plain = (await p.search({ image_base64: queries.get(id)!.jpeg.toString('base64'), crop: 'localize', rerank: false, k: 5 })).body;
     expect(body.query.crop).toEqual(plain.query.crop);

@@ -373,9 +373,15 @@ export class SearchService {
     const referenceModels = models.filter((id) => !scoring[0]![id]);
     const into = (from: number) => (vectors: Array<Record<string, Float32Array>>) => vectors.forEach((v, n) => Object.assign(scoring[from + n]!, v));
     const onMap = (from: number) => (mapsFromRuns && !quantized ? { onMap: keepMap((slot) => from + slot) } : {});
+    // With the copy ranking the candidates, a reference not asked whole first (`objects`, a trimmed photo's, or
+    // LOCALIZE_SKIP_SCORE=0) is embedded by the model itself beside the copy's batch: the choice needs its model answer
+    // anyway (it stays unless clearly beaten), so it is not run and searched twice.
+    const referenceByModel = quantized && !reference;
+    const first = referenceByModel ? 1 : known;
     await Promise.all([
-      candidates.length > known ? this.embedder.embedRegions(image, candidates.slice(known).map((candidate) => candidate.box), { models, quantized, ...onMap(known) }).then(into(known)) : undefined,
+      candidates.length > first ? this.embedder.embedRegions(image, candidates.slice(first).map((candidate) => candidate.box), { models, quantized, ...onMap(first) }).then(into(first)) : undefined,
       known && referenceModels.length > 0 ? this.embedder.embedRegions(image, [candidates[0]!.box], { models: referenceModels, ...onMap(0) }).then(into(0)) : undefined,
+      referenceByModel ? this.embedder.embedRegions(image, [candidates[0]!.box], { models, ...(mapsFromRuns ? { onMap: keepMap(() => 0) } : {}) }).then(into(0)) : undefined,
     ]);
     const t2 = performance.now();
     // The reference's scoring answer is the one it was asked whole; a region searched alone is searched in full.
@@ -396,7 +402,7 @@ export class SearchService {
     timings.search += t3 - t2;
     const answers = scored.map(answerOf);
     // The candidates whose scoring vector is the model's own (the others are the int8 copy's), and those the choice is among.
-    const own = new Set(quantized ? (reference ? [0] : []) : candidates.keys());
+    const own = new Set(quantized ? [0] : candidates.keys());
     let among = [...candidates.keys()];
     const rescore = this.localizer?.settings.rescoreRegions ?? 0;
     if (quantized && rescore > 0) {

@@ -68,7 +68,14 @@ describe('finding the product in a photo of a scene', () => {
     // The primary region chosen among the copy's best scored again by the model (LOCALIZE_RESCORE_REGIONS), and with
     // `objects` among every candidate as the copy ranked them.
     for (const request of [{ image_base64 }, { image_base64, objects: true }]) {
+      const runs = jest.spyOn(p.embedder, 'embedRegions');
       const { status, body } = await p.search(request);
+      // The whole photo (the reference, box null) is embedded by the model once, never by the copy: asked whole first
+      // without `objects`, beside the copy's batch with it.
+      const calls = runs.mock.calls.map(([, boxes, options]) => ({ boxes, quantized: options?.quantized === true, models: options?.models }));
+      runs.mockRestore();
+      expect(calls.filter((call) => call.quantized).flatMap((call) => call.boxes)).not.toContain(null);
+      expect(calls.filter((call) => !call.quantized && call.boxes.includes(null) && (call.models ?? [model]).includes(model))).toHaveLength(1);
       expect([status, body.results[0].id, body.timings_ms.localize > 0]).toEqual([200, 'camera_35mm', true]);
       // The vectors the answer was searched with (kept for `query_id`) are the model's own of the chosen region, not
       // the copy's approximation: the same region embedded by each, the kept vector is the model's (to within the

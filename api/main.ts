@@ -1,4 +1,5 @@
 import { loadConfig } from '../core/config';
+import { searchEmbedderOptions } from '../core/embedding/embedder';
 import { createCatalogQueue } from '../core/jobs';
 import { runMain } from '../core/main';
 import { createRegistry } from '../core/metrics';
@@ -16,7 +17,7 @@ import { createApp } from './app';
 runMain('api', async () => {
   const config = loadConfig(process.env);
   // The int8 copy of the main model ranks localization candidates (LOCALIZE_SCORER); the indexer never loads it.
-  const { deps, embedder } = await startCore(config, 'producer', { quantized: config.image.localizeScorer === 'int8' });
+  const { deps, embedder } = await startCore(config, 'producer', searchEmbedderOptions(config));
   const localizer = await createLocalizer(config, deps.logger);
   const log = deps.logger.child({ component: 'api' });
   const catalogQueue = createCatalogQueue(deps.redis, config);

@@ -266,8 +266,16 @@ export class Embedder {
 }
 
 /**
+ * What the search API loads beside its models (`createEmbedder`'s options): each model's int8 copy when the copies rank
+ * localization candidates (LOCALIZE_SCORER=int8). The one place that decides it; the indexer loads no copy.
+ */
+export function searchEmbedderOptions(config: Pick<Config, 'image'>): { quantized: boolean } {
+  return { quantized: config.image.localizeScorer === 'int8' };
+}
+
+/**
  * Loads the configured models (or `ids`), each once, and returns the engine. `quantized`: also each model's int8 copy
- * where its manifest has one (the API, to rank localization candidates with: LOCALIZE_SCORER=int8).
+ * where its manifest has one (the API, to rank localization candidates with: `searchEmbedderOptions`).
  */
 export async function createEmbedder(config: Config, logger: Logger, ids: string[] = config.models.ids, options: { quantized?: boolean } = {}): Promise<Embedder> {
   const manifests = resolveManifests(ids, config.models.dir);

@@ -2,7 +2,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Queue } from 'bullmq';
 import type { Config, Env } from '../../core/config';
-import { createEmbedder, type Embedder } from '../../core/embedding/embedder';
+import { createEmbedder, searchEmbedderOptions, type Embedder } from '../../core/embedding/embedder';
 import { createLocalizer, type Localizer } from '../../core/localization/localizer';
 import { createCatalogQueue, reembedQueueName, type CatalogQueue } from '../../core/jobs';
 import { createIndexerMetrics, createRegistry } from '../../core/metrics';
@@ -80,9 +80,9 @@ export interface Pipeline {
 const sharedEmbedders = new Map<string, Promise<Embedder>>();
 /** The configured built-in models (and their int8 copies, as the API loads them: LOCALIZE_SCORER), loaded once per test file. */
 export function builtinEmbedder(config: Config): Promise<Embedder> {
-  const quantized = config.image.localizeScorer === 'int8';
-  const key = `${config.models.ids.join(',')} ${quantized}`;
-  if (!sharedEmbedders.has(key)) sharedEmbedders.set(key, createEmbedder(config, testDeps(config).logger, config.models.ids, { quantized }));
+  const options = searchEmbedderOptions(config);
+  const key = `${config.models.ids.join(',')} ${options.quantized}`;
+  if (!sharedEmbedders.has(key)) sharedEmbedders.set(key, createEmbedder(config, testDeps(config).logger, config.models.ids, options));
   return sharedEmbedders.get(key)!;
 }
 

@@ -1,6 +1,6 @@
 import sharp from 'sharp';
 import { loadConfig } from '../../../../core/config';
-import { Embedder } from '../../../../core/embedding/embedder';
+import { Embedder, searchEmbedderOptions } from '../../../../core/embedding/embedder';
 import type { EmbeddingModel } from '../../../../core/embedding/onnx-model';
 import * as preprocess from '../../../../core/image/preprocess';
 import { productOnBackground } from '../../../fixtures/images';
@@ -103,5 +103,12 @@ describe('Embedder.embedRegions: the int8 copy when asked', () => {
     const plain = new Embedder([model([1, 0], runs, 'model')], loadConfig({}).image);
     expect(plain.hasQuantized('fake')).toBe(false);
     expect((await plain.embedRegions(image, [null], { quantized: true })).map((v) => Array.from(v.fake!))).toEqual([[1, 0]]);
+  });
+});
+
+describe('searchEmbedderOptions', () => {
+  it('loads the int8 copies for the search API when they rank localization candidates (LOCALIZE_SCORER)', () => {
+    expect(searchEmbedderOptions(loadConfig({}))).toEqual({ quantized: true });
+    expect(searchEmbedderOptions(loadConfig({ LOCALIZE_SCORER: 'float' }))).toEqual({ quantized: false });
   });
 });

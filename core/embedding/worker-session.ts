@@ -120,6 +120,8 @@ class InferenceHost {
   private readonly sessions = new Map<number, Open>();
   private readonly opening = new Map<string, Promise<unknown>>();
   private readonly pending = new Map<number, Pending>();
+  /** The runs in the worker now, by session key. */
+  private readonly runs = new Map<number, Set<Promise<unknown>>>();
   private nextId = 1;
   private nextKey = 1;
 
@@ -167,18 +169,35 @@ class InferenceHost {
       copies[name] = { data, dims: [...tensor.dims] };
       transfer.push(data.buffer as ArrayBuffer);
     }
-    const reply = await this.send(worker, { type: 'run', id: 0, key, feeds: copies, fetches: [...fetches] }, transfer);
+    const replied = this.send(worker, { type: 'run', id: 0, key, feeds: copies, fetches: [...fetches] }, transfer);
+    const runs = this.runs.get(key) ?? new Set<Promise<unknown>>();
+    this.runs.set(key, runs);
+    runs.add(replied);
+    const done = () => {
+      runs.delete(replied);
+      if (runs.size === 0 && this.runs.get(key) === runs) this.runs.delete(key);
+    };
+    replied.then(done, done);
+    const reply = await replied;
     if (reply.type !== 'ran') throw new Error('unexpected reply from the inference worker');
     return reply.outputs;
   }
 
-  /** Releases a session; the worker stops with the last one. */
+  /**
+   * Releases a session; the worker stops with the last one. The session's runs (every run, when the worker stops) end
+   * first: releasing a session or stopping the worker while ONNX Runtime runs in it aborts the whole process
+   * ("terminate called after throwing an instance of 'Napi::Error'"), as a search still running when the API stops would.
+   */
   async close(key: number): Promise<void> {
     const open = this.sessions.get(key);
     if (!open || --open.holders > 0) return;
     this.sessions.delete(key);
     const worker = this.worker;
     if (!worker) return;
+    const running = this.sessions.size === 0 ? [...this.runs.values()].flatMap((runs) => [...runs]) : [...(this.runs.get(key) ?? [])];
+    await Promise.allSettled(running);
+    // Stopped meanwhile (its runs failed with it), or a session opened meanwhile keeps it.
+    if (this.worker !== worker) return;
     if (this.sessions.size === 0) {
       this.worker = null;
       await worker.terminate();

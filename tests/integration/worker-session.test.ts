@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import * as ort from 'onnxruntime-node';
@@ -92,4 +93,31 @@ describe('an ONNX Runtime session in a worker thread', () => {
     expect(loads).toBe(3);
     await Promise.all([again.release(), other.release()]);
   }, 60_000);
+});
+
+describe('releasing the last session while it runs', () => {
+  it('lets the run end before the worker stops: stopping it mid-run would abort the whole process', () => {
+    // In a process of its own (the API or the indexer stopping while a search or a batch still runs): with the worker
+    // stopped under a running model, ONNX Runtime aborts the process ("terminate called after throwing an instance of
+    // 'Napi::Error'"), which would take this test runner down with it.
+    const script = `
+      const fs = require('node:fs');
+      const { WorkerSession } = require(${JSON.stringify(path.resolve(__dirname, '..', '..', 'core', 'embedding', 'worker-session.ts'))});
+      (async () => {
+        const bytes = fs.readFileSync(${JSON.stringify(modelFile)});
+        for (let round = 0; round < 5; round++) {
+          const session = await WorkerSession.create(() => new Uint8Array(bytes), { intraOpNumThreads: 2, executionProviders: ['cpu'] }, 'model');
+          const feeds = { [session.inputNames[0]]: { data: new Float32Array(8 * 3 * 224 * 224).fill(0.1), dims: [8, 3, 224, 224] } };
+          const running = session.run(feeds, [session.outputNames[0]]);
+          await new Promise((resolve) => setTimeout(resolve, 5 + round * 5));
+          const released = session.release();
+          console.log(await running.then((outputs) => 'ran ' + outputs[session.outputNames[0]].dims.join('x'), (error) => 'failed: ' + error.message));
+          await released;
+        }
+      })();`;
+    const tsx = path.resolve(__dirname, '..', '..', 'node_modules', '.bin', 'tsx');
+    const child = spawnSync(tsx, ['-e', script], { encoding: 'utf8', timeout: 120_000 });
+    expect(child.stderr).not.toContain('terminate called');
+    expect([child.status, child.stdout.trim().split('\n')]).toEqual([0, Array(5).fill('ran 8x1280')]);
+  }, 150_000);
 });

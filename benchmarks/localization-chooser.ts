@@ -423,8 +423,6 @@ async function main(): Promise<void> {
     const label = keep === DEFAULT_LOCALIZER_SETTINGS.rescoreRegions ? ` (LOCALIZE_RESCORE_REGIONS=${keep}, the default)` : '';
     add(`cascade: the first ${DEFAULT_LOCALIZER_SETTINGS.primaryRegions} scored by the int8 copy, the reference + their ${keep} best scored again by the model${label}`, recall(photos, byService, cascade(byInt8, keep)));
   }
-  // The service's choice: the cascade (LOCALIZE_SCORER=int8 with LOCALIZE_RESCORE_REGIONS, the defaults).
-  const serviceKeep = cascade(byInt8, DEFAULT_LOCALIZER_SETTINGS.rescoreRegions);
   for (const size of scoreSizes) {
     const bySmaller = (region: Region): RegionAnswer => ({ firstId: String(region.smaller[size]![0]![0]), firstScore: region.smaller[size]![0]![1], secondScore: region.smaller[size]![1]![1] });
     add(`the service's, regions scored at ${size} px (${perRegion(size)} ms of model a region against ${perRegion(own)} at ${own}; the chosen one searched at ${own})`, recall(photos, bySmaller));
@@ -446,36 +444,31 @@ async function main(): Promise<void> {
     };
     add(`the service's, only the reference + the ${keep} best by pooled vectors embedded`, recall(photos, byService, prerank));
   }
-  // Asking the whole photo first (LOCALIZE_SKIP_SCORE): a photo without a trim whose whole-photo score reaches the
-  // threshold is answered whole, the others localized (the service's choice among its first candidates).
-  const withSkip = (set: Photo[], threshold: number) => {
-    let found = 0;
-    let skipped = 0;
-    for (const photo of set) {
-      const reference = photo.regions[0]!;
-      if (threshold > 0 && reference.candidate.source === 'whole' && regionScore(byService(reference), DEFAULT_LOCALIZER_SETTINGS.gapWeight) >= threshold) {
-        skipped++;
-        if (reference.hybrid[0]![0] === photo.product) found++;
-      } else if (recall([photo], byService, serviceKeep).all === 1) found++;
-    }
-    return { skipped: skipped / set.length, recall: found / set.length };
-  };
-  const skipRows = [0, 0.7, 0.8, 0.9, 1].map((threshold) => ({ threshold, scene: withSkip(photos, threshold), plain: withSkip(plainPhotos, threshold) }));
-  // The service's whole choice (asked whole first, then the cascade) with small candidates dropped below `minArea`, on
-  // every set; for the hard negatives, what came first instead of the item.
-  const hardSet = await buildHardNegativeDevSet(path.join(CACHE, 'hard-negatives'), HARD_NEGATIVES);
-  const serviceChoice = (photo: Photo, minArea: number): number => {
+  // The service's whole choice: asked whole first (LOCALIZE_SKIP_SCORE), a photo without a trim whose whole-photo score
+  // reaches `threshold` is answered whole; the others are localized, the primary region chosen among the cascade's
+  // (the first candidates of at least `minArea` of the photo, the int8 copy's best scored again by the model).
+  const answeredWhole = (photo: Photo, threshold: number): boolean => {
     const reference = photo.regions[0]!;
-    if (reference.candidate.source === 'whole' && regionScore(byService(reference), DEFAULT_LOCALIZER_SETTINGS.gapWeight) >= DEFAULT_LOCALIZER_SETTINGS.skipScore) return 0;
+    return threshold > 0 && reference.candidate.source === 'whole' && regionScore(byService(reference), DEFAULT_LOCALIZER_SETTINGS.gapWeight) >= threshold;
+  };
+  const serviceChoice = (photo: Photo, { threshold = DEFAULT_LOCALIZER_SETTINGS.skipScore, minArea = DEFAULT_LOCALIZER_SETTINGS.minRegionArea } = {}): number => {
+    if (answeredWhole(photo, threshold)) return 0;
     const kept = cascade(byInt8, DEFAULT_LOCALIZER_SETTINGS.rescoreRegions, minArea)(photo);
     const regions = kept.map((i) => photo.regions[i]!);
     return kept[choose(regions.map((region) => region.candidate), regions.map(byService), photo, DEFAULT_LOCALIZER_SETTINGS, 5).primary]!;
   };
+  const withSkip = (set: Photo[], threshold: number) => ({
+    skipped: set.filter((photo) => answeredWhole(photo, threshold)).length / set.length,
+    recall: set.filter((photo) => photo.regions[serviceChoice(photo, { threshold })]!.hybrid[0]![0] === photo.product).length / set.length,
+  });
+  const skipRows = [0, 0.7, 0.8, 0.9, 1].map((threshold) => ({ threshold, scene: withSkip(photos, threshold), plain: withSkip(plainPhotos, threshold) }));
+  // With small candidates dropped below `minArea`, on every set; for the hard negatives, what came first instead of the item.
+  const hardSet = await buildHardNegativeDevSet(path.join(CACHE, 'hard-negatives'), HARD_NEGATIVES);
   const serviceRecall = (set: Photo[], minArea: number) => {
     const instead: Record<string, number> = {};
     let found = 0;
     for (const photo of set) {
-      const first = photo.regions[serviceChoice(photo, minArea)]!.hybrid[0]![0];
+      const first = photo.regions[serviceChoice(photo, { minArea })]!.hybrid[0]![0];
       if (first === photo.product) found++;
       else if (photo.kind === 'hard') instead[hardSet.catalog[first]!.kind] = (instead[hardSet.catalog[first]!.kind] ?? 0) + 1;
     }
@@ -485,7 +478,7 @@ async function main(): Promise<void> {
   const hardOracle = hardPhotos.filter((photo) => photo.regions.some((region) => region.hybrid[0]![0] === photo.product)).length / hardPhotos.length;
   const hardCovered = hardPhotos.filter((photo) => photo.regions.some((region) => region.iou >= 0.5)).length / hardPhotos.length;
   const hardWhole = hardPhotos.filter((photo) => photo.regions[0]!.hybrid[0]![0] === photo.product).length / hardPhotos.length;
-  const hardSkipped = hardPhotos.filter((photo) => regionScore(byService(photo.regions[0]!), DEFAULT_LOCALIZER_SETTINGS.gapWeight) >= DEFAULT_LOCALIZER_SETTINGS.skipScore).length / hardPhotos.length;
+  const hardSkipped = hardPhotos.filter((photo) => answeredWhole(photo, DEFAULT_LOCALIZER_SETTINGS.skipScore)).length / hardPhotos.length;
   const insteadOf = (instead: Record<string, number>): string => Object.entries(instead).sort((a, b) => b[1] - a[1]).map(([kind, n]) => `${n} ${kind}`).join(', ');
   const plainWhole = plainPhotos.filter((photo) => photo.regions[0]!.hybrid[0]![0] === photo.product).length / plainPhotos.length;
   const learned = learnedRecall(photos);

@@ -360,6 +360,8 @@ export class SearchService {
     // runs of the regions it chooses among (the reference asked whole, the cascade's, a chosen region's own vector).
     const fromPhotoMap = rerankModel !== null && photoMap !== undefined && this.localizer?.featureMap.manifest.sha256 === this.embedder.get(rerankModel)?.manifest.sha256;
     const mapsFromRuns = rerankModel !== null && !fromPhotoMap;
+    // A run's option that keeps the maps of its images, the candidates `regions` (by slot), where they come from runs.
+    const mapsOf = (regions: readonly number[]) => (mapsFromRuns ? { onMap: keepMap((slot) => regions[slot]!) } : {});
     // Several candidates are ranked by the scoring model's int8 copy where it is loaded (LOCALIZE_SCORER): 2.5× faster,
     // the same choice (benchmarks/results/localization-chooser.md); the chosen regions are embedded by the model itself
     // below, and with `rerank` their feature maps come from those runs of the model (never from the copy's).
@@ -381,7 +383,7 @@ export class SearchService {
     await Promise.all([
       candidates.length > first ? this.embedder.embedRegions(image, candidates.slice(first).map((candidate) => candidate.box), { models, quantized, ...onMap(first) }).then(into(first)) : undefined,
       known && referenceModels.length > 0 ? this.embedder.embedRegions(image, [candidates[0]!.box], { models: referenceModels, ...onMap(0) }).then(into(0)) : undefined,
-      referenceByModel ? this.embedder.embedRegions(image, [candidates[0]!.box], { models, ...(mapsFromRuns ? { onMap: keepMap(() => 0) } : {}) }).then(into(0)) : undefined,
+      referenceByModel ? this.embedder.embedRegions(image, [candidates[0]!.box], { models, ...mapsOf([0]) }).then(into(0)) : undefined,
     ]);
     const t2 = performance.now();
     // The reference's scoring answer is the one it was asked whole; a region searched alone is searched in full.
@@ -415,7 +417,7 @@ export class SearchService {
       if (!options.objects) among = best;
       const again = best.filter((i) => !own.has(i));
       const c0 = performance.now();
-      const vectors = await this.embedder.embedRegions(image, again.map((i) => candidates[i]!.box), { models: [scorer], ...(mapsFromRuns ? { onMap: keepMap((n) => again[n]!) } : {}) });
+      const vectors = await this.embedder.embedRegions(image, again.map((i) => candidates[i]!.box), { models: [scorer], ...mapsOf(again) });
       const c1 = performance.now();
       again.forEach((i, n) => {
         scoring[i]![scorer] = vectors[n]![scorer]!;
@@ -444,8 +446,8 @@ export class SearchService {
       // A chosen region ranked by the int8 copy alone gets the scoring model's own vector.
       const refined = chosen.filter((i) => !own.has(i));
       const [others, ownVectors] = await Promise.all([
-        this.embedder.embedRegions(image, chosen.map((i) => candidates[i]!.box), { models: rest, ...(mapsFromRuns ? { onMap: keepMap((n) => chosen[n]!) } : {}) }),
-        refined.length > 0 ? this.embedder.embedRegions(image, refined.map((i) => candidates[i]!.box), { models: [scorer], ...(mapsFromRuns ? { onMap: keepMap((n) => refined[n]!) } : {}) }) : [],
+        this.embedder.embedRegions(image, chosen.map((i) => candidates[i]!.box), { models: rest, ...mapsOf(chosen) }),
+        refined.length > 0 ? this.embedder.embedRegions(image, refined.map((i) => candidates[i]!.box), { models: [scorer], ...mapsOf(refined) }) : [],
       ]);
       refined.forEach((i, n) => (scoring[i]![scorer] = ownVectors[n]![scorer]!));
       t5 = performance.now();

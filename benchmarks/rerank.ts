@@ -283,11 +283,11 @@ The catalog written to an Elasticsearch index as the indexer writes it (each pho
 the API started as \`npm run api\` starts it, every query sent as a multipart photo each way (\`k\` 10, one request at a
 time, the ways interleaved at random after a warm-up); \`rerank: true\` re-scores the first ${RERANK_DEPTH} results
 (core/rerank/rescore.ts: similarity + ${REGION_WEIGHT / 2} · region similarity, the λ = 0.5 row above). ${
-    loadConfig(process.env).image.localizeMap === 'int8'
+    config.image.localizeMap === 'int8'
       ? `With the default
 crop the candidates are ranked by the int8 copy of the model as without \`rerank\` (LOCALIZE_SCORER, LOCALIZE_MAP=int8), and
 the chosen region's descriptor comes from the model's own run of it (the reference and the copy's best
-${loadConfig(process.env).image.localizeRescoreRegions} are embedded again by the model: LOCALIZE_RESCORE_REGIONS).`
+${config.image.localizeRescoreRegions} are embedded again by the model: LOCALIZE_RESCORE_REGIONS).`
       : `With the default
 crop the chosen region's descriptor is read from the feature map of the whole photo that the localizer computes (448 px,
 14 × 14 cells, resampled to the region's 7 × 7: \`featureMapInBox\`; LOCALIZE_MAP=float), not from a model run of the region.`

@@ -5,7 +5,7 @@ import type { Logger } from '../logger';
 import { findCrop, scaleBox, type AutocropMode, type CropBox } from '../image/autocrop';
 import { decodeImage, type DecodedImage, type DecodeLimits } from '../image/decode';
 import { resizeForModel, writeTensor } from '../image/preprocess';
-import { quantizedManifest, resolveManifests } from './manifest';
+import { int8CopyOn, resolveManifests } from './manifest';
 import { describeFeatureMap, type RegionDescriptor } from '../rerank/regions';
 import { EmbeddingModel, type ModelOutput } from './onnx-model';
 
@@ -285,8 +285,7 @@ export async function createEmbedder(config: Config, logger: Logger, ids: string
   for (const manifest of manifests) {
     const model = await EmbeddingModel.load(manifest, config.onnx, log);
     models.push(model);
-    // On a GPU the model itself is fast; ONNX Runtime's CUDA provider does not run int8 convolutions.
-    const copy = options.quantized && model.provider === 'cpu' ? quantizedManifest(manifest) : undefined;
+    const copy = options.quantized ? int8CopyOn(manifest, model.provider) : undefined;
     if (copy) quantized.push(await EmbeddingModel.load(copy, config.onnx, log));
   }
   return new Embedder(models, config.image, quantized);

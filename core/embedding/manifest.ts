@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { VECTOR_INDEX_TYPES, vectorOptionsFor, type Config } from '../config';
 import type { VectorFieldSpec } from '../search/catalog-mapping';
 import { StartupError, describeIssues } from '../errors';
+import type { ExecutionProvider } from './onnx-model';
 
 /** How an image becomes a model's input tensor (shared by embedding models and detectors). */
 export const modelInputSchema = z
@@ -101,6 +102,15 @@ export function quantizedManifest<M extends ManifestPaths & { file: string; sha2
   if (!manifest.quantized || !manifest.quantizedPath) return undefined;
   const { quantized, quantizedPath, ...rest } = manifest;
   return { ...rest, file: quantized.file, sha256: quantized.sha256, modelPath: quantizedPath };
+}
+
+/**
+ * The int8 copy to load for a model that opened on `provider`: the manifest's copy on CPU, none on a GPU (ONNX
+ * Runtime's CUDA provider does not run int8 convolutions, and the model itself is fast there). The one rule for the
+ * embedder's copies and the localizer's map.
+ */
+export function int8CopyOn<M extends Parameters<typeof quantizedManifest>[0]>(manifest: M, provider: ExecutionProvider): ReturnType<typeof quantizedManifest<M>> {
+  return provider === 'cpu' ? quantizedManifest(manifest) : undefined;
 }
 
 export const REPO_ROOT = path.resolve(__dirname, '..', '..', ...(path.basename(path.resolve(__dirname, '..', '..')) === 'dist' ? ['..'] : []));

@@ -2,7 +2,7 @@ import { performance } from 'node:perf_hooks';
 import type { Config } from '../config';
 import { Detector } from '../detection/detector';
 import { resolveDetectorManifest } from '../detection/manifest';
-import { quantizedManifest } from '../embedding/manifest';
+import { int8CopyOn } from '../embedding/manifest';
 import { trimBox, type CropBox } from '../image/autocrop';
 import type { RgbImage } from '../image/decode';
 import type { Logger } from '../logger';
@@ -240,14 +240,15 @@ export class Localizer {
 /** Loads the built-in localizer (feature map), objectness head and detector, each checked against its pinned sha256. */
 export async function createLocalizer(config: Config, logger: Logger): Promise<Localizer> {
   const log = logger.child({ component: 'localization' });
-  // The int8 copy of the map (LOCALIZE_MAP) where the manifest has one (the embedding model's copy: one session for
-  // both); on a GPU the model itself (ONNX Runtime's CUDA provider does not run int8 convolutions).
+  // The model first (in the API the embedder has opened it already: the same session), which says the provider; then
+  // the int8 copy of the map (LOCALIZE_MAP) where int8CopyOn gives one (again the embedder's copy's session).
   const manifest = readLocalizerManifest();
-  const copy = config.image.localizeMap === 'int8' ? quantizedManifest(manifest) : undefined;
-  let featureMap = await FeatureMapModel.load(copy ?? manifest, config.onnx, log);
-  if (copy && featureMap.provider === 'cuda') {
-    await featureMap.close();
-    featureMap = await FeatureMapModel.load(manifest, config.onnx, log);
+  let featureMap = await FeatureMapModel.load(manifest, config.onnx, log);
+  const copy = config.image.localizeMap === 'int8' ? int8CopyOn(manifest, featureMap.provider) : undefined;
+  if (copy) {
+    const model = featureMap;
+    featureMap = await FeatureMapModel.load(copy, config.onnx, log);
+    await model.close();
   }
   const detector = await Detector.load(resolveDetectorManifest(), config.onnx, log);
   const settings = { ...DEFAULT_LOCALIZER_SETTINGS, maxRegions: config.image.localizeMaxRegions, primaryRegions: config.image.localizePrimaryRegions, skipScore: config.image.localizeSkipScore, rescoreRegions: config.image.localizeRescoreRegions };

@@ -1,5 +1,10 @@
+import { loadConfig } from '../../core/config';
+import { quantizedManifest } from '../../core/embedding/manifest';
 import { scaleBox } from '../../core/image/autocrop';
+import { createLocalizer } from '../../core/localization/localizer';
+import { readLocalizerManifest } from '../../core/localization/manifest';
 import { iou } from '../../core/localization/regions';
+import { createLogger } from '../../core/logger';
 import { QueryStore } from '../../core/search/query-store';
 import { busyBackdrop, serveStampCatalog, stampId, stampScene, type Box, type PlacedStamp } from '../fixtures/stamps';
 import { startPipeline, upsert, type Pipeline } from './pipeline-helpers';
@@ -155,6 +160,18 @@ describe('finding the product in a photo of a scene', () => {
     for (const [body, status, code] of cases) {
       const response = await p.search(body);
       expect({ body, status: response.status, code: response.body.error?.code }).toEqual({ body, status, code });
+    }
+  });
+});
+
+describe('the feature map the localizer runs (LOCALIZE_MAP)', () => {
+  it('is the int8 copy on CPU by default, and the model itself with float', async () => {
+    const manifest = readLocalizerManifest();
+    for (const [map, file] of [['int8', quantizedManifest(manifest)!.modelPath], ['float', manifest.modelPath]] as const) {
+      const config = loadConfig({ LOCALIZE_MAP: map, LOG_LEVEL: 'warn', ONNX_EXECUTION_PROVIDER: 'cpu' });
+      const localizer = await createLocalizer(config, createLogger(config));
+      expect([map, localizer.featureMap.provider, localizer.featureMap.manifest.modelPath]).toEqual([map, 'cpu', file]);
+      await localizer.close();
     }
   });
 });

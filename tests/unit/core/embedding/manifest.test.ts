@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { loadConfig } from '../../../../core/config';
 import { readLocalizerManifest } from '../../../../core/localization/manifest';
-import { BUILTIN_MODEL_DIR, PRESET_MODEL_DIR, discoverManifests, quantizedManifest, readManifest, resolveManifests, vectorFieldSpecs } from '../../../../core/embedding/manifest';
+import { BUILTIN_MODEL_DIR, PRESET_MODEL_DIR, discoverManifests, int8CopyOn, quantizedManifest, readManifest, resolveManifests, vectorFieldSpecs } from '../../../../core/embedding/manifest';
 
 describe('model manifests', () => {
   it('the built-ins and every preset are valid', () => {
@@ -47,6 +47,9 @@ describe('model manifests', () => {
     // The localizer runs the same file as the model, and the same int8 copy (LOCALIZE_MAP): one session for each.
     const localizer = readLocalizerManifest();
     expect([localizer.sha256, quantizedManifest(localizer)!.modelPath, localizer.quantized!.sha256]).toEqual([main!.sha256, copy.modelPath, copy.sha256]);
+    // The copy is loaded on CPU only, for the embedder and the localizer's map alike.
+    expect([int8CopyOn(main!, 'cpu'), int8CopyOn(localizer, 'cpu')?.modelPath]).toEqual([copy, copy.modelPath]);
+    expect([int8CopyOn(main!, 'cuda'), int8CopyOn(localizer, 'cuda'), int8CopyOn(colour!, 'cpu')]).toEqual([undefined, undefined, undefined]);
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'manifest-'));
     const file = path.join(dir, 'mine.json');
     fs.writeFileSync(file, JSON.stringify({ ...JSON.parse(fs.readFileSync(path.join(BUILTIN_MODEL_DIR, 'efficientnet-lite0.json'), 'utf8')), file: 'mine.onnx', quantized: { file: 'sub/mine-int8.onnx', sha256: 'a'.repeat(64) } }));

@@ -128,8 +128,8 @@ const envSchema = z.object({
   INDEX_REFRESH_INTERVAL: z.string().regex(/^(-1|\d+(ms|s|m))$/, 'like 1s, 500ms or -1').default('1s'),
 
   VECTOR_INDEX_TYPE: z.enum(VECTOR_INDEX_TYPES).default('int8_hnsw'),
-  VECTOR_HNSW_M: positiveInt.max(512).default(16),
-  VECTOR_HNSW_EF_CONSTRUCTION: positiveInt.max(4096).default(100),
+  VECTOR_HNSW_M: positiveInt.max(512).default(32),
+  VECTOR_HNSW_EF_CONSTRUCTION: positiveInt.max(4096).default(200),
   VECTOR_RESCORE_OVERSAMPLE: z.coerce.number().min(0).max(20).default(3),
   VECTOR_INDEX_OVERRIDES: jsonRecord.pipe(z.record(z.string(), vectorOverride)).default({}),
 

@@ -11,7 +11,7 @@ describe('loadConfig', () => {
     expect(config.redis.sentinel).toBeUndefined();
     expect(config.redis.waitReplicas).toBe(0);
     expect(config.index.alias).toBe('products');
-    expect(config.vectors.defaults).toEqual({ type: 'int8_hnsw', m: 16, efConstruction: 100, oversample: 3 });
+    expect(config.vectors.defaults).toEqual({ type: 'int8_hnsw', m: 32, efConstruction: 200, oversample: 3 });
     expect(config.models.ids).toEqual(['efficientnet-lite0', 'colour-texture']);
     expect(config.elasticsearch.auth).toBeUndefined();
   });
@@ -51,7 +51,7 @@ describe('loadConfig', () => {
     });
     expect(config.elasticsearch).toMatchObject({ url: 'https://es.internal:9243', auth: { apiKey: 'abc' }, compression: false });
     expect(config.index.shards).toBe(3);
-    expect(vectorOptionsFor(config, 'colour-texture', { type: 'bbq_hnsw', m: 32 })).toEqual({ type: 'flat', m: 32, efConstruction: 100, oversample: 3 });
+    expect(vectorOptionsFor(config, 'colour-texture', { type: 'bbq_hnsw', m: 32 })).toEqual({ type: 'flat', m: 32, efConstruction: 200, oversample: 3 });
     expect(config.models.ids).toEqual(['colour-texture']);
   });
 

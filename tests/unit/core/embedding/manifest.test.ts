@@ -21,8 +21,8 @@ describe('model manifests', () => {
     const config = loadConfig({ MODELS: 'colour-texture,resnet18', VECTOR_INDEX_OVERRIDES: '{"resnet18":{"type":"bbq_hnsw","oversample":5}}' });
     const specs = vectorFieldSpecs(config, resolveManifests(config.models.ids));
     expect(specs).toEqual([
-      { modelId: 'colour-texture', dims: 288, index: { type: 'int8_hnsw', m: 16, efConstruction: 100, oversample: 3 } },
-      { modelId: 'resnet18', dims: 512, index: { type: 'bbq_hnsw', m: 16, efConstruction: 100, oversample: 5 } },
+      { modelId: 'colour-texture', dims: 288, index: { type: 'int4_hnsw', m: 32, efConstruction: 200, oversample: 3 } },
+      { modelId: 'resnet18', dims: 512, index: { type: 'bbq_hnsw', m: 32, efConstruction: 200, oversample: 5 } },
     ]);
   });
 

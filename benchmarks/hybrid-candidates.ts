@@ -12,7 +12,7 @@
  * that passes, computed here from the catalog's own vectors: the real products' and the generated ones' files) is the
  * truth; both ways run the service's two requests (core/search/catalog-search.ts) in a random order per query:
  * recall@10 of the exact hybrid, the first result the same as the exact one's, recall@1 of the real product (no
- * filter), and the time of the two requests. Writes benchmarks/results/hybrid-candidates-<heuristic>.{md,json}.
+ * filter), and the time of the two requests. Writes benchmarks/results/hybrid-candidates-<heuristic>.{md,json} (with -<config> after the heuristic for a configuration other than int8).
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -216,7 +216,8 @@ async function main(): Promise<void> {
       '',
       "The real product's recall@1 is only counted without a filter (a filter may leave it out). `HYBRID_CANDIDATES=auto` (the default) asks the model weighted most alone when a search has no filters, and every model when it has: under a filter each model's filtered graph search misses products that the other finds.",
     ];
-    writeResult(`hybrid-candidates-${used}`, command, { size, config: configName, alias, queries: queryCount, weights, filter_heuristic: used, ways }, lines.join('\n'));
+    // int8 (the configuration first measured) keeps its names; another configuration's results are apart.
+    writeResult(`hybrid-candidates-${used}${configName === 'int8' ? '' : `-${configName}`}`, command, { size, config: configName, alias, queries: queryCount, weights, filter_heuristic: used, ways }, lines.join('\n'));
   } finally {
     if (heuristic) await es.indices.putSettings({ index: concrete, settings: { [HEURISTIC_SETTING]: own ?? null } });
     if (wasClosed) await es.indices.close({ index: concrete });

@@ -38,9 +38,9 @@ export interface Candidate {
 
 export interface LocalizerSettings {
   /**
-   * The learned objectness head's best boxes (core/localization/objectness.ts) come first among a localized photo's
-   * candidates: up to `objectnessBoxes` with a heat ≥ `objectnessScore`, padded by `objectnessPadding` of their size
-   * (0 boxes and no bonus: the head is not run).
+   * With `objects`, the learned objectness head's best boxes (core/localization/objectness.ts) come first: up to
+   * `objectnessBoxes` with a heat ≥ `objectnessScore`, padded by `objectnessPadding` of their size (0 boxes and no
+   * bonus: the head is not run).
    */
   objectnessBoxes: number;
   objectnessScore: number;
@@ -188,13 +188,11 @@ export class Localizer {
     const t1 = performance.now();
     const found: Candidate[] = [];
     const { objectnessBoxes, objectnessScore: minScore, objectnessPadding: padding, objectnessBonus } = this.settings;
-    // The head's boxes: the best few are candidates (within the cap: in place of the last map and detector regions),
-    // the best 8 also score every candidate (Candidate.objectness). Once run for `objects` only (+0.044 multi-object
-    // recall, no gain for the primary alone on the sweep of benchmarks/results/localization-objectness-sweep.md); since
-    // the floor on small candidates and the int8 cascade they raise a photo query's recall@1 through the API as well:
-    // 0.765 -> 0.798 on the scene dev set (benchmarks/results/scene-search.md).
+    // The head's boxes, for `objects` requests only: the best few are candidates, the best 8 also score every candidate
+    // (Candidate.objectness). Measured: +0.044 multi-object recall for 3 more regions, no gain for the primary alone
+    // (benchmarks/results/localization-objectness-sweep.md), so a plain photo query does not pay for them.
     let seen: ObjectnessBox[] = [];
-    if (this.objectness && (objectnessBoxes > 0 || objectnessBonus > 0)) {
+    if (this.objectness && objects && (objectnessBoxes > 0 || objectnessBonus > 0)) {
       const outputs = objectnessOutputs(this.objectness, map);
       seen = decodeObjectness(outputs, map.width, map.height, image, { maxBoxes: Math.max(8, objectnessBoxes), minScore, padding, iouThreshold: 0.7 });
       for (const { box } of seen.slice(0, objectnessBoxes)) found.push({ box, source: 'objectness', label: null });

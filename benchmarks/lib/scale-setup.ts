@@ -4,9 +4,9 @@ import type { SearchFilters } from '../../core/search/filters';
 /** What the catalog-scale benchmark compares: index configurations, filters, num_candidates, and its queries. */
 
 /**
- * Vector index configurations compared. Each one spells every option that differs from Elasticsearch's defaults, so
- * that a configuration measures the same index whatever the product's defaults are now (since 2026-12-07: `m` 32,
- * `ef_construction` 200, and the colour model's field as int4_hnsw, which is `default`).
+ * Vector index configurations compared. Each one spells both fields' type, `m` and `ef_construction`, so that a
+ * configuration measures the same index whatever the product's defaults are (since 2026-12-07: `m` 32,
+ * `ef_construction` 200 and the colour model's field as int4_hnsw, which `int8-m32-ct4` measures).
  */
 const M16 = { m: 16, efConstruction: 100 };
 const M32 = { m: 32, efConstruction: 200 };

@@ -1,3 +1,4 @@
+import type { Client } from '@elastic/elasticsearch';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -60,6 +61,11 @@ export interface ScaleResult {
   /** The machine's 1-minute load average when the measurements began and when they ended (others share it). */
   load_average: [number, number];
   preload?: { without: ColdOpen; with: ColdOpen } | { skipped: string };
+  /**
+   * Per model: of `sampled` products drawn at random, how many their own vector does not find (not among its 10 kNN
+   * hits, no filter) at num_candidates 100 (the API's) and 1,000: nodes the graph search cannot reach from its entry point.
+   */
+  unreachable?: Record<string, { sampled: number; at_100: number; at_1000: number }>;
   /** The filtered kNN under each of FILTER_HEURISTICS (the first configuration only). */
   heuristics?: Array<{ label: string; settings: Record<string, string | boolean>; knn: Record<string, { approx: LatencyStats; recall: number }> }>;
 }
@@ -209,7 +215,7 @@ export async function measureConfig(options: MeasureOptions): Promise<ScaleResul
     // Once untimed first: the hybrid's candidates step rescores 100 candidates per model, reading raw vectors that the
     // kNN above (k 10) has not read. At 1,000,000 products (int8) a timed pass right after the force merge gave p50
     // 64 ms; the same searches 45 minutes later, 14 ms.
-    const hybridRun = (c: (typeof hybridCases)[number]) => timedHybrid(es, alias, Object.fromEntries(models.map((model) => [model, queries.vectors[model]![c.q]!])), config.search.weights, clauses[c.level]!);
+    const hybridRun = (c: (typeof hybridCases)[number]) => timedHybrid(es, alias, Object.fromEntries(models.map((model) => [model, queries.vectors[model]![c.q]!])), config.search.weights, clauses[c.level]!, filtersPassing[c.level]!);
     await runShuffled(hybridCases, hybridRun, random, `${alias}: hybrid, warming up`);
     const hybridTimes = await runShuffled(hybridCases, hybridRun, random, `${alias}: hybrid`);
     const hybrid = Object.fromEntries(LEVELS.map((level) => [level, latencyStats(hybridCases.flatMap((c, n) => (c.level === level ? [hybridTimes[n]!.ms] : [])))]));
@@ -229,6 +235,8 @@ export async function measureConfig(options: MeasureOptions): Promise<ScaleResul
         ),
       );
     }
+
+    const unreachable = await measureUnreachable(es, alias, catalog, models, size, random);
 
     let heuristics: ScaleResult['heuristics'];
     if (options.tuning) {
@@ -276,6 +284,7 @@ export async function measureConfig(options: MeasureOptions): Promise<ScaleResul
       ...(sweep ? { sweep } : {}),
       end_to_end: endToEnd,
       ...(preload ? { preload } : {}),
+      unreachable,
       ...(heuristics ? { heuristics } : {}),
       ...(apiVariants ? { api_variants: apiVariants } : {}),
       load_average: [loadAtStart, os.loadavg()[0]!],
@@ -301,4 +310,30 @@ async function measurePreload(es: Parameters<typeof coldOpen>[0], index: string,
   } catch (error) {
     return { skipped: `could not drop the index's files from the page cache: ${(error as Error).message.split('\n')[0]}` };
   }
+}
+
+/** Products drawn for `measureUnreachable`. */
+export const UNREACHABLE_SAMPLE = 1000;
+
+/**
+ * How many products, searched with their own vector (kNN, no filter, 10 hits), do not come back: at 1,000,000 products
+ * the merged HNSW graph of 2026-12-07 left about 8 % of them out at num_candidates 100 (4 % at 1,000), which is where
+ * filtered recall stops growing with num_candidates. Lucene links a new vector to diverse neighbours only, and a
+ * vector in a dense neighbourhood (many products alike) can end with no link to it: no search reaches it but an
+ * exact one.
+ */
+async function measureUnreachable(es: Client, alias: string, catalog: ScaleCatalog, models: string[], size: number, random: () => number): Promise<NonNullable<ScaleResult['unreachable']>> {
+  const drawn = Array.from({ length: Math.min(UNREACHABLE_SAMPLE, size) }, () => Math.floor(random() * size));
+  const out: NonNullable<ScaleResult['unreachable']> = {};
+  for (const model of models) {
+    const own = (i: number) => Array.from(catalog.files[model]!.read(i, 1));
+    const missed = async (ids: number[], numCandidates: number, label: string) => {
+      const timed = await runShuffled(ids, (i) => timedSearch(es, alias, knnRequest(model, own(i), [], { exact: false, numCandidates })), random, label);
+      return ids.filter((i, n) => !timed[n]!.ids.includes(`p${i}`));
+    };
+    const at100 = await missed(drawn, 100, `${alias}: ${model}, own vectors (num_candidates 100)`);
+    const at1000 = await missed(at100, 1000, `${alias}: ${model}, own vectors not found, again (num_candidates 1000)`);
+    out[model] = { sampled: drawn.length, at_100: at100.length, at_1000: at1000.length };
+  }
+  return out;
 }

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { writeLineChart, type LineChart, type Series } from './charts';
 import { fixed, RESULTS_DIR, type LatencyStats } from './report';
-import type { ScaleResult } from './scale-measure';
+import { UNREACHABLE_SAMPLE, type ScaleResult } from './scale-measure';
 import { CONFIGS, FILTER_LEVELS, LEVELS } from './scale-setup';
 import { SHAPE_PERCENTILES, type ShapeCheck } from './synthetic-vectors';
 
@@ -41,6 +41,12 @@ export function sizeTable(results: ScaleResult[], primary: string, models: strin
     rows.push(line(`↳ recall@10 of exact (no filter · 50 % · 5 %)`, levels((r, level) => fixed(r.knn[model]![level]!.recall, 3))));
     rows.push(line(`↳ exact (flat copy) p50 ms (no filter · 50 % · 5 %)`, levels((r, level) => fixed(r.knn[model]![level]!.exact.p50, 1))));
     rows.push(line(`↳ speed-up over exact, p50 ÷ p50 (no filter · 50 % · 5 %)`, levels((r, level) => `${fixed(r.knn[model]![level]!.speedup, 1)}×`)));
+    rows.push(
+      line(`↳ products their own vector does not find (unreachable in the graph), of ${count(UNREACHABLE_SAMPLE)} drawn: num_candidates 100 · 1,000`, (r) => {
+        const own = r.unreachable?.[model];
+        return own ? `${own.at_100} · ${own.at_1000} of ${count(own.sampled)}` : 'not measured';
+      }),
+    );
   }
   for (const level of LEVELS) rows.push(line(`Elasticsearch hybrid (the API's two requests), ${FILTER_LEVELS[level]!.label}: p50 / p95 / p99 ms`, (r) => ms3(r.hybrid[level]!)));
   for (const [i, run] of results[0]!.end_to_end.entries()) {

@@ -15,7 +15,7 @@ import { buildOpenApiDocument } from './openapi';
 import { errorHandler, notFound } from './middleware/errors';
 import { requestId } from './middleware/request-id';
 import { parseApiKeys, requireScope } from './middleware/api-keys';
-import { catalogFilterMetric, httpMetrics, searchStageMetrics } from './middleware/metrics';
+import { catalogFilterMetric, httpMetrics, hybridCandidatesMetric, searchStageMetrics } from './middleware/metrics';
 import { createQueueDepthGauge } from '../core/metrics';
 import { rateLimit } from './middleware/rate-limit';
 import { bodyLimits, limitRequestBody } from './middleware/request-body';
@@ -27,6 +27,7 @@ import { webhookRouter } from './routes/webhook.route';
 import { IngestService } from './services/ingest.service';
 import { SearchService } from './services/search.service';
 import { CatalogScope } from '../core/search/catalog-scope';
+import { FILTER_SHARE_TTL_MS, FilterShare } from '../core/search/filter-share';
 import { StatusService } from './services/status.service';
 import { createAdmission } from './services/admission';
 import { searchRouter } from './routes/search.route';
@@ -94,7 +95,7 @@ export function createApp(deps: ApiDeps): Express {
   if (deps.embedder) {
     const logger = deps.logger.child({ component: 'search' });
     const scope = new CatalogScope(deps.es, config.index.alias, config.search.catalogScopeTtlSeconds * 1000, logger, catalogFilterMetric(deps.registry));
-    const search = new SearchService(deps.es, config.index.alias, deps.embedder, deps.fetcher, config.search.weights, deps.exactSearch, deps.localizer, config.image.queryCrop, config.search.rerankByDefault, config.search.hybridCandidates, createAdmission(config.api.admission, deps.registry), new QueryStore(deps.redis, config.redis.queuePrefix, config.search.queryTtlSeconds), scope, logger);
+    const search = new SearchService(deps.es, config.index.alias, deps.embedder, deps.fetcher, config.search.weights, deps.exactSearch, deps.localizer, config.image.queryCrop, config.search.rerankByDefault, { setting: config.search.hybridCandidates, leadShare: config.search.hybridLeadShare, shares: new FilterShare(deps.es, config.index.alias, { ttlMs: FILTER_SHARE_TTL_MS }, logger), counter: hybridCandidatesMetric(deps.registry) }, createAdmission(config.api.admission, deps.registry), new QueryStore(deps.redis, config.redis.queuePrefix, config.search.queryTtlSeconds), scope, logger);
     app.use(searchRouter(config, search, searchStageMetrics(deps.registry)));
   }
   // The page: static files with a strict policy (no inline script; product images may come from any https host).

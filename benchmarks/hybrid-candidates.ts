@@ -162,6 +162,8 @@ async function main(): Promise<void> {
 
     const random = seededRandom(5);
     const clauses = Object.fromEntries(LEVELS.map((level) => [level, buildFilterClauses(FILTER_LEVELS[level]!.filters ?? {})]));
+    // The share of the catalog each filter passes, by which the API chooses (HYBRID_CANDIDATES=auto: core/search/filter-share.ts).
+    const shares = Object.fromEntries(await Promise.all(LEVELS.map(async (level) => [level, (await es.count({ index: alias, query: { bool: { filter: clauses[level]! } } })).count / size] as const)));
     /** Query `q`'s hybrid at `level` with the candidates of `way`: the service's two requests, timed. */
     const hybrid = async (q: number, level: string, way: HybridCandidates) => {
       const vectors = Object.fromEntries(Object.keys(weights).map((id) => [id, Array.from(row(queries[id]!, dims[id]!, q))]));
@@ -199,7 +201,7 @@ async function main(): Promise<void> {
     }
 
     const label: Record<HybridCandidates, string> = { lead: '`lead`: the model weighted most', all: '`all`: every model' };
-    const chosen = (level: string, way: HybridCandidates) => (hybridCandidates('auto', FILTER_LEVELS[level]!.filters !== undefined) === way ? ' (the default, `auto`)' : '');
+    const chosen = (level: string, way: HybridCandidates) => (hybridCandidates('auto', FILTER_LEVELS[level]!.filters !== undefined, shares[level]) === way ? ' (the default, `auto`)' : '');
     const ms = (s: LatencyStats) => `${fixed(s.p50, 1)} / ${fixed(s.p95, 1)} / ${fixed(s.p99, 1)}`;
     const lines = [
       `# Hybrid search: which models propose the candidates`,

@@ -21,7 +21,8 @@ const parseWeights = (value: string): Record<string, number> =>
 
 /**
  * Which models propose a hybrid search's candidates (HYBRID_CANDIDATES): `lead`, the one weighted most; `all`, every
- * model; `auto`, the one weighted most unless the request has filters, then every model.
+ * model; `auto`, the one weighted most unless the request has filters that pass less than HYBRID_LEAD_SHARE of the
+ * catalog (or not counted yet), then every model.
  */
 export const HYBRID_CANDIDATES = ['auto', 'lead', 'all'] as const;
 export type HybridCandidatesSetting = (typeof HYBRID_CANDIDATES)[number];
@@ -195,6 +196,7 @@ const envSchema = z.object({
   QUERY_TTL_S: positiveInt.max(86_400).default(900),
   RERANK_DEFAULT: bool.default(false),
   HYBRID_CANDIDATES: z.enum(HYBRID_CANDIDATES).default('auto'),
+  HYBRID_LEAD_SHARE: z.coerce.number().min(0).max(1).default(0.25),
   CATALOG_SCOPE_TTL_S: nonNegativeInt.max(3600).default(30),
   API_KEYS: z
     .string()
@@ -416,6 +418,11 @@ const configSchema = envSchema
        * core/search/catalog-search.ts, benchmarks/results/hybrid-candidates-fanout.md).
        */
       hybridCandidates: e.HYBRID_CANDIDATES,
+      /**
+       * With `auto`: a search whose filters pass at least this share of the catalog (counted lately:
+       * core/search/filter-share.ts) asks the model weighted most alone, as one without filters does (default 0.25).
+       */
+      hybridLeadShare: e.HYBRID_LEAD_SHARE,
       /**
        * How old the API's reading of the catalogs in the index may be, in seconds (default 30): while the index holds
        * one catalog, its searches leave the catalog filter out (core/search/catalog-scope.ts); 0 keeps it always.

@@ -53,3 +53,13 @@ export function catalogFilterMetric(registry: Registry): Counter<'way'> {
     registers: [registry],
   }));
 }
+
+/** Hybrid searches by which models proposed their candidates (HYBRID_CANDIDATES; `auto` by the share a filter passes). */
+export function hybridCandidatesMetric(registry: Registry): Counter<'way'> {
+  return reuseMetric(registry, 'lookalike_search_hybrid_candidates_total', () => new Counter({
+    name: 'lookalike_search_hybrid_candidates_total',
+    help: "Hybrid catalog searches by which models proposed the candidates: lead (the model weighted most) or all (every model); with HYBRID_CANDIDATES=auto, a filtered search asks every model until the share of the catalog its filters pass is counted",
+    labelNames: ['way'],
+    registers: [registry],
+  }));
+}

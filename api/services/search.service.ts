@@ -1,6 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import type { Client } from '@elastic/elasticsearch';
-import type { HybridCandidatesSetting } from '../../core/config';
+import type { Counter } from 'prom-client';
+import type { HybridCandidates, HybridCandidatesSetting } from '../../core/config';
 import type { Embedder } from '../../core/embedding/embedder';
 import type { Admission } from './admission';
 import { AppError, NotFoundError, ValidationError, describeError } from '../../core/errors';
@@ -13,6 +14,7 @@ import { DEFAULT_CATALOG, documentId } from '../../core/catalog';
 import { buildFilterClauses, catalogFilter, type FilterClause } from '../../core/search/filters';
 import { hybridCandidates, searchCatalog, searchCatalogMany, type CatalogSearchOptions } from '../../core/search/catalog-search';
 import { foreignHit, type CatalogScope } from '../../core/search/catalog-scope';
+import type { FilterShare } from '../../core/search/filter-share';
 import { searchFailure } from '../../core/search/elasticsearch';
 import { decodeCursor } from '../../core/search/paging';
 import { steer } from '../../core/search/steering';
@@ -62,8 +64,11 @@ export class SearchService {
     private readonly queryCrop: 'localize' | 'trim' | 'attention' | 'none',
     /** Whether a search that does not say `rerank` runs the precision stage where it can (RERANK_DEFAULT). */
     private readonly rerankByDefault: boolean,
-    /** Which models propose a hybrid search's candidates (HYBRID_CANDIDATES). */
-    private readonly hybridCandidates: HybridCandidatesSetting,
+    /**
+     * Which models propose a hybrid search's candidates (HYBRID_CANDIDATES), and with `auto` from what share of the
+     * catalog passing a search's filters the model weighted most alone does (HYBRID_LEAD_SHARE; `shares` counts them).
+     */
+    private readonly hybrid: { setting: HybridCandidatesSetting; leadShare: number; shares: FilterShare; counter?: Counter<'way'> },
     /** Bounds the searches at work at once: past it, 503 `overloaded` (fetching an image_url happens before). */
     private readonly admission: Admission,
     /** Keeps each search's query for QUERY_TTL_S, for `query_id`. */
@@ -532,8 +537,17 @@ export class SearchService {
    * The catalog search of one query vector set: every result up to the page's end (so kNN's k and num_candidates
    * grow with the depth); the verdict reads the top VERDICT_DEPTH hits, whatever k is.
    */
+  /** Which models propose this search's candidates: with `auto` and filters, by the share of the catalog they pass. */
+  private candidates(options: SearchOptions, models: number): HybridCandidates {
+    const filters = buildFilterClauses(options.filters);
+    const share = this.hybrid.setting === 'auto' && filters.length > 0 ? this.hybrid.shares.share(catalogOf(options), filters) : undefined;
+    const way = hybridCandidates(this.hybrid.setting, filters.length > 0, share, this.hybrid.leadShare);
+    if (models > 1) this.hybrid.counter?.inc({ way });
+    return way;
+  }
+
   private catalogSearch(vectors: Record<string, number[]>, weights: Record<string, number>, options: SearchOptions, filters: FilterClause[], page: PagePosition = FIRST_PAGE, regions?: string): CatalogSearchOptions {
-    return { vectors, weights, size: searchSize(options, page), numCandidates: options.num_candidates, candidates: hybridCandidates(this.hybridCandidates, buildFilterClauses(options.filters).length > 0), filters, mode: options.mode, facets: options.facets, ...(regions && vectors[regions] ? { regions } : {}) };
+    return { vectors, weights, size: searchSize(options, page), numCandidates: options.num_candidates, candidates: this.candidates(options, Object.keys(vectors).length), filters, mode: options.mode, facets: options.facets, ...(regions && vectors[regions] ? { regions } : {}) };
   }
 
 

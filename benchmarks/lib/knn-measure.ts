@@ -56,10 +56,13 @@ export async function timedSearch(es: Client, index: string, body: Record<string
   return { ms: performance.now() - started, ids: response.hits.hits.map((hit) => hit._id!) };
 }
 
-/** The hybrid search as the API runs it by default (two requests; HYBRID_CANDIDATES=auto), timed. */
-export async function timedHybrid(es: Client, index: string, vectors: Record<string, number[]>, weights: Record<string, number>, filters: FilterClause[]): Promise<Timed> {
+/**
+ * The hybrid search as the API runs it by default (two requests; HYBRID_CANDIDATES=auto, `share` the part of the
+ * catalog that `filters` pass, as the API counts it), timed.
+ */
+export async function timedHybrid(es: Client, index: string, vectors: Record<string, number[]>, weights: Record<string, number>, filters: FilterClause[], share: number): Promise<Timed> {
   const started = performance.now();
-  const { hits } = await searchCatalog(es, index, { vectors, weights, size: RECALL_DEPTH, candidates: hybridCandidates('auto', filters.length > 0), filters, mode: 'knn', facets: false });
+  const { hits } = await searchCatalog(es, index, { vectors, weights, size: RECALL_DEPTH, candidates: hybridCandidates('auto', filters.length > 0, share), filters, mode: 'knn', facets: false });
   return { ms: performance.now() - started, ids: hits.map((hit) => hit._id!) };
 }
 

@@ -95,19 +95,22 @@ export function buildSearchBody(options: CatalogSearchOptions): Record<string, u
   };
 }
 
+/** HYBRID_LEAD_SHARE's default: between the measured 5 % (every model needed) and 50 % (the main model enough). */
+export const DEFAULT_LEAD_SHARE = 0.25;
+
 /**
  * Which models propose a search's candidates under the HYBRID_CANDIDATES setting. `auto`: the model weighted most
- * alone for a search without filters, every model for one with filters. Measured at 1,000,000 products
- * (benchmarks/results/hybrid-candidates-fanout.md, -acorn.md): without filters, the main model's graph finds its
- * neighbours (recall@10 of the exact hybrid 0.944 against 0.965, the same first result for 99 queries of 100) in
- * about three quarters of the time of asking both (p50 13.0 against 16.8 ms); under a filter, each model's filtered
- * graph search misses products the other finds: the main model alone 0.945 (half the catalog passing) and 0.831 (5 %
- * passing) against 0.978 and 0.962 with the index's `fanout` (0.907 and 0.577 against 0.961 and 0.798 with
- * Elasticsearch's default `acorn`).
+ * alone for a search without filters or whose filters pass at least `leadShare` of the catalog (`share`, when known:
+ * core/search/filter-share.ts), every model otherwise. Measured at 1,000,000 products
+ * (benchmarks/results/hybrid-candidates-fanout-int8-m32-ct4.md, the index defaults): without filters the main model's
+ * candidates hold 0.987 of the exact hybrid's top 10 against 0.991 from every model, in 16.2 against 41.5 ms p50;
+ * with half the catalog passing 0.992 against 0.996 (35.8 against 63.1 ms); with 5 % passing 0.934 against 0.990:
+ * under a selective filter each model's filtered graph search misses products that the other finds.
  */
-export function hybridCandidates(setting: HybridCandidatesSetting, filtered: boolean): HybridCandidates {
+export function hybridCandidates(setting: HybridCandidatesSetting, filtered: boolean, share?: number, leadShare = DEFAULT_LEAD_SHARE): HybridCandidates {
   if (setting !== 'auto') return setting;
-  return filtered ? 'all' : 'lead';
+  if (!filtered) return 'lead';
+  return share !== undefined && share >= leadShare ? 'lead' : 'all';
 }
 
 /** The models that propose a hybrid's candidates, with their weights: the one weighted most, or every model. */

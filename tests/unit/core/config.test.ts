@@ -31,6 +31,13 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ HYBRID_CANDIDATES: 'colour' })).toThrow(/HYBRID_CANDIDATES/);
   });
 
+  it('HYBRID_LEAD_SHARE: 0.25 by default, a share 0–1', () => {
+    expect(loadConfig({}).search.hybridLeadShare).toBe(0.25);
+    expect(loadConfig({ HYBRID_LEAD_SHARE: '0.5' }).search.hybridLeadShare).toBe(0.5);
+    expect(() => loadConfig({ HYBRID_LEAD_SHARE: '1.5' })).toThrow(/HYBRID_LEAD_SHARE/);
+    expect(() => loadConfig({ HYBRID_LEAD_SHARE: 'half' })).toThrow(/HYBRID_LEAD_SHARE/);
+  });
+
   it('LOCALIZE_SCORER / LOCALIZE_MAP: int8 by default, or float; LOCALIZE_RESCORE_REGIONS 0–64, 3 by default', () => {
     expect(loadConfig({}).image).toMatchObject({ localizeScorer: 'int8', localizeMap: 'int8', localizeRescoreRegions: 3 });
     expect(loadConfig({ LOCALIZE_SCORER: 'float', LOCALIZE_MAP: 'float', LOCALIZE_RESCORE_REGIONS: '0' }).image).toMatchObject({ localizeScorer: 'float', localizeMap: 'float', localizeRescoreRegions: 0 });

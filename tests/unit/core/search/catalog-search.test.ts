@@ -23,11 +23,19 @@ describe('catalog search', () => {
     expect((buildCandidatesBody({ vectors, weights: { a: 1, b: 1 }, size: 10, candidates: 'lead', filters, mode: 'knn', facets: false }).knn as Array<{ field: string }>).map((clause) => clause.field)).toEqual(['photos.vectors.a']);
   });
 
-  it('HYBRID_CANDIDATES auto: the model weighted most without filters, every model with them', () => {
+  it('HYBRID_CANDIDATES auto: the model weighted most without filters or with filters most products pass, every model otherwise', () => {
     expect(hybridCandidates('auto', false)).toBe('lead');
+    // A filter whose share is not known yet: every model.
     expect(hybridCandidates('auto', true)).toBe('all');
-    expect(hybridCandidates('lead', true)).toBe('lead');
+    expect(hybridCandidates('auto', true, 0.05)).toBe('all');
+    expect(hybridCandidates('auto', true, 0.5)).toBe('lead');
+    expect(hybridCandidates('auto', true, 0.25)).toBe('lead');
+    expect(hybridCandidates('auto', true, 0.2499)).toBe('all');
+    expect(hybridCandidates('auto', true, 0.5, 0.6)).toBe('all');
+    // The other settings never look at the share.
+    expect(hybridCandidates('lead', true, 0.01)).toBe('lead');
     expect(hybridCandidates('all', false)).toBe('all');
+    expect(hybridCandidates('all', true, 1)).toBe('all');
   });
 
   it("hybrid step 1 with candidates 'all' (the default): every model returns all its candidates, boosts normalised to sum 1", () => {

@@ -103,9 +103,10 @@ export const DEFAULT_LEAD_SHARE = 0.25;
  * alone for a search without filters or whose filters pass at least `leadShare` of the catalog (`share`, when known:
  * core/search/filter-share.ts), every model otherwise. Measured at 1,000,000 products
  * (benchmarks/results/hybrid-candidates-fanout-int8-m32-ct4.md, the index defaults): without filters the main model's
- * candidates hold 0.987 of the exact hybrid's top 10 against 0.991 from every model, in 16.2 against 41.5 ms p50;
- * with half the catalog passing 0.992 against 0.996 (35.8 against 63.1 ms); with 5 % passing 0.934 against 0.990:
- * under a selective filter each model's filtered graph search misses products that the other finds.
+ * candidates hold 0.981 of the exact hybrid's top 10 against 0.985 from every model, in 15.6 against 54.4 ms p50;
+ * with half the catalog passing 0.988 against 0.992 (31.6 against 68.7 ms; 0.992 against 0.996 on an earlier build of
+ * the index); with 5 % passing 0.929 against 0.990: under a selective filter each model's filtered graph search
+ * misses products that the other finds (products its graph cannot reach: docs/scaling.md).
  */
 export function hybridCandidates(setting: HybridCandidatesSetting, filtered: boolean, share?: number, leadShare = DEFAULT_LEAD_SHARE): HybridCandidates {
   if (setting !== 'auto') return setting;

@@ -8,8 +8,9 @@ import { catalogFilter, type FilterClause } from './filters';
  * products pass lets the main model alone propose the hybrid's candidates, as a search without filters does.
  *
  * Measured at 1,000,000 products (benchmarks/results/hybrid-candidates-fanout-int8-m32-ct4.md): with half the catalog
- * passing, the main model's candidates hold 0.992 of the exact hybrid's top 10 against 0.996 from every model, in
- * about half the time (both requests p50 35.8 against 63.1 ms); with 5 % passing they hold 0.934 against 0.990, as
+ * passing, the main model's candidates hold 0.988 of the exact hybrid's top 10 against 0.992 from every model, in
+ * about half the time (both requests p50 31.6 against 68.7 ms; on an earlier build of the index 0.992 against 0.996,
+ * 35.8 against 63.1 ms); with 5 % passing they hold 0.929 against 0.990, as
  * each model's filtered graph search misses products that the other finds.
  *
  * Like the catalog scope (catalog-scope.ts), a search never waits for it: the share of filters not counted lately is

@@ -24,7 +24,7 @@ import { createEmbedder } from '../core/embedding/embedder';
 import { createLogger } from '../core/logger';
 import { createProgress } from '../core/progress';
 import { seededRandom, shuffle } from '../core/random';
-import { buildCandidatesBody, buildFusionBody, hybridCandidates, type CatalogSearchOptions } from '../core/search/catalog-search';
+import { buildCandidatesBodies, buildFusionBody, candidateIds, hybridCandidates, type CatalogSearchOptions } from '../core/search/catalog-search';
 import { createElasticsearchClient } from '../core/search/elasticsearch';
 import { buildFilterClauses } from '../core/search/filters';
 import { buildDevSet } from './lib/devset';
@@ -169,9 +169,16 @@ async function main(): Promise<void> {
       const vectors = Object.fromEntries(Object.keys(weights).map((id) => [id, Array.from(row(queries[id]!, dims[id]!, q))]));
       const options: CatalogSearchOptions = { vectors, weights, size: RECALL_DEPTH, candidates: way, filters: clauses[level]!, mode: 'knn', facets: false };
       const started = performance.now();
-      const candidates = await es.search({ index: alias, ...buildCandidatesBody(options) });
+      // As the service sends them (core/search/catalog-search.ts): one request per proposing model, in one msearch.
+      const bodies = buildCandidatesBodies(options);
+      const candidates = await es.msearch({ index: alias, searches: bodies.flatMap((body) => [{}, body]) });
       const between = performance.now();
-      const ids = candidates.hits.hits.map((hit) => hit._id!);
+      const ids = candidateIds(
+        candidates.responses.map((answer) => {
+          if ('error' in answer) throw new Error(`candidates request failed: ${JSON.stringify(answer.error)}`);
+          return answer.hits.hits;
+        }),
+      );
       const fused = ids.length > 0 ? (await es.search({ index: alias, ...buildFusionBody(options, ids) })).hits.hits.map((hit) => hit._id!) : [];
       return { fused, candidatesMs: between - started, totalMs: performance.now() - started };
     };

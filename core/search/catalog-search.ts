@@ -125,8 +125,8 @@ function proposing(options: CatalogSearchOptions, weights: Record<string, number
  * Hybrid step 1: the nearest candidates of the model weighted most (or of every model), ids only: one request per
  * proposing model, sent together in one `msearch`, so that Elasticsearch searches the models' graphs side by side
  * (one request with a kNN clause per model searches them one after the other: at 1,000,000 products under a filter
- * passing 5 %, p50 31.8 against 22.3 ms, the same candidates in 60 queries of 60). The candidates are the union of
- * their hits (`candidateIds`).
+ * passing 5 %, the two requests of the hybrid p50 42.5 against 31.1 ms: benchmarks/results/catalog-scale.md). The
+ * candidates are the union of their hits (`candidateIds`), the set the one request returned.
  */
 export function buildCandidatesBodies(options: CatalogSearchOptions): Array<Record<string, unknown>> {
   const weights = proposing(options, normalisedWeights(options));

@@ -25,6 +25,8 @@ const parseWeights = (value: string): Record<string, number> =>
  * catalog (or not counted yet), then every model.
  */
 export const HYBRID_CANDIDATES = ['auto', 'lead', 'all'] as const;
+/** HYBRID_LEAD_SHARE's default: between the measured 5 % (every model needed) and 50 % (the main model enough). */
+export const DEFAULT_LEAD_SHARE = 0.25;
 export type HybridCandidatesSetting = (typeof HYBRID_CANDIDATES)[number];
 /** Which models propose one search's candidates. */
 export type HybridCandidates = Exclude<HybridCandidatesSetting, 'auto'>;
@@ -196,7 +198,7 @@ const envSchema = z.object({
   QUERY_TTL_S: positiveInt.max(86_400).default(900),
   RERANK_DEFAULT: bool.default(false),
   HYBRID_CANDIDATES: z.enum(HYBRID_CANDIDATES).default('auto'),
-  HYBRID_LEAD_SHARE: z.coerce.number().min(0).max(1).default(0.25),
+  HYBRID_LEAD_SHARE: z.coerce.number().min(0).max(1).default(DEFAULT_LEAD_SHARE),
   CATALOG_SCOPE_TTL_S: nonNegativeInt.max(3600).default(30),
   API_KEYS: z
     .string()

@@ -537,17 +537,21 @@ export class SearchService {
    * The catalog search of one query vector set: every result up to the page's end (so kNN's k and num_candidates
    * grow with the depth); the verdict reads the top VERDICT_DEPTH hits, whatever k is.
    */
-  /** Which models propose this search's candidates: with `auto` and filters, by the share of the catalog they pass. */
-  private candidates(options: SearchOptions, models: number): HybridCandidates {
-    const filters = buildFilterClauses(options.filters);
-    const share = this.hybrid.setting === 'auto' && filters.length > 0 ? this.hybrid.shares.share(catalogOf(options), filters) : undefined;
-    const way = hybridCandidates(this.hybrid.setting, filters.length > 0, share, this.hybrid.leadShare);
-    if (models > 1) this.hybrid.counter?.inc({ way });
-    return way;
-  }
-
   private catalogSearch(vectors: Record<string, number[]>, weights: Record<string, number>, options: SearchOptions, filters: FilterClause[], page: PagePosition = FIRST_PAGE, regions?: string): CatalogSearchOptions {
     return { vectors, weights, size: searchSize(options, page), numCandidates: options.num_candidates, candidates: this.candidates(options, Object.keys(vectors).length), filters, mode: options.mode, facets: options.facets, ...(regions && vectors[regions] ? { regions } : {}) };
+  }
+
+  /**
+   * Which models propose the candidates of a search with `models` models: with `auto` and filters, by the share of
+   * the catalog the filters pass (counted only for a hybrid: one model has no choice to make).
+   */
+  private candidates(options: SearchOptions, models: number): HybridCandidates {
+    const filters = buildFilterClauses(options.filters);
+    if (models < 2) return hybridCandidates(this.hybrid.setting, filters.length > 0);
+    const share = this.hybrid.setting === 'auto' && filters.length > 0 ? this.hybrid.shares.share(catalogOf(options), filters) : undefined;
+    const way = hybridCandidates(this.hybrid.setting, filters.length > 0, share, this.hybrid.leadShare);
+    this.hybrid.counter?.inc({ way });
+    return way;
   }
 
 

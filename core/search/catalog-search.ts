@@ -1,6 +1,6 @@
 import type { Client } from '@elastic/elasticsearch';
 import { MAX_IMAGES } from '../catalog';
-import type { HybridCandidates, HybridCandidatesSetting } from '../config';
+import { DEFAULT_LEAD_SHARE, type HybridCandidates, type HybridCandidatesSetting } from '../config';
 import { PHOTOS_PATH, regionsField, vectorField } from './catalog-mapping';
 import { assertAllShards, MsearchItemError, NO_PARTIAL_RESULTS, searchAllShards } from './elasticsearch';
 import { knnClause, type FilterClause } from './filters';
@@ -94,9 +94,6 @@ export function buildSearchBody(options: CatalogSearchOptions): Record<string, u
     ...(options.facets ? { aggs: FACETS } : {}),
   };
 }
-
-/** HYBRID_LEAD_SHARE's default: between the measured 5 % (every model needed) and 50 % (the main model enough). */
-export const DEFAULT_LEAD_SHARE = 0.25;
 
 /**
  * Which models propose a search's candidates under the HYBRID_CANDIDATES setting. `auto`: the model weighted most

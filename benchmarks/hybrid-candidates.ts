@@ -24,7 +24,7 @@ import { createEmbedder } from '../core/embedding/embedder';
 import { createLogger } from '../core/logger';
 import { createProgress } from '../core/progress';
 import { seededRandom, shuffle } from '../core/random';
-import { buildCandidatesBodies, buildFusionBody, candidateIds, hybridCandidates, type CatalogSearchOptions } from '../core/search/catalog-search';
+import { buildFusionBody, hybridCandidates, searchCandidates, type CatalogSearchOptions } from '../core/search/catalog-search';
 import { createElasticsearchClient } from '../core/search/elasticsearch';
 import { buildFilterClauses } from '../core/search/filters';
 import { buildDevSet } from './lib/devset';
@@ -170,15 +170,8 @@ async function main(): Promise<void> {
       const options: CatalogSearchOptions = { vectors, weights, size: RECALL_DEPTH, candidates: way, filters: clauses[level]!, mode: 'knn', facets: false };
       const started = performance.now();
       // As the service sends them (core/search/catalog-search.ts): one request per proposing model, in one msearch.
-      const bodies = buildCandidatesBodies(options);
-      const candidates = await es.msearch({ index: alias, searches: bodies.flatMap((body) => [{}, body]) });
+      const ids = await searchCandidates(es, alias, options);
       const between = performance.now();
-      const ids = candidateIds(
-        candidates.responses.map((answer) => {
-          if ('error' in answer) throw new Error(`candidates request failed: ${JSON.stringify(answer.error)}`);
-          return answer.hits.hits;
-        }),
-      );
       const fused = ids.length > 0 ? (await es.search({ index: alias, ...buildFusionBody(options, ids) })).hits.hits.map((hit) => hit._id!) : [];
       return { fused, candidatesMs: between - started, totalMs: performance.now() - started };
     };

@@ -193,11 +193,17 @@ export async function searchCatalog(es: Client, index: string, options: CatalogS
     const response = await searchAllShards<Record<string, unknown>>(es, { index, ...buildSearchBody(options) });
     return { hits: response.hits.hits, aggregations: response.aggregations as Record<string, unknown> | undefined };
   }
-  const bodies = buildCandidatesBodies(options);
-  const ids = candidateIds(bodies.length === 1 ? [(await searchAllShards(es, { index, ...bodies[0]! })).hits.hits] : (await msearchAll(es, index, bodies)).map((answer) => answer.hits));
+  const ids = await searchCandidates(es, index, options);
   if (ids.length === 0) return noCandidates(options);
   const response = await searchAllShards<Record<string, unknown>>(es, { index, ...buildFusionBody(options, ids) });
   return { hits: response.hits.hits, aggregations: response.aggregations as Record<string, unknown> | undefined };
+}
+
+/** Hybrid step 1 alone: the candidates' ids (one request for one proposing model, an msearch for several). */
+export async function searchCandidates(es: Client, index: string, options: CatalogSearchOptions): Promise<string[]> {
+  const bodies = buildCandidatesBodies(options);
+  if (bodies.length === 1) return candidateIds([(await searchAllShards(es, { index, ...bodies[0]! })).hits.hits]);
+  return candidateIds((await msearchAll(es, index, bodies)).map((answer) => answer.hits));
 }
 
 function exactQuery(vectors: Record<string, number[]>, weights: Record<string, number>, filters: FilterClause[], regions?: string): Record<string, unknown> {

@@ -4,6 +4,12 @@ import type { Logger } from '../logger';
 import { catalogFilter, type FilterClause } from './filters';
 
 /**
+ * How long a count is used (the API's): a catalog's make-up changes slowly, and a stale share only moves a search
+ * between two ways that both find its products.
+ */
+export const FILTER_SHARE_TTL_MS = 60_000;
+
+/**
  * The share of a catalog's products that a search's filters pass, for `HYBRID_CANDIDATES=auto`: a filter that most
  * products pass lets the main model alone propose the hybrid's candidates, as a search without filters does.
  *
@@ -15,14 +21,13 @@ import { catalogFilter, type FilterClause } from './filters';
  *
  * Like the catalog scope (catalog-scope.ts), a search never waits for it: the share of filters not counted lately is
  * unknown (the search asks every model, as before) and a count starts in the background (`_count` of the catalog
- * with and without the filters; a few to 30 ms at a million products), at most `maxCounting` at a time, so that
- * searches with ever new filters (a price slider) cost at most that many counts in flight. A share is kept `ttlMs`.
+ * with the filters, a few to 30 ms at a million products; the catalog's own size is counted once for every filter),
+ * at most `maxCounting` at a time, so that searches with ever new filters (a price slider) cost at most that many
+ * counts in flight. Counts are kept `ttlMs`.
  */
-/** How long a counted share is used (the API's): a catalog's make-up changes slowly, and a stale share only moves a search between two ways that both find its products. */
-export const FILTER_SHARE_TTL_MS = 60_000;
-
 export class FilterShare {
-  private readonly shares: LRUCache<string, { share: number; at: number }>;
+  /** Counts by key: a filter's share (`[catalog, filters]`) or a catalog's size (`[catalog]`), with when counted. */
+  private readonly counted: LRUCache<string, { value: number; at: number }>;
   /** The filters being counted now. */
   private readonly counting = new Set<string>();
   private readonly ttlMs: number;
@@ -35,7 +40,7 @@ export class FilterShare {
     private readonly logger: Logger,
     private readonly now: () => number = Date.now,
   ) {
-    this.shares = new LRUCache({ max: options.max ?? 1000 });
+    this.counted = new LRUCache({ max: options.max ?? 1000 });
     this.ttlMs = options.ttlMs;
     this.maxCounting = options.maxCounting ?? 2;
   }
@@ -44,32 +49,38 @@ export class FilterShare {
   share(catalog: string, filters: FilterClause[]): number | undefined {
     if (filters.length === 0) return 1;
     const key = JSON.stringify([catalog, filters]);
-    const known = this.shares.get(key);
-    if (known && this.now() - known.at <= this.ttlMs) return known.share;
+    const known = this.fresh(key);
+    if (known !== undefined) return known;
     if (!this.counting.has(key) && this.counting.size < this.maxCounting) void this.count(key, catalog, filters);
     return undefined;
   }
 
-  /** Counts now (tests; searches count in the background). */
-  async countNow(catalog: string, filters: FilterClause[]): Promise<number> {
-    await this.count(JSON.stringify([catalog, filters]), catalog, filters);
-    return this.share(catalog, filters) ?? 1;
+  private fresh(key: string): number | undefined {
+    const known = this.counted.get(key);
+    return known && this.now() - known.at <= this.ttlMs ? known.value : undefined;
   }
 
   private async count(key: string, catalog: string, filters: FilterClause[]): Promise<void> {
     this.counting.add(key);
     try {
       const scope = catalogFilter(catalog);
-      const [passing, all] = await Promise.all([
-        this.es.count({ index: this.index, query: { bool: { filter: [scope, ...filters] } } }),
-        this.es.count({ index: this.index, query: { bool: { filter: [scope] } } }),
-      ]);
-      this.shares.set(key, { share: all.count > 0 ? passing.count / all.count : 1, at: this.now() });
+      const [passing, all] = await Promise.all([this.es.count({ index: this.index, query: { bool: { filter: [scope, ...filters] } } }), this.size(catalog, scope)]);
+      this.counted.set(key, { value: all > 0 ? passing.count / all : 1, at: this.now() });
     } catch (error) {
       // Unknown stays unknown: the search asks every model, which is never worse in recall.
       this.logger.warn({ err: error }, 'counting the products a filter passes failed');
     } finally {
       this.counting.delete(key);
     }
+  }
+
+  /** The catalog's products: every filter's share is of them, so counted once a `ttlMs`, not once a filter. */
+  private async size(catalog: string, scope: FilterClause): Promise<number> {
+    const key = JSON.stringify([catalog]);
+    const known = this.fresh(key);
+    if (known !== undefined) return known;
+    const { count } = await this.es.count({ index: this.index, query: { bool: { filter: [scope] } } });
+    this.counted.set(key, { value: count, at: this.now() });
+    return count;
   }
 }

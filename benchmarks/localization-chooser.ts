@@ -26,8 +26,11 @@
  *   alone or as a cascade (the best few scored again at the model's own size), with the run's cost a region per size;
  * - scoring the regions with the main model's int8 copy (its manifest's `quantized`: LOCALIZE_SCORER=int8, the
  *   service's default), the reference asked whole by the model itself, as the service does.
+ * - the objectness head's boxes among a photo query's candidates (LOCALIZE_OBJECTNESS=always, the default: the answers
+ *   are kept apart from a run without them) and the rule that a part gives way to a larger region holding it
+ *   (LocalizerSettings.containerScore), on the scenes, the plain photos without a trim and the hard negatives.
  * `--reuse` scores the ways of choosing again on the answers a run kept (.cache/localization-chooser/), and measures
- * only what it lacks.
+ * only what it lacks. `--score-sizes ''` measures no smaller size (the int8 copy still).
  *
  * usage: npm run bench:localization-chooser -- [--single 600] [--seed 11] [--score-sizes 192,160,128] [--name N] [--reuse]
  * (LOCALIZE_MAP=float|int8 in the environment: which copy of the localizer computes the maps the candidates come from)
@@ -70,6 +73,8 @@ const seed = Number(argument('seed', '11'));
 /** Where the results go (benchmarks/results/<name>.md); the localizer's map copy is LOCALIZE_MAP's, from the environment. */
 const name = argument('name', seed === 11 ? 'localization-chooser' : `localization-chooser-seed${seed}`);
 const mapCopy = loadConfig(process.env).image.localizeMap;
+/** Whether a photo query's candidates include the objectness head's boxes (LOCALIZE_OBJECTNESS, the service's default). */
+const headBoxes = loadConfig(process.env).image.localizeObjectness === 'always';
 /** bench:rerank's hard-negative dev set (its defaults). */
 const HARD_NEGATIVES = { objects: 300, closeups: 2, seed: 13 };
 
@@ -367,8 +372,9 @@ function learnedRecall(photos: Photo[]): number {
 }
 
 async function main(): Promise<void> {
-  const kept = path.join(CACHE, 'localization-chooser', `answers-${single}-${seed}-${scoreSizes.join('-')}-map-${mapCopy}.json`);
-  const keptHard = path.join(CACHE, 'localization-chooser', `answers-hard-negatives-o${HARD_NEGATIVES.objects}-c${HARD_NEGATIVES.closeups}-seed${HARD_NEGATIVES.seed}-${scoreSizes.join('-')}-map-${mapCopy}.json`);
+  const head = headBoxes ? '-head' : '';
+  const kept = path.join(CACHE, 'localization-chooser', `answers-${single}-${seed}-${scoreSizes.join('-')}-map-${mapCopy}${head}.json`);
+  const keptHard = path.join(CACHE, 'localization-chooser', `answers-hard-negatives-o${HARD_NEGATIVES.objects}-c${HARD_NEGATIVES.closeups}-seed${HARD_NEGATIVES.seed}-${scoreSizes.join('-')}-map-${mapCopy}${head}.json`);
   // --reuse keeps what a run measured and measures what it lacks.
   const tools = reuse && fs.existsSync(kept) && fs.existsSync(keptHard) ? null : await loadTools();
   const measured = reuse && fs.existsSync(kept) ? (JSON.parse(fs.readFileSync(kept, 'utf8')) as Awaited<ReturnType<typeof measure>>) : await measure(tools!);
@@ -451,11 +457,11 @@ async function main(): Promise<void> {
     const reference = photo.regions[0]!;
     return threshold > 0 && reference.candidate.source === 'whole' && regionScore(byService(reference), DEFAULT_LOCALIZER_SETTINGS.gapWeight) >= threshold;
   };
-  const serviceChoice = (photo: Photo, { threshold = DEFAULT_LOCALIZER_SETTINGS.skipScore, minArea = DEFAULT_LOCALIZER_SETTINGS.minRegionArea } = {}): number => {
+  const serviceChoice = (photo: Photo, { threshold = DEFAULT_LOCALIZER_SETTINGS.skipScore, minArea = DEFAULT_LOCALIZER_SETTINGS.minRegionArea, settings = DEFAULT_LOCALIZER_SETTINGS } = {}): number => {
     if (answeredWhole(photo, threshold)) return 0;
     const kept = cascade(byInt8, DEFAULT_LOCALIZER_SETTINGS.rescoreRegions, minArea)(photo);
     const regions = kept.map((i) => photo.regions[i]!);
-    return kept[choose(regions.map((region) => region.candidate), regions.map(byService), photo, DEFAULT_LOCALIZER_SETTINGS, 5).primary]!;
+    return kept[choose(regions.map((region) => region.candidate), regions.map(byService), photo, settings, 5).primary]!;
   };
   const withSkip = (set: Photo[], threshold: number) => ({
     skipped: set.filter((photo) => answeredWhole(photo, threshold)).length / set.length,
@@ -475,6 +481,26 @@ async function main(): Promise<void> {
     return { recall: found / set.length, instead };
   };
   const floorRows = [0, 0.01, 0.02, 0.03, 0.04].map((minArea) => ({ minArea, scene: serviceRecall(photos, minArea), plain: serviceRecall(plainPhotos, minArea), hard: serviceRecall(hardPhotos, minArea) }));
+  // The objectness head's boxes (LOCALIZE_OBJECTNESS=always: the first candidates after the whole photo) and the rule
+  // that a part gives way to a larger region holding it (LocalizerSettings.containerScore), each on and off.
+  const withoutHead = (photo: Photo): Photo => ({ ...photo, regions: photo.regions.filter((region) => region.candidate.source !== 'objectness') });
+  const headRecall = (set: Photo[], useHead: boolean, settings: typeof DEFAULT_LOCALIZER_SETTINGS) =>
+    set.map((photo) => (useHead ? photo : withoutHead(photo))).filter((photo) => photo.regions[serviceChoice(photo, { settings })]!.hybrid[0]![0] === photo.product).length / set.length;
+  const noContainer = { ...DEFAULT_LOCALIZER_SETTINGS, containerScore: undefined };
+  const headWays: Array<{ way: string; head: boolean; settings: typeof DEFAULT_LOCALIZER_SETTINGS }> = [
+    { way: 'without the head\'s boxes, no container rule (before)', head: false, settings: noContainer },
+    { way: "the head's boxes (LOCALIZE_OBJECTNESS=always), no container rule", head: true, settings: noContainer },
+    { way: 'the container rule alone (LOCALIZE_OBJECTNESS=objects)', head: false, settings: DEFAULT_LOCALIZER_SETTINGS },
+    { way: "**the head's boxes and the container rule (the defaults)**", head: true, settings: DEFAULT_LOCALIZER_SETTINGS },
+    ...[0.7, 0.8, 0.9].flatMap((containerScore) =>
+      [0.1, 0.3, 0.5].filter((containerMargin) => containerScore !== DEFAULT_LOCALIZER_SETTINGS.containerScore || containerMargin !== DEFAULT_LOCALIZER_SETTINGS.containerMargin).map((containerMargin) => ({
+        way: `the head's boxes, a container scoring ≥ ${containerScore}, margin ${containerMargin}`,
+        head: true,
+        settings: { ...DEFAULT_LOCALIZER_SETTINGS, containerScore, containerMargin },
+      })),
+    ),
+  ];
+  const headRows = headWays.map(({ way, head, settings }) => ({ way, scene: headRecall(photos, head, settings), plain: headRecall(plainPhotos, head, settings), hard: headRecall(hardPhotos, head, settings) }));
   const hardOracle = hardPhotos.filter((photo) => photo.regions.some((region) => region.hybrid[0]![0] === photo.product)).length / hardPhotos.length;
   const hardCovered = hardPhotos.filter((photo) => photo.regions.some((region) => region.iou >= 0.5)).length / hardPhotos.length;
   const hardWhole = hardPhotos.filter((photo) => photo.regions[0]!.hybrid[0]![0] === photo.product).length / hardPhotos.length;
@@ -485,7 +511,7 @@ async function main(): Promise<void> {
   const oracle = photos.filter((photo) => photo.regions.some((region) => region.hybrid[0]![0] === photo.product)).length / photos.length;
   const covered = photos.filter((photo) => photo.regions.some((region) => region.iou >= 0.5)).length / photos.length;
   const perPhoto = photos.reduce((sum, photo) => sum + photo.regions.length, 0) / photos.length;
-  const command = `${process.env.LOCALIZE_MAP ? `LOCALIZE_MAP=${process.env.LOCALIZE_MAP} ` : ''}npm run bench:localization-chooser -- --single ${single} --seed ${seed}${argument('score-sizes', '') ? ` --score-sizes ${scoreSizes.join(',')}` : ''}${argument('name', '') ? ` --name ${name}` : ''}`;
+  const command = `${process.env.LOCALIZE_MAP ? `LOCALIZE_MAP=${process.env.LOCALIZE_MAP} ` : ''}npm run bench:localization-chooser -- --single ${single} --seed ${seed}${process.argv.includes('--score-sizes') ? ` --score-sizes ${scoreSizes.join(',') || "''"}` : ''}${argument('name', '') ? ` --name ${name}` : ''}`;
   const markdown = `# Choosing the region: how localization picks among its candidates
 
 ${photos.length} single-product scene photos (seed ${seed}: the product beside a distractor that is not in the catalog,
@@ -511,11 +537,15 @@ little more, and pre-ranking by pooled vectors loses too much. The rows that say
 others use every candidate, small ones too (up to LOCALIZE_MAX_REGIONS, ${loadConfig(process.env).image.localizeMaxRegions}). Through the API:
 [scene-search.md](scene-search.md).
 
-Scoring the regions at a smaller input size saves less than it loses: the model's run a region (batches of a photo's
+${
+  scoreSizes.length > 0
+    ? `Scoring the regions at a smaller input size saves less than it loses: the model's run a region (batches of a photo's
 candidates, 2 threads) costs ${scoreSizes.map((size) => `${perRegion(size)} ms at ${size} px`).join(', ')} against ${perRegion(own)} at ${own}, but
 the choice it makes finds fewer products, and a cascade that keeps the choice (the best few scored again at ${own} px,
 a second msearch) saves only the difference between the two sizes' runs.
-
+`
+    : ''
+}
 The main model's int8 copy (LOCALIZE_SCORER=int8, docs/embedding.md) is faster at the model's own size: ${perRegion('int8')} ms of
 model a region against ${perRegion(own)}. Its ranking alone finds a little less, so the service scores its best
 ${DEFAULT_LOCALIZER_SETTINGS.rescoreRegions} again by the model itself, with the reference (LOCALIZE_RESCORE_REGIONS), and
@@ -555,8 +585,19 @@ ${floorRows.map((r) => `| ${r.minArea === 0 ? '0 (every candidate, before)' : `$
 
 The hard-negative photos stay far below the box drawn by hand (bench:rerank): a candidate on a part of the item finds
 that part's close-up, a near duplicate of it, with a larger lead than the whole item finds the item.
+
+## The objectness head's boxes, and a part inside a larger region
+
+${headBoxes ? `The candidates above include the objectness head's ${DEFAULT_LOCALIZER_SETTINGS.objectnessBoxes} best boxes, first after the whole photo (LOCALIZE_OBJECTNESS=always); the rows "without" take them out of each photo's list.` : 'Measured with LOCALIZE_OBJECTNESS=objects: the candidates hold no head boxes, so rows with and without them are the same.'} The
+container rule (LocalizerSettings.containerScore): the chosen region gives way to a larger candidate among those the
+choice is made from (at least ${DEFAULT_LOCALIZER_SETTINGS.containerRatio} × its area, covering ${DEFAULT_LOCALIZER_SETTINGS.containerCover} of it) whose region score reaches the
+threshold, unless the chosen one beats it by the margin. Recall@1 with the service's whole choice, on the three sets above:
+
+| candidates and choice | scene recall@1 | plain photos without a trim | hard-negative queries |
+| --- | --- | --- | --- |
+${headRows.map((r) => `| ${r.way} | ${fixed(r.scene, 3)} | ${fixed(r.plain, 3)} | ${fixed(r.hard, 3)} |`).join('\n')}
 `;
-  writeResult(name, command, { photos: photos.length, oracle, covered, regionsPerPhoto: perPhoto, rows, learned, runCost, plainPhotos: plainPhotos.length, plainWhole, skip: skipRows, hardNegatives: { photos: hardPhotos.length, oracle: hardOracle, covered: hardCovered, whole: hardWhole, skipped: hardSkipped }, floor: floorRows }, markdown);
+  writeResult(name, command, { photos: photos.length, oracle, covered, regionsPerPhoto: perPhoto, rows, learned, runCost, plainPhotos: plainPhotos.length, plainWhole, skip: skipRows, hardNegatives: { photos: hardPhotos.length, oracle: hardOracle, covered: hardCovered, whole: hardWhole, skipped: hardSkipped }, floor: floorRows, head: { boxes: headBoxes, rows: headRows } }, markdown);
   console.log(markdown);
 }
 

@@ -157,6 +157,7 @@ const envSchema = z.object({
   LOCALIZE_SCORER: z.enum(['int8', 'float']).default('int8'),
   LOCALIZE_MAP: z.enum(['int8', 'float']).default('int8'),
   LOCALIZE_RESCORE_REGIONS: z.coerce.number().int().min(0).max(64).default(3),
+  LOCALIZE_OBJECTNESS: z.enum(['always', 'objects']).default('always'),
 
   WEBHOOK_SECRETS: z.string().optional(),
   WEBHOOK_TOLERANCE_S: positiveInt.max(86_400).default(300),
@@ -323,6 +324,11 @@ const configSchema = envSchema
       localizeMap: e.LOCALIZE_MAP,
       /** With LOCALIZE_SCORER=int8: the copy's best regions scored again by the model, the primary chosen among them. */
       localizeRescoreRegions: e.LOCALIZE_RESCORE_REGIONS,
+      /**
+       * Whether the objectness head's boxes are candidates of every localized photo query (`always`) or only of those
+       * asking for `objects` (LocalizerSettings.objectnessPrimary).
+       */
+      localizeObjectness: e.LOCALIZE_OBJECTNESS,
       /** How a query photo is cropped when the request says `crop: "auto"`. */
       queryCrop: e.AUTOCROP === 'model' || e.AUTOCROP === 'localize' ? ('localize' as const) : e.AUTOCROP,
     },

@@ -9,7 +9,7 @@ import type { Logger } from '../logger';
 import { FeatureMapModel, type FeatureMap } from './feature-map';
 import { readLocalizerManifest } from './manifest';
 import { decodeObjectness, loadObjectnessHead, objectnessOutputs, type ObjectnessBox, type ObjectnessWeights } from './objectness';
-import { iou, scdaRegions } from './regions';
+import { intersection, iou, scdaRegions } from './regions';
 
 /**
  * Finding the product in a shopper's photo (docs/search.md, "Localization"): a photo of a product on a plain
@@ -40,9 +40,11 @@ export interface LocalizerSettings {
   /**
    * With `objects`, the learned objectness head's best boxes (core/localization/objectness.ts) come first: up to
    * `objectnessBoxes` with a heat ≥ `objectnessScore`, padded by `objectnessPadding` of their size (0 boxes and no
-   * bonus: the head is not run).
+   * bonus: the head is not run). With `objectnessPrimary` (LOCALIZE_OBJECTNESS=always) a query for the main product
+   * alone gets them too.
    */
   objectnessBoxes: number;
+  objectnessPrimary: boolean;
   objectnessScore: number;
   objectnessPadding: number;
   /** Feature-map thresholds (× the map's mean) whose connected regions become candidates. */
@@ -116,6 +118,18 @@ export interface LocalizerSettings {
    * 0.05–0.2 measured no gain).
    */
   objectnessBonus: number;
+  /**
+   * The chosen region gives way to a larger candidate that holds it (covers at least `containerCover` of its area and
+   * is at least `containerRatio` times as large) when that candidate finds its own first result clearly (region score
+   * ≥ `containerScore`) and the chosen one does not beat it by `containerMargin`: a region on a part of an item finds
+   * that part's close-up (a detail listed as another product) with a larger lead than the whole item finds the item.
+   * The largest-scoring such candidate wins; no `containerScore`: off. Measured offline on every candidate's answers
+   * (benchmarks/results/localization-chooser-head.md).
+   */
+  containerScore?: number;
+  containerMargin: number;
+  containerCover: number;
+  containerRatio: number;
   /** An object is returned when its first score is within this of the best region's. */
   objectMargin: number;
   /**
@@ -127,6 +141,7 @@ export interface LocalizerSettings {
 
 export const DEFAULT_LOCALIZER_SETTINGS: LocalizerSettings = {
   objectnessBoxes: 3,
+  objectnessPrimary: true,
   objectnessScore: 0.02,
   objectnessPadding: 0.1,
   thresholds: [1, 1.5, 2, 2.5, 3],
@@ -148,6 +163,10 @@ export const DEFAULT_LOCALIZER_SETTINGS: LocalizerSettings = {
   objectnessBonus: 0,
   objectMargin: 0.2,
   tightenMargin: 0.03,
+  containerScore: 0.8,
+  containerMargin: 0.3,
+  containerCover: 0.7,
+  containerRatio: 1.5,
 };
 
 export interface Proposal {
@@ -188,11 +207,12 @@ export class Localizer {
     const t1 = performance.now();
     const found: Candidate[] = [];
     const { objectnessBoxes, objectnessScore: minScore, objectnessPadding: padding, objectnessBonus } = this.settings;
-    // The head's boxes, for `objects` requests only: the best few are candidates, the best 8 also score every candidate
-    // (Candidate.objectness). Measured: +0.044 multi-object recall for 3 more regions, no gain for the primary alone
-    // (benchmarks/results/localization-objectness-sweep.md), so a plain photo query does not pay for them.
+    // The head's boxes, for `objects` requests and, with objectnessPrimary, every query: the best few are candidates,
+    // the best 8 also score every candidate (Candidate.objectness). Measured: +0.044 multi-object recall for 3 more
+    // regions (benchmarks/results/localization-objectness-sweep.md); for the main product alone, with the container
+    // rule of `choose`, scenes 0.772 → 0.797 and 0.770 → 0.777 on two dev sets (localization-chooser-head*.md).
     let seen: ObjectnessBox[] = [];
-    if (this.objectness && objects && (objectnessBoxes > 0 || objectnessBonus > 0)) {
+    if (this.objectness && (objects || this.settings.objectnessPrimary) && (objectnessBoxes > 0 || objectnessBonus > 0)) {
       const outputs = objectnessOutputs(this.objectness, map);
       seen = decodeObjectness(outputs, map.width, map.height, image, { maxBoxes: Math.max(8, objectnessBoxes), minScore, padding, iouThreshold: 0.7 });
       for (const { box } of seen.slice(0, objectnessBoxes)) found.push({ box, source: 'objectness', label: null });
@@ -251,7 +271,7 @@ export async function createLocalizer(config: Config, logger: Logger): Promise<L
     await model.close();
   }
   const detector = await Detector.load(resolveDetectorManifest(), config.onnx, log);
-  const settings = { ...DEFAULT_LOCALIZER_SETTINGS, maxRegions: config.image.localizeMaxRegions, primaryRegions: config.image.localizePrimaryRegions, skipScore: config.image.localizeSkipScore, rescoreRegions: config.image.localizeRescoreRegions };
+  const settings = { ...DEFAULT_LOCALIZER_SETTINGS, maxRegions: config.image.localizeMaxRegions, primaryRegions: config.image.localizePrimaryRegions, skipScore: config.image.localizeSkipScore, rescoreRegions: config.image.localizeRescoreRegions, objectnessPrimary: config.image.localizeObjectness === 'always' };
   return new Localizer(featureMap, detector, settings, loadObjectnessHead());
 }
 
@@ -290,7 +310,7 @@ export function choose(
   candidates: Candidate[],
   answers: RegionAnswer[],
   size: { width: number; height: number },
-  settings: Pick<LocalizerSettings, 'wholeMargin' | 'objectMargin' | 'tightenMargin'> & Partial<Pick<LocalizerSettings, 'objectnessBonus' | 'gapWeight'>>,
+  settings: Pick<LocalizerSettings, 'wholeMargin' | 'objectMargin' | 'tightenMargin'> & Partial<Pick<LocalizerSettings, 'objectnessBonus' | 'gapWeight' | 'containerScore' | 'containerMargin' | 'containerCover' | 'containerRatio'>>,
   maxObjects: number,
 ): Choice {
   const bonus = settings.objectnessBonus ?? 0;
@@ -314,7 +334,20 @@ export function choose(
     }
     return tightest;
   };
-  const primary = tighten(answers.length > 0 && scoreOf(best) >= scoreOf(0) + settings.wholeMargin ? best : 0);
+  // A larger candidate holding the chosen region that finds its own first result clearly, unless clearly beaten.
+  const container = (i: number): number => {
+    const { containerScore, containerMargin = 0, containerCover = 1, containerRatio = 1 } = settings;
+    if (containerScore === undefined) return i;
+    const inner = boxOf(i);
+    let holder = i;
+    for (let j = 0; j < candidates.length; j++) {
+      if (j === i || answers[j]!.firstId === undefined || catalogScore[j]! < containerScore || catalogScore[i]! >= catalogScore[j]! + containerMargin) continue;
+      if (area(j) < containerRatio * area(i) || intersection(boxOf(j), inner) < containerCover * area(i)) continue;
+      if (holder === i || catalogScore[j]! > catalogScore[holder]!) holder = j;
+    }
+    return holder;
+  };
+  const primary = container(tighten(answers.length > 0 && scoreOf(best) >= scoreOf(0) + settings.wholeMargin ? best : 0));
   const objects: number[] = [];
   // An object's first score must be within the margin of the best first score: the lead orders the objects but does
   // not exclude one (measured: with the lead in the margin too, multi-object recall fell from 0.70 to 0.56).

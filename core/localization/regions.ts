@@ -112,13 +112,17 @@ export function scdaRegions(map: ActivationMap, imageWidth: number, imageHeight:
   return regions.sort((a, b) => b.mass - a.mass);
 }
 
-/** Intersection over union of two boxes. */
-export function iou(a: CropBox, b: CropBox): number {
+/** The area two boxes share. */
+export function intersection(a: CropBox, b: CropBox): number {
   const w = Math.min(a.left + a.width, b.left + b.width) - Math.max(a.left, b.left);
   const h = Math.min(a.top + a.height, b.top + b.height) - Math.max(a.top, b.top);
-  if (w <= 0 || h <= 0) return 0;
-  const inter = w * h;
-  return inter / (a.width * a.height + b.width * b.height - inter);
+  return w <= 0 || h <= 0 ? 0 : w * h;
+}
+
+/** Intersection over union of two boxes. */
+export function iou(a: CropBox, b: CropBox): number {
+  const inter = intersection(a, b);
+  return inter === 0 ? 0 : inter / (a.width * a.height + b.width * b.height - inter);
 }
 
 /**

@@ -38,12 +38,13 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ HYBRID_LEAD_SHARE: 'half' })).toThrow(/HYBRID_LEAD_SHARE/);
   });
 
-  it('LOCALIZE_SCORER / LOCALIZE_MAP: int8 by default, or float; LOCALIZE_RESCORE_REGIONS 0–64, 3 by default', () => {
-    expect(loadConfig({}).image).toMatchObject({ localizeScorer: 'int8', localizeMap: 'int8', localizeRescoreRegions: 3 });
-    expect(loadConfig({ LOCALIZE_SCORER: 'float', LOCALIZE_MAP: 'float', LOCALIZE_RESCORE_REGIONS: '0' }).image).toMatchObject({ localizeScorer: 'float', localizeMap: 'float', localizeRescoreRegions: 0 });
+  it('LOCALIZE_SCORER / LOCALIZE_MAP: int8 by default, or float; LOCALIZE_RESCORE_REGIONS 0–64, 3 by default; LOCALIZE_OBJECTNESS always or objects', () => {
+    expect(loadConfig({}).image).toMatchObject({ localizeScorer: 'int8', localizeMap: 'int8', localizeRescoreRegions: 3, localizeObjectness: 'always' });
+    expect(loadConfig({ LOCALIZE_SCORER: 'float', LOCALIZE_MAP: 'float', LOCALIZE_RESCORE_REGIONS: '0', LOCALIZE_OBJECTNESS: 'objects' }).image).toMatchObject({ localizeScorer: 'float', localizeMap: 'float', localizeRescoreRegions: 0, localizeObjectness: 'objects' });
     expect(() => loadConfig({ LOCALIZE_SCORER: 'fp16' })).toThrow(/LOCALIZE_SCORER/);
     expect(() => loadConfig({ LOCALIZE_MAP: 'int4' })).toThrow(/LOCALIZE_MAP/);
     expect(() => loadConfig({ LOCALIZE_RESCORE_REGIONS: '65' })).toThrow(/LOCALIZE_RESCORE_REGIONS/);
+    expect(() => loadConfig({ LOCALIZE_OBJECTNESS: 'never' })).toThrow(/LOCALIZE_OBJECTNESS/);
   });
 
   it('parses and types every variable', () => {

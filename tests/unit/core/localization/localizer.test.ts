@@ -50,6 +50,33 @@ describe('choose: tightening', () => {
   });
 });
 
+describe('choose: a part inside a larger region', () => {
+  // The whole item (1) holds a part of it (2), which finds that part's close-up (another product) with a larger lead.
+  const candidates = [candidate(null, 'whole'), candidate(box(50, 30, 300, 240)), candidate(box(80, 60, 100, 90)), candidate(box(300, 200, 100, 100))];
+  const settings = { wholeMargin: 0.05, objectMargin: 0.1, tightenMargin: 0.03, gapWeight: 2, containerScore: 0.8, containerMargin: 0.3, containerCover: 0.7, containerRatio: 1.5 };
+  const answers = (part: number) => [
+    { firstId: 'a', firstScore: 0.6, secondScore: 0.58 },
+    { firstId: 'item', firstScore: 0.8, secondScore: 0.75 }, // region score 0.9
+    { firstId: 'close-up', firstScore: 0.9, secondScore: 0.9 - part }, // region score 0.9 + 2 × part
+    { firstId: 'c', firstScore: 0.7, secondScore: 0.69 },
+  ];
+
+  it('gives way to the larger region that holds it and finds its own product clearly, unless it beats it by the margin', () => {
+    expect(choose(candidates, answers(0.1), size, settings, 5).primary).toBe(1);
+    expect(choose(candidates, answers(0.1), size, { ...settings, containerScore: undefined }, 5).primary).toBe(2);
+    // 1.2 against 0.9: not clearly beaten (by 0.3) … 1.3: beaten.
+    expect(choose(candidates, answers(0.14), size, settings, 5).primary).toBe(1);
+    expect(choose(candidates, answers(0.2), size, settings, 5).primary).toBe(2);
+  });
+
+  it('only for a region that the larger one covers, at least containerRatio times as large, and finds clearly', () => {
+    expect(choose(candidates, answers(0.1), size, { ...settings, containerScore: 0.95 }, 5).primary).toBe(2);
+    expect(choose(candidates, answers(0.1), size, { ...settings, containerRatio: 10 }, 5).primary).toBe(2);
+    const beside = [...candidates.slice(0, 2), candidate(box(300, 30, 100, 90)), candidates[3]!];
+    expect(choose(beside, answers(0.1), size, settings, 5).primary).toBe(2);
+  });
+});
+
 describe('choose: objectness', () => {
   it('adds the bonus × objectness to a region\'s first score: a region that frames a thing beats a slightly better background patch', () => {
     const candidates: Candidate[] = [candidate(null, 'whole'), { ...candidate(box(0, 0, 100, 100)), objectness: 0.1 }, { ...candidate(box(200, 100, 150, 150), 'objectness'), objectness: 0.9 }];
@@ -135,8 +162,11 @@ describe('Localizer.propose', () => {
     for (const c of candidates.slice(3)) expect(c.objectness).toBeGreaterThanOrEqual(0);
     const without = await new Localizer(fakeModel({ n: 0 }), null, { ...settings, objectnessBoxes: 0 }, head).propose(noisy, true);
     expect(without.candidates.some((c) => c.source === 'objectness')).toBe(false);
-    // A photo query without objects does not run the head (no gain measured for the primary region alone).
-    const plainQuery = await new Localizer(fakeModel({ n: 0 }), null, settings, head).propose(noisy, false);
+    // A photo query without objects gets the head's boxes too (objectnessPrimary, LOCALIZE_OBJECTNESS=always), and
+    // does not run the head with LOCALIZE_OBJECTNESS=objects.
+    const primaryQuery = await new Localizer(fakeModel({ n: 0 }), null, settings, head).propose(noisy, false);
+    expect(primaryQuery.candidates.map((c) => c.source).slice(0, 3)).toEqual(['whole', 'objectness', 'objectness']);
+    const plainQuery = await new Localizer(fakeModel({ n: 0 }), null, { ...settings, objectnessPrimary: false }, head).propose(noisy, false);
     expect(plainQuery.candidates.some((c) => c.source === 'objectness' || c.objectness !== undefined)).toBe(false);
   });
 

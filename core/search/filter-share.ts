@@ -26,11 +26,10 @@ export const FILTER_SHARE_TTL_MS = 60_000;
  * counts in flight. Counts are kept `ttlMs`.
  */
 export class FilterShare {
-  /** Counts by key: a filter's share (`[catalog, filters]`) or a catalog's size (`[catalog]`), with when counted. */
-  private readonly counted: LRUCache<string, { value: number; at: number }>;
+  /** Counts by key, each kept `ttlMs`: a filter's share (`[catalog, filters]`) or a catalog's size (`[catalog]`). */
+  private readonly counted: LRUCache<string, number>;
   /** The filters being counted now. */
   private readonly counting = new Set<string>();
-  private readonly ttlMs: number;
   private readonly maxCounting: number;
 
   constructor(
@@ -38,10 +37,10 @@ export class FilterShare {
     private readonly index: string,
     options: { ttlMs: number; max?: number; maxCounting?: number },
     private readonly logger: Logger,
-    private readonly now: () => number = Date.now,
+    now: () => number = Date.now,
   ) {
-    this.counted = new LRUCache({ max: options.max ?? 1000 });
-    this.ttlMs = options.ttlMs;
+    // The clock read at every look-up (ttlResolution 0), so that a count is used exactly ttlMs.
+    this.counted = new LRUCache({ max: options.max ?? 1000, ttl: options.ttlMs, ttlResolution: 0, perf: { now } });
     this.maxCounting = options.maxCounting ?? 2;
   }
 
@@ -49,15 +48,10 @@ export class FilterShare {
   share(catalog: string, filters: FilterClause[]): number | undefined {
     if (filters.length === 0) return 1;
     const key = JSON.stringify([catalog, filters]);
-    const known = this.fresh(key);
+    const known = this.counted.get(key);
     if (known !== undefined) return known;
     if (!this.counting.has(key) && this.counting.size < this.maxCounting) void this.count(key, catalog, filters);
     return undefined;
-  }
-
-  private fresh(key: string): number | undefined {
-    const known = this.counted.get(key);
-    return known && this.now() - known.at <= this.ttlMs ? known.value : undefined;
   }
 
   private async count(key: string, catalog: string, filters: FilterClause[]): Promise<void> {
@@ -65,7 +59,7 @@ export class FilterShare {
     try {
       const scope = catalogFilter(catalog);
       const [passing, all] = await Promise.all([this.es.count({ index: this.index, query: { bool: { filter: [scope, ...filters] } } }), this.size(catalog, scope)]);
-      this.counted.set(key, { value: all > 0 ? passing.count / all : 1, at: this.now() });
+      this.counted.set(key, all > 0 ? passing.count / all : 1);
     } catch (error) {
       // Unknown stays unknown: the search asks every model, which is never worse in recall.
       this.logger.warn({ err: error }, 'counting the products a filter passes failed');
@@ -77,10 +71,10 @@ export class FilterShare {
   /** The catalog's products: every filter's share is of them, so counted once a `ttlMs`, not once a filter. */
   private async size(catalog: string, scope: FilterClause): Promise<number> {
     const key = JSON.stringify([catalog]);
-    const known = this.fresh(key);
+    const known = this.counted.get(key);
     if (known !== undefined) return known;
     const { count } = await this.es.count({ index: this.index, query: { bool: { filter: [scope] } } });
-    this.counted.set(key, { value: count, at: this.now() });
+    this.counted.set(key, count);
     return count;
   }
 }

@@ -85,16 +85,17 @@ describe('FilterShare', () => {
   });
 
   it('a share is kept ttlMs, then counted again', async () => {
-    let now = 0;
+    // Not 0: lru-cache takes an entry stored at time 0 for one without a TTL (no real clock reads 0).
+    let now = 1_000;
     const counts = { total: 100, passing: 50 };
     const { es, count, answer } = fakeEs(counts);
     const shares = new FilterShare(es, 'products', { ttlMs: 60_000 }, logger, () => now);
     shares.share('default', available);
     answer();
     await settle();
-    now = 60_000;
+    now = 61_000;
     expect(shares.share('default', available)).toBe(0.5);
-    now = 60_001;
+    now = 61_001;
     counts.passing = 10;
     expect(shares.share('default', available)).toBeUndefined();
     answer();

@@ -29,7 +29,7 @@ import { createElasticsearchClient } from '../core/search/elasticsearch';
 import { buildFilterClauses } from '../core/search/filters';
 import { buildDevSet } from './lib/devset';
 import { row } from './lib/embed';
-import { recall, RECALL_DEPTH } from './lib/knn-measure';
+import { filterShares, recall, RECALL_DEPTH } from './lib/knn-measure';
 import { fixed, latencyStats, writeResult, type LatencyStats } from './lib/report';
 import { scaleCatalog } from './lib/scale-catalog';
 import { benchAlias } from './lib/scale-measure';
@@ -163,7 +163,7 @@ async function main(): Promise<void> {
     const random = seededRandom(5);
     const clauses = Object.fromEntries(LEVELS.map((level) => [level, buildFilterClauses(FILTER_LEVELS[level]!.filters ?? {})]));
     // The share of the catalog each filter passes, by which the API chooses (HYBRID_CANDIDATES=auto: core/search/filter-share.ts).
-    const shares = Object.fromEntries(await Promise.all(LEVELS.map(async (level) => [level, (await es.count({ index: alias, query: { bool: { filter: clauses[level]! } } })).count / size] as const)));
+    const shares = await filterShares(es, alias, clauses, size);
     /** Query `q`'s hybrid at `level` with the candidates of `way`: the service's two requests, timed. */
     const hybrid = async (q: number, level: string, way: HybridCandidates) => {
       const vectors = Object.fromEntries(Object.keys(weights).map((id) => [id, Array.from(row(queries[id]!, dims[id]!, q))]));

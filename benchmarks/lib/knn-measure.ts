@@ -56,6 +56,11 @@ export async function timedSearch(es: Client, index: string, body: Record<string
   return { ms: performance.now() - started, ids: response.hits.hits.map((hit) => hit._id!) };
 }
 
+/** The share of an index's `total` products that each set of filter clauses passes (what the API's FilterShare counts). */
+export async function filterShares(es: Client, index: string, clauses: Record<string, FilterClause[]>, total: number): Promise<Record<string, number>> {
+  return Object.fromEntries(await Promise.all(Object.entries(clauses).map(async ([level, filter]) => [level, (await es.count({ index, query: { bool: { filter } } })).count / total] as const)));
+}
+
 /**
  * The hybrid search as the API runs it by default (two requests; HYBRID_CANDIDATES=auto, `share` the part of the
  * catalog that `filters` pass, as the API counts it), timed.

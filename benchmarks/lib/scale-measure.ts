@@ -11,7 +11,7 @@ import { buildFilterClauses } from '../../core/search/filters';
 import { createBenchIndex } from './bench-index';
 import { forceMerge, sampleHeap, segments, waitForMerges, type Segments } from './es-monitor';
 import { indexFootprint, type IndexFootprint } from './index-footprint';
-import { exactCopyProperties, exactField, knnRequest, recall, runShuffled, timedHybrid, timedSearch, type Timed } from './knn-measure';
+import { exactCopyProperties, exactField, filterShares, knnRequest, recall, runShuffled, timedHybrid, timedSearch, type Timed } from './knn-measure';
 import { latencyStats, type LatencyStats } from './report';
 import type { ScaleCatalog } from './scale-catalog';
 import { API_VARIANTS, CONFIGS, FILTER_HEURISTICS, FILTER_LEVELS, LEVELS, SWEEP, SWEEP_OVERSAMPLE, mean, type Queries } from './scale-setup';
@@ -181,7 +181,7 @@ export async function measureConfig(options: MeasureOptions): Promise<ScaleResul
       ...specs.map((spec) => ({ field: vectorField(spec.modelId), type: spec.index.type, dims: spec.dims, m: spec.index.m, catalog: true })),
       ...specs.map((spec) => ({ field: exactField(spec.modelId), type: 'flat' as const, dims: spec.dims, m: spec.index.m, catalog: false })),
     ]);
-    const filtersPassing = Object.fromEntries(await Promise.all(LEVELS.map(async (level) => [level, (await es.count({ index, query: { bool: { filter: clauses[level]! } } })).count / footprint.documents] as const)));
+    const filtersPassing = await filterShares(es, index, clauses, footprint.documents);
 
     // Exact search of the same filtered set: once per size (every configuration has the same flat copies).
     const all = cases(LEVELS, models);

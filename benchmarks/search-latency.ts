@@ -20,6 +20,7 @@
  * usage: npm run bench:search-latency -- [--sizes 10000,100000] [--queries 400] [--scenes 200] [--photos 1] [--force-merge] [--api-node-flags '--single-threaded-gc --max-semi-space-size=2;']
  * (services up: npm run services:up; the API runs from dist/: npm run build)
  */
+import type { Client } from '@elastic/elasticsearch';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -102,6 +103,30 @@ interface Direct {
   direct: number;
   directCatalog: number;
   directAll: number;
+  /** The same requests with each filter clause its own entry of the kNN filter list (filtered queries only). */
+  directSplit: number;
+}
+
+/**
+ * The client as the API's requests reached Elasticsearch before 2026-12-07: each filter clause an entry of its own in
+ * every kNN clause's filter list (over nested vectors, one join from products to photos per entry) instead of one
+ * `bool` of them (core/search/filters.ts knnFilter). Everything else is the same request.
+ */
+function splitFilters(es: Client): Client {
+  const split = (body: Record<string, unknown>) => {
+    if (!Array.isArray(body.knn)) return body;
+    const knn = (body.knn as Array<Record<string, unknown>>).map((clause) => {
+      const [only, ...rest] = (clause.filter as Array<{ bool?: { filter?: unknown[] } }> | undefined) ?? [];
+      return rest.length === 0 && only?.bool?.filter && Object.keys(only.bool).length === 1 ? { ...clause, filter: only.bool.filter } : clause;
+    });
+    return { ...body, knn };
+  };
+  return new Proxy(es, {
+    get(target, property, receiver) {
+      if (property !== 'msearch') return Reflect.get(target, property, receiver);
+      return (params: { searches: Array<Record<string, unknown>> }) => target.msearch({ ...params, searches: params.searches.map(split) } as never);
+    },
+  });
 }
 
 function summarise(samples: Array<Sample & Direct>) {
@@ -115,6 +140,7 @@ function summarise(samples: Array<Sample & Direct>) {
     direct_es: stats(samples.map((s) => s.direct)),
     direct_es_catalog: stats(samples.map((s) => s.directCatalog)),
     direct_es_all_candidates: stats(samples.map((s) => s.directAll)),
+    direct_es_split: stats(samples.map((s) => s.directSplit)),
     overhead_ms: stats(overhead),
     /** The API's own share of the end-to-end time: mean overhead over mean wall time. */
     overhead_share: overhead.reduce((a, b) => a + b, 0) / samples.reduce((a, s) => a + s.wall, 0),
@@ -198,10 +224,10 @@ async function main(): Promise<void> {
           return { wall: ms, ...(answer.timings_ms as Omit<Sample, 'wall'>) };
         };
         // Which models propose the hybrid's candidates: as the API chooses them (HYBRID_CANDIDATES), unless told.
-        const direct = async (q: number, filters?: SearchFilters, models: string[] = modelIds, catalog = false, candidates: HybridCandidates = hybridCandidates(config.search.hybridCandidates, buildFilterClauses(filters).length > 0)): Promise<number> => {
+        const direct = async (q: number, filters?: SearchFilters, models: string[] = modelIds, catalog = false, candidates: HybridCandidates = hybridCandidates(config.search.hybridCandidates, buildFilterClauses(filters).length > 0), client: Client = es): Promise<number> => {
           // The same code as the API (one request, or two for the hybrid) with the official client, as the API uses it.
           const started = performance.now();
-          const { hits } = await searchCatalog(es, alias, {
+          const { hits } = await searchCatalog(client, alias, {
             vectors: Object.fromEntries(models.map((id) => [id, Array.from(row(queryVectors[id]!, dims[id]!, q))])),
             weights,
             size: 10,
@@ -214,6 +240,7 @@ async function main(): Promise<void> {
           return hits.length > 0 ? performance.now() - started : NaN;
         };
 
+        const unjoined = splitFilters(es);
         // Warm-up: the first requests load graphs into the page cache and JIT the API's code paths.
         for (let q = 0; q < 40; q++) {
           await upload(q % uploads.length);
@@ -234,13 +261,15 @@ async function main(): Promise<void> {
           const viaEs = () => direct(q, filters, kind === vector ? modelIds.slice(0, 1) : modelIds);
           // The API and each direct way in a random order, so that none always finds the caches warmer.
           let sample: Sample | undefined;
-          const times = { direct: NaN, directCatalog: NaN, directAll: NaN };
+          const times = { direct: NaN, directCatalog: NaN, directAll: NaN, directSplit: NaN };
           const ways = [
             async () => void (sample = await viaApi()),
             async () => void (times.direct = await viaEs()),
             async () => void (times.directCatalog = await direct(q, filters, kind === vector ? modelIds.slice(0, 1) : modelIds, true)),
             // Candidates from every model (HYBRID_CANDIDATES=all); NaN for one model (no candidates step).
             async () => void (times.directAll = kind === vector ? NaN : await direct(q, filters, modelIds, false, 'all')),
+            // The filter clauses joined to the photos one by one, as before 2026-12-07 (filtered queries only).
+            async () => void (times.directSplit = kind === filtered ? await direct(q, filters, modelIds, false, undefined, unjoined) : NaN),
           ];
           for (const way of shuffle(ways, random)) await way();
           kind.push({ ...sample!, ...times });
@@ -302,6 +331,7 @@ ${line('**end to end (client)**', (s) => s.wall)}
 ${line('Elasticsearch direct, same requests', (s) => s.direct_es)}
 ${line('Elasticsearch direct with the catalog filter (an index of several catalogs)', (s) => s.direct_es_catalog)}
 ${line('Elasticsearch direct, candidates from every model (`HYBRID_CANDIDATES=all`; the unfiltered search before 2026-12-07)', (s) => s.direct_es_all_candidates)}
+${line('Elasticsearch direct, each filter clause joined to the photos on its own (the filtered search before 2026-12-07)', (s) => s.direct_es_split)}
 ${line('API overhead (end to end − decode − embed − direct)', (s) => s.overhead_ms)}
 
 API overhead as a share of the end-to-end time, p50 overhead ÷ p50 end to end, and mean ÷ mean (where the tails
@@ -338,7 +368,7 @@ real catalog without embedding 100,000 images on 2 cores.${photoCount > 1 ? ` Ea
 model) with the same query vectors and the official client, as the API does; the overhead is everything else the API
 does: HTTP and multipart parsing, validation, the response. The index holds one catalog, so the API leaves the
 catalog filter out (core/search/catalog-scope.ts), as "Elasticsearch direct" does; the row "with the catalog filter"
-is what every search would cost with it (an index of several catalogs); the row "candidates from every model" asks each model for the hybrid's candidates, as the API does for a search with filters; without filters it asks the model weighted most alone (\`HYBRID_CANDIDATES=auto\`, docs/search.md). The load client is node:http with keep-alive.
+is what every search would cost with it (an index of several catalogs); the row "candidates from every model" asks each model for the hybrid's candidates, as the API does for a search with filters; without filters it asks the model weighted most alone (\`HYBRID_CANDIDATES=auto\`, docs/search.md); the row "each filter clause joined to the photos on its own" sends the filtered requests as the API sent them before 2026-12-07, every filter clause an entry of its own in each kNN clause's filter list, which Elasticsearch joins from products to their photos one by one, where now one \`bool\` of them is joined once (core/search/filters.ts). The load client is node:http with keep-alive.
 `;
   const photosArgument = `${photoCount > 1 ? ` --photos ${photoCount}` : ''}${mergeAfterLoad ? ' --force-merge' : ''}`;
   writeResult(`search-latency${photoCount > 1 ? `-${photoCount}-photos` : ''}${mergeAfterLoad ? '-merged' : ''}`, `npm run bench:search-latency -- --sizes ${sizes.join(',')} --queries ${queryCount} --scenes ${sceneCount}${photosArgument} --api-node-flags '${nodeFlags.join(';')}'`, { index_type: config.vectors.defaults.type, weights, filters: FILTERS, photos_per_product: photoCount, results }, markdown);

@@ -94,6 +94,17 @@ export interface KnnClauseOptions {
 }
 
 /**
+ * The pre-filter of a kNN clause: one clause as it is, several as one `bool` of them. Over the nested photo vectors
+ * Elasticsearch turns each entry of a kNN filter list into a join from the products that pass it to their photos, one
+ * join per entry, and intersects the photos; one `bool` is joined once, after the product fields are intersected (at
+ * 1,000,000 products, a filter passing half the catalog: kNN p50 18 → 13 ms; price, stock and size: 14 → 7 ms;
+ * docs/search.md). The same documents pass either way.
+ */
+export function knnFilter(filters: FilterClause[]): FilterClause[] {
+  return filters.length > 1 ? [{ bool: { filter: filters } }] : filters;
+}
+
+/**
  * One kNN clause with its pre-filter. Several of them (one per model, each with a boost) make a hybrid query. Over the
  * nested photo vectors, k counts products (each product scored by its best photo), and the filters on product fields
  * stay pre-filters.
@@ -104,7 +115,7 @@ export function knnClause(options: KnnClauseOptions): Record<string, unknown> {
     query_vector: options.vector,
     k: options.k,
     num_candidates: Math.max(options.numCandidates, options.k),
-    ...(options.filters.length > 0 ? { filter: options.filters } : {}),
+    ...(options.filters.length > 0 ? { filter: knnFilter(options.filters) } : {}),
     ...(options.boost !== undefined ? { boost: options.boost } : {}),
     ...(options.similarity !== undefined ? { similarity: options.similarity } : {}),
     ...(options.innerHits !== undefined ? { inner_hits: { name: options.innerHits, size: 1, _source: options.innerHitsSource ?? false } } : {}),

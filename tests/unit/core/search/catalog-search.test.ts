@@ -61,7 +61,7 @@ describe('catalog search', () => {
 
   it('hybrid step 2: the same clauses over exactly the candidates, so each gets every model share; num_candidates covers every photo they may have (an exact search)', () => {
     const candidates = ['p1', 'p2', 'p3'];
-    const restricted = [...filters, { ids: { values: candidates } }];
+    const restricted = [{ bool: { filter: [...filters, { ids: { values: candidates } }] } }];
     expect(buildFusionBody({ vectors, weights: { a: 3, b: 1 }, size: 2, filters, mode: 'knn', facets: true }, candidates)).toEqual({
       size: 2,
       _source: PRODUCT_FIELDS,

@@ -1,4 +1,4 @@
-import { buildFilterClauses, catalogFilter, filtersSchema, knnClause, matchesFilters } from '../../../../core/search/filters';
+import { buildFilterClauses, catalogFilter, filtersSchema, knnClause, knnFilter, matchesFilters } from '../../../../core/search/filters';
 
 describe('filters', () => {
   it('turns each filter into a clause', () => {
@@ -39,6 +39,14 @@ describe('filters', () => {
     expect(knnClause({ field: 'vectors.a', vector: [1, 0], k: 10, numCandidates: 5, filters: [{ term: { available: true } }], boost: 0.7 })).toEqual({
       field: 'vectors.a', query_vector: [1, 0], k: 10, num_candidates: 10, filter: [{ term: { available: true } }], boost: 0.7,
     });
+  });
+
+  it('joins several filter clauses to the photos once: one bool of them, the same conjunction', () => {
+    const clauses = buildFilterClauses({ price: { lte: 100 }, available: true, sizes: ['M'] });
+    expect(clauses).toHaveLength(3);
+    expect(knnClause({ field: 'vectors.a', vector: [1, 0], k: 10, numCandidates: 100, filters: clauses }).filter).toEqual([{ bool: { filter: clauses } }]);
+    expect(knnFilter([])).toEqual([]);
+    expect(knnFilter(clauses.slice(0, 1))).toEqual(clauses.slice(0, 1));
   });
 });
 

@@ -1,5 +1,5 @@
 /**
- * `npm run bench:hybrid-candidates -- [--size 1000000] [--config int8] [--queries 100] [--heuristic acorn|fanout]`:
+ * `npm run bench:hybrid-candidates -- [--size 1000000] [--config int8] [--queries 100] [--heuristic acorn|fanout] [--levels all,half,twentieth,quarter,eighth]`:
  * which models should propose a hybrid search's candidates (HYBRID_CANDIDATES): the model weighted most (`lead`) or
  * every model (`all`), under Lucene's way of searching the graph under a filter that the index has
  * (`index.dense_vector.hnsw_filter_heuristic`: the catalog index sets `fanout`) or `--heuristic` sets for the run (the
@@ -10,9 +10,9 @@
  * catalog-scale benchmark's dev-set photos of real catalog products (640 px JPEGs, every distortion), embedded as the
  * API embeds them. For each filter level of that benchmark, the exact hybrid top 10 (Σ wᵢ · cosᵢ over every product
  * that passes, computed here from the catalog's own vectors: the real products' and the generated ones' files) is the
- * truth; both ways run the service's two requests (core/search/catalog-search.ts) in a random order per query:
+ * truth; the ways run the service's two requests (core/search/catalog-search.ts) in a random order per query:
  * recall@10 of the exact hybrid, the first result the same as the exact one's, recall@1 of the real product (no
- * filter), and the time of the two requests. Writes benchmarks/results/hybrid-candidates-<heuristic>.{md,json} (with -<config> after the heuristic for a configuration other than int8).
+ * filter), and the time of the two requests. Writes benchmarks/results/hybrid-candidates-<heuristic>.{md,json} (with -<config> after the heuristic for a configuration other than int8, and the levels' names after that when `--levels` names them).
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -29,30 +29,49 @@ import { createElasticsearchClient } from '../core/search/elasticsearch';
 import { buildFilterClauses } from '../core/search/filters';
 import { buildDevSet } from './lib/devset';
 import { row } from './lib/embed';
-import { filterShares, recall, RECALL_DEPTH } from './lib/knn-measure';
+import { filterShares, recall, RECALL_DEPTH, splitFilters } from './lib/knn-measure';
 import { fixed, latencyStats, writeResult, type LatencyStats } from './lib/report';
 import { scaleCatalog } from './lib/scale-catalog';
 import { benchAlias } from './lib/scale-measure';
-import { FILTER_LEVELS, LEVELS } from './lib/scale-setup';
+import { FILTER_LEVELS as SCALE_LEVELS, LEVELS as SCALE_LEVEL_NAMES } from './lib/scale-setup';
 import { cacheKey, cachedEmbeddings } from './lib/vector-cache';
 
-const { values: args } = parseArgs({ options: { size: { type: 'string', default: '1000000' }, config: { type: 'string', default: 'int8' }, queries: { type: 'string', default: '100' }, heuristic: { type: 'string' } } });
+const { values: args } = parseArgs({ options: { size: { type: 'string', default: '1000000' }, config: { type: 'string', default: 'int8' }, queries: { type: 'string', default: '100' }, heuristic: { type: 'string' }, levels: { type: 'string' } } });
+/**
+ * Filter levels: catalog-scale's three (no filter, ≈ 50 %, ≈ 5 %), and between them, for where the choice of
+ * HYBRID_LEAD_SHARE turns (`--levels`, comma-separated names): ≈ 25 % (in stock, price ≤ 97.2) and ≈ 13 %
+ * (bench:search-latency's filter: price ≤ 100, in stock, size M).
+ */
+const FILTER_LEVELS: typeof SCALE_LEVELS = {
+  ...SCALE_LEVELS,
+  quarter: { label: '≈ 25 % pass', filters: { available: true, price: { lte: 97.2 } } },
+  eighth: { label: '≈ 13 % pass', filters: { price: { lte: 100 }, available: true, sizes: ['M'] } },
+};
+const LEVELS = args.levels ? args.levels.split(',') : SCALE_LEVEL_NAMES;
+for (const level of LEVELS) if (!FILTER_LEVELS[level]) throw new Error(`--levels: one of ${Object.keys(FILTER_LEVELS).join(', ')}, not ${level}`);
+/** The levels' definitions (for the default levels the same object as catalog-scale's, so the same cache key). */
+const LEVEL_FILTERS = args.levels ? Object.fromEntries(LEVELS.map((level) => [level, FILTER_LEVELS[level]!])) : SCALE_LEVELS;
 const heuristic = args.heuristic;
 if (heuristic !== undefined && !['acorn', 'fanout'].includes(heuristic)) throw new Error(`--heuristic: acorn or fanout, not ${heuristic}`);
 const HEURISTIC_SETTING = 'index.dense_vector.hnsw_filter_heuristic';
 const size = Number(args.size);
 const configName = args.config!;
 const queryCount = Number(args.queries);
-const command = `npm run bench:hybrid-candidates -- --size ${size} --config ${configName} --queries ${queryCount}${heuristic ? ` --heuristic ${heuristic}` : ''}`;
+const command = `npm run bench:hybrid-candidates -- --size ${size} --config ${configName} --queries ${queryCount}${heuristic ? ` --heuristic ${heuristic}` : ''}${args.levels ? ` --levels ${args.levels}` : ''}`;
 const root = path.resolve(__dirname, '..');
 const cacheDirectory = path.join(root, '.cache', 'catalog-scale');
-/** The two ways compared (HYBRID_CANDIDATES `auto` picks one of them by whether the search has filters). */
-const WAYS: HybridCandidates[] = ['lead', 'all'];
+/**
+ * The ways compared: the two HYBRID_CANDIDATES settings (`auto` picks one of them by the filter's share), and under a
+ * filter `split`: what `auto` picks, with each filter clause joined to the photos on its own as the API sent it before
+ * 2026-12-07 (benchmarks/lib/knn-measure.ts splitFilters; now one `bool` of them is joined once).
+ */
+type WayName = HybridCandidates | 'split';
+const waysAt = (level: string): WayName[] => (FILTER_LEVELS[level]!.filters ? ['lead', 'all', 'split'] : ['lead', 'all']);
 /** Rows scored at a time in the exact pass. */
 const CHUNK = 2000;
 
 interface Way {
-  candidates: HybridCandidates;
+  candidates: WayName;
   /** Per level: the two requests' time, the candidates request's, recall@10 of the exact hybrid, first result as the exact one's. */
   levels: Record<string, { two_requests_ms: LatencyStats; candidates_ms: LatencyStats; recall_at_10: number; first_as_exact: number; real_recall_at_1?: number }>;
 }
@@ -148,7 +167,7 @@ async function main(): Promise<void> {
     const have = Math.min(...Object.values(catalog.files).map((file) => file.rows));
     if (have < size) throw new Error(`the generated catalog holds ${have} products, fewer than ${size}: run bench:catalog-scale at this size first`);
 
-    const exactFile = path.join(cacheDirectory, `hybrid-exact-${size}-${cacheKey({ generator: catalog.generator, targets, weights, levels: FILTER_LEVELS })}.json`);
+    const exactFile = path.join(cacheDirectory, `hybrid-exact-${size}-${cacheKey({ generator: catalog.generator, targets, weights, levels: LEVEL_FILTERS })}.json`);
     let exact: Record<string, string[][]>;
     if (fs.existsSync(exactFile)) exact = JSON.parse(fs.readFileSync(exactFile, 'utf8')) as Record<string, string[][]>;
     else {
@@ -165,24 +184,27 @@ async function main(): Promise<void> {
     // The share of the catalog each filter passes, by which the API chooses (HYBRID_CANDIDATES=auto: core/search/filter-share.ts).
     const shares = await filterShares(es, alias, clauses, size);
     /** Query `q`'s hybrid at `level` with the candidates of `way`: the service's two requests, timed. */
-    const hybrid = async (q: number, level: string, way: HybridCandidates) => {
+    const unjoined = splitFilters(es);
+    const hybrid = async (q: number, level: string, way: WayName) => {
       const vectors = Object.fromEntries(Object.keys(weights).map((id) => [id, Array.from(row(queries[id]!, dims[id]!, q))]));
-      const options: CatalogSearchOptions = { vectors, weights, size: RECALL_DEPTH, candidates: way, filters: clauses[level]!, mode: 'knn', facets: false };
+      const candidates = way === 'split' ? hybridCandidates('auto', true, shares[level]) : way;
+      const client = way === 'split' ? unjoined : es;
+      const options: CatalogSearchOptions = { vectors, weights, size: RECALL_DEPTH, candidates, filters: clauses[level]!, mode: 'knn', facets: false };
       const started = performance.now();
       // As the service sends them (core/search/catalog-search.ts): one request per proposing model, in one msearch.
-      const ids = await searchCandidates(es, alias, options);
+      const ids = await searchCandidates(client, alias, options);
       const between = performance.now();
-      const fused = ids.length > 0 ? (await es.search({ index: alias, ...buildFusionBody(options, ids) })).hits.hits.map((hit) => hit._id!) : [];
+      const fused = ids.length > 0 ? (await client.search({ index: alias, ...buildFusionBody(options, ids) })).hits.hits.map((hit) => hit._id!) : [];
       return { fused, candidatesMs: between - started, totalMs: performance.now() - started };
     };
     // Warm-up, not measured: an index just opened answers its first searches from cold structures.
-    for (let q = 0; q < Math.min(30, queryCount); q++) for (const level of LEVELS) for (const way of WAYS) await hybrid(q, level, way);
-    const ways: Way[] = WAYS.map((candidates) => ({ candidates, levels: {} }));
+    for (let q = 0; q < Math.min(30, queryCount); q++) for (const level of LEVELS) for (const way of waysAt(level)) await hybrid(q, level, way);
+    const ways: Way[] = (['lead', 'all', 'split'] as WayName[]).map((candidates) => ({ candidates, levels: {} }));
     for (const level of LEVELS) {
-      const measured = Object.fromEntries(WAYS.map((way) => [way, { two: [] as number[], first: [] as number[], recall: 0, same: 0, real: 0 }]));
+      const measured = Object.fromEntries(waysAt(level).map((way) => [way, { two: [] as number[], first: [] as number[], recall: 0, same: 0, real: 0 }]));
       const bar = createProgress(`${alias}: hybrid, ${FILTER_LEVELS[level]!.label}`);
       for (let q = 0; q < queryCount; q++) {
-        for (const way of shuffle([...WAYS], random)) {
+        for (const way of shuffle(waysAt(level), random)) {
           const { fused, candidatesMs, totalMs } = await hybrid(q, level, way);
           const m = measured[way]!;
           m.two.push(totalMs);
@@ -195,31 +217,32 @@ async function main(): Promise<void> {
       }
       bar.done();
       for (const way of ways) {
-        const m = measured[way.candidates]!;
+        const m = measured[way.candidates];
+        if (!m) continue;
         way.levels[level] = { two_requests_ms: latencyStats(m.two), candidates_ms: latencyStats(m.first), recall_at_10: m.recall / queryCount, first_as_exact: m.same / queryCount, ...(level === 'all' ? { real_recall_at_1: m.real / queryCount } : {}) };
       }
     }
 
-    const label: Record<HybridCandidates, string> = { lead: '`lead`: the model weighted most', all: '`all`: every model' };
-    const chosen = (level: string, way: HybridCandidates) => (hybridCandidates('auto', FILTER_LEVELS[level]!.filters !== undefined, shares[level]) === way ? ' (the default, `auto`)' : '');
+    const label: Record<WayName, string> = { lead: '`lead`: the model weighted most', all: '`all`: every model', split: 'as `auto`, each filter clause joined to the photos on its own (before 2026-12-07)' };
+    const chosen = (level: string, way: WayName) => (hybridCandidates('auto', FILTER_LEVELS[level]!.filters !== undefined, shares[level]) === way ? ' (the default, `auto`)' : '');
     const ms = (s: LatencyStats) => `${fixed(s.p50, 1)} / ${fixed(s.p95, 1)} / ${fixed(s.p99, 1)}`;
     const lines = [
       `# Hybrid search: which models propose the candidates`,
       '',
       `${size.toLocaleString('en')} products (\`${alias}\`, built by \`bench:catalog-scale\`: ${devset.catalog.length.toLocaleString('en')} real products, the rest generated around them), one photo each; graph search under a filter: \`${used}\` (\`${HEURISTIC_SETTING}\`); weights ${Object.entries(weights).map(([id, w]) => `${id} ${w}`).join(' / ')}.`,
-      `${queryCount} dev-set photos of real catalog products (640 px JPEGs, every distortion; the catalog-scale benchmark's first ${queryCount}). The hybrid runs in two requests (core/search/catalog-search.ts): the candidates (${RECALL_DEPTH * 10} by default), then the weighted sum of every model over exactly those. \`HYBRID_CANDIDATES\` says which models propose them. Truth: the exact hybrid top ${RECALL_DEPTH} over every product that passes the filter, computed from the catalog's vectors. Both ways in a random order per query, after a warm-up of 30 queries, against the same Elasticsearch node.`,
+      `${queryCount} dev-set photos of real catalog products (640 px JPEGs, every distortion; the catalog-scale benchmark's first ${queryCount}). The hybrid runs in two requests (core/search/catalog-search.ts): the candidates (${RECALL_DEPTH * 10} by default), then the weighted sum of every model over exactly those. \`HYBRID_CANDIDATES\` says which models propose them. Truth: the exact hybrid top ${RECALL_DEPTH} over every product that passes the filter, computed from the catalog's vectors. The ways in a random order per query, after a warm-up of 30 queries, against the same Elasticsearch node.`,
       '',
       '| filter | candidates from | both requests p50 / p95 / p99 ms | candidates request p50 / p95 / p99 ms | recall@10 of the exact hybrid | first result as the exact one | recall@1 of the real product |',
       '| --- | --- | --- | --- | --- | --- | --- |',
-      ...LEVELS.flatMap((level) => ways.map((way) => {
+      ...LEVELS.flatMap((level) => ways.filter((way) => way.levels[level]).map((way) => {
         const r = way.levels[level]!;
-        return `| ${FILTER_LEVELS[level]!.label} | ${label[way.candidates]}${chosen(level, way.candidates)} | ${ms(r.two_requests_ms)} | ${ms(r.candidates_ms)} | ${fixed(r.recall_at_10)} | ${fixed(r.first_as_exact)} | ${r.real_recall_at_1 !== undefined ? fixed(r.real_recall_at_1) : ''} |`;
+        return `| ${FILTER_LEVELS[level]!.label}${FILTER_LEVELS[level]!.filters ? ` (${fixed(100 * shares[level]!, 1)} %)` : ''} | ${label[way.candidates]}${chosen(level, way.candidates)} | ${ms(r.two_requests_ms)} | ${ms(r.candidates_ms)} | ${fixed(r.recall_at_10)} | ${fixed(r.first_as_exact)} | ${r.real_recall_at_1 !== undefined ? fixed(r.real_recall_at_1) : ''} |`;
       })),
       '',
-      "The real product's recall@1 is only counted without a filter (a filter may leave it out). `HYBRID_CANDIDATES=auto` (the default) asks the model weighted most alone when a search has no filters, and every model when it has: under a filter each model's filtered graph search misses products that the other finds.",
+      "The real product's recall@1 is only counted without a filter (a filter may leave it out). A filter's measured share of the catalog is in brackets. `HYBRID_CANDIDATES=auto` (the default) asks the model weighted most alone when a search has no filters or filters that pass at least `HYBRID_LEAD_SHARE` of the catalog, and every model when they pass less: under a selective filter each model's filtered graph search misses products that the other finds.",
     ];
     // int8 (the configuration first measured) keeps its names; another configuration's results are apart.
-    writeResult(`hybrid-candidates-${used}${configName === 'int8' ? '' : `-${configName}`}`, command, { size, config: configName, alias, queries: queryCount, weights, filter_heuristic: used, ways }, lines.join('\n'));
+    writeResult(`hybrid-candidates-${used}${configName === 'int8' ? '' : `-${configName}`}${args.levels ? `-${LEVELS.join('-')}` : ''}`, command, { size, config: configName, alias, queries: queryCount, weights, filter_heuristic: used, levels: LEVEL_FILTERS, shares, ways }, lines.join('\n'));
   } finally {
     if (heuristic) await es.indices.putSettings({ index: concrete, settings: { [HEURISTIC_SETTING]: own ?? null } });
     if (wasClosed) await es.indices.close({ index: concrete });

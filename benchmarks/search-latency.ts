@@ -42,6 +42,7 @@ import { embedAll, row } from './lib/embed';
 import { gaussian, nearProduct } from './lib/synthetic-vectors';
 import { fixed, latencyStats, writeResult, type LatencyStats } from './lib/report';
 import { forceMerge } from './lib/es-monitor';
+import { splitFilters } from './lib/knn-measure';
 import { serviceCommand } from '../scripts/service-command';
 
 const root = path.resolve(__dirname, '..');
@@ -67,7 +68,7 @@ const mergeAfterLoad = process.argv.includes('--force-merge');
 /** Node flags to start the API with, one run each, separated by ";" ("" = none). */
 const nodeFlags = argument('api-node-flags', `${serviceCommand('api').args.slice(0, -1).join(' ')};`).split(';');
 
-/** The filtered variant: about a fifth of the catalog passes (price ≤ 100, in stock, size M). */
+/** The filtered variant: about 13 % of the catalog passes (price ≤ 100: 32 %, in stock: 80 %, size M: 50 %). */
 const FILTERS: SearchFilters = { price: { lte: 100 }, available: true, sizes: ['M'] };
 
 interface Sample {
@@ -105,28 +106,6 @@ interface Direct {
   directAll: number;
   /** The same requests with each filter clause its own entry of the kNN filter list (filtered queries only). */
   directSplit: number;
-}
-
-/**
- * The client as the API's requests reached Elasticsearch before 2026-12-07: each filter clause an entry of its own in
- * every kNN clause's filter list (over nested vectors, one join from products to photos per entry) instead of one
- * `bool` of them (core/search/filters.ts knnFilter). Everything else is the same request.
- */
-function splitFilters(es: Client): Client {
-  const split = (body: Record<string, unknown>) => {
-    if (!Array.isArray(body.knn)) return body;
-    const knn = (body.knn as Array<Record<string, unknown>>).map((clause) => {
-      const [only, ...rest] = (clause.filter as Array<{ bool?: { filter?: unknown[] } }> | undefined) ?? [];
-      return rest.length === 0 && only?.bool?.filter && Object.keys(only.bool).length === 1 ? { ...clause, filter: only.bool.filter } : clause;
-    });
-    return { ...body, knn };
-  };
-  return new Proxy(es, {
-    get(target, property, receiver) {
-      if (property !== 'msearch') return Reflect.get(target, property, receiver);
-      return (params: { searches: Array<Record<string, unknown>> }) => target.msearch({ ...params, searches: params.searches.map(split) } as never);
-    },
-  });
 }
 
 function summarise(samples: Array<Sample & Direct>) {
@@ -317,7 +296,7 @@ The real API process (\`${Object.entries(serviceCommand('api').env).map(([name, 
 multipart upload without the precision stage (\`rerank: false\`), hybrid ${modelIds.join(' + ')} with weights ${modelIds.map((id) => `${id} ${weights[id]}`).join(' / ')}, autocrop, kNN k = 10, default num_candidates 100, ${config.vectors.defaults.type}) against
 Elasticsearch 9.5.4 (1 shard, heap ${fixed(heapBytes / 2 ** 30, 1)} GiB), sequential requests from one client on loopback. Everything on one
 ${os.cpus().length}-core machine. ${uploads.length} different dev-set query photos (every distortion), each sent without filters and
-with \`${JSON.stringify(FILTERS)}\` (about a fifth of the catalog passes), in shuffled order.
+with \`${JSON.stringify(FILTERS)}\` (about 13 % of the catalog passes: price ≤ 100 32 %, in stock 80 %, size M 50 %), in shuffled order.
 
 Milliseconds, p50 / p95 / p99:
 

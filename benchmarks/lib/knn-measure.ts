@@ -97,3 +97,26 @@ export async function runShuffled<T>(items: T[], run: (item: T) => Promise<Timed
   bar.done();
   return out;
 }
+
+/**
+ * The client as the API's requests reached Elasticsearch before 2026-12-07: each filter clause an entry of its own in
+ * every kNN clause's filter list (over nested vectors, one join from products to photos per entry) instead of one
+ * `bool` of them (core/search/filters.ts knnFilter). Everything else is the same request (`search` and `msearch`).
+ */
+export function splitFilters(es: Client): Client {
+  const split = <T extends Record<string, unknown>>(body: T): T => {
+    if (!Array.isArray(body.knn)) return body;
+    const knn = (body.knn as Array<Record<string, unknown>>).map((clause) => {
+      const [only, ...rest] = (clause.filter as Array<{ bool?: { filter?: unknown[] } }> | undefined) ?? [];
+      return rest.length === 0 && only?.bool?.filter && Object.keys(only.bool).length === 1 ? { ...clause, filter: only.bool.filter } : clause;
+    });
+    return { ...body, knn };
+  };
+  return new Proxy(es, {
+    get(target, property, receiver) {
+      if (property === 'msearch') return (params: { searches: Array<Record<string, unknown>> }) => target.msearch({ ...params, searches: params.searches.map(split) } as never);
+      if (property === 'search') return (params: Record<string, unknown>) => target.search(split(params) as never);
+      return Reflect.get(target, property, receiver);
+    },
+  });
+}

@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import sharp, { type OverlayOptions } from 'sharp';
 import type { CropBox } from '../../core/image/autocrop';
+import { intersection } from '../../core/localization/regions';
 import { createProgress } from '../../core/progress';
 import { seededRandom, shuffle } from '../../core/random';
 import { BACKGROUND_PHOTOS, selectStampPhotos, type Stamp } from './scene-sources';
@@ -113,10 +114,10 @@ async function shadowOf(object: { data: Buffer; width: number; height: number },
   return sharp(alpha, { raw: { width: object.width + 2 * pad, height: object.height + 2 * pad, channels: 4 } }).blur(5).png().toBuffer();
 }
 
+/** The area two boxes share, as a share of the smaller one. */
 const overlap = (a: CropBox, b: CropBox): number => {
-  const w = Math.min(a.left + a.width, b.left + b.width) - Math.max(a.left, b.left);
-  const h = Math.min(a.top + a.height, b.top + b.height) - Math.max(a.top, b.top);
-  return w > 0 && h > 0 ? (w * h) / Math.min(a.width * a.height, b.width * b.height) : 0;
+  const shared = intersection(a, b);
+  return shared > 0 ? shared / Math.min(a.width * a.height, b.width * b.height) : 0;
 };
 
 /** Positions for boxes of the given sizes inside the frame, each overlapping the others by ≤ 10 % (best of 200 tries). */

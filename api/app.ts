@@ -15,7 +15,7 @@ import { buildOpenApiDocument } from './openapi';
 import { errorHandler, notFound } from './middleware/errors';
 import { requestId } from './middleware/request-id';
 import { parseApiKeys, requireScope } from './middleware/api-keys';
-import { catalogFilterMetric, httpMetrics, hybridCandidatesMetric, searchStageMetrics } from './middleware/metrics';
+import { catalogFilterMetric, httpMetrics, hybridCandidatesMetric, observeModelRuns, searchStageMetrics } from './middleware/metrics';
 import { createQueueDepthGauge } from '../core/metrics';
 import { rateLimit } from './middleware/rate-limit';
 import { bodyLimits, limitRequestBody } from './middleware/request-body';
@@ -97,6 +97,7 @@ export function createApp(deps: ApiDeps): Express {
     const scope = new CatalogScope(deps.es, config.index.alias, config.search.catalogScopeTtlSeconds * 1000, logger, catalogFilterMetric(deps.registry));
     const search = new SearchService(deps.es, config.index.alias, deps.embedder, deps.fetcher, config.search.weights, deps.exactSearch, deps.localizer, config.image.queryCrop, config.search.rerankByDefault, { setting: config.search.hybridCandidates, leadShare: config.search.hybridLeadShare, shares: new FilterShare(deps.es, config.index.alias, { ttlMs: FILTER_SHARE_TTL_MS }, logger), counter: hybridCandidatesMetric(deps.registry) }, createAdmission(config.api.admission, deps.registry), new QueryStore(deps.redis, config.redis.queuePrefix, config.search.queryTtlSeconds), scope, logger);
     app.use(searchRouter(config, search, searchStageMetrics(deps.registry)));
+    observeModelRuns(deps.registry, deps.embedder);
   }
   // The page: static files with a strict policy (no inline script; product images may come from any https host).
   app.get('/docs', (_request, response, next) => {

@@ -1,5 +1,6 @@
 import type { NextFunction, Request, Response } from 'express';
 import { Counter, Histogram, type Registry } from 'prom-client';
+import type { Embedder } from '../../core/embedding/embedder';
 import { reuseMetric } from '../../core/metrics';
 
 /**
@@ -62,4 +63,30 @@ export function hybridCandidatesMetric(registry: Registry): Counter<'way'> {
     labelNames: ['way'],
     registers: [registry],
   }));
+}
+
+/**
+ * Every run of a model in the API (labels `model`, and `variant`: the model itself or its int8 copy, which ranks a
+ * localized photo's regions): the images each run took together, which shows how much dynamic batching joins
+ * concurrent searches, and its time.
+ */
+export function observeModelRuns(registry: Registry, embedder: Embedder): void {
+  const images = reuseMetric(registry, 'lookalike_model_run_images', () => new Histogram({
+    name: 'lookalike_model_run_images',
+    help: 'Images per model run (dynamic batching joins concurrent searches\' photos), by model and variant (model, or its int8 copy)',
+    labelNames: ['model', 'variant'],
+    buckets: [1, 2, 4, 8, 16, 24, 32],
+    registers: [registry],
+  }));
+  const seconds = reuseMetric(registry, 'lookalike_model_run_seconds', () => new Histogram({
+    name: 'lookalike_model_run_seconds',
+    help: 'Time per model run, by model and variant (model, or its int8 copy)',
+    labelNames: ['model', 'variant'],
+    buckets: [0.002, 0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.25, 0.5, 1],
+    registers: [registry],
+  }));
+  embedder.onRun(({ model, variant, images: n, ms }) => {
+    images.observe({ model, variant }, n);
+    seconds.observe({ model, variant }, ms / 1000);
+  });
 }

@@ -53,6 +53,14 @@ const preprocessFailed = (error: unknown): AppError =>
   error instanceof AppError ? error : new AppError('preprocess_failed', `the image could not be prepared for the model: ${describeError(error)}`, 422, { cause: error });
 const embeddingFailed = (model: EmbeddingModel, error: unknown): AppError => new AppError('embedding_failed', `model ${model.id} failed on this image: ${describeError(error)}`, 422, { cause: error });
 
+/** One run of a model: the model's id, whether the model itself or its int8 copy ran, the images, the milliseconds. */
+export interface ModelRun {
+  model: string;
+  variant: 'model' | 'int8';
+  images: number;
+  ms: number;
+}
+
 export class Embedder {
   private readonly byId: Map<string, EmbeddingModel>;
   private readonly quantizedById: Map<string, EmbeddingModel>;
@@ -69,6 +77,15 @@ export class Embedder {
 
   get(id: string): EmbeddingModel | undefined {
     return this.byId.get(id);
+  }
+
+  /**
+   * Told every run of a model, or of its int8 copy: how many images it ran together (dynamic batching joins concurrent
+   * searches' photos: core/embedding/run-coalescer.ts) and its milliseconds. One listener (the API's metrics).
+   */
+  onRun(listener: (run: ModelRun) => void): void {
+    for (const model of this.models) model.onRun((images, ms) => listener({ model: model.id, variant: 'model', images, ms }));
+    for (const copy of this.quantizedById.values()) copy.onRun((images, ms) => listener({ model: copy.id, variant: 'int8', images, ms }));
   }
 
   /** Whether the model's int8 copy is loaded (LOCALIZE_SCORER=int8 in the API, for a model whose manifest has one). */

@@ -47,7 +47,7 @@ export class EmbeddingModel {
     this.runs = new RunCoalescer((data, n, withMap) => this.runRaw(data, n, withMap), this.inputSize, maxBatch, (images, ms) => this.runListener?.(images, ms));
   }
 
-  /** Told the images and milliseconds of each run of the model (the API's batch-size metrics). */
+  /** Told the images and milliseconds of each run of the model (the API's model-run metrics: `Embedder.onRun`). */
   onRun(listener: (images: number, ms: number) => void): void {
     this.runListener = listener;
   }

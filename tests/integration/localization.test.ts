@@ -93,6 +93,14 @@ describe('finding the product in a photo of a scene', () => {
       expect(similarity.own).toBeGreaterThan(0.999);
       expect(similarity.copy).toBeLessThan(similarity.own);
     }
+    // /metrics counts the runs of the model and of its copy apart, with how many images each run took together.
+    const metrics = await p.registry.metrics();
+    for (const variant of ['model', 'int8']) {
+      const count = metrics.match(new RegExp(`lookalike_model_run_images_count\\{[^}]*model="${model}"[^}]*variant="${variant}"[^}]*\\} (\\d+)`));
+      expect({ variant, runs: Number(count?.[1] ?? 0) > 0 }).toEqual({ variant, runs: true });
+    }
+    const regions = metrics.match(new RegExp(`lookalike_model_run_images_sum\\{[^}]*model="${model}"[^}]*variant="int8"[^}]*\\} (\\d+)`));
+    expect(Number(regions?.[1])).toBeGreaterThan(2);
   });
 
   it('a close-up of a product on a busy background is searched whole, without localizing (LOCALIZE_SKIP_SCORE)', async () => {

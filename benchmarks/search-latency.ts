@@ -121,6 +121,8 @@ function summarise(samples: Array<Sample & Direct>) {
     direct_es_all_candidates: stats(samples.map((s) => s.directAll)),
     direct_es_split: stats(samples.map((s) => s.directSplit)),
     overhead_ms: stats(overhead),
+    /** Photos that the API localized (searched region by region: docs/search.md, "Localization"). */
+    localized: samples.filter((s) => (s.localize ?? 0) > 0).length,
     /** The API's own share of the end-to-end time: mean overhead over mean wall time. */
     overhead_share: overhead.reduce((a, b) => a + b, 0) / samples.reduce((a, s) => a + s.wall, 0),
   };
@@ -315,6 +317,10 @@ ${line('API overhead (end to end − decode − embed − direct)', (s) => s.ove
 
 API overhead as a share of the end-to-end time, p50 overhead ÷ p50 end to end, and mean ÷ mean (where the tails
 weigh in): ${main.map((r) => `${r.products.toLocaleString('en')}: ${fixed((100 * r.plain.overhead_ms.p50) / r.plain.wall.p50, 1)} % and ${fixed(100 * r.plain.overhead_share, 1)} % (filtered: ${fixed((100 * r.filtered.overhead_ms.p50) / r.filtered.wall.p50, 1)} % and ${fixed(100 * r.filtered.overhead_share, 1)} %)`).join('; ')}.
+
+Photos the API localized (no plain background to trim, and not known clearly enough whole: docs/search.md,
+"Localization"), of ${uploads.length}: ${main.map((r) => `${r.products.toLocaleString('en')}: ${r.plain.localized} without filters, ${r.filtered.localized} filtered`).join('; ')}. The rest were trimmed, or
+asked whole first and searched whole; "Elasticsearch direct" is the final search alone.
 
 A raw-vector query (JSON \`vector\`, ${modelIds[0]} alone: one request, no image work) against the same search run
 directly, milliseconds p50 / p95 / p99:

@@ -327,7 +327,8 @@ export class SearchService {
     let candidates: Candidate[];
     let photoMap: FeatureMap | undefined;
     // The reference (candidate 0) by the scoring model, when asked before localizing: its vectors and its answer.
-    let reference: { vectors: Record<string, Float32Array>; scored: CatalogSearchResponse } | undefined;
+    // `filtered`: its answer is the request's (it has no filters), so the choice among regions reuses it.
+    let reference: { vectors: Record<string, Float32Array>; scored: CatalogSearchResponse; filtered: boolean } | undefined;
     if (options.box) {
       const { box } = options;
       if (box.left + box.width > original.width || box.top + box.height > original.height) {
@@ -339,15 +340,17 @@ export class SearchService {
       const whole = localizer.reference(image);
       candidates = [whole];
       // A photo without a plain background is asked whole first: a clear answer (LOCALIZE_SKIP_SCORE) means the catalog
-      // knows the photo as it is (a close-up of a product), and it is searched whole, with no localization.
+      // knows the photo as it is (a close-up of a product), and it is searched whole, with no localization. It is asked
+      // without the request's filters (in its catalog): what a photo shows does not depend on them, and a close-up of a
+      // product the filters leave out, localized, would be cut into parts and searched for those.
       if (whole.source === 'whole' && !options.objects && localizer.settings.skipScore > 0) {
         const t0 = performance.now();
         const [vectors] = await this.embedder.embedRegions(image, [null], { models: [scorer], ...(rerankModel ? { onMap: keepMap(() => 0) } : {}) });
         const t1 = performance.now();
-        const [scored] = await this.inCatalog(catalog, filters, false, (filters) => searchCatalogMany(this.es, this.alias, [scoringSearch(vectors!, filters)]));
+        const [scored] = await this.inCatalog(catalog, [], false, (filters) => searchCatalogMany(this.es, this.alias, [scoringSearch(vectors!, filters)]));
         timings.embed += t1 - t0;
         timings.search += performance.now() - t1;
-        reference = { vectors: vectors!, scored: scored! };
+        reference = { vectors: vectors!, scored: scored!, filtered: filters.length === 0 };
       }
       if (!reference || regionScore(answerOf(reference.scored), localizer.settings.gapWeight) < localizer.settings.skipScore) {
         const proposal = await localizer.propose(image, options.objects ?? false, whole);
@@ -391,8 +394,9 @@ export class SearchService {
       referenceByModel ? this.embedder.embedRegions(image, [candidates[0]!.box], { models, ...mapsOf([0]) }).then(into(0)) : undefined,
     ]);
     const t2 = performance.now();
-    // The reference's scoring answer is the one it was asked whole; a region searched alone is searched in full.
-    const asked = several && reference ? 1 : 0;
+    // The reference's scoring answer is the one it was asked whole, where that was under the request's filters (else it
+    // is searched again with them, beside the other regions); a region searched alone is searched in full.
+    const asked = several && reference?.filtered ? 1 : 0;
     const searched = await this.inCatalog(catalog, filters, options.facets, (filters) =>
       searchCatalogMany(
         this.es,

@@ -94,7 +94,7 @@ export interface LocalizerSettings {
    */
   gapWeight: number;
   /**
-   * A photo without a plain background to trim is first searched whole by the scoring model (LOCALIZE_SKIP_SCORE);
+   * A photo without a plain background to trim is first searched whole by the scoring model, without the request's filters (LOCALIZE_SKIP_SCORE);
    * when its region score (as above) is at least this, the catalog knows the photo as it is and it is answered whole,
    * with no localization: a close-up of a product on a busy background costs a search instead of ~16. 0: always
    * localize. Measured on the scene dev set (600 photos of a product beside another thing) and the plain dev set's 95

@@ -29,7 +29,9 @@ describe('finding the product in a photo of a scene', () => {
   beforeAll(async () => {
     server = await serveStampCatalog(CATALOG);
     p = await startPipeline();
-    expect((await p.post({ events: CATALOG.map((stamp) => upsert(stampId(stamp), 1, server.urlOf(stampId(stamp)))) })).status).toBe(202);
+    // The kettle costs more than the rest: a filter can leave it out.
+    const price = (stamp: string) => ({ price: stampId(stamp) === 'kettle' ? 40 : 10 });
+    expect((await p.post({ events: CATALOG.map((stamp) => upsert(stampId(stamp), 1, server.urlOf(stampId(stamp)), price(stamp))) })).status).toBe(202);
     await p.waitFor(async () => {
       const states = await Promise.all(CATALOG.map(async (stamp) => (await p.get(`/v1/products/${stampId(stamp)}/status`)).body.state));
       return states.every((state) => state === 'indexed');
@@ -110,6 +112,12 @@ describe('finding the product in a photo of a scene', () => {
     expect(status).toBe(200);
     expect(body.results[0].id).toBe('kettle');
     expect([body.query.crop, body.timings_ms.localize]).toEqual([null, 0]);
+    // With filters that leave the kettle out, the photo still shows one kettle: searched whole, for what the filters
+    // pass, and not cut into parts that find other products.
+    const cheaper = await p.search({ image_base64, filters: { price: { lte: 20 } } });
+    expect(cheaper.status).toBe(200);
+    expect([cheaper.body.query.crop, cheaper.body.timings_ms.localize, cheaper.body.results.length > 0]).toEqual([null, 0, true]);
+    expect(cheaper.body.results.map((result: { id: string }) => result.id)).not.toContain('kettle');
     // Asked for every object, it is localized as before.
     const objects = await p.search({ image_base64, objects: true });
     expect(objects.body.timings_ms.localize).toBeGreaterThan(0);

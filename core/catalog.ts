@@ -32,6 +32,12 @@ export function documentId(catalog: string, id: string): string {
   return catalog === DEFAULT_CATALOG ? id : `${catalog} ${id}`;
 }
 
+/** The catalog of an Elasticsearch `_id`: `documentId`'s inverse (a product id has no space, a catalog name neither). */
+export function catalogOfDocumentId(id: string): string {
+  const space = id.indexOf(' ');
+  return space < 0 ? DEFAULT_CATALOG : id.slice(0, space);
+}
+
 /** The catalog of a stored product (its `_source`): products written before catalogs have none and are the default's. */
 export function catalogOfSource(source: Record<string, unknown> | undefined): string {
   return typeof source?.catalog === 'string' ? source.catalog : DEFAULT_CATALOG;

@@ -12,7 +12,7 @@ import { modelView } from '../../core/image/preprocess';
 import type { ImageFetcher } from '../../core/net/image-fetcher';
 import { DEFAULT_CATALOG, documentId } from '../../core/catalog';
 import { buildFilterClauses, catalogFilter, type FilterClause } from '../../core/search/filters';
-import { hybridCandidates, searchCatalog, searchCatalogMany, type CatalogSearchOptions } from '../../core/search/catalog-search';
+import { hybridCandidates, numCandidatesFor, searchCatalog, searchCatalogMany, type CatalogSearchOptions } from '../../core/search/catalog-search';
 import { foreignHit, type CatalogScope } from '../../core/search/catalog-scope';
 import type { FilterShare } from '../../core/search/filter-share';
 import { searchFailure } from '../../core/search/elasticsearch';
@@ -321,6 +321,14 @@ export class SearchService {
     };
     // Two results: the region's lead over the second counts in the choice (LocalizerSettings.gapWeight).
     const scoringSearch = (vectors: Record<string, Float32Array>, filters: FilterClause[]): CatalogSearchOptions => ({ vectors: { [scorer]: Array.from(vectors[scorer]!) }, weights: { [scorer]: 1 }, size: 2, numCandidates: options.num_candidates, filters, mode: options.mode, facets: false });
+    // The photo asked whole first (kNN): the scoring model's nearest as a hybrid's step 1 asks them (ids and scores, as
+    // many as the search's candidates), so that a photo searched whole without filters, when the model weighted most
+    // proposes the candidates alone, runs the fusion only (`knownCandidates`); its first two choose as above.
+    const candidatesAsked = numCandidatesFor(searchSize(options, FIRST_PAGE), options.num_candidates);
+    const wholeSearch = (vectors: Record<string, Float32Array>, filters: FilterClause[]): CatalogSearchOptions =>
+      options.mode === 'knn' ? { vectors: { [scorer]: Array.from(vectors[scorer]!) }, weights: { [scorer]: 1 }, size: candidatesAsked, numCandidates: candidatesAsked, filters, mode: 'knn', facets: false, idsOnly: true } : scoringSearch(vectors, filters);
+    const withKnownCandidates = (search: CatalogSearchOptions): CatalogSearchOptions =>
+      reference?.filtered && search.mode === 'knn' && search.candidates === 'lead' && Object.keys(search.vectors).length > 1 ? { ...search, knownCandidates: reference.scored.hits.flatMap((hit) => (hit._id ? [hit._id] : [])) } : search;
     // Scores are (1 + cos) / 2; the margins are cosine differences, as measured.
     const cosine = (hit: CatalogHit | undefined): number | undefined => (hit ? 2 * (hit._score ?? 0) - 1 : undefined);
     const answerOf = ({ hits }: CatalogSearchResponse) => ({ firstId: hits[0]?._id, firstScore: cosine(hits[0]) ?? -1, secondScore: cosine(hits[1]) });
@@ -347,7 +355,7 @@ export class SearchService {
         const t0 = performance.now();
         const [vectors] = await this.embedder.embedRegions(image, [null], { models: [scorer], ...(rerankModel ? { onMap: keepMap(() => 0) } : {}) });
         const t1 = performance.now();
-        const [scored] = await this.inCatalog(catalog, [], false, (filters) => searchCatalogMany(this.es, this.alias, [scoringSearch(vectors!, filters)]));
+        const [scored] = await this.inCatalog(catalog, [], false, (filters) => searchCatalogMany(this.es, this.alias, [wholeSearch(vectors!, filters)]));
         timings.embed += t1 - t0;
         timings.search += performance.now() - t1;
         reference = { vectors: vectors!, scored: scored!, filtered: filters.length === 0 };
@@ -402,7 +410,10 @@ export class SearchService {
         this.es,
         this.alias,
         scoring.slice(asked).map((vectors) => {
-          if (!several) return this.catalogSearch(Object.fromEntries(ids.map((id) => [id, Array.from(vectors[id]!)])), weights, options, filters, FIRST_PAGE, rerankModel ?? undefined);
+          if (!several) {
+            const search = this.catalogSearch(Object.fromEntries(ids.map((id) => [id, Array.from(vectors[id]!)])), weights, options, filters, FIRST_PAGE, rerankModel ?? undefined);
+            return candidates.length === 1 ? withKnownCandidates(search) : search;
+          }
           return scoringSearch(vectors, filters);
         }),
       ),

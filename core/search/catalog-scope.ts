@@ -1,6 +1,6 @@
 import type { Client } from '@elastic/elasticsearch';
 import type { Counter } from 'prom-client';
-import { DEFAULT_CATALOG, catalogOfSource } from '../catalog';
+import { DEFAULT_CATALOG, catalogOfDocumentId, catalogOfSource } from '../catalog';
 import type { Logger } from '../logger';
 import type { CatalogHit } from './catalog-search';
 
@@ -99,7 +99,10 @@ export function catalogsOf(aggregations: CatalogAggregations | undefined): Set<s
   return new Set((aggregations?.catalogs?.buckets ?? []).map((bucket) => String(bucket.key)));
 }
 
-/** Whether any hit is not a product of `catalog` (a hit without its `_source` cannot be checked: it counts as foreign). */
+/**
+ * Whether any hit is not a product of `catalog`: by its `_source`, or by its `_id` (`documentId`) where no fields were
+ * fetched (the ids a hybrid's candidates step asks for); a hit with neither cannot be checked and counts as foreign.
+ */
 export function foreignHit(hits: CatalogHit[], catalog: string): boolean {
-  return hits.some((hit) => !hit._source || catalogOfSource(hit._source) !== catalog);
+  return hits.some((hit) => (hit._source ? catalogOfSource(hit._source) : hit._id ? catalogOfDocumentId(hit._id) : undefined) !== catalog);
 }

@@ -62,6 +62,16 @@ export interface CatalogSearchOptions {
    * for the precision stage (`rerank`).
    */
   regions?: string;
+  /**
+   * A hybrid's candidates when they are already known: the proposing models' nearest, as step 1 would ask them (a
+   * photo asked whole first by the model weighted most, without filters: `idsOnly`). Only the fusion runs.
+   */
+  knownCandidates?: string[];
+  /**
+   * Ids and scores only, each model's `size` nearest (no fields, no matched photo): what a hybrid's step 1 asks of one
+   * model, for a caller that may hand the answer on as `knownCandidates`.
+   */
+  idsOnly?: boolean;
 }
 
 export function numCandidatesFor(size: number, requested?: number): number {
@@ -86,6 +96,10 @@ function knnClauses(options: CatalogSearchOptions, weights: Record<string, numbe
 export function buildSearchBody(options: CatalogSearchOptions): Record<string, unknown> {
   const weights = normalisedWeights(options);
   const numCandidates = numCandidatesFor(options.size, options.numCandidates);
+  if (options.idsOnly) {
+    if (options.mode !== 'knn' || options.facets) throw new Error('idsOnly is a kNN search without facets');
+    return { size: options.size, _source: false, knn: knnClauses(options, weights, options.size, numCandidates, options.filters, false) };
+  }
   return {
     size: options.size,
     _source: PRODUCT_FIELDS,
@@ -182,8 +196,8 @@ export interface CatalogSearchResponse {
   similarities?: number[];
 }
 
-/** A hybrid kNN search takes two requests: candidates, then fusion. */
-const isHybrid = (options: CatalogSearchOptions): boolean => options.mode === 'knn' && Object.keys(options.vectors).length > 1;
+/** A hybrid kNN search takes two requests: candidates (unless known), then fusion. */
+const isHybrid = (options: CatalogSearchOptions): boolean => options.mode === 'knn' && Object.keys(options.vectors).length > 1 && !options.idsOnly;
 /** What a hybrid search whose candidates step found nothing answers. */
 const noCandidates = (options: CatalogSearchOptions): CatalogSearchResponse => ({ hits: [], ...(options.facets ? { aggregations: {} } : {}) });
 
@@ -193,7 +207,7 @@ export async function searchCatalog(es: Client, index: string, options: CatalogS
     const response = await searchAllShards<Record<string, unknown>>(es, { index, ...buildSearchBody(options) });
     return { hits: response.hits.hits, aggregations: response.aggregations as Record<string, unknown> | undefined };
   }
-  const ids = await searchCandidates(es, index, options);
+  const ids = options.knownCandidates ?? (await searchCandidates(es, index, options));
   if (ids.length === 0) return noCandidates(options);
   const response = await searchAllShards<Record<string, unknown>>(es, { index, ...buildFusionBody(options, ids) });
   return { hits: response.hits.hits, aggregations: response.aggregations as Record<string, unknown> | undefined };
@@ -234,14 +248,15 @@ function exactQuery(vectors: Record<string, number[]>, weights: Record<string, n
 export async function searchCatalogMany(es: Client, index: string, searches: CatalogSearchOptions[]): Promise<CatalogSearchResponse[]> {
   if (searches.length === 0) return [];
   const hybrid = searches.map(isHybrid);
-  // One-request searches and every hybrid's candidates (a request per proposing model) in the first round trip.
-  const firstBodies = searches.map((options, i) => (hybrid[i] ? buildCandidatesBodies(options) : [buildSearchBody(options)]));
+  // One-request searches and every hybrid's candidates (a request per proposing model; none when known) in the first
+  // round trip, which is skipped when it has nothing to ask.
+  const firstBodies = searches.map((options, i) => (hybrid[i] ? (options.knownCandidates ? [] : buildCandidatesBodies(options)) : [buildSearchBody(options)]));
   const answers = await msearchAll(es, index, firstBodies.flat());
   let next = 0;
   const first = firstBodies.map((bodies) => answers.slice(next, (next += bodies.length)));
   const fusions = searches.flatMap((options, i) => {
     if (!hybrid[i]) return [];
-    const ids = candidateIds(first[i]!.map((answer) => answer.hits));
+    const ids = options.knownCandidates ?? candidateIds(first[i]!.map((answer) => answer.hits));
     return ids.length > 0 ? [{ i, body: buildFusionBody(options, ids) }] : [];
   });
   const fused = await msearchAll(es, index, fusions.map((fusion) => fusion.body));

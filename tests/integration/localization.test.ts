@@ -108,10 +108,18 @@ describe('finding the product in a photo of a scene', () => {
   it('a close-up of a product on a busy background is searched whole, without localizing (LOCALIZE_SKIP_SCORE)', async () => {
     // The product fills the frame: no plain background to trim, and the catalog knows the whole photo clearly.
     const { image_base64 } = await scene([{ stamp: 'household/kettle.png', label: 'kettle', left: 130, top: 15, width: 380 }]);
+    const msearch = jest.spyOn(p.appDeps.es, 'msearch');
     const { status, body } = await p.search({ image_base64 });
+    const searches = msearch.mock.calls.flatMap(([request]) => (request as { searches: Array<{ knn?: Array<{ filter?: Array<{ ids?: unknown }> }> }> }).searches.filter((entry) => entry.knn));
+    msearch.mockRestore();
     expect(status).toBe(200);
     expect(body.results[0].id).toBe('kettle');
     expect([body.query.crop, body.timings_ms.localize]).toEqual([null, 0]);
+    // Two requests: the photo asked whole (the main model's nearest, as many as a search's candidates) and the fusion
+    // over exactly those; the search whole does not ask the same candidates again.
+    expect(searches.map((search) => search.knn!.some((clause) => (clause.filter ?? []).some((filter) => filter.ids)))).toEqual([false, true]);
+    const whole = await p.search({ image_base64, crop: 'none' });
+    expect(body.results.map((result: { id: string; score: number }) => [result.id, result.score])).toEqual(whole.body.results.map((result: { id: string; score: number }) => [result.id, result.score]));
     // With filters that leave the kettle out, the photo still shows one kettle: searched whole, for what the filters
     // pass, and not cut into parts that find other products.
     const cheaper = await p.search({ image_base64, filters: { price: { lte: 20 } } });

@@ -28,11 +28,16 @@ describe('catalogsOf', () => {
 });
 
 describe('foreignHit', () => {
-  it("finds a hit of another catalog; a hit without a catalog is the default catalog's; a hit without _source cannot be checked", () => {
+  it("finds a hit of another catalog; a hit without a catalog is the default catalog's; a hit without _source by its _id", () => {
     expect(foreignHit([{ _source: { catalog: 'default' } }, { _source: {} }], 'default')).toBe(false);
     expect(foreignHit([{ _source: { catalog: 'default' } }, { _source: { catalog: 'store-b' } }], 'default')).toBe(true);
     expect(foreignHit([{ _source: {} }], 'store-a')).toBe(true);
-    expect(foreignHit([{ _id: 'x' }], 'default')).toBe(true);
+    // Ids only (documentId: the product id in the default catalog, "<catalog> <id>" in another).
+    expect(foreignHit([{ _id: 'x' }, { _id: 'sku-1' }], 'default')).toBe(false);
+    expect(foreignHit([{ _id: 'x' }, { _id: 'store-b sku-1' }], 'default')).toBe(true);
+    expect(foreignHit([{ _id: 'store-a sku-1' }], 'store-a')).toBe(false);
+    expect(foreignHit([{ _id: 'sku-1' }], 'store-a')).toBe(true);
+    expect(foreignHit([{}], 'default')).toBe(true);
     expect(foreignHit([], 'store-a')).toBe(false);
   });
 });

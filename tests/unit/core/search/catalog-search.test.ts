@@ -113,6 +113,29 @@ describe('catalog search', () => {
     });
   });
 
+  it('idsOnly: one model asked as a hybrid\'s step 1 asks it (ids and scores, size candidates, no fields or matched photo)', () => {
+    const asked = buildSearchBody({ vectors: { a: [1, 0] }, weights: { a: 1 }, size: 100, numCandidates: 100, filters, mode: 'knn', facets: false, idsOnly: true });
+    const step1 = buildCandidatesBodies({ vectors, weights: { a: 3, b: 1 }, size: 10, candidates: 'lead', filters, mode: 'knn', facets: false })[0]!;
+    // The same search but for the boost, which scales every score alike.
+    expect({ ...asked, knn: (asked.knn as Array<Record<string, unknown>>).map(({ boost: _boost, ...clause }) => clause) }).toEqual({ ...step1, knn: (step1.knn as Array<Record<string, unknown>>).map(({ boost: _boost, ...clause }) => clause) });
+    expect(() => buildSearchBody({ vectors: { a: [1, 0] }, weights: { a: 1 }, size: 100, filters, mode: 'exact', facets: false, idsOnly: true })).toThrow();
+  });
+
+  it('knownCandidates: a hybrid runs its fusion alone over them (searchCatalog and searchCatalogMany)', async () => {
+    const requests: Array<Record<string, unknown>> = [];
+    const fused = { hits: { hits: [{ _id: 'p2', _score: 0.9 }] } };
+    const es = {
+      msearch: async (request: { searches: Array<Record<string, unknown>> }) => (requests.push(...request.searches.filter((_, i) => i % 2 === 1)), { responses: request.searches.filter((_, i) => i % 2 === 1).map(() => fused) }),
+      search: async (request: Record<string, unknown>) => (requests.push(request), fused),
+    } as unknown as Client;
+    const known = { vectors, weights: { a: 1, b: 1 }, size: 1, filters, mode: 'knn' as const, facets: false, knownCandidates: ['p1', 'p2'] };
+    expect((await searchCatalog(es, 'products', known)).hits).toEqual(fused.hits.hits);
+    expect((await searchCatalogMany(es, 'products', [known]))[0]!.hits).toEqual(fused.hits.hits);
+    const fusion = buildFusionBody(known, ['p1', 'p2']);
+    // searchCatalog's search request names its index and refuses partial results; an msearch entry says so in its header.
+    expect(requests).toEqual([{ index: 'products', allow_partial_search_results: false, ...fusion }, fusion]);
+  });
+
   it('refuses a search with no weighted vector', () => {
     expect(() => buildSearchBody({ vectors: {}, weights: {}, size: 1, filters: [], mode: 'knn', facets: false })).toThrow();
     expect(() => buildSearchBody({ vectors: { a: [1] }, weights: { a: 0 }, size: 1, filters: [], mode: 'knn', facets: false })).toThrow();

@@ -78,6 +78,8 @@ interface Sample {
   embed: number;
   search: number;
   total: number;
+  /** No plain background to trim, asked whole first and searched whole (not localized): the response's crop is null. */
+  whole?: boolean;
 }
 
 type Stats = LatencyStats;
@@ -123,6 +125,10 @@ function summarise(samples: Array<Sample & Direct>) {
     overhead_ms: stats(overhead),
     /** Photos that the API localized (searched region by region: docs/search.md, "Localization"). */
     localized: samples.filter((s) => (s.localize ?? 0) > 0).length,
+    /** Photos asked whole first and searched whole, and the search stage of those and of the trimmed photos. */
+    asked_whole: samples.filter((s) => s.whole).length,
+    search_asked_whole: stats(samples.filter((s) => s.whole).map((s) => s.search)),
+    search_trimmed: stats(samples.filter((s) => !s.whole && !((s.localize ?? 0) > 0)).map((s) => s.search)),
     /** The API's own share of the end-to-end time: mean overhead over mean wall time. */
     overhead_share: overhead.reduce((a, b) => a + b, 0) / samples.reduce((a, s) => a + s.wall, 0),
   };
@@ -196,7 +202,7 @@ async function main(): Promise<void> {
           const form = multipart(uploads[q]!, { rerank: false, ...(filters ? { filters } : {}) });
           const { ms, body } = await request(`${api}/v1/search`, 'POST', form.headers, form.body);
           const t = body.timings_ms as Omit<Sample, 'wall'>;
-          return { wall: ms, ...t };
+          return { wall: ms, ...t, whole: (body.query as { crop: unknown }).crop === null && !((t.localize ?? 0) > 0) };
         };
         // A raw-vector query (JSON): the first model alone.
         const vectorQuery = async (q: number): Promise<Sample> => {
@@ -320,7 +326,9 @@ weigh in): ${main.map((r) => `${r.products.toLocaleString('en')}: ${fixed((100 *
 
 Photos the API localized (no plain background to trim, and not known clearly enough whole: docs/search.md,
 "Localization"), of ${uploads.length}: ${main.map((r) => `${r.products.toLocaleString('en')}: ${r.plain.localized} without filters, ${r.filtered.localized} filtered`).join('; ')}. The rest were trimmed, or
-asked whole first and searched whole; "Elasticsearch direct" is the final search alone.
+asked whole first and searched whole; "Elasticsearch direct" is the final search alone. Of those asked whole and
+searched whole, ${main.map((r) => `${r.products.toLocaleString('en')}: ${r.plain.asked_whole} without filters (search stage p50 / p95 ${fixed(r.plain.search_asked_whole.p50, 1)} / ${fixed(r.plain.search_asked_whole.p95, 1)} ms, the trimmed photos' ${fixed(r.plain.search_trimmed.p50, 1)} / ${fixed(r.plain.search_trimmed.p95, 1)}), ${r.filtered.asked_whole} filtered (${fixed(r.filtered.search_asked_whole.p50, 1)} / ${fixed(r.filtered.search_asked_whole.p95, 1)} ms, trimmed ${fixed(r.filtered.search_trimmed.p50, 1)} / ${fixed(r.filtered.search_trimmed.p95, 1)})`).join('; ')}: the question asked whole
+is the main model's nearest without filters, which a search without filters takes as its candidates (docs/search.md).
 
 A raw-vector query (JSON \`vector\`, ${modelIds[0]} alone: one request, no image work) against the same search run
 directly, milliseconds p50 / p95 / p99:

@@ -17,7 +17,7 @@ import { MAX_NUM_CANDIDATES } from './search-request';
  * cast on a photo of a catalog item is enough for that (recall@1 fell from 0.98 to 0.89 on such photos). So the
  * hybrid runs in two requests:
  * 1. candidates: the `num_candidates` nearest by every model, or by the model weighted most alone (ids only;
- *    `hybridCandidates` says which);
+ *    `hybridCandidates` says which), unless already known (`knownCandidates`: a photo asked whole first);
  * 2. the same boosted clauses restricted to those candidates (an `ids` filter), answered by an exact search: every
  *    candidate gets every model's share, and the best `size` of the complete sums come back with their fields (and
  *    facets). Elasticsearch searches exactly when the filter passes no more vectors than `num_candidates`; the filter

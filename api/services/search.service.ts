@@ -321,14 +321,18 @@ export class SearchService {
     };
     // Two results: the region's lead over the second counts in the choice (LocalizerSettings.gapWeight).
     const scoringSearch = (vectors: Record<string, Float32Array>, filters: FilterClause[]): CatalogSearchOptions => ({ vectors: { [scorer]: Array.from(vectors[scorer]!) }, weights: { [scorer]: 1 }, size: 2, numCandidates: options.num_candidates, filters, mode: options.mode, facets: false });
-    // The photo asked whole first (kNN): the scoring model's nearest as a hybrid's step 1 asks them (ids and scores, as
-    // many as the search's candidates), so that a photo searched whole without filters, when the model weighted most
-    // proposes the candidates alone, runs the fusion only (`knownCandidates`); its first two choose as above.
+    // A region searched with the scoring model's own vector (the photo asked whole first, the reference, the regions the
+    // cascade scores again) is asked, in kNN, the model's nearest as a hybrid's step 1 asks them (ids and scores, as many
+    // as the search's candidates; its first two choose as above): when that region is then searched with every model
+    // under the same filters and the model weighted most proposes the candidates alone, that answer is its candidates
+    // and only the fusion runs (`knownCandidates`). `nearest`: the regions whose `scored` answer is such, under the
+    // request's filters.
     const candidatesAsked = numCandidatesFor(searchSize(options, FIRST_PAGE), options.num_candidates);
-    const wholeSearch = (vectors: Record<string, Float32Array>, filters: FilterClause[]): CatalogSearchOptions =>
+    const nearestSearch = (vectors: Record<string, Float32Array>, filters: FilterClause[]): CatalogSearchOptions =>
       options.mode === 'knn' ? { vectors: { [scorer]: Array.from(vectors[scorer]!) }, weights: { [scorer]: 1 }, size: candidatesAsked, numCandidates: candidatesAsked, filters, mode: 'knn', facets: false, idsOnly: true } : scoringSearch(vectors, filters);
-    const withKnownCandidates = (search: CatalogSearchOptions): CatalogSearchOptions =>
-      reference?.filtered && search.mode === 'knn' && search.candidates === 'lead' && Object.keys(search.vectors).length > 1 ? { ...search, knownCandidates: reference.scored.hits.flatMap((hit) => (hit._id ? [hit._id] : [])) } : search;
+    const nearest = new Set<number>();
+    const withKnownCandidates = (region: number, answer: CatalogSearchResponse | undefined, search: CatalogSearchOptions): CatalogSearchOptions =>
+      answer && nearest.has(region) && search.mode === 'knn' && search.candidates === 'lead' && Object.keys(search.vectors).length > 1 ? { ...search, knownCandidates: answer.hits.flatMap((hit) => (hit._id ? [hit._id] : [])) } : search;
     // Scores are (1 + cos) / 2; the margins are cosine differences, as measured.
     const cosine = (hit: CatalogHit | undefined): number | undefined => (hit ? 2 * (hit._score ?? 0) - 1 : undefined);
     const answerOf = ({ hits }: CatalogSearchResponse) => ({ firstId: hits[0]?._id, firstScore: cosine(hits[0]) ?? -1, secondScore: cosine(hits[1]) });
@@ -355,10 +359,11 @@ export class SearchService {
         const t0 = performance.now();
         const [vectors] = await this.embedder.embedRegions(image, [null], { models: [scorer], ...(rerankModel ? { onMap: keepMap(() => 0) } : {}) });
         const t1 = performance.now();
-        const [scored] = await this.inCatalog(catalog, [], false, (filters) => searchCatalogMany(this.es, this.alias, [wholeSearch(vectors!, filters)]));
+        const [scored] = await this.inCatalog(catalog, [], false, (filters) => searchCatalogMany(this.es, this.alias, [nearestSearch(vectors!, filters)]));
         timings.embed += t1 - t0;
         timings.search += performance.now() - t1;
         reference = { vectors: vectors!, scored: scored!, filtered: filters.length === 0 };
+        if (reference.filtered && options.mode === 'knn') nearest.add(0);
       }
       if (!reference || regionScore(answerOf(reference.scored), localizer.settings.gapWeight) < localizer.settings.skipScore) {
         const proposal = await localizer.propose(image, options.objects ?? false, whole);
@@ -409,16 +414,16 @@ export class SearchService {
       searchCatalogMany(
         this.es,
         this.alias,
-        scoring.slice(asked).map((vectors) => {
-          if (!several) {
-            const search = this.catalogSearch(Object.fromEntries(ids.map((id) => [id, Array.from(vectors[id]!)])), weights, options, filters, FIRST_PAGE, rerankModel ?? undefined);
-            return candidates.length === 1 ? withKnownCandidates(search) : search;
-          }
-          return scoringSearch(vectors, filters);
+        scoring.slice(asked).map((vectors, n) => {
+          const region = n + asked;
+          if (!several) return withKnownCandidates(region, region === 0 ? reference?.scored : undefined, this.catalogSearch(Object.fromEntries(ids.map((id) => [id, Array.from(vectors[id]!)])), weights, options, filters, FIRST_PAGE, rerankModel ?? undefined));
+          // The reference, asked here under the request's filters, by the model's own vector.
+          return region === 0 ? nearestSearch(vectors, filters) : scoringSearch(vectors, filters);
         }),
       ),
     );
     const scored = asked ? [reference!.scored, ...searched] : searched;
+    if (several && !asked && options.mode === 'knn') nearest.add(0);
     const t3 = performance.now();
     timings.embed += t2 - t1;
     timings.search += t3 - t2;
@@ -443,10 +448,11 @@ export class SearchService {
         scoring[i]![scorer] = vectors[n]![scorer]!;
         own.add(i);
       });
-      const rescored = await this.inCatalog(catalog, filters, false, (filters) => searchCatalogMany(this.es, this.alias, again.map((i) => scoringSearch(scoring[i]!, filters))));
+      const rescored = await this.inCatalog(catalog, filters, false, (filters) => searchCatalogMany(this.es, this.alias, again.map((i) => nearestSearch(scoring[i]!, filters))));
       again.forEach((i, n) => {
         scored[i] = rescored[n]!;
         answers[i] = answerOf(rescored[n]!);
+        if (options.mode === 'knn') nearest.add(i);
       });
       timings.embed += c1 - c0;
       timings.search += performance.now() - c1;
@@ -476,7 +482,7 @@ export class SearchService {
           this.es,
           this.alias,
           chosen.map((i, n) =>
-            this.catalogSearch(Object.fromEntries([[scorer, Array.from(scoring[i]![scorer]!)], ...rest.map((id) => [id, Array.from(others[n]![id]!)])]), weights, options, filters, FIRST_PAGE, rerankModel ?? undefined),
+            withKnownCandidates(i, scored[i], this.catalogSearch(Object.fromEntries([[scorer, Array.from(scoring[i]![scorer]!)], ...rest.map((id) => [id, Array.from(others[n]![id]!)])]), weights, options, filters, FIRST_PAGE, rerankModel ?? undefined)),
           ),
         ),
       );

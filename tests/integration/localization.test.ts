@@ -56,11 +56,23 @@ describe('finding the product in a photo of a scene', () => {
 
   it('finds the product beside another thing: the first result, with the crop on it', async () => {
     const { image_base64, truth } = await single();
+    const msearch = jest.spyOn(p.appDeps.es, 'msearch');
     const { status, body } = await p.search({ image_base64 });
+    type Entry = { size?: number; knn?: Array<{ field: string; query_vector: number[]; filter?: Array<{ ids?: unknown }> }> };
+    const rounds = msearch.mock.calls.map(([request]) => (request as { searches: Entry[] }).searches.filter((entry) => entry.knn));
+    msearch.mockRestore();
     expect(status).toBe(200);
     expect(body.results[0].id).toBe('camera_35mm');
     expect(iou(body.query.crop, truth[0]!)).toBeGreaterThanOrEqual(0.3);
     expect(body.timings_ms.localize).toBeGreaterThan(0);
+    // The chosen region was asked the main model's nearest by its own vector (the reference, or a region the cascade
+    // scored again): its search with every model takes them as its candidates and runs the fusion alone.
+    // No vector is asked twice: the chosen region's nearest are not asked again as candidates.
+    const fusion = (entry: Entry) => entry.knn!.every((clause) => (clause.filter ?? []).some((filter) => filter.ids));
+    expect(rounds.at(-1)!.map(fusion)).toEqual([true]);
+    const asked = rounds.flat().filter((entry) => !fusion(entry)).flatMap((entry) => entry.knn!.map((clause) => `${clause.field} ${clause.query_vector.slice(0, 8).join(',')}`));
+    expect(asked.length).toBeGreaterThan(2);
+    expect(new Set(asked).size).toBe(asked.length);
     // The same photo searched whole: the crop is the whole photo, which the tests above would not accept.
     const whole = await p.search({ image_base64, crop: 'none' });
     expect(whole.body.query.crop).toBeNull();

@@ -339,8 +339,9 @@ export class SearchService {
     let candidates: Candidate[];
     let photoMap: FeatureMap | undefined;
     // The reference (candidate 0) by the scoring model, when asked before localizing: its vectors and its answer.
-    // `filtered`: its answer is the request's (it has no filters), so the choice among regions reuses it.
-    let reference: { vectors: Record<string, Float32Array>; scored: CatalogSearchResponse; filtered: boolean } | undefined;
+    // `asRequested`: it was asked under the request's filters (the request has none), so the choice among regions reuses
+    // its answer.
+    let reference: { vectors: Record<string, Float32Array>; scored: CatalogSearchResponse; asRequested: boolean } | undefined;
     if (options.box) {
       const { box } = options;
       if (box.left + box.width > original.width || box.top + box.height > original.height) {
@@ -362,8 +363,8 @@ export class SearchService {
         const [scored] = await this.inCatalog(catalog, [], false, (filters) => searchCatalogMany(this.es, this.alias, [nearestSearch(vectors!, filters)]));
         timings.embed += t1 - t0;
         timings.search += performance.now() - t1;
-        reference = { vectors: vectors!, scored: scored!, filtered: filters.length === 0 };
-        if (reference.filtered && options.mode === 'knn') nearest.add(0);
+        reference = { vectors: vectors!, scored: scored!, asRequested: filters.length === 0 };
+        if (reference.asRequested && options.mode === 'knn') nearest.add(0);
       }
       if (!reference || regionScore(answerOf(reference.scored), localizer.settings.gapWeight) < localizer.settings.skipScore) {
         const proposal = await localizer.propose(image, options.objects ?? false, whole);
@@ -409,7 +410,7 @@ export class SearchService {
     const t2 = performance.now();
     // The reference's scoring answer is the one it was asked whole, where that was under the request's filters (else it
     // is searched again with them, beside the other regions); a region searched alone is searched in full.
-    const asked = several && reference?.filtered ? 1 : 0;
+    const asked = several && reference?.asRequested ? 1 : 0;
     const searched = await this.inCatalog(catalog, filters, options.facets, (filters) =>
       searchCatalogMany(
         this.es,

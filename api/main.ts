@@ -12,7 +12,8 @@ import { createApp } from './app';
 
 /**
  * `npm run api`: the HTTP API. Checks Elasticsearch, Redis, the index mapping and the models at start (one line and
- * exit 1 when any is wrong); stops taking connections on SIGTERM and lets requests in flight finish.
+ * exit 1 when any is wrong); stops taking connections on SIGTERM and lets requests in flight finish (exit 0), or cuts
+ * those still running at SHUTDOWN_TIMEOUT_MS (a warning, exit 1).
  */
 runMain('api', async () => {
   const config = loadConfig(process.env);
@@ -53,7 +54,11 @@ runMain('api', async () => {
     if (stopping) return;
     stopping = true;
     log.info({ signal }, 'shutting down');
-    const deadline = setTimeout(() => process.exit(0), config.worker.shutdownTimeoutMs).unref();
+    // Requests still running at the deadline are cut: said, and the exit status says the stop was not clean.
+    const deadline = setTimeout(() => {
+      log.warn({ deadlineMs: config.worker.shutdownTimeoutMs }, 'shutdown deadline reached: requests still in flight were cut');
+      process.exit(1);
+    }, config.worker.shutdownTimeoutMs).unref();
     server.close(() => {
       void Promise.all([catalogQueue.close(), embedder.close(), localizer.close(), deps.close()]).finally(() => {
         clearTimeout(deadline);

@@ -1,9 +1,11 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
+import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import sharp from 'sharp';
 import type { Config } from '../../core/config';
 import type { Deps } from '../../core/deps';
 import { resolveManifests, vectorFieldSpecs } from '../../core/embedding/manifest';
@@ -14,7 +16,8 @@ import { indexProducts, randomProduct, randomUnitVector, seededRandom, testConfi
 /**
  * Two API processes (the built dist/api/main.js) behind HAProxy (Debian's haproxy, installed by scripts/setup.sh),
  * one Redis between them: the search rate limit is one limit across both, and when one API is killed with SIGKILL
- * the proxy keeps answering from the other.
+ * the proxy keeps answering from the other. And one API stopped with SIGTERM: a search in flight finishes, one still
+ * running at SHUTDOWN_TIMEOUT_MS is cut, and the exit status says which.
  */
 jest.setTimeout(180_000);
 
@@ -38,8 +41,9 @@ async function waitForOk(url: string, timeoutMs: number): Promise<void> {
   throw new Error(`${url} did not answer 200 in ${timeoutMs} ms`);
 }
 
-function startApi(config: Config, port: number): ChildProcess {
-  return spawn(process.execPath, [path.join(root, 'dist', 'api', 'main.js')], {
+/** The built API on `port`; `env` adds to (or overrides) its settings; with `logs`, its log lines are kept there. */
+function startApi(config: Config, port: number, env: Record<string, string> = {}, logs?: string[]): ChildProcess {
+  const child = spawn(process.execPath, [path.join(root, 'dist', 'api', 'main.js')], {
     env: {
       ...process.env,
       LOG_LEVEL: 'warn',
@@ -60,9 +64,12 @@ function startApi(config: Config, port: number): ChildProcess {
       // is tested on its own): cold processes and a cold index answered the first searches in 40–75 ms, past the
       // default 100 ms wait for the fifth in line on 2 cores.
       SEARCH_QUEUE_WAIT_MS: '5000',
+      ...env,
     },
-    stdio: ['ignore', 'ignore', 'inherit'],
+    stdio: ['ignore', logs ? 'pipe' : 'ignore', 'inherit'],
   });
+  child.stdout?.on('data', (chunk: Buffer) => logs!.push(...chunk.toString().trim().split('\n')));
+  return child;
 }
 
 /**
@@ -173,5 +180,65 @@ describe('two API processes behind HAProxy', () => {
     const after = stream.outcomes.filter((outcome) => outcome.at > killedAt + 2_000);
     expect(after.length).toBeGreaterThan(20);
     expect(after.every((outcome) => outcome.ok && outcome.detail === 'api-2')).toBe(true);
+  });
+});
+
+describe('an API process stopped with SIGTERM', () => {
+  let config: Config;
+  let deps: Deps;
+  let photos: http.Server;
+  let photoUrl: string;
+
+  beforeAll(async () => {
+    config = testConfig({ MODELS: MODEL });
+    deps = testDeps(config);
+    await connectRedis(deps.redis, config.redis);
+    await deps.indexManager.ensure(vectorFieldSpecs(config, resolveManifests([MODEL])));
+    // A photo that takes its time: `/<ms>.png` answers after that many milliseconds.
+    const png = await sharp({ create: { width: 64, height: 64, channels: 3, background: { r: 200, g: 40, b: 40 } } }).png().toBuffer();
+    photos = http.createServer((request, response) => {
+      setTimeout(() => response.writeHead(200, { 'content-type': 'image/png' }).end(png), Number(request.url!.slice(1).split('.')[0]));
+    });
+    await new Promise<void>((resolve) => photos.listen(0, '127.0.0.1', resolve));
+    photoUrl = `http://127.0.0.1:${(photos.address() as net.AddressInfo).port}`;
+  });
+
+  afterAll(async () => {
+    photos?.close();
+    if (deps) {
+      await deps.indexManager.dropAll();
+      await deps.close();
+    }
+  });
+
+  /** SIGTERM while a search waits `photoMs` for its photo: the search's status (or "cut"), the exit code, the logs. */
+  async function stopDuring(photoMs: number, shutdownMs: number) {
+    const port = await freePort();
+    const logs: string[] = [];
+    const child = startApi(config, port, { SHUTDOWN_TIMEOUT_MS: String(shutdownMs), FETCH_ALLOWED_HOSTS: '127.0.0.1' }, logs);
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    try {
+      await waitForOk(`http://127.0.0.1:${port}/readyz`, 120_000);
+      const search = fetch(`http://127.0.0.1:${port}/v1/search`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ image_url: `${photoUrl}/${photoMs}.png` }) }).then(
+        (response) => response.status,
+        () => 'cut' as const,
+      );
+      await sleep(300);
+      child.kill('SIGTERM');
+      return { status: await search, code: await exited, logs };
+    } finally {
+      child.kill('SIGKILL');
+    }
+  }
+
+  it('lets a search in flight finish, then exits 0', async () => {
+    const { status, code } = await stopDuring(1_500, 20_000);
+    expect({ status, code }).toEqual({ status: 200, code: 0 });
+  });
+
+  it('cuts a search still running at SHUTDOWN_TIMEOUT_MS, says so, and exits 1', async () => {
+    const { status, code, logs } = await stopDuring(5_000, 500);
+    expect({ status, code }).toEqual({ status: 'cut', code: 1 });
+    expect(logs.some((line) => line.includes('shutdown deadline reached'))).toBe(true);
   });
 });

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { parse } from 'yaml';
+import { loadConfig } from '../../../core/config';
 import { parseServiceScript, serviceCommand } from '../../../scripts/service-command';
 
 const root = path.resolve(__dirname, '..', '..', '..');
@@ -14,6 +15,7 @@ interface Service {
   volumes?: string[];
   expose?: string[];
   depends_on?: Record<string, unknown> | string[];
+  stop_grace_period?: string;
 }
 // `merge`: the file shares settings through YAML merge keys (`<<: *anchor`), as docker-compose reads them.
 const compose = parse(fs.readFileSync(path.join(root, 'docker-compose.yml'), 'utf8'), { merge: true }) as { services: Record<string, Service> };
@@ -43,6 +45,16 @@ describe('docker-compose.yml stays consistent with the development scripts', () 
     expect(command).toContain('--maxmemory-policy noeviction');
     expect(command).toContain('--appendonly yes');
     expect(servicesScript).toContain('--maxmemory-policy noeviction');
+  });
+
+  it('gives the API and the indexers longer than their shutdown deadline to stop before Docker kills them', () => {
+    const deadlineMs = loadConfig({}).worker.shutdownTimeoutMs;
+    const apps = Object.entries(compose.services).filter(([, service]) => /dist\/(api|indexer)\/main\.js/.test((service.command ?? []).join(' ')));
+    expect(apps.map(([name]) => name).sort()).toEqual(['api', 'cluster-api', 'cluster-indexer', 'indexer', 'indexer-gpu']);
+    for (const [name, service] of apps) {
+      const seconds = Number(/^(\d+)s$/.exec(service.stop_grace_period ?? '')?.[1]);
+      expect({ name, outlasts: seconds * 1000 > deadlineMs }).toEqual({ name, outlasts: true });
+    }
   });
 
   it('builds api and indexer from one Dockerfile, non-root, with a gpu profile for the indexer', () => {

@@ -159,7 +159,10 @@ async function main(): Promise<void> {
 
   const embedder = await createEmbedder(config, logger);
   const dims = Object.fromEntries(embedder.models.map((m) => [m.id, m.dims]));
-  const catalogVectors = await embedAll(embedder, devset.catalog.map((item) => item.photo), 'auto', 'catalog photos: embed');
+  // With their region descriptors, as the indexer stores them (the precision stage's): they weigh in every product's
+  // `_source`, which the search's field fetch parses.
+  const catalogDescriptors: Record<string, string[]> = {};
+  const catalogVectors = await embedAll(embedder, devset.catalog.map((item) => item.photo), 'auto', 'catalog photos: embed', catalogDescriptors);
   const queryVectors = await embedAll(embedder, uploads, 'auto', 'queries: embed');
   await embedder.close();
 
@@ -176,7 +179,9 @@ async function main(): Promise<void> {
       const base = real ? i : Math.floor(random() * devset.catalog.length);
       const first = real ? Object.fromEntries(modelIds.map((id) => [id, Array.from(row(catalogVectors[id]!, dims[id]!, base))])) : nearProduct(catalogVectors, dims, base, random, noise);
       const vectors = [first, ...Array.from({ length: photoCount - 1 }, () => nearProduct(catalogVectors, dims, base, random, noise))];
-      return benchProduct(i, devset.catalog[base]!, vectors, random);
+      // Every photo carries its source's descriptors: the size of a real photo's.
+      const regions = Object.fromEntries(Object.entries(catalogDescriptors).map(([id, encoded]) => [id, encoded[base]!]));
+      return benchProduct(i, devset.catalog[base]!, vectors, random, vectors.map(() => regions));
     };
 
     const env = { ...process.env, LOG_LEVEL: 'warn', INDEX_ALIAS: alias, QUEUE_PREFIX: alias, API_PORT: String(apiPort), API_HOST: '127.0.0.1', RATE_LIMIT_PER_S: '0' };
@@ -356,7 +361,9 @@ ${main.map((r) => `| ${r.products.toLocaleString('en')} | ${fixed(r.load_seconds
 
 The catalog beyond the ${devset.catalog.length} real dev-set photos is synthetic: each product's vectors are a real product's vectors
 plus Gaussian noise (cosine 0.55 – 0.95 to the source), so the index has the dimensions and the clustered shape of a
-real catalog without embedding 100,000 images on 2 cores.${photoCount > 1 ? ` Each product has ${photoCount} photos (nested in its document, as the indexer writes \`images\`): a real product's first is its real photo, every other photo is its source's vectors plus noise as above (another view of it); ${(photoCount * main[0]!.products).toLocaleString('en')} photo vectors per model at ${main[0]!.products.toLocaleString('en')} products.` : ''} "Elasticsearch direct" runs the code the API runs
+real catalog without embedding 100,000 images on 2 cores. Every photo carries its source photo's region descriptors
+(the precision stage's, about 8.5 KB a photo in \`_source\`, as the indexer stores them), which the search's field
+fetch parses (before 2026-12-07's last run the synthetic photos carried none).${photoCount > 1 ? ` Each product has ${photoCount} photos (nested in its document, as the indexer writes \`images\`): a real product's first is its real photo, every other photo is its source's vectors plus noise as above (another view of it); ${(photoCount * main[0]!.products).toLocaleString('en')} photo vectors per model at ${main[0]!.products.toLocaleString('en')} products.` : ''} "Elasticsearch direct" runs the code the API runs
 (core/search/catalog-search.ts: for the hybrid, the candidates request and the fusion request; one request for one
 model) with the same query vectors and the official client, as the API does; the overhead is everything else the API
 does: HTTP and multipart parsing, validation, the response. The index holds one catalog, so the API leaves the

@@ -47,12 +47,20 @@ const SIZES = ['XS', 'S', 'M', 'L', 'XL'];
  * photo's region descriptors when given. `vectors`: one photo's vectors per model, or several photos' (each its own
  * photo of the product, as `images` gives them).
  */
-export function benchProduct(i: number, item: Pick<ClipartItem, 'category' | 'subcategory'>, vectors: Record<string, number[]> | Array<Record<string, number[]>>, random: () => number, regions: Record<string, string> = {}): Record<string, unknown> {
+export function benchProduct(
+  i: number,
+  item: Pick<ClipartItem, 'category' | 'subcategory'>,
+  vectors: Record<string, number[]> | Array<Record<string, number[]>>,
+  random: () => number,
+  /** Encoded region descriptors per model: of the first photo, or (a list) of each photo in turn. */
+  regions: Record<string, string> | Array<Record<string, string>> = {},
+): Record<string, unknown> {
   const now = new Date().toISOString();
   const photos = Array.isArray(vectors) ? vectors : [vectors];
+  const regionsOf = (n: number): Record<string, string> => (Array.isArray(regions) ? (regions[n] ?? {}) : n === 0 ? regions : {});
   const photo = (own: Record<string, number[]>, n: number) => {
     const hash = `bench${i.toString(16).padStart(12, '0')}${n > 0 ? `-${n}` : ''}`;
-    return embeddedPhoto(`http://127.0.0.1/bench/${i}${n > 0 ? `-${n}` : ''}.jpg`, hash, own, Object.keys(own).map((id) => ({ id, version: '1' })), new Date(), n === 0 ? regions : {});
+    return embeddedPhoto(`http://127.0.0.1/bench/${i}${n > 0 ? `-${n}` : ''}.jpg`, hash, own, Object.keys(own).map((id) => ({ id, version: '1' })), new Date(), regionsOf(n));
   };
   return {
     id: `p${i}`,

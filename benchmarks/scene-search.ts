@@ -27,7 +27,7 @@ import { createProgress } from '../core/progress';
 import { seededRandom, shuffle } from '../core/random';
 import { benchProduct, createBenchIndex, request, type BenchIndex } from './lib/bench-index';
 import { buildDevSet } from './lib/devset';
-import { embedAll, row } from './lib/embed';
+import { descriptorsAt, embedAll, row } from './lib/embed';
 import { fixed, percentile, writeResult } from './lib/report';
 import { buildSceneDevSet } from './lib/scenes';
 import { serviceScript } from '../scripts/service-command';
@@ -105,7 +105,6 @@ async function main(): Promise<void> {
   const plainVectors = await embedAll(embedder, plain.catalog.map((item) => item.photo), 'auto', 'plain catalog: embed', plainDescriptors);
   await embedder.close();
   const vectorsOf = (matrix: Record<string, Float32Array>, i: number) => Object.fromEntries(Object.keys(dims).map((id) => [id, Array.from(row(matrix[id]!, dims[id]!, i))]));
-  const descriptorsOf = (descriptors: Record<string, string[]>, i: number) => Object.fromEntries(Object.entries(descriptors).map(([id, encoded]) => [id, encoded[i]!]));
 
   // Index 1: the scene catalog and the plain catalog's photos. Index 2: the plain catalog alone.
   const sceneIds = new Map(scenes.catalog.map((item, i) => [item.id, `p${i}`]));
@@ -130,8 +129,8 @@ async function main(): Promise<void> {
     const sceneIndex = await createBenchIndex(loadConfig({ ...process.env, LOG_LEVEL: 'warn', INDEX_ALIAS: `bench-scenes-${stamp}` }), logger);
     indexes.push(sceneIndex);
     const sceneDocs = [
-      ...scenes.catalog.map((item, i) => benchProduct(i, item, vectorsOf(sceneVectors, i), random, descriptorsOf(sceneDescriptors, i))),
-      ...plain.catalog.map((item, i) => benchProduct(scenes.catalog.length + i, item, vectorsOf(plainVectors, i), random, descriptorsOf(plainDescriptors, i))),
+      ...scenes.catalog.map((item, i) => benchProduct(i, item, vectorsOf(sceneVectors, i), random, descriptorsAt(sceneDescriptors, i))),
+      ...plain.catalog.map((item, i) => benchProduct(scenes.catalog.length + i, item, vectorsOf(plainVectors, i), random, descriptorsAt(plainDescriptors, i))),
     ];
     await sceneIndex.fill(sceneDocs.length, (i) => sceneDocs[i]!, 'scene catalog: index');
     server = await apiOn(`bench-scenes-${stamp}`);
@@ -184,7 +183,7 @@ async function main(): Promise<void> {
 
     const plainIndex = await createBenchIndex(loadConfig({ ...process.env, LOG_LEVEL: 'warn', INDEX_ALIAS: `bench-plain-${stamp}` }), logger);
     indexes.push(plainIndex);
-    await plainIndex.fill(plain.catalog.length, (i) => benchProduct(i, plain.catalog[i]!, vectorsOf(plainVectors, i), random, descriptorsOf(plainDescriptors, i)), 'plain catalog: index');
+    await plainIndex.fill(plain.catalog.length, (i) => benchProduct(i, plain.catalog[i]!, vectorsOf(plainVectors, i), random, descriptorsAt(plainDescriptors, i)), 'plain catalog: index');
     server = await apiOn(`bench-plain-${stamp}`);
     const plainQueries = shuffle(plain.queries, random).slice(0, plainCount);
     const plainAnswers: Record<string, Answer[]> = { default: [], trim: [] };

@@ -38,7 +38,7 @@ import { startApi, multipart, type ApiProcess } from './lib/api-process';
 import { benchProduct, createBenchIndex, request } from './lib/bench-index';
 import { buildDevSet } from './lib/devset';
 import { buildSceneDevSet } from './lib/scenes';
-import { embedAll, row } from './lib/embed';
+import { descriptorsAt, embedAll, row } from './lib/embed';
 import { gaussian, nearProduct } from './lib/synthetic-vectors';
 import { fixed, latencyStats, writeResult, type LatencyStats } from './lib/report';
 import { forceMerge } from './lib/es-monitor';
@@ -180,7 +180,7 @@ async function main(): Promise<void> {
       const first = real ? Object.fromEntries(modelIds.map((id) => [id, Array.from(row(catalogVectors[id]!, dims[id]!, base))])) : nearProduct(catalogVectors, dims, base, random, noise);
       const vectors = [first, ...Array.from({ length: photoCount - 1 }, () => nearProduct(catalogVectors, dims, base, random, noise))];
       // Every photo carries its source's descriptors: the size of a real photo's.
-      const regions = Object.fromEntries(Object.entries(catalogDescriptors).map(([id, encoded]) => [id, encoded[base]!]));
+      const regions = descriptorsAt(catalogDescriptors, base);
       return benchProduct(i, devset.catalog[base]!, vectors, random, vectors.map(() => regions));
     };
 

@@ -325,14 +325,14 @@ export class SearchService {
     // cascade scores again) is asked, in kNN, the model's nearest as a hybrid's step 1 asks them (ids and scores, as many
     // as the search's candidates; its first two choose as above): when that region is then searched with every model
     // under the same filters and the model weighted most proposes the candidates alone, that answer is its candidates
-    // and only the fusion runs (`knownCandidates`). `nearest`: the regions whose `scored` answer is such, under the
-    // request's filters.
+    // and only the fusion runs (`knownCandidates`; a one-request search ignores it). `nearest`: the regions asked by
+    // `nearestSearch` under the request's filters (in exact mode it asks as `scoringSearch`, and nothing is reused).
     const candidatesAsked = numCandidatesFor(searchSize(options, FIRST_PAGE), options.num_candidates);
     const nearestSearch = (vectors: Record<string, Float32Array>, filters: FilterClause[]): CatalogSearchOptions =>
-      options.mode === 'knn' ? { vectors: { [scorer]: Array.from(vectors[scorer]!) }, weights: { [scorer]: 1 }, size: candidatesAsked, numCandidates: candidatesAsked, filters, mode: 'knn', facets: false, idsOnly: true } : scoringSearch(vectors, filters);
+      options.mode === 'knn' ? { ...scoringSearch(vectors, filters), size: candidatesAsked, numCandidates: candidatesAsked, idsOnly: true } : scoringSearch(vectors, filters);
     const nearest = new Set<number>();
     const withKnownCandidates = (region: number, answer: CatalogSearchResponse | undefined, search: CatalogSearchOptions): CatalogSearchOptions =>
-      answer && nearest.has(region) && search.mode === 'knn' && search.candidates === 'lead' && Object.keys(search.vectors).length > 1 ? { ...search, knownCandidates: answer.hits.flatMap((hit) => (hit._id ? [hit._id] : [])) } : search;
+      answer && nearest.has(region) && search.mode === 'knn' && search.candidates === 'lead' ? { ...search, knownCandidates: answer.hits.flatMap((hit) => (hit._id ? [hit._id] : [])) } : search;
     // Scores are (1 + cos) / 2; the margins are cosine differences, as measured.
     const cosine = (hit: CatalogHit | undefined): number | undefined => (hit ? 2 * (hit._score ?? 0) - 1 : undefined);
     const answerOf = ({ hits }: CatalogSearchResponse) => ({ firstId: hits[0]?._id, firstScore: cosine(hits[0]) ?? -1, secondScore: cosine(hits[1]) });
@@ -364,7 +364,7 @@ export class SearchService {
         timings.embed += t1 - t0;
         timings.search += performance.now() - t1;
         reference = { vectors: vectors!, scored: scored!, asRequested: filters.length === 0 };
-        if (reference.asRequested && options.mode === 'knn') nearest.add(0);
+        if (reference.asRequested) nearest.add(0);
       }
       if (!reference || regionScore(answerOf(reference.scored), localizer.settings.gapWeight) < localizer.settings.skipScore) {
         const proposal = await localizer.propose(image, options.objects ?? false, whole);
@@ -424,7 +424,7 @@ export class SearchService {
       ),
     );
     const scored = asked ? [reference!.scored, ...searched] : searched;
-    if (several && !asked && options.mode === 'knn') nearest.add(0);
+    if (several && !asked) nearest.add(0);
     const t3 = performance.now();
     timings.embed += t2 - t1;
     timings.search += t3 - t2;
@@ -453,7 +453,7 @@ export class SearchService {
       again.forEach((i, n) => {
         scored[i] = rescored[n]!;
         answers[i] = answerOf(rescored[n]!);
-        if (options.mode === 'knn') nearest.add(i);
+        nearest.add(i);
       });
       timings.embed += c1 - c0;
       timings.search += performance.now() - c1;

@@ -28,6 +28,9 @@ export async function embedAll(embedder: Embedder, images: Array<string | Buffer
   return out;
 }
 
+/** Image `i`'s encoded region descriptors per model, of what `embedAll` collected. */
+export const descriptorsAt = (descriptors: Record<string, string[]>, i: number): Record<string, string> => Object.fromEntries(Object.entries(descriptors).map(([id, encoded]) => [id, encoded[i]!]));
+
 /** Row `i` of a row-major matrix of `dims` columns. */
 export const row = (matrix: Float32Array, dims: number, i: number): Float32Array => matrix.subarray(i * dims, (i + 1) * dims);
 

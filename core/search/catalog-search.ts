@@ -64,7 +64,8 @@ export interface CatalogSearchOptions {
   regions?: string;
   /**
    * A hybrid's candidates when they are already known: the proposing models' nearest, as step 1 would ask them (a
-   * photo asked whole first by the model weighted most, without filters: `idsOnly`). Only the fusion runs.
+   * photo asked whole first by the model weighted most, without filters: `idsOnly`). Only the fusion runs; a
+   * one-request search (one model, or exact mode) ignores them.
    */
   knownCandidates?: string[];
   /**

@@ -119,6 +119,15 @@ export function knnClause(options: KnnClauseOptions): Record<string, unknown> {
     ...(options.filters.length > 0 ? { filter: knnFilter(options.filters) } : {}),
     ...(options.boost !== undefined ? { boost: options.boost } : {}),
     ...(options.similarity !== undefined ? { similarity: options.similarity } : {}),
-    ...(options.innerHits !== undefined ? { inner_hits: { name: options.innerHits, size: 1, _source: options.innerHitsSource ?? false } } : {}),
+    ...(options.innerHits !== undefined ? { inner_hits: innerHits(options.innerHits, options.innerHitsSource) } : {}),
   };
+}
+
+/**
+ * The inner hits that name a product's matched photo: its offset and score, and the fields asked for. Without fields
+ * no stored field is read: a nested hit's stored fields are its product's, whose `_source` the photos' region
+ * descriptors make large (core/search/catalog-search.ts, `IDS_ONLY`).
+ */
+export function innerHits(name: string, source?: string[]): Record<string, unknown> {
+  return { name, size: 1, ...(source ? { _source: source } : { _source: false, stored_fields: ['_none_'] }) };
 }

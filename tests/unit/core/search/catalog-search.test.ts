@@ -1,6 +1,6 @@
 import type { Client } from '@elastic/elasticsearch';
 import { MAX_IMAGES } from '../../../../core/catalog';
-import { buildCandidatesBodies, buildFusionBody, candidateIds, fusionCandidates, hybridCandidates, buildSearchBody, FACETS, numCandidatesFor, PRODUCT_FIELDS, searchCatalog, searchCatalogMany } from '../../../../core/search/catalog-search';
+import { buildCandidatesBodies, buildFusionBody, candidateIds, fusionCandidates, hybridCandidates, buildSearchBody, idsOf, FACETS, numCandidatesFor, PRODUCT_FIELDS, searchCatalog, searchCatalogMany } from '../../../../core/search/catalog-search';
 import { MAX_NUM_CANDIDATES } from '../../../../core/search/search-request';
 import { PartialResultsError, searchFailure } from '../../../../core/search/elasticsearch';
 
@@ -12,13 +12,13 @@ describe('catalog search', () => {
     expect(buildSearchBody({ vectors: { a: [1, 0] }, weights: { a: 2 }, size: 10, filters, mode: 'knn', facets: false })).toEqual({
       size: 10,
       _source: PRODUCT_FIELDS,
-      knn: [{ field: 'photos.vectors.a', query_vector: [1, 0], k: 10, num_candidates: 100, filter: filters, boost: 1, inner_hits: { name: 'a', size: 1, _source: false } }],
+      knn: [{ field: 'photos.vectors.a', query_vector: [1, 0], k: 10, num_candidates: 100, filter: filters, boost: 1, inner_hits: { name: 'a', size: 1, _source: false, stored_fields: ['_none_'] } }],
     });
   });
 
   it('hybrid step 1: the model weighted most proposes the candidates, ids only', () => {
     const lead = { field: 'photos.vectors.a', query_vector: [1, 0], k: 100, num_candidates: 100, filter: filters, boost: 0.75 };
-    expect(buildCandidatesBodies({ vectors, weights: { a: 3, b: 1 }, size: 10, candidates: 'lead', filters, mode: 'knn', facets: false })).toEqual([{ size: 100, _source: false, knn: [lead] }]);
+    expect(buildCandidatesBodies({ vectors, weights: { a: 3, b: 1 }, size: 10, candidates: 'lead', filters, mode: 'knn', facets: false })).toEqual([{ size: 100, _source: false, stored_fields: ['_none_'], docvalue_fields: ['id', 'catalog'], knn: [lead] }]);
     const fields = (weights: Record<string, number>) => buildCandidatesBodies({ vectors, weights, size: 10, candidates: 'lead', filters, mode: 'knn', facets: false }).map((body) => (body.knn as Array<{ field: string }>).map((clause) => clause.field));
     // Whichever model that is; the first of equals.
     expect(fields({ a: 1, b: 3 })).toEqual([['photos.vectors.b']]);
@@ -44,8 +44,8 @@ describe('catalog search', () => {
     const all = buildCandidatesBodies({ vectors, weights: { a: 3, b: 1 }, size: 10, candidates: 'all', filters, mode: 'knn', facets: false });
     expect(buildCandidatesBodies({ vectors, weights: { a: 3, b: 1 }, size: 10, filters, mode: 'knn', facets: false })).toEqual(all);
     expect(all).toEqual([
-      { size: 100, _source: false, knn: [{ field: 'photos.vectors.a', query_vector: [1, 0], k: 100, num_candidates: 100, filter: filters, boost: 0.75 }] },
-      { size: 100, _source: false, knn: [{ field: 'photos.vectors.b', query_vector: [0, 1, 0], k: 100, num_candidates: 100, filter: filters, boost: 0.25 }] },
+      { size: 100, _source: false, stored_fields: ['_none_'], docvalue_fields: ['id', 'catalog'], knn: [{ field: 'photos.vectors.a', query_vector: [1, 0], k: 100, num_candidates: 100, filter: filters, boost: 0.75 }] },
+      { size: 100, _source: false, stored_fields: ['_none_'], docvalue_fields: ['id', 'catalog'], knn: [{ field: 'photos.vectors.b', query_vector: [0, 1, 0], k: 100, num_candidates: 100, filter: filters, boost: 0.25 }] },
     ]);
   });
 
@@ -66,8 +66,8 @@ describe('catalog search', () => {
       size: 2,
       _source: PRODUCT_FIELDS,
       knn: [
-        { field: 'photos.vectors.a', query_vector: [1, 0], k: 3, num_candidates: 3 * MAX_IMAGES, filter: restricted, boost: 0.75, inner_hits: { name: 'a', size: 1, _source: false } },
-        { field: 'photos.vectors.b', query_vector: [0, 1, 0], k: 3, num_candidates: 3 * MAX_IMAGES, filter: restricted, boost: 0.25, inner_hits: { name: 'b', size: 1, _source: false } },
+        { field: 'photos.vectors.a', query_vector: [1, 0], k: 3, num_candidates: 3 * MAX_IMAGES, filter: restricted, boost: 0.75, inner_hits: { name: 'a', size: 1, _source: false, stored_fields: ['_none_'] } },
+        { field: 'photos.vectors.b', query_vector: [0, 1, 0], k: 3, num_candidates: 3 * MAX_IMAGES, filter: restricted, boost: 0.25, inner_hits: { name: 'b', size: 1, _source: false, stored_fields: ['_none_'] } },
       ],
       aggs: FACETS,
     });
@@ -82,7 +82,7 @@ describe('catalog search', () => {
     expect(numCandidatesFor(100, 50_000)).toBe(10_000);
     const body = buildSearchBody({ vectors: { a: [1, 0] }, weights: { a: 1 }, size: 5, numCandidates: 40, filters: [], mode: 'knn', facets: true });
     expect(body.aggs).toBe(FACETS);
-    expect((body.knn as Array<Record<string, unknown>>)[0]).toEqual({ field: 'photos.vectors.a', query_vector: [1, 0], k: 40, num_candidates: 40, boost: 1, inner_hits: { name: 'a', size: 1, _source: false } });
+    expect((body.knn as Array<Record<string, unknown>>)[0]).toEqual({ field: 'photos.vectors.a', query_vector: [1, 0], k: 40, num_candidates: 40, boost: 1, inner_hits: { name: 'a', size: 1, _source: false, stored_fields: ['_none_'] } });
   });
 
   it('exact mode: the same weighted cosine as a script_score over the photos of the filtered products, each product scored by its best photo', () => {
@@ -96,7 +96,7 @@ describe('catalog search', () => {
             nested: {
               path: 'photos',
               score_mode: 'max',
-              inner_hits: { name: 'exact', size: 1, _source: false },
+              inner_hits: { name: 'exact', size: 1, _source: false, stored_fields: ['_none_'] },
               query: {
                 script_score: {
                   query: { bool: { filter: [{ exists: { field: 'photos.vectors.a' } }, { exists: { field: 'photos.vectors.b' } }] } },
@@ -119,6 +119,17 @@ describe('catalog search', () => {
     // The same search but for the boost, which scales every score alike.
     expect({ ...asked, knn: (asked.knn as Array<Record<string, unknown>>).map(({ boost: _boost, ...clause }) => clause) }).toEqual({ ...step1, knn: (step1.knn as Array<Record<string, unknown>>).map(({ boost: _boost, ...clause }) => clause) });
     expect(() => buildSearchBody({ vectors: { a: [1, 0] }, weights: { a: 1 }, size: 100, filters, mode: 'exact', facets: false, idsOnly: true })).toThrow();
+  });
+
+  it('ids-only hits get their _id back from the id and catalog doc values (no stored field read)', () => {
+    expect(idsOf([{ _score: 1, fields: { id: ['sku-1'], catalog: ['default'] } }, { _score: 0.9, fields: { id: ['sku-1'], catalog: ['store-b'] } }, { _score: 0.8, fields: { id: ['old'] } }])).toEqual([
+      { _id: 'sku-1', _score: 1, fields: { id: ['sku-1'], catalog: ['default'] } },
+      { _id: 'store-b sku-1', _score: 0.9, fields: { id: ['sku-1'], catalog: ['store-b'] } },
+      // A product written before catalogs: the default catalog's.
+      { _id: 'old', _score: 0.8, fields: { id: ['old'] } },
+    ]);
+    // A hit with its _id keeps it.
+    expect(idsOf([{ _id: 'p1', fields: { id: ['other'] } }])[0]!._id).toBe('p1');
   });
 
   it('knownCandidates: a hybrid runs its fusion alone over them (searchCatalog and searchCatalogMany)', async () => {

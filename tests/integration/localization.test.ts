@@ -58,7 +58,7 @@ describe('finding the product in a photo of a scene', () => {
     const { image_base64, truth } = await single();
     const msearch = jest.spyOn(p.appDeps.es, 'msearch');
     const { status, body } = await p.search({ image_base64 });
-    type Entry = { size?: number; knn?: Array<{ field: string; query_vector: number[]; filter?: Array<{ ids?: unknown }> }> };
+    type Entry = { size?: number; _source?: unknown; stored_fields?: string[]; knn?: Array<{ field: string; query_vector: number[]; filter?: Array<{ ids?: unknown }>; inner_hits?: unknown }> };
     const rounds = msearch.mock.calls.map(([request]) => (request as { searches: Entry[] }).searches.filter((entry) => entry.knn));
     msearch.mockRestore();
     expect(status).toBe(200);
@@ -73,6 +73,11 @@ describe('finding the product in a photo of a scene', () => {
     const asked = rounds.flat().filter((entry) => !fusion(entry)).flatMap((entry) => entry.knn!.map((clause) => `${clause.field} ${clause.query_vector.slice(0, 8).join(',')}`));
     expect(asked.length).toBeGreaterThan(2);
     expect(new Set(asked).size).toBe(asked.length);
+    // The regions are chosen by ids and scores alone: no request before the fusion reads a stored field or a matched photo.
+    for (const entry of rounds.flat().filter((entry) => !fusion(entry))) {
+      expect(entry).toMatchObject({ _source: false, stored_fields: ['_none_'] });
+      expect(entry.knn!.every((clause) => clause.inner_hits === undefined)).toBe(true);
+    }
     // The same photo searched whole: the crop is the whole photo, which the tests above would not accept.
     const whole = await p.search({ image_base64, crop: 'none' });
     expect(whole.body.query.crop).toBeNull();

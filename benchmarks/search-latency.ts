@@ -160,7 +160,7 @@ async function main(): Promise<void> {
   const embedder = await createEmbedder(config, logger);
   const dims = Object.fromEntries(embedder.models.map((m) => [m.id, m.dims]));
   // With their region descriptors, as the indexer stores them (the precision stage's): they weigh in every product's
-  // `_source`, which the search's field fetch parses.
+  // `_source`, which every read of a hit's stored fields decompresses (its `_id` too: core/search/catalog-search.ts).
   const catalogDescriptors: Record<string, string[]> = {};
   const catalogVectors = await embedAll(embedder, devset.catalog.map((item) => item.photo), 'auto', 'catalog photos: embed', catalogDescriptors);
   const queryVectors = await embedAll(embedder, uploads, 'auto', 'queries: embed');
@@ -362,8 +362,8 @@ ${main.map((r) => `| ${r.products.toLocaleString('en')} | ${fixed(r.load_seconds
 The catalog beyond the ${devset.catalog.length} real dev-set photos is synthetic: each product's vectors are a real product's vectors
 plus Gaussian noise (cosine 0.55 – 0.95 to the source), so the index has the dimensions and the clustered shape of a
 real catalog without embedding 100,000 images on 2 cores. Every photo carries its source photo's region descriptors
-(the precision stage's, about 8.5 KB a photo in \`_source\`, as the indexer stores them), which the search's field
-fetch parses (before 2026-12-07's last run the synthetic photos carried none).${photoCount > 1 ? ` Each product has ${photoCount} photos (nested in its document, as the indexer writes \`images\`): a real product's first is its real photo, every other photo is its source's vectors plus noise as above (another view of it); ${(photoCount * main[0]!.products).toLocaleString('en')} photo vectors per model at ${main[0]!.products.toLocaleString('en')} products.` : ''} "Elasticsearch direct" runs the code the API runs
+(the precision stage's, about 8.5 KB a photo in \`_source\`, as the indexer stores them), which every read of a
+hit's stored fields decompresses, its \`_id\` too (before 2026-12-07's last run the synthetic photos carried none).${photoCount > 1 ? ` Each product has ${photoCount} photos (nested in its document, as the indexer writes \`images\`): a real product's first is its real photo, every other photo is its source's vectors plus noise as above (another view of it); ${(photoCount * main[0]!.products).toLocaleString('en')} photo vectors per model at ${main[0]!.products.toLocaleString('en')} products.` : ''} "Elasticsearch direct" runs the code the API runs
 (core/search/catalog-search.ts: for the hybrid, the candidates request and the fusion request; one request for one
 model) with the same query vectors and the official client, as the API does; the overhead is everything else the API
 does: HTTP and multipart parsing, validation, the response. The index holds one catalog, so the API leaves the

@@ -98,16 +98,16 @@ const IDS_ONLY = { _source: false, stored_fields: ['_none_'], docvalue_fields: [
 export function idsOf<T extends { _id?: string | null; fields?: Record<string, unknown> }>(hits: T[]): T[] {
   return hits.map((hit) => {
     if (hit._id !== undefined && hit._id !== null) return hit;
-    const [id] = (hit.fields?.id as string[] | undefined) ?? [];
-    const [catalog] = (hit.fields?.catalog as string[] | undefined) ?? [DEFAULT_CATALOG];
-    return id === undefined ? hit : { ...hit, _id: documentId(catalog ?? DEFAULT_CATALOG, id) };
+    const id = (hit.fields?.id as string[] | undefined)?.[0];
+    const catalog = (hit.fields?.catalog as string[] | undefined)?.[0] ?? DEFAULT_CATALOG;
+    return id === undefined ? hit : { ...hit, _id: documentId(catalog, id) };
   });
 }
 
-/** Boosted, pre-filtered kNN clauses, one per model; with `innerHits`, each names the photo it matched after its model. */
-function knnClauses(options: CatalogSearchOptions, weights: Record<string, number>, k: number, numCandidates: number, filters: FilterClause[], innerHits = true): Array<Record<string, unknown>> {
+/** Boosted, pre-filtered kNN clauses, one per model; with `matchedPhoto`, each names the photo it matched after its model. */
+function knnClauses(options: CatalogSearchOptions, weights: Record<string, number>, k: number, numCandidates: number, filters: FilterClause[], matchedPhoto = true): Array<Record<string, unknown>> {
   return Object.keys(weights).map((id) =>
-    knnClause({ field: vectorField(id), vector: options.vectors[id]!, k, numCandidates, filters, boost: weights[id]!, ...(innerHits ? { innerHits: id, ...(options.regions === id ? { innerHitsSource: [regionsField(id)] } : {}) } : {}) }),
+    knnClause({ field: vectorField(id), vector: options.vectors[id]!, k, numCandidates, filters, boost: weights[id]!, ...(matchedPhoto ? { innerHits: id, ...(options.regions === id ? { innerHitsSource: [regionsField(id)] } : {}) } : {}) }),
   );
 }
 

@@ -119,7 +119,10 @@ export async function createBenchIndex(config: Config, logger: Logger, options: 
   const es = createElasticsearchClient({ ...config.elasticsearch, requestTimeoutMs: 600_000 });
   const manager = new IndexManager(es, config.index, logger);
   const specs = vectorFieldSpecs(config, resolveManifests(config.models.ids, config.models.dir));
-  const created = (await manager.currentIndex()) === null;
+  const current = await manager.currentIndex();
+  const created = current === null;
+  // A kept index is closed between runs (a million products' files would otherwise stay in memory): opened again here.
+  if (current !== null) await es.indices.open({ index: current, wait_for_active_shards: 1 });
   if (created) await manager.createIndex(manager.versionName(1), specs, { alias: true, ...BULK_LOAD_SETTINGS });
   const { index } = await manager.ensure(specs);
   if (options.extraProperties) await es.indices.putMapping({ index, properties: options.extraProperties as never });

@@ -201,7 +201,7 @@ async function main(): Promise<void> {
     for (const index of indexes) await index.drop();
   }
 
-  const settings = ['LOCALIZE_MAX_REGIONS', 'LOCALIZE_PRIMARY_REGIONS', 'LOCALIZE_SCORER', 'LOCALIZE_MAP', 'VECTOR_INDEX_OVERRIDES'].flatMap((name) => (process.env[name] ? [`${name}='${process.env[name]}' `] : [])).join('');
+  const settings = ['LOCALIZE_MAX_REGIONS', 'LOCALIZE_PRIMARY_REGIONS', 'LOCALIZE_SCORER', 'LOCALIZE_RESCORE_REGIONS', 'LOCALIZE_MAP', 'VECTOR_INDEX_OVERRIDES'].flatMap((name) => (process.env[name] ? [`${name}='${process.env[name]}' `] : [])).join('');
   const cell = (s: Stats) => `${fixed(s.p50, 1)} / ${fixed(s.p95, 1)}`;
   const label: Record<string, string> = {
     'scene default': 'scene photos, default (localization)',

@@ -158,6 +158,7 @@ const envSchema = z.object({
   LOCALIZE_MAP: z.enum(['int8', 'float']).default('int8'),
   LOCALIZE_RESCORE_REGIONS: z.coerce.number().int().min(0).max(64).default(3),
   LOCALIZE_OBJECTNESS: z.enum(['always', 'objects']).default('always'),
+  LOCALIZE_NEAR_DUPLICATE: z.coerce.number().min(0).max(1).default(0.8),
 
   WEBHOOK_SECRETS: z.string().optional(),
   WEBHOOK_TOLERANCE_S: positiveInt.max(86_400).default(300),
@@ -324,6 +325,11 @@ const configSchema = envSchema
       localizeMap: e.LOCALIZE_MAP,
       /** With LOCALIZE_SCORER=int8: the copy's best regions scored again by the model, the primary chosen among them. */
       localizeRescoreRegions: e.LOCALIZE_RESCORE_REGIONS,
+      /**
+       * A region's lead passes over results this alike to its first (catalog cosine, main model): a recoloured variant
+       * right behind an item no longer cancels the item region's lead (core/localization/near-duplicates.ts); 0: off.
+       */
+      localizeNearDuplicate: e.LOCALIZE_NEAR_DUPLICATE,
       /**
        * Whether the objectness head's boxes are candidates of every localized photo query (`always`) or only of those
        * asking for `objects` (LocalizerSettings.objectnessPrimary).

@@ -25,6 +25,7 @@ import { describeFeatureMap, decodeRegions, encodeRegions, featureMapInBox, type
 import { hitRegions, rerankResponse } from '../../core/rerank/rescore';
 import type { CatalogHit, CatalogSearchResponse } from '../../core/search/catalog-search';
 import { QueryVectors } from './query-vectors';
+import { distinctSecond, lookedAt, type RankedHit } from '../../core/localization/near-duplicates';
 import { FIRST_PAGE, answer, cursorOptions, facets, roundScore, roundTimings, searchSize, type PagePosition, type SearchResult, type Timings } from './search-result';
 
 export { searchResultSchema, type SearchResult } from './search-result';
@@ -322,7 +323,10 @@ export class SearchService {
     // Two results: the region's lead over the second counts in the choice (LocalizerSettings.gapWeight). Ids and scores
     // are all the choice reads (in kNN: `idsOnly`, no fields or matched photo: 16 regions' msearch 15.4 → 10.5 ms p50
     // at 100,000 products × 4 photos, a probe by hand); a chosen region is searched again with every model.
-    const scoringSearch = (vectors: Record<string, Float32Array>, filters: FilterClause[]): CatalogSearchOptions => ({ vectors: { [scorer]: Array.from(vectors[scorer]!) }, weights: { [scorer]: 1 }, size: 2, numCandidates: options.num_candidates, filters, mode: options.mode, facets: false, idsOnly: options.mode === 'knn' });
+    // With near-duplicates passed over (LOCALIZE_NEAR_DUPLICATE), the next few results too: ids and scores all the same.
+    const nearDuplicate = this.localizer?.settings.nearDuplicate;
+    const scoringSize = nearDuplicate && nearDuplicate.threshold > 0 ? 1 + nearDuplicate.depth : 2;
+    const scoringSearch = (vectors: Record<string, Float32Array>, filters: FilterClause[]): CatalogSearchOptions => ({ vectors: { [scorer]: Array.from(vectors[scorer]!) }, weights: { [scorer]: 1 }, size: scoringSize, numCandidates: options.num_candidates, filters, mode: options.mode, facets: false, idsOnly: options.mode === 'knn' });
     // A region searched with the scoring model's own vector (the photo asked whole first, the reference, the regions the
     // cascade scores again) is asked, in kNN, the model's nearest as a hybrid's step 1 asks them (ids and scores, as many
     // as the search's candidates; its first two choose as above): when that region is then searched with every model
@@ -459,6 +463,28 @@ export class SearchService {
       });
       timings.embed += c1 - c0;
       timings.search += performance.now() - c1;
+    }
+    // The regions the choice is made among, with the model's own answers and a small lead: their lead passes over
+    // near-duplicates of their first result (a recoloured variant right behind an item), read from the results'
+    // photos in one mget (core/localization/near-duplicates.ts).
+    if (several && nearDuplicate && nearDuplicate.threshold > 0) {
+      const ranked = (i: number): RankedHit[] => scored[i]!.hits.flatMap((hit) => (hit._id ? [{ id: hit._id, cosine: cosine(hit)! }] : []));
+      // At most the reference and the 3 best others (every candidate has the model's answers with LOCALIZE_SCORER=float).
+      const gapWeight = this.localizer!.settings.gapWeight;
+      const byScore = among.filter((i) => i > 0 && own.has(i)).sort((a, b) => regionScore(answers[b]!, gapWeight) - regionScore(answers[a]!, gapWeight));
+      const looking = [...(own.has(0) && among.includes(0) ? [0] : []), ...byScore.slice(0, 3)].filter((i) => lookedAt(ranked(i), nearDuplicate).length > 0);
+      if (looking.length > 0) {
+        const c0 = performance.now();
+        const photos = await this.vectors.photoVectors(
+          looking.flatMap((i) => lookedAt(ranked(i), nearDuplicate).map((hit) => hit.id)),
+          scorer,
+        );
+        for (const i of looking) {
+          const second = distinctSecond(ranked(i), photos, nearDuplicate);
+          if (second !== undefined) answers[i] = { ...answers[i]!, secondScore: second };
+        }
+        timings.search += performance.now() - c0;
+      }
     }
     const settings = this.localizer?.settings ?? { wholeMargin: 0, objectMargin: 0, tightenMargin: 0 };
     const picked = choose(among.map((i) => candidates[i]!), among.map((i) => answers[i]!), image, settings, options.max_objects ?? 5);

@@ -1,3 +1,4 @@
+import type { NearDuplicateSettings } from './near-duplicates';
 import { performance } from 'node:perf_hooks';
 import type { Config } from '../config';
 import { Detector } from '../detection/detector';
@@ -130,6 +131,11 @@ export interface LocalizerSettings {
   containerMargin: number;
   containerCover: number;
   containerRatio: number;
+  /**
+   * A region's lead over its second result passes over near-duplicates of its first (core/localization/near-duplicates.ts):
+   * `threshold` (LOCALIZE_NEAR_DUPLICATE; 0: off), looking through `depth` results, for regions whose lead is below `gap`.
+   */
+  nearDuplicate: NearDuplicateSettings;
   /** An object is returned when its first score is within this of the best region's. */
   objectMargin: number;
   /**
@@ -167,6 +173,7 @@ export const DEFAULT_LOCALIZER_SETTINGS: LocalizerSettings = {
   containerMargin: 0.3,
   containerCover: 0.7,
   containerRatio: 1.5,
+  nearDuplicate: { threshold: 0.8, depth: 3, gap: 0.1 },
 };
 
 export interface Proposal {
@@ -271,7 +278,7 @@ export async function createLocalizer(config: Config, logger: Logger): Promise<L
     await model.close();
   }
   const detector = await Detector.load(resolveDetectorManifest(), config.onnx, log);
-  const settings = { ...DEFAULT_LOCALIZER_SETTINGS, maxRegions: config.image.localizeMaxRegions, primaryRegions: config.image.localizePrimaryRegions, skipScore: config.image.localizeSkipScore, rescoreRegions: config.image.localizeRescoreRegions, objectnessPrimary: config.image.localizeObjectness === 'always' };
+  const settings = { ...DEFAULT_LOCALIZER_SETTINGS, maxRegions: config.image.localizeMaxRegions, primaryRegions: config.image.localizePrimaryRegions, skipScore: config.image.localizeSkipScore, rescoreRegions: config.image.localizeRescoreRegions, nearDuplicate: { ...DEFAULT_LOCALIZER_SETTINGS.nearDuplicate, threshold: config.image.localizeNearDuplicate }, objectnessPrimary: config.image.localizeObjectness === 'always' };
   return new Localizer(featureMap, detector, settings, loadObjectnessHead());
 }
 

@@ -203,6 +203,28 @@ describe('finding the product in a photo of a scene', () => {
       expect({ body, status: response.status, code: response.body.error?.code }).toEqual({ body, status, code });
     }
   });
+
+  // Last: it lists a product twice.
+  it("a region's lead passes over a near-duplicate of its first result, read from the results' photos (LOCALIZE_NEAR_DUPLICATE)", async () => {
+    // The camera listed again under another id with the same photo (as a colourway the main model cannot tell apart
+    // would be): the camera's region finds the two at one score, no lead over the second; the lead is taken over the
+    // next product that is not a near-duplicate, which needs the results' vectors.
+    expect((await p.post({ events: [upsert('camera_35mm-twin', 1, server.urlOf('camera_35mm'))] })).status).toBe(202);
+    await p.waitFor(async () => (await p.get('/v1/products/camera_35mm-twin/status')).body.state === 'indexed', 60_000);
+    const { image_base64, truth } = await single();
+    const mget = jest.spyOn(p.appDeps.es, 'mget');
+    const { status, body } = await p.search({ image_base64 });
+    const asked = mget.mock.calls.map(([request]) => request as { ids: string[]; _source_includes: string[] });
+    mget.mockRestore();
+    expect(status).toBe(200);
+    expect(['camera_35mm', 'camera_35mm-twin']).toContain(body.results[0].id);
+    expect(iou(body.query.crop, truth[0]!)).toBeGreaterThanOrEqual(0.3);
+    // One read, of the main model's vectors only, of the few products the choice compares: the twins among them.
+    expect(asked).toHaveLength(1);
+    expect(asked[0]!._source_includes).toEqual(['deleted', 'photos.vectors.efficientnet-lite0']);
+    expect(asked[0]!.ids).toEqual(expect.arrayContaining(['camera_35mm', 'camera_35mm-twin']));
+    expect(asked[0]!.ids.length).toBeLessThanOrEqual(16);
+  });
 });
 
 describe('the feature map the localizer runs (LOCALIZE_MAP)', () => {

@@ -47,6 +47,12 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ LOCALIZE_OBJECTNESS: 'never' })).toThrow(/LOCALIZE_OBJECTNESS/);
   });
 
+  it('LOCALIZE_NEAR_DUPLICATE: a catalog cosine in 0–1, 0.8 by default, 0 off', () => {
+    expect(loadConfig({}).image.localizeNearDuplicate).toBe(0.8);
+    expect(loadConfig({ LOCALIZE_NEAR_DUPLICATE: '0' }).image.localizeNearDuplicate).toBe(0);
+    expect(() => loadConfig({ LOCALIZE_NEAR_DUPLICATE: '1.5' })).toThrow(/LOCALIZE_NEAR_DUPLICATE/);
+  });
+
   it('parses and types every variable', () => {
     const config = loadConfig({
       ES_URL: 'https://es.internal:9243/',

@@ -291,6 +291,11 @@ ${config.image.localizeRescoreRegions} are embedded again by the model: LOCALIZE
       : `With the default
 crop the chosen region's descriptor is read from the feature map of the whole photo that the localizer computes (448 px,
 14 × 14 cells, resampled to the region's 7 × 7: \`featureMapInBox\`; LOCALIZE_MAP=float), not from a model run of the region.`
+  } ${
+    config.image.localizeNearDuplicate > 0
+      ? `A region's lead passes over results whose catalog vector has a cosine of ${config.image.localizeNearDuplicate} or more with its first
+result's (LOCALIZE_NEAR_DUPLICATE, since 2026-12-08: before it, the default crop found 0.544, 0.575 with \`rerank\`).`
+      : 'A region\'s lead is over its second result whatever it is (LOCALIZE_NEAR_DUPLICATE=0).'
   } Latency is what the client sees.
 
 | query | recall@1 | recall@10 | first instead of the item | p50 ms | p95 ms | Elasticsearch p50 / p95 ms | rerank stage p50 / p95 ms |

@@ -678,10 +678,10 @@ catalog's products are, cosine p10 / p50 / p90: ${Object.entries(pairCosines).ma
 | the second result (the service's) | ${fixed(headRows.find((r) => r.way.includes('(the defaults)'))!.scene, 3)} | ${fixed(headRows.find((r) => r.way.includes('(the defaults)'))!.plain, 3)} | ${fixed(headRows.find((r) => r.way.includes('(the defaults)'))!.hard, 3)} |
 ${distinctRows.map((r) => `| the first of the next ${DISTINCT_LEAD_DEPTH} with a catalog cosine to the first below ${r.tau} | ${fixed(r.scene, 3)} | ${fixed(r.plain, 3)} | ${fixed(r.hard, 3)} |`).join('\n')}
 
-Not in the service: its scoring searches return ids and scores, and reading the results' vectors back costs about
-15–20 ms for 10 products at 100,000 products × 4 photos (\`mget\` of \`photos.vectors.efficientnet-lite0\`,
-synthesized from the vector files; measured by hand); a compact copy of each product's vector kept in doc values, or
-near-duplicate links written by the indexer, would make it cheap.
+The service does this since 2026-12-08 (LOCALIZE_NEAR_DUPLICATE, 0.8 by default; core/localization/near-duplicates.ts),
+for the regions whose lead over the second result is under 0.1 (the others keep theirs), reading the results' vectors
+back in one \`mget\`: about 15–20 ms for 10 products at 100,000 products × 4 photos (synthesized from the vector
+files; measured by hand). Through the API: [rerank.md](rerank.md), [scene-search-near-duplicate.md](scene-search-near-duplicate.md).
 `;
   writeResult(name, command, { photos: photos.length, oracle, covered, regionsPerPhoto: perPhoto, rows, learned, runCost, plainPhotos: plainPhotos.length, plainWhole, skip: skipRows, hardNegatives: { photos: hardPhotos.length, oracle: hardOracle, covered: hardCovered, whole: hardWhole, skipped: hardSkipped }, floor: floorRows, head: { boxes: headBoxes, rows: headRows }, distinctLead: { depth: DISTINCT_LEAD_DEPTH, rows: distinctRows } }, markdown);
   console.log(markdown);

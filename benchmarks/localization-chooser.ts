@@ -48,6 +48,7 @@ import { createLogger } from '../core/logger';
 import { trimBox, type CropBox } from '../core/image/autocrop';
 import type { DecodedImage } from '../core/image/decode';
 import { choose, createLocalizer, DEFAULT_LOCALIZER_SETTINGS, Localizer, regionScore, type Candidate, type RegionAnswer } from '../core/localization/localizer';
+import { cosineOf } from '../core/localization/near-duplicates';
 import { iou } from '../core/localization/regions';
 import { createProgress } from '../core/progress';
 import { decodeRegions, describeFeatureMap, encodeRegions, featureMapInBox, regionSimilarity } from '../core/rerank/regions';
@@ -400,17 +401,7 @@ async function catalogVectors(): Promise<{ scenes: Float32Array; hard: Float32Ar
 
 /** Cosine of catalog items `a` and `b` (rows of `vectors`). */
 function itemCosine(vectors: Float32Array, dims: number, a: number, b: number): number {
-  const x = row(vectors, dims, a);
-  const y = row(vectors, dims, b);
-  let dot = 0;
-  let xx = 0;
-  let yy = 0;
-  for (let d = 0; d < dims; d++) {
-    dot += x[d]! * y[d]!;
-    xx += x[d]! * x[d]!;
-    yy += y[d]! * y[d]!;
-  }
-  return dot / Math.sqrt(xx * yy);
+  return cosineOf(row(vectors, dims, a), row(vectors, dims, b));
 }
 
 async function main(): Promise<void> {

@@ -38,7 +38,8 @@ export function productCosine(a: ArrayLike<number>[], b: ArrayLike<number>[]): n
   return best;
 }
 
-function cosineOf(x: ArrayLike<number>, y: ArrayLike<number>): number {
+/** The cosine of two vectors (0 when their lengths differ or either is zero). */
+export function cosineOf(x: ArrayLike<number>, y: ArrayLike<number>): number {
   if (x.length !== y.length) return 0;
   let dot = 0;
   let xx = 0;

@@ -48,7 +48,7 @@ import { createLogger } from '../core/logger';
 import { trimBox, type CropBox } from '../core/image/autocrop';
 import type { DecodedImage } from '../core/image/decode';
 import { choose, createLocalizer, DEFAULT_LOCALIZER_SETTINGS, Localizer, regionScore, type Candidate, type RegionAnswer } from '../core/localization/localizer';
-import { cosineOf } from '../core/localization/near-duplicates';
+import { cosineOf, distinctSecond } from '../core/localization/near-duplicates';
 import { iou } from '../core/localization/regions';
 import { createProgress } from '../core/progress';
 import { decodeRegions, describeFeatureMap, encodeRegions, featureMapInBox, regionSimilarity } from '../core/rerank/regions';
@@ -81,8 +81,6 @@ const mapCopy = loadConfig(process.env).image.localizeMap;
 const headBoxes = loadConfig(process.env).image.localizeObjectness === 'always';
 /** bench:rerank's hard-negative dev set (its defaults). */
 const HARD_NEGATIVES = { objects: 300, closeups: 2, seed: 13 };
-/** How many results after the first a lead that passes over near-duplicates looks through. */
-const DISTINCT_LEAD_DEPTH = 3;
 
 /** One result of a region: catalog item index, score, region similarity of the region to that item's photo. */
 type Result = [item: number, score: number, region: number];
@@ -538,13 +536,17 @@ async function main(): Promise<void> {
   // main model's vectors below `tau`; none among them: the last), in the choice among the cascade's regions: a
   // recoloured variant of the whole item, right behind it, no longer cancels the item region's lead.
   const vectors = await catalogVectors();
+  // The service's rule (core/localization/near-duplicates.ts) on every region, whatever its lead (`gap` lifted), each
+  // catalog item one photo.
+  const { depth } = DEFAULT_LOCALIZER_SETTINGS.nearDuplicate;
+  const photosOf = (catalog: Float32Array) => new Map(Array.from({ length: catalog.length / vectors.dims }, (_, item) => [String(item), [row(catalog, vectors.dims, item)]]));
+  const catalogPhotos = new Map([vectors.scenes, vectors.hard].map((catalog) => [catalog, photosOf(catalog)]));
   const distinctLead =
-    (catalogVectors: Float32Array, tau: number) =>
+    (catalog: Float32Array, threshold: number) =>
     (region: Region): RegionAnswer => {
-      const pool = region.semantic.slice(0, 1 + DISTINCT_LEAD_DEPTH);
-      const firstItem = pool[0]![0];
-      const second = pool.slice(1).find(([item]) => itemCosine(catalogVectors, vectors.dims, firstItem, item) < tau) ?? pool[pool.length - 1]!;
-      return { firstId: String(firstItem), firstScore: pool[0]![1], secondScore: second[1] };
+      const hits = region.semantic.map(([item, score]) => ({ id: String(item), cosine: score }));
+      const secondScore = distinctSecond(hits, catalogPhotos.get(catalog)!, { threshold, depth, gap: Infinity }) ?? region.semantic[1]![1];
+      return { firstId: hits[0]!.id, firstScore: hits[0]!.cosine, secondScore };
     };
   const distinctRecall = (set: Photo[], catalog: Float32Array, tau: number) => set.filter((photo) => photo.regions[serviceChoice(photo, { scorer: distinctLead(catalog, tau) })]!.hybrid[0]![0] === photo.product).length / set.length;
   const distinctRows = [0.9, 0.85, 0.8, 0.75, 0.7].map((tau) => ({ tau, scene: distinctRecall(photos, vectors.scenes, tau), plain: distinctRecall(plainPhotos, vectors.scenes, tau), hard: distinctRecall(hardPhotos, vectors.hard, tau) }));
@@ -660,21 +662,21 @@ ${headRows.map((r) => `| ${r.way} | ${fixed(r.scene, 3)} | ${fixed(r.plain, 3)} 
 On the hard negatives the whole item's region often loses to a region on a part of it: the part finds its close-up
 with a clear lead, while the item finds itself with its recoloured variant right behind, a near-duplicate by the main
 model (the colour model, in the hybrid, tells them apart later). Here a region's lead is taken over the first of its
-next ${DISTINCT_LEAD_DEPTH} results whose catalog vector (main model) has a cosine below τ with the first result's (none: the last of
+next ${DEFAULT_LOCALIZER_SETTINGS.nearDuplicate.depth} results whose catalog vector (main model) has a cosine below τ with the first result's (none: the last of
 them), in the service's whole choice (the cascade's regions, the container rule). How alike the hard-negative
 catalog's products are, cosine p10 / p50 / p90: ${Object.entries(pairCosines).map(([kind, values]) => `the whole item and ${kind === 'another item' ? 'another item' : `its ${kind}`} ${[0.1, 0.5, 0.9].map((q) => fixed(quantile(values, q), 2)).join(' / ')}`).join('; ')}.
 
 | lead over | scene recall@1 | plain photos without a trim | hard-negative queries |
 | --- | --- | --- | --- |
 | the second result (the service's) | ${fixed(headRows.find((r) => r.way.includes('(the defaults)'))!.scene, 3)} | ${fixed(headRows.find((r) => r.way.includes('(the defaults)'))!.plain, 3)} | ${fixed(headRows.find((r) => r.way.includes('(the defaults)'))!.hard, 3)} |
-${distinctRows.map((r) => `| the first of the next ${DISTINCT_LEAD_DEPTH} with a catalog cosine to the first below ${r.tau} | ${fixed(r.scene, 3)} | ${fixed(r.plain, 3)} | ${fixed(r.hard, 3)} |`).join('\n')}
+${distinctRows.map((r) => `| the first of the next ${DEFAULT_LOCALIZER_SETTINGS.nearDuplicate.depth} with a catalog cosine to the first below ${r.tau} | ${fixed(r.scene, 3)} | ${fixed(r.plain, 3)} | ${fixed(r.hard, 3)} |`).join('\n')}
 
 The service does this since 2026-12-08 (LOCALIZE_NEAR_DUPLICATE, 0.8 by default; core/localization/near-duplicates.ts),
 for the regions whose lead over the second result is under 0.1 (the others keep theirs), reading the results' vectors
 back in one \`mget\`: about 15–20 ms for 10 products at 100,000 products × 4 photos (synthesized from the vector
 files; measured by hand). Through the API: [rerank.md](rerank.md), [scene-search-near-duplicate.md](scene-search-near-duplicate.md).
 `;
-  writeResult(name, command, { photos: photos.length, oracle, covered, regionsPerPhoto: perPhoto, rows, learned, runCost, plainPhotos: plainPhotos.length, plainWhole, skip: skipRows, hardNegatives: { photos: hardPhotos.length, oracle: hardOracle, covered: hardCovered, whole: hardWhole, skipped: hardSkipped }, floor: floorRows, head: { boxes: headBoxes, rows: headRows }, distinctLead: { depth: DISTINCT_LEAD_DEPTH, rows: distinctRows } }, markdown);
+  writeResult(name, command, { photos: photos.length, oracle, covered, regionsPerPhoto: perPhoto, rows, learned, runCost, plainPhotos: plainPhotos.length, plainWhole, skip: skipRows, hardNegatives: { photos: hardPhotos.length, oracle: hardOracle, covered: hardCovered, whole: hardWhole, skipped: hardSkipped }, floor: floorRows, head: { boxes: headBoxes, rows: headRows }, distinctLead: { depth: DEFAULT_LOCALIZER_SETTINGS.nearDuplicate.depth, rows: distinctRows } }, markdown);
   console.log(markdown);
 }
 

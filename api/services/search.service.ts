@@ -7,6 +7,7 @@ import type { Admission } from './admission';
 import { AppError, NotFoundError, ValidationError, describeError } from '../../core/errors';
 import { scaleBox, type CropBox } from '../../core/image/autocrop';
 import { choose, regionScore, type Candidate, type Localizer } from '../../core/localization/localizer';
+import { distinctSecond, lookedAt, type RankedHit } from '../../core/localization/near-duplicates';
 import type { FeatureMap } from '../../core/localization/feature-map';
 import { modelView } from '../../core/image/preprocess';
 import type { ImageFetcher } from '../../core/net/image-fetcher';
@@ -25,7 +26,6 @@ import { describeFeatureMap, decodeRegions, encodeRegions, featureMapInBox, type
 import { hitRegions, rerankResponse } from '../../core/rerank/rescore';
 import type { CatalogHit, CatalogSearchResponse } from '../../core/search/catalog-search';
 import { QueryVectors } from './query-vectors';
-import { distinctSecond, lookedAt, type RankedHit } from '../../core/localization/near-duplicates';
 import { FIRST_PAGE, answer, cursorOptions, facets, roundScore, roundTimings, searchSize, type PagePosition, type SearchResult, type Timings } from './search-result';
 
 export { searchResultSchema, type SearchResult } from './search-result';
@@ -469,18 +469,22 @@ export class SearchService {
     // photos in one mget (core/localization/near-duplicates.ts).
     if (several && nearDuplicate && nearDuplicate.threshold > 0) {
       const ranked = (i: number): RankedHit[] => scored[i]!.hits.flatMap((hit) => (hit._id ? [{ id: hit._id, cosine: cosine(hit)! }] : []));
-      // At most the reference and the 3 best others (every candidate has the model's answers with LOCALIZE_SCORER=float).
+      // The reference and the 3 best others with the model's own answers (every candidate has them with LOCALIZE_SCORER=float).
       const gapWeight = this.localizer!.settings.gapWeight;
-      const byScore = among.filter((i) => i > 0 && own.has(i)).sort((a, b) => regionScore(answers[b]!, gapWeight) - regionScore(answers[a]!, gapWeight));
-      const looking = [...(own.has(0) && among.includes(0) ? [0] : []), ...byScore.slice(0, 3)].filter((i) => lookedAt(ranked(i), nearDuplicate).length > 0);
-      if (looking.length > 0) {
+      const mine = among.filter((i) => own.has(i));
+      const best = mine.filter((i) => i > 0).sort((a, b) => regionScore(answers[b]!, gapWeight) - regionScore(answers[a]!, gapWeight));
+      const looks = [...mine.filter((i) => i === 0), ...best.slice(0, 3)].map((i) => ({ i, hits: ranked(i) })).flatMap((look) => {
+        const looked = lookedAt(look.hits, nearDuplicate);
+        return looked.length > 0 ? [{ ...look, looked }] : [];
+      });
+      if (looks.length > 0) {
         const c0 = performance.now();
         const photos = await this.vectors.photoVectors(
-          looking.flatMap((i) => lookedAt(ranked(i), nearDuplicate).map((hit) => hit.id)),
+          looks.flatMap(({ looked }) => looked.map((hit) => hit.id)),
           scorer,
         );
-        for (const i of looking) {
-          const second = distinctSecond(ranked(i), photos, nearDuplicate);
+        for (const { i, hits } of looks) {
+          const second = distinctSecond(hits, photos, nearDuplicate);
           if (second !== undefined) answers[i] = { ...answers[i]!, secondScore: second };
         }
         timings.search += performance.now() - c0;

@@ -1,4 +1,3 @@
-import type { NearDuplicateSettings } from './near-duplicates';
 import { performance } from 'node:perf_hooks';
 import type { Config } from '../config';
 import { Detector } from '../detection/detector';
@@ -9,6 +8,7 @@ import type { RgbImage } from '../image/decode';
 import type { Logger } from '../logger';
 import { FeatureMapModel, type FeatureMap } from './feature-map';
 import { readLocalizerManifest } from './manifest';
+import type { NearDuplicateSettings } from './near-duplicates';
 import { decodeObjectness, loadObjectnessHead, objectnessOutputs, type ObjectnessBox, type ObjectnessWeights } from './objectness';
 import { intersection, iou, scdaRegions } from './regions';
 
